@@ -1,0 +1,325 @@
+//DEPS info.picocli:picocli:4.7.7
+//DEPS me.tongfei:progressbar:0.10.1
+//SOURCES Config.java
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.net.http.HttpTimeoutException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+
+/**
+ * Command-line pieces every script shares: the version, the common options, one-line error handling,
+ * a progress bar and the summary line.
+ *
+ * <p>Exit codes: 0 ok, 1 failure, 2 usage (picocli's default for bad options).
+ */
+public final class Cli {
+    private Cli() {}
+
+    public static final String VERSION = "1.0.0";
+    public static final int EXIT_OK = 0, EXIT_FAILURE = 1, EXIT_USAGE = 2;
+
+    /** The one version provider: {@code versionProvider = Cli.Version.class}. */
+    public static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"py-utilities (Java) " + VERSION,
+                    "Java " + Runtime.version() + " (" + System.getProperty("java.vendor") + ")"};
+        }
+    }
+
+    /** Options every script has: {@code @Mixin Cli.Common common;} */
+    public static final class Common {
+        @Option(names = {"-q", "--quiet"}, description = "No progress output (errors and the summary line still print).")
+        public boolean quiet;
+
+        @Option(names = {"-v", "--verbose"}, description = "More detail, and stack traces on errors.")
+        public boolean verbose;
+
+        @Option(names = "--env-file", paramLabel = "FILE",
+                description = "Read settings from FILE too. Precedence: environment, then FILE, then .env.local, then .env.")
+        public Path envFile;
+
+        private Config config;
+
+        /** The settings (environment + dotenv files), loaded once. */
+        public Config config() {
+            if (config == null) config = Config.load(envFile);
+            return config;
+        }
+
+        /** For tests: use these settings instead of the process environment. */
+        public void config(Config c) {
+            this.config = c;
+        }
+    }
+
+    /** A user mistake or an expected failure: printed as one line (no stack trace), exit code 1. */
+    public static class Failure extends RuntimeException {
+        public final int exitCode;
+
+        public Failure(String message) {
+            this(message, null, EXIT_FAILURE);
+        }
+
+        public Failure(String message, Throwable cause) {
+            this(message, cause, EXIT_FAILURE);
+        }
+
+        public Failure(String message, Throwable cause, int exitCode) {
+            super(message, cause);
+            this.exitCode = exitCode;
+        }
+    }
+
+    /** A mistake in the options or their values: one line, exit code 2. */
+    public static Failure usage(String message) {
+        return new Failure(message, null, EXIT_USAGE);
+    }
+
+    /**
+     * Runs a command body: exceptions become one clear, redacted line on stderr and an exit code.
+     * Use in {@code call()}: {@code return Cli.run(spec, common, () -> { ...; return 0; });}
+     */
+    public static int run(CommandSpec spec, Common common, Callable<Integer> body) {
+        PrintWriter err = spec.commandLine().getErr();
+        String name = spec.root().name();
+        try {
+            Integer rc = body.call();
+            return rc == null ? EXIT_OK : rc;
+        } catch (Throwable t) {
+            boolean verbose = common != null && common.verbose;
+            Throwable shown = unwrap(t);
+            String line = describe(shown);
+            boolean known = line != null;
+            if (!known) line = shown.getClass().getSimpleName() + (shown.getMessage() == null ? "" : ": " + shown.getMessage());
+            err.println(name + ": " + Config.redact(line));
+            if (verbose || !known) {
+                java.io.StringWriter sw = new java.io.StringWriter();
+                shown.printStackTrace(new PrintWriter(sw));
+                err.print(Config.redact(sw.toString()));
+            }
+            err.flush();
+            if (shown instanceof InterruptedException) Thread.currentThread().interrupt();
+            return shown instanceof Failure f ? f.exitCode : EXIT_FAILURE;
+        }
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        while ((t instanceof UncheckedIOException || t instanceof java.util.concurrent.ExecutionException
+                || t instanceof java.util.concurrent.CompletionException
+                || (t instanceof RuntimeException && t.getClass() == RuntimeException.class))
+                && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    /** One line for the failures a user can act on, or null for a bug. */
+    static String describe(Throwable t) {
+        if (t instanceof Failure) return t.getMessage();
+        if (t instanceof NoSuchFileException e) return "no such file or folder: " + e.getFile();
+        if (t instanceof AccessDeniedException e) return "permission denied: " + e.getFile();
+        if (t instanceof FileAlreadyExistsException e) return "already exists: " + e.getFile() + " (use --force to overwrite)";
+        if (t instanceof NotDirectoryException e) return "not a folder: " + e.getFile();
+        if (t instanceof FileNotFoundException) return t.getMessage();
+        if (t instanceof UnknownHostException) return "unknown host: " + t.getMessage();
+        if (t instanceof ConnectException) return "connection refused" + (t.getMessage() == null ? "" : ": " + t.getMessage());
+        if (t instanceof SocketTimeoutException || t instanceof HttpTimeoutException) return "timed out: " + t.getMessage();
+        if (t instanceof SQLException e) {
+            String state = e.getSQLState() == null ? "" : " [SQLSTATE " + e.getSQLState() + "]";
+            return "database error" + state + ": " + firstLine(e.getMessage());
+        }
+        if (t instanceof InterruptedException) return "interrupted";
+        if (t instanceof IOException) return "I/O error: " + (t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage());
+        return null;
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) return "";
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    // ---------------------------------------------------------------- progress
+
+    /** True when stderr is an interactive terminal. */
+    public static boolean isTerminal() {
+        java.io.Console c = System.console();
+        if (c == null) return false;
+        try { // Java 22+: System.console() may exist without a terminal
+            return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(c);
+        } catch (ReflectiveOperationException e) {
+            return true;
+        }
+    }
+
+    /**
+     * A progress bar on stderr when it is a terminal (silent otherwise or with --quiet). Counting is cheap
+     * ({@link #add}) and thread-safe; the bar is redrawn from the counter a few times a second.
+     */
+    public static final class Progress implements AutoCloseable {
+        private final AtomicLong done = new AtomicLong();
+        private final ProgressBar bar;
+        private final ScheduledExecutorService ticker;
+
+        private Progress(String task, long total, String unit, long unitSize, boolean show) {
+            if (show) {
+                bar = new ProgressBarBuilder()
+                        .setTaskName(task)
+                        .setInitialMax(total > 0 ? total : -1)
+                        .setUnit(unit, unitSize)
+                        .setStyle(ProgressBarStyle.ASCII)
+                        .setUpdateIntervalMillis(250)
+                        .showSpeed()
+                        .setConsumer(new ConsoleProgressBarConsumer(System.err))
+                        .build();
+                ticker = Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread th = new Thread(r, "progress");
+                    th.setDaemon(true);
+                    return th;
+                });
+                ticker.scheduleAtFixedRate(() -> bar.stepTo(done.get()), 200, 200, TimeUnit.MILLISECONDS);
+            } else {
+                bar = null;
+                ticker = null;
+            }
+        }
+
+        /** Progress over bytes (shown in MB). */
+        public static Progress bytes(String task, long totalBytes, boolean quiet) {
+            return new Progress(task, totalBytes, " MB", 1_000_000, !quiet && isTerminal());
+        }
+
+        /** Progress over items (rows, events, requests); total -1 when unknown. */
+        public static Progress items(String task, long total, String unit, boolean quiet) {
+            return new Progress(task, total, " " + unit, 1, !quiet && isTerminal());
+        }
+
+        public void add(long n) {
+            done.addAndGet(n);
+        }
+
+        public void set(long n) {
+            done.set(n);
+        }
+
+        public long done() {
+            return done.get();
+        }
+
+        public boolean visible() {
+            return bar != null;
+        }
+
+        @Override
+        public void close() {
+            if (bar != null) {
+                ticker.shutdownNow();
+                bar.stepTo(done.get());
+                bar.close();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- summary
+
+    /** "done: 1,000,000 rows, 100.0 MB in 1.23 s (813,008 rows/s, 81.3 MB/s)" */
+    public static String summary(String verb, long items, String unit, long bytes, Duration elapsed) {
+        double s = Math.max(elapsed.toNanos() / 1e9, 1e-9);
+        StringBuilder sb = new StringBuilder();
+        sb.append(verb).append(": ").append(String.format(Locale.ROOT, "%,d", items)).append(' ').append(unit);
+        if (bytes >= 0) sb.append(", ").append(humanBytes(bytes));
+        sb.append(String.format(Locale.ROOT, " in %.2f s (%,.0f %s/s", s, items / s, unit));
+        if (bytes >= 0) sb.append(String.format(Locale.ROOT, ", %.1f MB/s", bytes / s / 1e6));
+        sb.append(')');
+        return sb.toString();
+    }
+
+    public static String humanBytes(long b) {
+        if (b < 1000) return b + " B";
+        if (b < 1_000_000) return String.format(Locale.ROOT, "%.1f kB", b / 1e3);
+        if (b < 1_000_000_000) return String.format(Locale.ROOT, "%.1f MB", b / 1e6);
+        return String.format(Locale.ROOT, "%.2f GB", b / 1e9);
+    }
+
+    /** Parses 100MB, 10 MiB, 1.5GB, 512k, 1000 (bytes). Decimal units are powers of 1000, binary of 1024. */
+    public static long parseSize(String text) {
+        String s = text.strip().replace("_", "").replace(",", "");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)([0-9]+(?:\\.[0-9]+)?)\\s*([kmgt]?)(i?)(b?)").matcher(s);
+        if (!m.matches()) throw usage("not a size: '" + text + "' (examples: 100MB, 10MiB, 512KB, 1GB)");
+        double n = Double.parseDouble(m.group(1));
+        String p = m.group(2).toLowerCase(Locale.ROOT);
+        boolean bin = !m.group(3).isEmpty();
+        if (bin && p.isEmpty()) throw usage("not a size: '" + text + "'");
+        int exp = switch (p) { case "k" -> 1; case "m" -> 2; case "g" -> 3; case "t" -> 4; default -> 0; };
+        double mult = Math.pow(bin ? 1024 : 1000, exp);
+        return (long) Math.floor(n * mult);
+    }
+
+    /** Parses 10s, 500ms, 10m, 1h, 1h30m, 90 (seconds), or ISO-8601 PT10S. */
+    public static Duration parseDuration(String text) {
+        String s = text.strip().toLowerCase(Locale.ROOT);
+        if (s.startsWith("pt")) return Duration.parse(s.toUpperCase(Locale.ROOT));
+        if (s.matches("[0-9]+(\\.[0-9]+)?")) return Duration.ofMillis((long) (Double.parseDouble(s) * 1000));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d)").matcher(s);
+        long ms = 0;
+        int pos = 0;
+        while (m.find()) {
+            if (m.start() != pos) break;
+            double v = Double.parseDouble(m.group(1));
+            ms += (long) (v * switch (m.group(2)) {
+                case "ms" -> 1; case "s" -> 1000; case "m" -> 60_000; case "h" -> 3_600_000; default -> 86_400_000;
+            });
+            pos = m.end();
+        }
+        if (pos == 0 || pos != s.length()) throw usage("not a duration: '" + text + "' (examples: 500ms, 10s, 10m, 1h30m)");
+        return Duration.ofMillis(ms);
+    }
+
+    /** picocli converters, for {@code @Option(converter = Cli.SizeConverter.class)}. */
+    public static final class SizeConverter implements CommandLine.ITypeConverter<Long> {
+        public Long convert(String value) {
+            try {
+                return parseSize(value);
+            } catch (Failure f) {
+                throw new CommandLine.TypeConversionException(f.getMessage());
+            }
+        }
+    }
+
+    public static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+        public Duration convert(String value) {
+            try {
+                return parseDuration(value);
+            } catch (Failure | java.time.format.DateTimeParseException f) {
+                throw new CommandLine.TypeConversionException(f.getMessage());
+            }
+        }
+    }
+}

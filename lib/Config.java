@@ -1,0 +1,218 @@
+//SOURCES Cli.java
+
+import java.io.IOException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Settings from the environment and from dotenv files, and redaction of secrets.
+ *
+ * <p>Precedence, highest first: real environment variables, then {@code --env-file FILE}, then
+ * {@code .env.local}, then {@code .env} (both in the working directory, the original's convention).
+ *
+ * <p>Every value whose name looks secret (TOKEN, PASSWORD, SECRET, KEY, ...) is registered with
+ * {@link #redact(String)}, so it never appears in an error message or a log line.
+ */
+public final class Config {
+    private static final Pattern SECRET_NAME =
+            Pattern.compile("(?i).*(TOKEN|PASSWORD|PASSWD|PASS|SECRET|KEY|CREDENTIAL|DATABASE_URL|CONNECTION_STRING).*");
+    private static final Set<String> SECRETS = ConcurrentHashMap.newKeySet();
+
+    private final Map<String, String> env;
+    private final Map<String, String> files; // merged dotenv values, already in precedence order
+    private final Map<String, String> origin; // key -> file it came from
+
+    private Config(Map<String, String> env, Map<String, String> files, Map<String, String> origin) {
+        this.env = env;
+        this.files = files;
+        this.origin = origin;
+        env.forEach(Config::registerIfSecret);
+        files.forEach(Config::registerIfSecret);
+    }
+
+    /** The process environment plus .env / .env.local of the working directory plus envFile (may be null). */
+    public static Config load(Path envFile) {
+        return of(System.getenv(), Path.of("").toAbsolutePath(), envFile);
+    }
+
+    /** For tests and embedding: an explicit environment and folder. */
+    public static Config of(Map<String, String> env, Path dir, Path envFile) {
+        Map<String, String> merged = new LinkedHashMap<>();
+        Map<String, String> origin = new LinkedHashMap<>();
+        List<Path> order = new ArrayList<>();
+        order.add(dir.resolve(".env"));
+        order.add(dir.resolve(".env.local"));
+        for (Path p : order) {
+            if (Files.isRegularFile(p)) put(merged, origin, p);
+        }
+        if (envFile != null) {
+            if (!Files.isRegularFile(envFile)) throw new Cli.Failure("env file not found: " + envFile);
+            put(merged, origin, envFile);
+        }
+        return new Config(Map.copyOf(env), merged, origin);
+    }
+
+    private static void put(Map<String, String> merged, Map<String, String> origin, Path p) {
+        Map<String, String> values = parseDotenv(p);
+        merged.putAll(values);
+        values.keySet().forEach(k -> origin.put(k, p.toString()));
+    }
+
+    /** The value of the first of the keys that is set (and not blank), or empty. */
+    public Optional<String> get(String... keys) {
+        for (String k : keys) {
+            String v = env.get(k);
+            if (v == null) v = files.get(k);
+            if (v != null && !v.isBlank()) return Optional.of(v);
+        }
+        return Optional.empty();
+    }
+
+    /** The value of the first key set, else def. */
+    public String getOr(String key, String def) {
+        return get(key).orElse(def);
+    }
+
+    /** The value of the first key set, else a one-line Failure naming all the keys. */
+    public String require(String what, String... keys) {
+        return get(keys).orElseThrow(() -> new Cli.Failure(
+                what + " is not set: set " + String.join(" or ", keys)
+                        + " in the environment, in .env / .env.local, or with --env-file"));
+    }
+
+    /** Where a value came from ("environment", a file path, or null when unset); handy for --verbose. */
+    public String originOf(String key) {
+        if (env.containsKey(key)) return "environment";
+        return origin.get(key);
+    }
+
+    // ---------------------------------------------------------------- dotenv
+
+    /** Parses a dotenv file: KEY=VALUE, optional 'export ', # comments, '...' literal, "..." with escapes. */
+    static Map<String, String> parseDotenv(Path p) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(p, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new Cli.Failure("env file not found: " + p);
+        } catch (IOException e) {
+            throw new Cli.Failure("cannot read env file " + p + ": " + e.getMessage());
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (i == 0 && line.startsWith("\uFEFF")) line = line.substring(1);
+            if (line.isEmpty() || line.startsWith("#")) continue;
+            if (line.startsWith("export ")) line = line.substring(7).strip();
+            int eq = line.indexOf('=');
+            if (eq <= 0) {
+                throw new Cli.Failure(p + ":" + (i + 1) + ": expected KEY=VALUE");
+            }
+            String key = line.substring(0, eq).strip();
+            if (!key.matches("[A-Za-z_][A-Za-z0-9_.]*")) {
+                throw new Cli.Failure(p + ":" + (i + 1) + ": invalid variable name '" + key + "'");
+            }
+            String raw = line.substring(eq + 1).strip();
+            String value;
+            if (raw.startsWith("\"")) {
+                StringBuilder sb = new StringBuilder();
+                int j = 1;
+                boolean closed = false;
+                // a double-quoted value may span lines
+                String cur = raw;
+                while (true) {
+                    for (; j < cur.length(); j++) {
+                        char c = cur.charAt(j);
+                        if (c == '\\' && j + 1 < cur.length()) {
+                            char n = cur.charAt(++j);
+                            sb.append(switch (n) { case 'n' -> '\n'; case 't' -> '\t'; case 'r' -> '\r'; default -> n; });
+                        } else if (c == '"') {
+                            closed = true;
+                            break;
+                        } else {
+                            sb.append(c);
+                        }
+                    }
+                    if (closed || i + 1 >= lines.size()) break;
+                    sb.append('\n');
+                    cur = lines.get(++i);
+                    j = 0;
+                }
+                if (!closed) throw new Cli.Failure(p + ": unclosed double quote in the value of " + key);
+                value = sb.toString();
+            } else if (raw.startsWith("'")) {
+                int end = raw.indexOf('\'', 1);
+                if (end < 0) throw new Cli.Failure(p + ":" + (i + 1) + ": unclosed single quote in the value of " + key);
+                value = raw.substring(1, end);
+            } else {
+                int hash = raw.indexOf(" #");
+                value = (hash >= 0 ? raw.substring(0, hash) : raw).strip();
+            }
+            out.put(key, value);
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- redaction
+
+    private static void registerIfSecret(String key, String value) {
+        if (value == null || value.isBlank()) return;
+        if (SECRET_NAME.matcher(key).matches()) registerSecret(value);
+    }
+
+    /** Registers a value that must never be printed (a token, a password). Short values are ignored. */
+    public static void registerSecret(String value) {
+        if (value == null || value.length() < 4) return;
+        SECRETS.add(value);
+        String decoded = percentDecode(value);
+        if (!decoded.equals(value) && decoded.length() >= 4) SECRETS.add(decoded);
+        // a URL with a password: register the password itself too
+        Matcher m = URL_USERINFO.matcher(value);
+        while (m.find()) {
+            String pw = m.group(2);
+            if (pw.length() >= 4) SECRETS.add(pw);
+            String d = percentDecode(pw);
+            if (d.length() >= 4) SECRETS.add(d);
+        }
+    }
+
+    private static String percentDecode(String s) {
+        try {
+            return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException notEncoded) {
+            return s;
+        }
+    }
+
+    private static final Pattern URL_USERINFO = Pattern.compile("(://[^:/@\\s]*:)([^@\\s/]+)@");
+    private static final Pattern QUERY_SECRET =
+            Pattern.compile("(?i)\\b(token|password|passwd|apikey|api_key|access_key|secret|key|sig|signature)=([^&\\s\"']+)");
+    private static final Pattern BEARER = Pattern.compile("(?i)\\b(bearer|basic)\\s+[A-Za-z0-9._~+/=\\-]+");
+    private static final Pattern JDBC_PASSWORD = Pattern.compile("(?i)(password\\s*[=:]\\s*)([^\\s&;,\"']+)");
+
+    /** Removes every registered secret, URL password, token=..., Bearer ... from text. */
+    public static String redact(String text) {
+        if (text == null) return null;
+        String s = text;
+        for (String secret : SECRETS) {
+            if (s.contains(secret)) s = s.replace(secret, "***");
+        }
+        s = URL_USERINFO.matcher(s).replaceAll("$1***@");
+        s = QUERY_SECRET.matcher(s).replaceAll("$1=***");
+        s = BEARER.matcher(s).replaceAll("$1 ***");
+        s = JDBC_PASSWORD.matcher(s).replaceAll("$1***");
+        return s;
+    }
+}

@@ -1,0 +1,104 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.NoSuchFileException;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+class CliTest {
+    @Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class)
+    static class Demo implements Callable<Integer> {
+        @Spec CommandSpec spec;
+        @Mixin Cli.Common common;
+        @CommandLine.Option(names = "--what") String what = "ok";
+
+        public Integer call() {
+            return Cli.run(spec, common, () -> switch (what) {
+                case "failure" -> throw new Cli.Failure("input.csv:3: field 'price': not a number");
+                case "nofile" -> throw new NoSuchFileException("missing.csv");
+                case "secret" -> throw new Cli.Failure("cannot reach postgresql://u:topsecret1@h/db");
+                case "bug" -> throw new NullPointerException("boom");
+                case "usage" -> throw Cli.usage("--rows must be positive");
+                default -> 0;
+            });
+        }
+    }
+
+    record Result(int rc, String out, String err) {}
+
+    static Result exec(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        int rc = new CommandLine(new Demo()).setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(args);
+        return new Result(rc, out.toString(), err.toString());
+    }
+
+    @Test
+    void userMistakesAreOneLineWithoutStackTrace() {
+        Result r = exec("--what", "failure");
+        assertEquals(1, r.rc);
+        assertEquals("demo: input.csv:3: field 'price': not a number\n", r.err);
+        r = exec("--what", "nofile");
+        assertEquals(1, r.rc);
+        assertEquals("demo: no such file or folder: missing.csv\n", r.err);
+    }
+
+    @Test
+    void verboseAddsTheStackTrace() {
+        Result r = exec("--what", "failure", "--verbose");
+        assertTrue(r.err.contains("\tat "), r.err);
+    }
+
+    @Test
+    void secretsNeverReachStderr() {
+        Result r = exec("--what", "secret");
+        assertFalse(r.err.contains("topsecret1"), r.err);
+        assertTrue(r.err.contains("u:***@h"), r.err);
+    }
+
+    @Test
+    void exitCodes() {
+        assertEquals(0, exec().rc);
+        assertEquals(2, exec("--what", "usage").rc);
+        assertEquals(2, exec("--no-such-option").rc);
+        Result bug = exec("--what", "bug");
+        assertEquals(1, bug.rc);
+        assertTrue(bug.err.contains("NullPointerException"), "a bug shows its stack trace: " + bug.err);
+    }
+
+    @Test
+    void versionAndHelp() {
+        assertTrue(exec("--version").out.contains(Cli.VERSION));
+        Result h = exec("--help");
+        assertTrue(h.out.contains("--quiet") && h.out.contains("--env-file") && h.out.contains("--verbose"), h.out);
+    }
+
+    @Test
+    void sizesAndDurations() {
+        assertEquals(100_000_000L, Cli.parseSize("100MB"));
+        assertEquals(10L * 1024 * 1024, Cli.parseSize("10 MiB"));
+        assertEquals(1536, Cli.parseSize("1.5KiB"));
+        assertEquals(512, Cli.parseSize("512"));
+        assertEquals(2_000_000_000L, Cli.parseSize("2gb"));
+        assertThrows(Cli.Failure.class, () -> Cli.parseSize("ten"));
+        assertEquals(Duration.ofSeconds(10), Cli.parseDuration("10s"));
+        assertEquals(Duration.ofMinutes(90), Cli.parseDuration("1h30m"));
+        assertEquals(Duration.ofMillis(250), Cli.parseDuration("250ms"));
+        assertEquals(Duration.ofSeconds(60), Cli.parseDuration("60"));
+        assertThrows(Cli.Failure.class, () -> Cli.parseDuration("10 parsecs"));
+    }
+
+    @Test
+    void summaryLine() {
+        assertEquals("converted: 1,000,000 rows, 100.0 MB in 2.00 s (500,000 rows/s, 50.0 MB/s)",
+                Cli.summary("converted", 1_000_000, "rows", 100_000_000, Duration.ofSeconds(2)));
+        assertEquals("sent: 10 events in 1.00 s (10 events/s)", Cli.summary("sent", 10, "events", -1, Duration.ofSeconds(1)));
+    }
+}
