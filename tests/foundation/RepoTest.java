@@ -1,0 +1,215 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.Test;
+
+/** The shape of the repository: catalog, script conventions, every script compiling on its own, the launcher. */
+class RepoTest {
+    static final List<String> SCRIPT_FOLDERS =
+            List.of("data-generators", "data-transfer", "stress-case", "postgres-client", "converter", "large-files");
+
+    /** Every runnable script: the folders above plus the runnable files in tests/ (not *Test.java). */
+    static List<Path> scripts() throws IOException {
+        Path root = TestServices.repoRoot();
+        List<Path> out = new ArrayList<>();
+        for (String f : SCRIPT_FOLDERS) {
+            Path d = root.resolve(f);
+            if (!Files.isDirectory(d)) continue;
+            try (Stream<Path> s = Files.list(d)) {
+                s.filter(p -> p.toString().endsWith(".java")).sorted().forEach(out::add);
+            }
+        }
+        try (Stream<Path> s = Files.list(root.resolve("tests"))) {
+            s.filter(p -> p.toString().endsWith(".java")).sorted().forEach(out::add);
+        }
+        return out;
+    }
+
+    @Test
+    void catalogAliasesPointToScriptsAndEveryScriptHasOne() throws IOException {
+        Path root = TestServices.repoRoot();
+        JsonNode aliases = Json.MAPPER.readTree(root.resolve("jbang-catalog.json").toFile()).path("aliases");
+        assertTrue(aliases.isObject() && aliases.size() > 0, "jbang-catalog.json has aliases");
+        Set<Path> referenced = new HashSet<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = aliases.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String ref = e.getValue().path("script-ref").asText("");
+            Path p = root.resolve(ref).normalize();
+            assertTrue(Files.isRegularFile(p), "alias '" + e.getKey() + "' points nowhere: " + ref);
+            assertFalse(e.getValue().path("description").asText("").isBlank(), "alias '" + e.getKey() + "' has a description");
+            referenced.add(p);
+        }
+        for (Path s : scripts()) {
+            assertTrue(referenced.contains(s.normalize()), "script without an alias in jbang-catalog.json: " + root.relativize(s));
+        }
+        assertTrue(referenced.contains(root.resolve("tests/RunTests.java")), "the 'test' alias runs the tests");
+    }
+
+    @Test
+    void everyScriptFollowsTheConventions() throws IOException {
+        Path root = TestServices.repoRoot();
+        List<String> problems = new ArrayList<>();
+        for (Path s : scripts()) {
+            String rel = root.relativize(s).toString();
+            String text = Files.readString(s);
+            List<String> lines = text.lines().toList();
+            if (lines.isEmpty() || !lines.get(0).equals("///usr/bin/env jbang \"$0\" \"$@\" ; exit $?")) problems.add(rel + ": line 1 is not the jbang shebang");
+            if (!lines.contains("//JAVA 21+")) problems.add(rel + ": no //JAVA 21+");
+            if (lines.stream().noneMatch(l -> l.startsWith("//DESCRIPTION "))) problems.add(rel + ": no //DESCRIPTION");
+            String base = s.getFileName().toString().replace(".java", "");
+            if (base.contains("-") && lines.stream().noneMatch(l -> l.startsWith("//MAIN "))) problems.add(rel + ": hyphenated name without //MAIN");
+            if (rel.startsWith("tests/") && base.equals("RunTests")) continue;
+            Matcher cls = Pattern.compile("(?m)^(public\\s+)?(final\\s+)?class\\s+(\\w+)").matcher(text);
+            if (!cls.find()) {
+                problems.add(rel + ": no top-level class");
+                continue;
+            }
+            if (cls.group(1) != null && base.contains("-")) problems.add(rel + ": the class of a hyphenated script must not be public");
+            if (!text.contains("mixinStandardHelpOptions = true")) problems.add(rel + ": not a picocli command with mixinStandardHelpOptions");
+            if (!text.contains("versionProvider = Cli.Version.class")) problems.add(rel + ": does not use the shared version provider");
+            Matcher main = Pattern.compile("static\\s+void\\s+main\\s*\\(String\\[\\]\\s*(\\w+)\\)[^{]*\\{\\s*([^}]*)\\}").matcher(text);
+            if (!main.find()) problems.add(rel + ": no main");
+            else if (!main.group(2).strip().matches("System\\.exit\\(new CommandLine\\(new \\w+\\(\\)\\)\\.execute\\(" + main.group(1) + "\\)\\);")) {
+                problems.add(rel + ": main must only be System.exit(new CommandLine(new X()).execute(args))");
+            }
+            if (lines.stream().anyMatch(l -> l.startsWith("//DEPS ") && !l.contains("@pom") && l.split(":").length < 3)) {
+                problems.add(rel + ": unpinned //DEPS");
+            }
+        }
+        assertEquals(List.of(), problems);
+    }
+
+    @Test
+    void eachLibraryIsDeclaredOnceWithOneVersion() throws IOException {
+        Path root = TestServices.repoRoot();
+        Map<String, String> seen = new java.util.HashMap<>();
+        List<String> problems = new ArrayList<>();
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.filter(x -> x.toString().endsWith(".java") && !x.toString().contains("node_modules")).toList()) {
+                for (String line : Files.readAllLines(p)) {
+                    if (!line.startsWith("//DEPS ")) continue;
+                    for (String dep : line.substring(7).trim().split("\\s+")) {
+                        String[] g = dep.split(":");
+                        if (g.length < 3) continue; // versionless, managed by a BOM
+                        String ga = g[0] + ":" + g[1];
+                        String where = root.relativize(p).toString();
+                        String prev = seen.putIfAbsent(ga, where + " " + g[2]);
+                        if (prev != null) problems.add(ga + " declared in " + prev + " and again in " + where + " " + g[2]);
+                    }
+                }
+            }
+        }
+        assertEquals(List.of(), problems, "declare each library once (in the lib/ file that uses it)");
+    }
+
+    @Test
+    void everyScriptCompilesOnItsOwn() throws IOException {
+        List<String> failures = new ArrayList<>();
+        for (Path s : scripts()) {
+            TestServices.Run r = TestServices.jbang(null, Duration.ofMinutes(5), "build", s.toString());
+            if (r.exitCode() != 0) failures.add(s.getFileName() + ":\n" + r.stderr());
+        }
+        assertEquals(List.of(), failures);
+    }
+
+    @Test
+    void launcherPrintsJbangVersion() {
+        TestServices.Run r = TestServices.jbang(null, Duration.ofMinutes(3), "--version");
+        assertEquals(0, r.exitCode(), r.stderr());
+        // JBang prints its version on stderr
+        assertTrue((r.stdout() + r.stderr()).strip().matches("(?s)\\d+\\.\\d+\\.\\d+.*"), r.stdout() + r.stderr());
+    }
+
+    @Test
+    void launcherBootstrapsFromMavenAndTwoFirstLaunchesCanRace() throws Exception {
+        TestServices.requireTool("mvn", () -> TestServices.onPath("mvn"));
+        Path home = Files.createTempDirectory("jbang-launcher");
+        Path root = TestServices.repoRoot();
+        List<String> cmd = List.of("env", "JBANG_LAUNCHER_FORCE_BOOTSTRAP=1", "JBANG_LAUNCHER_HOME=" + home,
+                root.resolve("jbang").toString(), "--version");
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            var a = pool.submit(() -> TestServices.run(root, Duration.ofMinutes(5), cmd));
+            var b = pool.submit(() -> TestServices.run(root, Duration.ofMinutes(5), cmd));
+            for (TestServices.Run r : List.of(a.get(), b.get())) {
+                assertEquals(0, r.exitCode(), r.stderr());
+                assertEquals("0.132.1", (r.stdout() + r.stderr()).lines().filter(l -> !l.startsWith("jbang launcher:")).findFirst().orElse("").strip());
+            }
+            assertTrue(Files.isRegularFile(home.resolve("0.132.1/lib/.complete")));
+            try (Stream<Path> s = Files.list(home)) {
+                assertEquals(List.of("0.132.1"), s.map(p -> p.getFileName().toString()).toList(), "no temp folder left behind");
+            }
+            // gson is overridden: 2.10.1 would empty every catalog
+            try (Stream<Path> s = Files.list(home.resolve("0.132.1/lib"))) {
+                List<String> gson = s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("gson-")).toList();
+                assertEquals(List.of("gson-2.13.2.jar"), gson);
+            }
+            // and the bootstrapped JBang reads our catalog
+            TestServices.Run aliases = TestServices.run(root, Duration.ofMinutes(2), List.of("env", "JBANG_LAUNCHER_FORCE_BOOTSTRAP=1",
+                    "JBANG_LAUNCHER_HOME=" + home, root.resolve("jbang").toString(), "alias", "list"));
+            assertTrue(aliases.stdout().contains("test"), aliases.stdout() + aliases.stderr());
+        } finally {
+            pool.shutdownNow();
+            TestServices.run(root, Duration.ofMinutes(1), List.of("rm", "-rf", home.toString()));
+        }
+    }
+
+    @Test
+    void launcherSaysWhatToInstallWhenNothingIsThere() throws Exception {
+        Path bin = Files.createTempDirectory("bin");
+        for (String tool : List.of("sh", "sed", "dirname", "head", "mktemp", "cat", "mkdir", "env")) {
+            Path real = Path.of("/usr/bin", tool);
+            if (!Files.exists(real)) real = Path.of("/bin", tool);
+            Files.createSymbolicLink(bin.resolve(tool), real);
+        }
+        Path home = Files.createTempDirectory("jbang-launcher");
+        Path root = TestServices.repoRoot();
+        TestServices.Run r = TestServices.run(root, Duration.ofMinutes(1), List.of("/usr/bin/env", "-i", "PATH=" + bin,
+                "HOME=" + home, "JBANG_LAUNCHER_HOME=" + home, bin.resolve("sh").toString(), root.resolve("jbang").toString(), "--version"));
+        assertNotEquals(0, r.exitCode());
+        assertEquals(1, r.stderr().strip().lines().count(), r.stderr());
+        assertTrue(r.stderr().contains("neither 'jbang' nor 'mvn' is installed") || r.stderr().contains("no Java found"), r.stderr());
+    }
+
+    @Test
+    void aScriptCopiedWithLibRunsElsewhere() throws Exception {
+        Path root = TestServices.repoRoot();
+        Path script = root.resolve("data-generators/e-store.java");
+        assertTrue(Files.isRegularFile(script), "the main job exists");
+        Path demo = Files.createTempDirectory("demo");
+        try {
+            copyTree(root.resolve("lib"), demo.resolve("lib"));
+            Files.createDirectories(demo.resolve("data-generators"));
+            Files.copy(script, demo.resolve("data-generators/e-store.java"));
+            TestServices.Run r = TestServices.jbang(demo, Duration.ofMinutes(5), "data-generators/e-store.java", "--help");
+            assertEquals(0, r.exitCode(), r.stderr());
+            assertTrue(r.stdout().contains("Usage:"), r.stdout());
+        } finally {
+            TestServices.run(root, Duration.ofMinutes(1), List.of("rm", "-rf", demo.toString()));
+        }
+    }
+
+    static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : s.toList()) {
+                Path t = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) Files.createDirectories(t);
+                else Files.copy(p, t);
+            }
+        }
+    }
+}
