@@ -1,0 +1,404 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 21+
+//SOURCES ../lib/Cli.java
+//SOURCES ../lib/Config.java
+//SOURCES ../lib/Json.java
+//SOURCES ../lib/Pg.java
+//SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/Transfer.java
+//DESCRIPTION Copies the rows of a Tinybird API Endpoint into a PostgreSQL table, incrementally and resumably:
+//DESCRIPTION COPY into a temporary table, then INSERT ... ON CONFLICT (key) DO UPDATE, batch and watermark in one transaction.
+//DESCRIPTION Usage: tb-to-postgres.java [--once | --every 60s] [--pipe reports] [--table weather_reports] [--key timestamp,site_name] [--url URL]
+//MAIN TbToPostgres
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.Writer;
+import java.math.BigDecimal;
+import java.sql.Connection;
+import java.sql.DatabaseMetaData;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyIn;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "tb-to-postgres", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
+        description = {"Copies the rows of a Tinybird API Endpoint into a PostgreSQL table, window by window, with no row lost or",
+                "written twice: pages past the endpoint's row cap, upserts by --key, and commits each batch with its watermark",
+                "(table transfer_state) in one transaction, so a crash or a restart resumes exactly where it stopped."},
+        footer = {"", "Examples:",
+                "  tb-to-postgres.java --once --url postgresql://app@localhost/weather            # one sync of the 'reports' pipe",
+                "  tb-to-postgres.java --every 60s                                              # follow (the original's schedule); Ctrl-C stops",
+                "  tb-to-postgres.java --once --host http://localhost:7181 --pipe reports --param city=denver --limit-param max_results --page-size 10000",
+                "  tb-to-postgres.java --once --dry-run                                         # read and count, write nothing",
+                "",
+                "Source: TINYBIRD_SOURCE_TOKEN (or TINYBIRD_TOKEN), --host / TINYBIRD_HOST. PostgreSQL: --url, else DATABASE_URL, PG*,",
+                "POSTGRES_DATABASE_*. The table is created when missing from the endpoint's columns (ClickHouse -> PostgreSQL types),",
+                "with --key as its primary key. Exit codes: 0 ok, 1 failure, 2 usage."})
+class TbToPostgres implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin Cli.Common common;
+    @Mixin Tinybird.Options tinybird;
+    @Mixin Transfer.Options transfer;
+    @Mixin Pg.Options pg;
+
+    @Option(names = "--table", paramLabel = "NAME", defaultValue = "weather_reports",
+            description = "Target table, optionally schema.table (default: ${DEFAULT-VALUE}).")
+    String table;
+
+    @Option(names = "--key", paramLabel = "COLUMNS", split = ",", defaultValue = "timestamp,site_name",
+            description = "Primary-key columns, comma-separated (default: ${DEFAULT-VALUE}).")
+    List<String> key;
+
+    @Option(names = "--state-table", paramLabel = "NAME", defaultValue = "transfer_state",
+            description = "Table that holds the watermark of each job (default: ${DEFAULT-VALUE}).")
+    String stateTable;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new TbToPostgres()).execute(args));
+    }
+
+    @Override
+    public Integer call() {
+        return Cli.run(spec, common, () -> {
+            PrintWriter err = spec.commandLine().getErr();
+            Config cfg = common.config();
+            Tinybird.Client client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
+            Transfer.Source source = Transfer.tinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
+            PgTarget target = new PgTarget(pg.resolve(cfg), table, key, stateTable, transfer.retryFor, err);
+            return Transfer.runCommand(transfer, source, target, err, common.quiet);
+        });
+    }
+
+    /** The PostgreSQL target: COPY into a temp table, INSERT ... ON CONFLICT DO UPDATE, watermark in the same transaction. */
+    static final class PgTarget implements Transfer.Target {
+        private final Pg.Target db;
+        private final String table;
+        private final List<String> key;
+        private final String stateTable;
+        private final Duration retryFor;
+        private final PrintWriter err;
+        private Connection conn;
+        private List<String> columns; // written columns (endpoint order, present in the table)
+        private int[] colIdx; // their indexes in the endpoint's meta
+        private String[] kinds; // how to write each: text, json, bool
+        private String upsertSql;
+        private boolean tempReady;
+
+        PgTarget(Pg.Target db, String table, List<String> key, String stateTable, Duration retryFor, PrintWriter err) {
+            this.db = db;
+            this.table = table;
+            this.key = List.copyOf(key);
+            this.stateTable = stateTable;
+            this.retryFor = retryFor;
+            this.err = err;
+            if (this.key.isEmpty()) throw Cli.usage("--key needs at least one column");
+        }
+
+        @Override
+        public String describe() {
+            return "table " + table + " in " + db;
+        }
+
+        @Override
+        public List<String> keyColumns() {
+            return key;
+        }
+
+        private Connection conn() throws SQLException {
+            if (conn == null || conn.isClosed()) {
+                conn = Pg.connect(db);
+                conn.setAutoCommit(false);
+                tempReady = false;
+            }
+            return conn;
+        }
+
+        private void dropConnection() {
+            if (conn != null) {
+                try {
+                    conn.close();
+                } catch (SQLException ignored) {
+                    // already broken
+                }
+            }
+            conn = null;
+        }
+
+        /** A connection-level failure (server restart, network): the batch can be retried on a new connection. */
+        static boolean retryable(SQLException e) {
+            String st = e.getSQLState();
+            return st == null || st.startsWith("08") || st.startsWith("57P") || st.equals("53300") || st.equals("40001") || st.equals("40P01");
+        }
+
+        private interface SqlWork<T> {
+            T run(Connection c) throws Exception;
+        }
+
+        /** Runs work in a transaction, retrying on a fresh connection while the server is away (up to --retry-for). */
+        private <T> T withRetry(String what, SqlWork<T> work) throws Exception {
+            long deadline = System.nanoTime() + retryFor.toNanos();
+            long backoff = 100;
+            while (true) {
+                try {
+                    T r = work.run(conn());
+                    conn.commit();
+                    return r;
+                } catch (SQLException e) {
+                    try {
+                        if (conn != null && !conn.isClosed()) conn.rollback();
+                    } catch (SQLException ignored) {
+                        // the connection is gone
+                    }
+                    if (!retryable(e) || System.nanoTime() > deadline) throw e;
+                    dropConnection();
+                    err.println("tb-to-postgres: " + what + ": " + Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse(""))
+                            + "; retrying in " + backoff + " ms");
+                    err.flush();
+                    Thread.sleep(backoff);
+                    backoff = Math.min(backoff * 2, 5000);
+                }
+            }
+        }
+
+        @Override
+        public Optional<Transfer.Resume> resume(String job, String cursor) throws Exception {
+            return withRetry("reading the resume point", c -> {
+                if (exists(c, stateTable)) {
+                    try (PreparedStatement ps = c.prepareStatement("SELECT watermark FROM " + Pg.qualified(stateTable) + " WHERE job = ? AND target = ?")) {
+                        ps.setString(1, job);
+                        ps.setString(2, table);
+                        try (ResultSet rs = ps.executeQuery()) {
+                            if (rs.next() && rs.getString(1) != null) {
+                                return Optional.of(new Transfer.Resume(rs.getString(1), false, "state in " + stateTable));
+                            }
+                        }
+                    }
+                }
+                if (exists(c, table)) {
+                    try (Statement st = c.createStatement();
+                         ResultSet rs = st.executeQuery("SELECT max(" + Pg.ident(cursor) + ")::text FROM " + Pg.qualified(table))) {
+                        if (rs.next() && rs.getString(1) != null) {
+                            return Optional.of(new Transfer.Resume(rs.getString(1), true, "max(" + cursor + ") of " + table));
+                        }
+                    }
+                }
+                return Optional.<Transfer.Resume>empty();
+            });
+        }
+
+        static boolean exists(Connection c, String name) throws SQLException {
+            try (PreparedStatement ps = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
+                ps.setString(1, Pg.qualified(name));
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    return rs.getBoolean(1);
+                }
+            }
+        }
+
+        /** CREATE TABLE for the endpoint's meta: ClickHouse -> PostgreSQL types, key columns NOT NULL + PRIMARY KEY. */
+        String createTableSql(List<Transfer.Column> meta) {
+            StringBuilder sb = new StringBuilder("CREATE TABLE IF NOT EXISTS " + Pg.qualified(table) + " (\n");
+            for (Transfer.Column col : meta) {
+                sb.append("  ").append(Pg.ident(col.name())).append(' ').append(Transfer.postgresType(col.type()));
+                if (key.contains(col.name())) sb.append(" NOT NULL");
+                sb.append(",\n");
+            }
+            sb.append("  PRIMARY KEY (").append(String.join(", ", key.stream().map(Pg::ident).toList())).append(")\n)");
+            return sb.toString();
+        }
+
+        @Override
+        public void prepare(List<Transfer.Column> meta, boolean dryRun, PrintWriter out) throws Exception {
+            for (String k : key) Transfer.indexOf(meta, k, "key (--key)");
+            withRetry("preparing the table", c -> {
+                boolean has = exists(c, table);
+                if (!has) {
+                    if (dryRun) {
+                        out.println("dry run: would create the table:\n" + createTableSql(meta));
+                    } else {
+                        try (Statement st = c.createStatement()) {
+                            st.execute(createTableSql(meta));
+                        }
+                    }
+                }
+                if (!dryRun) {
+                    try (Statement st = c.createStatement()) {
+                        st.execute("CREATE TABLE IF NOT EXISTS " + Pg.qualified(stateTable)
+                                + " (job text NOT NULL, target text NOT NULL, cursor_column text, watermark text, updated_at timestamptz,"
+                                + " PRIMARY KEY (job, target))");
+                    }
+                }
+                // the table's columns: write the endpoint's columns it has
+                Map<String, String> tableCols = new LinkedHashMap<>();
+                if (has || !dryRun) {
+                    try (PreparedStatement ps = c.prepareStatement(
+                            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+                                    + " WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum")) {
+                        ps.setString(1, Pg.qualified(table));
+                        try (ResultSet rs = ps.executeQuery()) {
+                            while (rs.next()) tableCols.put(rs.getString(1), rs.getString(2));
+                        }
+                    }
+                } else {
+                    for (Transfer.Column col : meta) tableCols.put(col.name(), Transfer.postgresType(col.type()));
+                }
+                List<String> cols = new ArrayList<>();
+                List<Integer> idx = new ArrayList<>();
+                List<String> missing = new ArrayList<>();
+                for (int i = 0; i < meta.size(); i++) {
+                    String n = meta.get(i).name();
+                    if (tableCols.containsKey(n)) {
+                        cols.add(n);
+                        idx.add(i);
+                    } else {
+                        missing.add(n);
+                    }
+                }
+                for (String k : key) {
+                    if (!tableCols.containsKey(k)) throw new Cli.Failure("table " + table + " has no column " + k + " (of --key)");
+                }
+                if (!missing.isEmpty()) out.println("tb-to-postgres: table " + table + " lacks columns " + missing + "; they are not copied");
+                columns = cols;
+                colIdx = idx.stream().mapToInt(Integer::intValue).toArray();
+                kinds = new String[cols.size()];
+                for (int i = 0; i < cols.size(); i++) {
+                    String t = tableCols.get(cols.get(i));
+                    kinds[i] = t.startsWith("json") ? "json" : t.equals("boolean") ? "bool" : "text";
+                }
+                upsertSql = upsertSql();
+                return null;
+            });
+        }
+
+        private String upsertSql() {
+            String cols = String.join(", ", columns.stream().map(Pg::ident).toList());
+            List<String> nonKey = columns.stream().filter(c -> !key.contains(c)).toList();
+            String keys = String.join(", ", key.stream().map(Pg::ident).toList());
+            StringBuilder sb = new StringBuilder("WITH w AS (INSERT INTO " + Pg.qualified(table) + " AS t (" + cols + ") SELECT " + cols
+                    + " FROM pg_temp.transfer_batch ON CONFLICT (" + keys + ") ");
+            if (nonKey.isEmpty()) {
+                sb.append("DO NOTHING");
+            } else {
+                sb.append("DO UPDATE SET ");
+                sb.append(String.join(", ", nonKey.stream().map(c -> Pg.ident(c) + " = EXCLUDED." + Pg.ident(c)).toList()));
+                sb.append(" WHERE (").append(String.join(", ", nonKey.stream().map(c -> "t." + Pg.ident(c)).toList()));
+                sb.append(") IS DISTINCT FROM (").append(String.join(", ", nonKey.stream().map(c -> "EXCLUDED." + Pg.ident(c)).toList())).append(")");
+            }
+            sb.append(" RETURNING (xmax = 0) AS ins) SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM w");
+            return sb.toString();
+        }
+
+        @Override
+        public String validate(List<Transfer.Column> meta, Object[] row) {
+            for (int i = 0; i < meta.size(); i++) {
+                if (row[i] == null && key.contains(meta.get(i).name())) return "key column " + meta.get(i).name() + " is null";
+                if (row[i] instanceof String s && s.indexOf('\0') >= 0) return "column " + meta.get(i).name() + " contains a NUL character (PostgreSQL text can't)";
+            }
+            return null;
+        }
+
+        @Override
+        public Transfer.Counts write(String job, String cursor, Transfer.Batch batch) throws Exception {
+            byte[] data = copyText(batch.rows());
+            return withRetry("writing a batch", c -> {
+                if (!tempReady) {
+                    try (Statement st = c.createStatement()) {
+                        st.execute("CREATE TEMP TABLE IF NOT EXISTS transfer_batch (LIKE " + Pg.qualified(table) + ") ON COMMIT DELETE ROWS");
+                    }
+                    tempReady = true;
+                }
+                Transfer.Counts counts = new Transfer.Counts();
+                if (!batch.rows().isEmpty()) {
+                    String cols = String.join(", ", columns.stream().map(Pg::ident).toList());
+                    CopyIn in = c.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY pg_temp.transfer_batch (" + cols + ") FROM STDIN");
+                    try {
+                        in.writeToCopy(data, 0, data.length);
+                        in.endCopy();
+                    } finally {
+                        if (in.isActive()) in.cancelCopy();
+                    }
+                    try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(upsertSql)) {
+                        rs.next();
+                        counts.inserted = rs.getLong(1);
+                        counts.updated = rs.getLong(2);
+                        counts.skipped = batch.rows().size() - counts.inserted - counts.updated;
+                    }
+                }
+                if (batch.watermark() != null) {
+                    try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + Pg.qualified(stateTable)
+                            + " (job, target, cursor_column, watermark, updated_at) VALUES (?, ?, ?, ?, now())"
+                            + " ON CONFLICT (job, target) DO UPDATE SET cursor_column = EXCLUDED.cursor_column,"
+                            + " watermark = EXCLUDED.watermark, updated_at = EXCLUDED.updated_at")) {
+                        ps.setString(1, job);
+                        ps.setString(2, table);
+                        ps.setString(3, cursor);
+                        ps.setString(4, Transfer.text(batch.watermark()));
+                        ps.executeUpdate();
+                    }
+                }
+                return counts;
+            });
+        }
+
+        /** The rows in COPY text format (tab-separated, \N for null, backslash escapes). */
+        byte[] copyText(List<Object[]> rows) throws java.io.IOException {
+            StringBuilder sb = new StringBuilder(rows.size() * 128);
+            for (Object[] r : rows) {
+                for (int i = 0; i < colIdx.length; i++) {
+                    if (i > 0) sb.append('\t');
+                    Object v = r[colIdx[i]];
+                    if (v == null) {
+                        sb.append("\\N");
+                    } else if (kinds[i].equals("json") || v instanceof com.fasterxml.jackson.databind.JsonNode) {
+                        escape(sb, kinds[i].equals("json") ? Json.MAPPER.writeValueAsString(v) : String.valueOf(v));
+                    } else if (v instanceof BigDecimal d) {
+                        sb.append(d.toPlainString());
+                    } else if (v instanceof Number || v instanceof Boolean) {
+                        sb.append(v);
+                    } else {
+                        escape(sb, v.toString());
+                    }
+                }
+                sb.append('\n');
+            }
+            return sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        }
+
+        private static void escape(StringBuilder sb, String s) {
+            for (int i = 0; i < s.length(); i++) {
+                char ch = s.charAt(i);
+                switch (ch) {
+                    case '\\' -> sb.append("\\\\");
+                    case '\t' -> sb.append("\\t");
+                    case '\n' -> sb.append("\\n");
+                    case '\r' -> sb.append("\\r");
+                    default -> sb.append(ch);
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            dropConnection();
+        }
+    }
+}

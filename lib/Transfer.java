@@ -1,0 +1,789 @@
+//SOURCES Cli.java
+//SOURCES Config.java
+//SOURCES Json.java
+//SOURCES Tinybird.java
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import picocli.CommandLine.Option;
+
+/**
+ * The transfer engine shared by the data-transfer/ scripts: a source (a Tinybird API Endpoint read window by
+ * window) -> ascending batches -> a target (PostgreSQL, DynamoDB, Tinybird, MongoDB), with a watermark, --once or
+ * follow (--every) modes, --dry-run, --on-error and the summary line.
+ *
+ * <p><b>Windows and paging.</b> The source is asked for the rows of a window of the cursor column
+ * ({@code start_time=lo&end_time=hi}, both inclusive at the endpoint). Endpoints cap their answer (the weather
+ * {@code reports} pipe returns at most {@code max_results} rows, newest first), so when a page comes back full
+ * (as many rows as the page size, or {@code rows_before_limit_at_least} above the rows returned), only the rows
+ * strictly newer than the page's oldest cursor value {@code m} are known to be complete: they are kept aside and
+ * the window narrows to {@code [lo, m]} (m inclusive, so rows on the boundary are read again, never lost). When a
+ * page is not full, its window is complete. The kept-aside segments are then handed to the target oldest first,
+ * so the watermark only ever moves forward over rows that are all written. When more rows share one cursor value
+ * than a page can hold, the transfer stops with a clear message (raise the page size with --limit-param).
+ *
+ * <p><b>Watermark.</b> Each batch handed to the target carries the watermark it completes (all rows with cursor
+ * &lt;= watermark are written once the batch is). Targets commit it with the batch (PostgreSQL, one transaction),
+ * after the batch (DynamoDB state item), or derive it from their own max cursor (MongoDB: ordered bulk writes in
+ * cursor order, resume inclusive; Tinybird: batches split only between cursor values, resume exclusive). Writes are
+ * upserts by key (except Tinybird, which appends), so re-reading a boundary never doubles a row.
+ */
+public final class Transfer {
+    private Transfer() {}
+
+    // ------------------------------------------------------------------ data model
+
+    /** A column of the endpoint's meta: name and ClickHouse type. */
+    public record Column(String name, String type) {}
+
+    /** One answer of the source. rowsBeforeLimit is -1 when the endpoint did not say. */
+    public record Page(List<Column> meta, List<Object[]> rows, long rowsBeforeLimit) {}
+
+    /** Reads one page of the endpoint with the given parameters (retries are the source's business). */
+    public interface Source {
+        Page fetch(Map<String, List<String>> params) throws Exception;
+    }
+
+    /** Where the next window starts: the cursor value, and whether rows equal to it are still wanted. */
+    public record Resume(Object value, boolean inclusive, String from) {}
+
+    /** What a target did with a batch. upserted counts rows written where insert and update can't be told apart. */
+    public static final class Counts {
+        public long inserted, updated, upserted, skipped, rejected;
+
+        public void add(Counts o) {
+            inserted += o.inserted;
+            updated += o.updated;
+            upserted += o.upserted;
+            skipped += o.skipped;
+            rejected += o.rejected;
+        }
+    }
+
+    /** A batch: rows in ascending cursor order, and the watermark they complete. */
+    public record Batch(List<Column> meta, List<Object[]> rows, Object watermark) {}
+
+    /** A destination. Implementations live in the scripts. */
+    public interface Target extends AutoCloseable {
+        /** "table weather_reports in postgresql://..." (safe to print). */
+        String describe();
+
+        /** The columns rows are identified by (for de-duplication within a batch); empty when none. */
+        List<String> keyColumns();
+
+        /** Creates the table when missing (with dryRun: only says what it would do). Called once, before writing. */
+        void prepare(List<Column> meta, boolean dryRun, PrintWriter err) throws Exception;
+
+        /** Where to resume from, as stored by the target (state or max cursor), or empty. Called before prepare. */
+        Optional<Resume> resume(String job, String cursor) throws Exception;
+
+        /** Why a row can't be written (a key is null, too big...), or null when it can. */
+        default String validate(List<Column> meta, Object[] row) {
+            return null;
+        }
+
+        /** Writes the batch and records its watermark for job. Must be atomic or idempotent. */
+        Counts write(String job, String cursor, Batch batch) throws Exception;
+
+        /** Largest number of rows per write (the engine merges small segments up to it). */
+        default int maxBatchRows() {
+            return 10_000;
+        }
+
+        /** True when the target must not receive one cursor value split over two batches (append-only targets). */
+        default boolean splitOnlyBetweenCursorValues() {
+            return false;
+        }
+
+        @Override
+        default void close() throws Exception {}
+    }
+
+    // ------------------------------------------------------------------ options
+
+    /** Options of every transfer script: {@code @Mixin Transfer.Options transfer;} */
+    public static final class Options {
+        @Option(names = "--pipe", paramLabel = "NAME", defaultValue = "reports",
+                description = "Source API Endpoint (pipe) name (default: ${DEFAULT-VALUE}).")
+        public String pipe;
+
+        @Option(names = "--param", paramLabel = "K=V", description = "Extra endpoint parameter; repeat for more (k=a --param k=b is an array).")
+        public List<String> params = new ArrayList<>();
+
+        @Option(names = "--cursor", paramLabel = "COLUMN", defaultValue = "timestamp",
+                description = "Column that orders the rows and bounds the windows (default: ${DEFAULT-VALUE}).")
+        public String cursor;
+
+        @Option(names = "--start-param", paramLabel = "NAME", defaultValue = "start_time",
+                description = "Endpoint parameter for the window's start, inclusive (default: ${DEFAULT-VALUE}).")
+        public String startParam;
+
+        @Option(names = "--end-param", paramLabel = "NAME", defaultValue = "end_time",
+                description = "Endpoint parameter for the window's end, inclusive (default: ${DEFAULT-VALUE}).")
+        public String endParam;
+
+        @Option(names = "--limit-param", paramLabel = "NAME",
+                description = "Endpoint parameter for the page size (e.g. max_results); set to --page-size on every call.")
+        public String limitParam;
+
+        @Option(names = "--page-size", paramLabel = "N", defaultValue = "1000",
+                description = "Most rows the endpoint returns per call (its cap; default: ${DEFAULT-VALUE}). A page this full is narrowed.")
+        public int pageSize;
+
+        @Option(names = "--since", paramLabel = "VALUE",
+                description = "Start from this cursor value (inclusive) when neither --state nor the target has a resume point.")
+        public String since;
+
+        @Option(names = "--until", paramLabel = "VALUE", defaultValue = "now",
+                description = "Window end: 'now' (UTC now minus --lag, as YYYY-MM-DD HH:MM:SS), 'none' (no end; numeric cursors), or a value.")
+        public String until;
+
+        @Option(names = "--lag", paramLabel = "DURATION", defaultValue = "0s", converter = Cli.DurationConverter.class,
+                description = "With --until now: leave rows newer than now minus this for the next round (late ingestion).")
+        public Duration lag;
+
+        @Option(names = "--once", description = "One sync up to the window end, then exit (default: follow, every --every).")
+        public boolean once;
+
+        @Option(names = "--every", paramLabel = "DURATION", defaultValue = "60s", converter = Cli.DurationConverter.class,
+                description = "Follow mode: time between syncs (default: ${DEFAULT-VALUE}). Ctrl-C stops cleanly after the batch in flight.")
+        public Duration every;
+
+        @Option(names = "--state", paramLabel = "FILE",
+                description = "Keep the watermark in FILE too (resume from it first); written atomically after each batch.")
+        public Path state;
+
+        @Option(names = "--job", paramLabel = "NAME", description = "Name of this transfer in the target's state (default: the pipe name).")
+        public String job;
+
+        @Option(names = "--dry-run", description = "Read the source and show what would be written; change nothing.")
+        public boolean dryRun;
+
+        @Option(names = "--on-error", paramLabel = "skip|fail", defaultValue = "fail",
+                description = "A row the target can't take: 'fail' stops (default), 'skip' writes it to --reject-file and goes on.")
+        public String onError;
+
+        @Option(names = "--reject-file", paramLabel = "FILE", defaultValue = "rejected.ndjson",
+                description = "With --on-error skip: rejected rows, one JSON object a line with the reason (default: ${DEFAULT-VALUE}).")
+        public Path rejectFile;
+
+        @Option(names = "--retry-for", paramLabel = "DURATION", defaultValue = "2m", converter = Cli.DurationConverter.class,
+                description = "Keep retrying a failed read (429, 5xx, network) or write (target unreachable) for this long (default: ${DEFAULT-VALUE}).")
+        public Duration retryFor;
+
+        public String job() {
+            return job != null ? job : pipe;
+        }
+
+        void check() {
+            if (!onError.equals("skip") && !onError.equals("fail")) throw Cli.usage("--on-error must be skip or fail, not '" + onError + "'");
+            if (pageSize < 1) throw Cli.usage("--page-size must be at least 1");
+            if (!once && every.isZero()) throw Cli.usage("--every must be more than 0");
+            for (String p : params) {
+                if (p.indexOf('=') <= 0) throw Cli.usage("--param expects NAME=VALUE, not '" + p + "'");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ the Tinybird source
+
+    /**
+     * A Tinybird API Endpoint as a source, through the lib/ endpoint reader. 429, 5xx, a refused connection and an
+     * answer cut short are retried with exponential backoff (200 ms x 2^n, capped at 10 s, with jitter) for up to
+     * retryFor; other errors (403, 404, 400: a bad token, pipe or parameter) stop at once.
+     */
+    public static Source tinybirdSource(Tinybird.Client client, String pipe, Duration retryFor, PrintWriter err, boolean quiet) {
+        return params -> {
+            long deadline = System.nanoTime() + retryFor.toNanos();
+            long backoff = 200;
+            while (true) {
+                try (Tinybird.Rows rows = client.read(pipe, params)) {
+                    List<Column> meta = new ArrayList<>();
+                    for (Tinybird.Column c : rows.meta()) meta.add(new Column(c.name(), c.type()));
+                    List<Object[]> data = new ArrayList<>();
+                    String[] names = meta.stream().map(Column::name).toArray(String[]::new);
+                    while (rows.hasNext()) {
+                        com.fasterxml.jackson.databind.JsonNode n = rows.next();
+                        Object[] r = new Object[names.length];
+                        for (int i = 0; i < names.length; i++) r[i] = value(n.get(names[i]));
+                        data.add(r);
+                    }
+                    Long rbl = rows.rowsBeforeLimitAtLeast();
+                    return new Page(meta, data, rbl == null ? -1 : rbl);
+                } catch (Tinybird.ApiException e) {
+                    int st = e.status;
+                    boolean retry = st == 429 || st == 408 || st >= 500;
+                    if (!retry || System.nanoTime() > deadline) throw e;
+                    if (!quiet) err.println("source: " + e.getMessage() + "; retrying in " + backoff + " ms");
+                } catch (Cli.Failure e) {
+                    if (!(e.getCause() instanceof IOException) || System.nanoTime() > deadline) throw e;
+                    if (!quiet) err.println("source: " + e.getMessage() + "; retrying in " + backoff + " ms");
+                }
+                err.flush();
+                Thread.sleep(backoff + java.util.concurrent.ThreadLocalRandom.current().nextLong(backoff / 4 + 1));
+                backoff = Math.min(backoff * 2, 10_000);
+            }
+        };
+    }
+
+    /** A JSON value as a row value: String, Long/BigInteger, BigDecimal (exact, never a float), Boolean, null, or a JsonNode (arrays, objects). */
+    public static Object value(com.fasterxml.jackson.databind.JsonNode n) {
+        if (n == null || n.isNull() || n.isMissingNode()) return null;
+        if (n.isTextual()) return n.textValue();
+        if (n.isIntegralNumber()) return n.canConvertToLong() ? (Object) n.longValue() : n.bigIntegerValue();
+        if (n.isNumber()) return n.decimalValue();
+        if (n.isBoolean()) return n.booleanValue();
+        return n;
+    }
+
+    // ------------------------------------------------------------------ cursor values
+
+    /** Orders cursor values: numbers numerically, everything else as text (same-format timestamps sort as text). */
+    public static int compare(Object a, Object b) {
+        if (a instanceof Number x && b instanceof Number y) return toDecimal(x).compareTo(toDecimal(y));
+        return text(a).compareTo(text(b));
+    }
+
+    static BigDecimal toDecimal(Number n) {
+        return n instanceof BigDecimal d ? d : new BigDecimal(n.toString());
+    }
+
+    /** A cursor value as an endpoint parameter / state value. */
+    public static String text(Object v) {
+        if (v instanceof BigDecimal d) return d.toPlainString();
+        return String.valueOf(v);
+    }
+
+    private static final DateTimeFormatter TS = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
+
+    /** ClickHouse DateTime text for an instant (UTC). */
+    public static String timestamp(LocalDateTime t) {
+        return TS.format(t);
+    }
+
+    // ------------------------------------------------------------------ type mapping
+
+    /** ClickHouse type -> PostgreSQL type (tinybird-api.md). Nullable/LowCardinality wrappers are unwrapped. */
+    public static String postgresType(String chType) {
+        String t = unwrap(chType);
+        if (t.startsWith("Decimal")) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("Decimal(?:32|64|128|256)?\\((\\d+)\\s*,\\s*(\\d+)\\)").matcher(t);
+            if (m.matches()) return "numeric(" + m.group(1) + "," + m.group(2) + ")";
+            java.util.regex.Matcher m1 = java.util.regex.Pattern.compile("Decimal(32|64|128|256)\\((\\d+)\\)").matcher(t);
+            if (m1.matches()) {
+                int p = switch (m1.group(1)) { case "32" -> 9; case "64" -> 18; case "128" -> 38; default -> 76; };
+                return "numeric(" + p + "," + m1.group(2) + ")";
+            }
+            return "numeric";
+        }
+        if (t.startsWith("DateTime")) return "timestamp";
+        if (t.startsWith("Date")) return "date";
+        if (t.startsWith("Array(") || t.startsWith("Map(") || t.startsWith("Tuple(") || t.startsWith("JSON") || t.startsWith("Object(")
+                || t.startsWith("Nested(")) return "jsonb";
+        if (t.startsWith("FixedString") || t.startsWith("Enum")) return "text";
+        return switch (t) {
+            case "String" -> "text";
+            case "Int8", "UInt8", "Int16" -> "smallint";
+            case "UInt16", "Int32" -> "integer";
+            case "UInt32", "Int64" -> "bigint";
+            case "UInt64", "Int128", "UInt128", "Int256", "UInt256" -> "numeric";
+            case "Float32" -> "real";
+            case "Float64" -> "double precision";
+            case "Bool", "Boolean" -> "boolean";
+            case "UUID" -> "uuid";
+            case "IPv4", "IPv6" -> "inet";
+            default -> "text";
+        };
+    }
+
+    /** True for Nullable(...) types. */
+    public static boolean nullable(String chType) {
+        String t = chType.strip();
+        if (t.startsWith("LowCardinality(")) t = t.substring(15, t.length() - 1);
+        return t.startsWith("Nullable(");
+    }
+
+    static String unwrap(String chType) {
+        String t = chType.strip();
+        boolean changed = true;
+        while (changed) {
+            changed = false;
+            for (String w : new String[] {"Nullable(", "LowCardinality(", "SimpleAggregateFunction("}) {
+                if (t.startsWith(w) && t.endsWith(")")) {
+                    t = t.substring(w.length(), t.length() - 1).strip();
+                    if (w.startsWith("Simple")) t = t.substring(t.indexOf(',') + 1).strip();
+                    changed = true;
+                }
+            }
+        }
+        return t;
+    }
+
+    /** Index of a column in meta, or a Failure naming what the endpoint has. */
+    public static int indexOf(List<Column> meta, String name, String what) {
+        for (int i = 0; i < meta.size(); i++) if (meta.get(i).name().equals(name)) return i;
+        List<String> names = meta.stream().map(Column::name).toList();
+        throw Cli.usage(what + " column '" + name + "' is not in the endpoint's columns " + names);
+    }
+
+    /** A row as a JSON object (for reject files and messages). */
+    public static ObjectNode toJson(List<Column> meta, Object[] row) {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        for (int i = 0; i < meta.size(); i++) o.set(meta.get(i).name(), Json.MAPPER.valueToTree(row[i]));
+        return o;
+    }
+
+    // ------------------------------------------------------------------ the engine
+
+    /** Totals of a run. */
+    public static final class Totals {
+        public long read, batches, windows, requests;
+        public final Counts counts = new Counts();
+        public Object watermark;
+    }
+
+    /** Runs the transfer. Build one per command invocation. */
+    public static final class Engine {
+        private final Options o;
+        private final Source source;
+        private final Target target;
+        private final PrintWriter err;
+        private final boolean quiet;
+        private final AtomicBoolean stop = new AtomicBoolean();
+        private final Totals totals = new Totals();
+        private List<Column> meta;
+        private boolean prepared;
+        private int cursorIdx = -1;
+        private int[] keyIdx;
+        private BufferedWriter rejects;
+        /** Rows of kept-aside segments held in memory at most; beyond, segments are re-read when their turn comes. */
+        long maxHeldRows = 500_000;
+        private long heldRows;
+
+        public Engine(Options o, Source source, Target target, PrintWriter err, boolean quiet) {
+            this.o = o;
+            this.source = source;
+            this.target = target;
+            this.err = err;
+            this.quiet = quiet;
+        }
+
+        /** Asks a follow-mode run to stop after the batch in flight (Ctrl-C). */
+        public void stop() {
+            stop.set(true);
+        }
+
+        public Totals totals() {
+            return totals;
+        }
+
+        /** Runs --once or follow mode; returns the totals. The summary line is printed by the caller. */
+        public Totals run() throws Exception {
+            o.check();
+            Resume start = resumePoint();
+            if (!quiet) err.println("resume: " + (start == null ? "from the beginning" : start.from() + " " + text(start.value())
+                    + (start.inclusive() ? " (inclusive)" : " (exclusive)")));
+            Resume lo = start;
+            try {
+                while (true) {
+                    Object hi = windowEnd();
+                    Object reached = syncWindow(lo, hi);
+                    if (reached != null) lo = new Resume(reached, false, "watermark");
+                    if (o.once || stop.get()) break;
+                    if (sleepInterruptibly(o.every)) break;
+                }
+            } finally {
+                if (rejects != null) rejects.close();
+            }
+            return totals;
+        }
+
+        private boolean sleepInterruptibly(Duration d) throws InterruptedException {
+            long end = System.nanoTime() + d.toNanos();
+            while (System.nanoTime() < end) {
+                if (stop.get()) return true;
+                Thread.sleep(Math.min(200, Math.max(1, (end - System.nanoTime()) / 1_000_000)));
+            }
+            return stop.get();
+        }
+
+        private Object windowEnd() {
+            return switch (o.until) {
+                case "now" -> timestamp(LocalDateTime.now(ZoneOffset.UTC).minus(o.lag).withNano(0));
+                case "none" -> null;
+                default -> o.until;
+            };
+        }
+
+        Resume resumePoint() throws Exception {
+            if (o.state != null && Files.isRegularFile(o.state)) {
+                try {
+                    var node = Json.MAPPER.readTree(o.state.toFile());
+                    if (node.hasNonNull("watermark")) {
+                        var w = node.get("watermark");
+                        Object v = w.isNumber() ? w.decimalValue() : w.asText();
+                        return new Resume(v, false, "state file " + o.state);
+                    }
+                } catch (IOException e) {
+                    throw new Cli.Failure("state file " + o.state + " is not valid JSON (" + e.getMessage() + "); fix or delete it");
+                }
+            }
+            Optional<Resume> fromTarget = target.resume(o.job(), o.cursor);
+            if (fromTarget.isPresent()) return fromTarget.get();
+            if (o.since != null) return new Resume(o.since, true, "--since");
+            return null;
+        }
+
+        // ---------------------------------------------------------- one window, paged
+
+        private record Segment(Object lo, boolean loInclusive, Object hi, List<Object[]> rows, Object watermark) {}
+
+        /** Transfers every row of [lo, hi]; returns the new watermark (or null when nothing moved). */
+        Object syncWindow(Resume lo, Object hi) throws Exception {
+            totals.windows++;
+            if (lo != null && hi != null && compare(lo.value(), hi) > 0) return null;
+            // Fetching runs ahead of writing by a few segments, in its own thread.
+            BlockingQueue<Object> queue = new ArrayBlockingQueue<>(4);
+            final Object END = new Object();
+            Thread producer = Thread.ofPlatform().name("transfer-reader").daemon().start(() -> {
+                try {
+                    produce(lo, hi, queue);
+                    queue.put(END);
+                } catch (Throwable t) {
+                    try {
+                        queue.put(t);
+                    } catch (InterruptedException ignored) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            });
+            Object watermark = null;
+            try {
+                List<Segment> pending = new ArrayList<>();
+                int pendingRows = 0;
+                while (true) {
+                    Object item = queue.poll(200, TimeUnit.MILLISECONDS);
+                    if (item == null) {
+                        if (!pending.isEmpty()) { // nothing new soon: write what we have
+                            watermark = flush(pending, watermark);
+                            pending.clear();
+                            pendingRows = 0;
+                        }
+                        continue;
+                    }
+                    if (item == END) break;
+                    if (item instanceof Throwable t) {
+                        if (!pending.isEmpty()) watermark = flush(pending, watermark);
+                        pending.clear();
+                        if (t instanceof Exception e) throw e;
+                        throw (Error) t;
+                    }
+                    Segment s = (Segment) item;
+                    if (pendingRows + s.rows().size() > target.maxBatchRows() && !pending.isEmpty()) {
+                        watermark = flush(pending, watermark);
+                        pending.clear();
+                        pendingRows = 0;
+                    }
+                    pending.add(s);
+                    pendingRows += s.rows().size();
+                    if (stop.get()) break;
+                }
+                if (!pending.isEmpty()) watermark = flush(pending, watermark);
+            } finally {
+                producer.interrupt();
+                producer.join(5000);
+            }
+            return watermark;
+        }
+
+        /** Reads [lo, hi] page by page and queues complete segments, oldest first. */
+        private void produce(Resume lo, Object hi, BlockingQueue<Object> out) throws Exception {
+            Deque<Segment> aside = new ArrayDeque<>();
+            Object loValue = lo == null ? null : lo.value();
+            boolean loInc = lo == null || lo.inclusive();
+            Object curHi = hi;
+            while (!stop.get()) {
+                Page p = fetch(loValue, curHi);
+                List<Object[]> rows = within(p.rows(), loValue, loInc, curHi);
+                boolean full = p.rows().size() >= o.pageSize || p.rowsBeforeLimit() > p.rows().size();
+                if (!full) {
+                    Object wm = curHi != null ? curHi : maxCursor(rows, loValue);
+                    out.put(new Segment(loValue, loInc, curHi, sortAscending(rows), wm));
+                    break;
+                }
+                Object m = null, max = null;
+                for (Object[] r : p.rows()) {
+                    Object c = r[cursorIdx];
+                    if (c == null) throw new Cli.Failure("the endpoint returned a row with a null cursor (" + o.cursor + "): "
+                            + toJson(meta, r));
+                    if (m == null || compare(c, m) < 0) m = c;
+                    if (max == null || compare(c, max) > 0) max = c;
+                }
+                boolean belowLo = loValue != null && (compare(m, loValue) < 0 || (compare(m, loValue) == 0 && !loInc));
+                List<Object[]> newer = new ArrayList<>();
+                for (Object[] r : rows) if (compare(r[cursorIdx], m) > 0) newer.add(r);
+                Object wm = curHi != null ? curHi : max;
+                if (belowLo) { // everything of the window above lo is in this page
+                    out.put(new Segment(loValue, loInc, curHi, sortAscending(rows), wm));
+                    break;
+                }
+                if (compare(m, max) == 0) {
+                    throw new Cli.Failure("more than " + p.rows().size() + " rows share " + o.cursor + " = " + text(m)
+                            + ": a page of the endpoint can't hold them; raise the page size (--limit-param NAME --page-size N)");
+                }
+                boolean keep = heldRows + newer.size() <= maxHeldRows;
+                if (keep) heldRows += newer.size();
+                aside.push(new Segment(m, false, curHi, keep ? sortAscending(newer) : null, wm));
+                curHi = m; // narrow: [lo, m], m inclusive (its rows are read again, entirely)
+            }
+            while (!aside.isEmpty() && !stop.get()) {
+                Segment s = aside.pop();
+                if (s.rows() != null) {
+                    heldRows -= s.rows().size();
+                    out.put(s);
+                } else {
+                    produce(new Resume(s.lo(), false, "segment"), s.hi(), out); // dropped to save memory: read again
+                }
+            }
+        }
+
+        private Object maxCursor(List<Object[]> rows, Object dflt) {
+            Object max = dflt;
+            for (Object[] r : rows) if (max == null || compare(r[cursorIdx], max) > 0) max = r[cursorIdx];
+            return max;
+        }
+
+        private List<Object[]> sortAscending(List<Object[]> rows) {
+            List<Object[]> copy = new ArrayList<>(rows);
+            final int ci = cursorIdx;
+            copy.sort((a, b) -> compare(a[ci], b[ci]));
+            return copy;
+        }
+
+        private List<Object[]> within(List<Object[]> rows, Object lo, boolean loInc, Object hi) {
+            List<Object[]> out = new ArrayList<>(rows.size());
+            for (Object[] r : rows) {
+                Object c = r[cursorIdx];
+                if (c == null) continue;
+                if (lo != null) {
+                    int k = compare(c, lo);
+                    if (k < 0 || (k == 0 && !loInc)) continue;
+                }
+                if (hi != null && compare(c, hi) > 0) continue;
+                out.add(r);
+            }
+            return out;
+        }
+
+        private Page fetch(Object lo, Object hi) throws Exception {
+            Map<String, List<String>> params = new LinkedHashMap<>();
+            for (String p : o.params) {
+                int eq = p.indexOf('=');
+                params.computeIfAbsent(p.substring(0, eq), k -> new ArrayList<>()).add(p.substring(eq + 1));
+            }
+            if (lo != null) params.put(o.startParam, List.of(text(lo)));
+            if (hi != null) params.put(o.endParam, List.of(text(hi)));
+            if (o.limitParam != null) params.put(o.limitParam, List.of(Integer.toString(o.pageSize)));
+            Page p = source.fetch(params);
+            synchronized (this) {
+                totals.requests++;
+                if (meta == null) {
+                    meta = p.meta();
+                    cursorIdx = indexOf(meta, o.cursor, "cursor (--cursor)");
+                    List<String> keys = target.keyColumns();
+                    keyIdx = new int[keys.size()];
+                    for (int i = 0; i < keys.size(); i++) keyIdx[i] = indexOf(meta, keys.get(i), "key");
+                }
+            }
+            return p;
+        }
+
+        // ---------------------------------------------------------- writing
+
+        private Object flush(List<Segment> segs, Object watermark) throws Exception {
+            List<Object[]> rows = new ArrayList<>();
+            for (Segment s : segs) rows.addAll(s.rows());
+            Object wm = segs.get(segs.size() - 1).watermark();
+            totals.read += rows.size();
+            if (!prepared) {
+                target.prepare(meta, o.dryRun, err);
+                prepared = true;
+            }
+            Counts c = new Counts();
+            // validation and --on-error
+            List<Object[]> ok = new ArrayList<>(rows.size());
+            for (Object[] r : rows) {
+                String why = target.validate(meta, r);
+                if (why == null) {
+                    ok.add(r);
+                    continue;
+                }
+                reject(r, why);
+                c.rejected++;
+            }
+            // one row per key (the last read wins): an upsert can't touch a row twice in one statement
+            if (keyIdx.length > 0) ok = dedupe(ok, c);
+            if (o.dryRun) {
+                if (!quiet) err.println("dry run: would write " + ok.size() + " rows up to " + o.cursor + " = " + text(wm)
+                        + " to " + target.describe());
+            } else if (target.splitOnlyBetweenCursorValues()) {
+                c.add(target.write(o.job(), o.cursor, new Batch(meta, ok, wm)));
+            } else {
+                // a segment bigger than the target's batch: intermediate parts carry no watermark
+                int max = target.maxBatchRows();
+                int i = 0;
+                do {
+                    List<Object[]> part = ok.subList(i, Math.min(ok.size(), i + max));
+                    boolean last = i + max >= ok.size();
+                    c.add(target.write(o.job(), o.cursor, new Batch(meta, part, last ? wm : null)));
+                    i += max;
+                } while (i < ok.size());
+            }
+            totals.counts.add(c);
+            totals.batches++;
+            if (wm != null) {
+                totals.watermark = wm;
+                if (o.state != null && !o.dryRun) writeState(wm);
+            }
+            return wm != null ? wm : watermark;
+        }
+
+        private List<Object[]> dedupe(List<Object[]> rows, Counts c) {
+            Map<List<Object>, Integer> last = new HashMap<>(rows.size() * 2);
+            for (int i = 0; i < rows.size(); i++) {
+                Object[] r = rows.get(i);
+                List<Object> k = new ArrayList<>(keyIdx.length);
+                for (int j : keyIdx) k.add(r[j] instanceof BigDecimal d ? d.stripTrailingZeros() : r[j]);
+                last.put(k, i);
+            }
+            if (last.size() == rows.size()) return rows;
+            boolean[] keep = new boolean[rows.size()];
+            for (int i : last.values()) keep[i] = true;
+            List<Object[]> out = new ArrayList<>(last.size());
+            for (int i = 0; i < rows.size(); i++) {
+                if (keep[i]) out.add(rows.get(i));
+                else c.skipped++;
+            }
+            return out;
+        }
+
+        private void reject(Object[] row, String why) throws IOException {
+            String where = o.cursor + " = " + text(row[cursorIdx]);
+            if (o.onError.equals("fail")) {
+                throw new Cli.Failure("row with " + where + ": " + why + " (--on-error skip writes such rows to a reject file and goes on)");
+            }
+            if (o.dryRun) {
+                err.println("dry run: would reject the row with " + where + ": " + why);
+                return;
+            }
+            if (rejects == null) {
+                Path parent = o.rejectFile.toAbsolutePath().getParent();
+                if (parent != null) Files.createDirectories(parent);
+                rejects = Files.newBufferedWriter(o.rejectFile, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            }
+            ObjectNode line = Json.MAPPER.createObjectNode();
+            line.put("reason", why);
+            line.set("row", toJson(meta, row));
+            rejects.write(Json.MAPPER.writeValueAsString(line));
+            rejects.write('\n');
+            rejects.flush();
+        }
+
+        private void writeState(Object wm) throws IOException {
+            ObjectNode n = Json.MAPPER.createObjectNode();
+            n.put("job", o.job());
+            n.put("cursor", o.cursor);
+            if (wm instanceof BigDecimal d) n.put("watermark", d);
+            else n.put("watermark", text(wm));
+            n.put("updated_at", java.time.Instant.now().toString());
+            Path abs = o.state.toAbsolutePath();
+            if (abs.getParent() != null) Files.createDirectories(abs.getParent());
+            Path tmp = abs.resolveSibling(abs.getFileName() + ".tmp");
+            Files.writeString(tmp, Json.MAPPER.writeValueAsString(n) + "\n");
+            Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+    }
+
+    /** The summary line: rows read, inserted, updated, skipped, rejected, seconds, rows/s. */
+    public static String summary(Totals t, Duration elapsed, boolean dryRun) {
+        double s = Math.max(elapsed.toNanos() / 1e9, 1e-9);
+        Counts c = t.counts;
+        StringBuilder sb = new StringBuilder(dryRun ? "dry run: " : "done: ");
+        sb.append(String.format(Locale.ROOT, "%,d rows read", t.read));
+        if (c.upserted > 0) sb.append(String.format(Locale.ROOT, ", %,d written (upserts)", c.upserted));
+        sb.append(String.format(Locale.ROOT, ", %,d inserted, %,d updated, %,d skipped, %,d rejected", c.inserted, c.updated, c.skipped, c.rejected));
+        sb.append(String.format(Locale.ROOT, " in %.2f s (%,.0f rows/s; %,d requests", s, t.read / s, t.requests));
+        if (t.watermark != null) sb.append(", watermark ").append(text(t.watermark));
+        sb.append(')');
+        return sb.toString();
+    }
+
+    /**
+     * Runs an engine inside a command: Ctrl-C (SIGINT/SIGTERM) asks it to stop after the batch in flight and waits
+     * for it (up to 30 s); prints the summary line on err.
+     */
+    public static int runCommand(Options o, Source source, Target target, PrintWriter err, boolean quiet) throws Exception {
+        Engine e = new Engine(o, source, target, err, quiet);
+        Thread main = Thread.currentThread();
+        AtomicBoolean finished = new AtomicBoolean();
+        Thread hook = new Thread(() -> {
+            if (finished.get()) return;
+            e.stop();
+            try {
+                main.join(30_000);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+        }, "transfer-stop");
+        boolean hooked = false;
+        try {
+            Runtime.getRuntime().addShutdownHook(hook);
+            hooked = true;
+        } catch (IllegalStateException shuttingDown) {
+            // already stopping
+        }
+        long t0 = System.nanoTime();
+        try {
+            Totals t = e.run();
+            err.println(summary(t, Duration.ofNanos(System.nanoTime() - t0), o.dryRun));
+            err.flush();
+            return Cli.EXIT_OK;
+        } finally {
+            finished.set(true);
+            if (hooked) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook is running: it returns since finished is set
+                }
+            }
+            target.close();
+        }
+    }
+}
