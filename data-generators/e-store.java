@@ -1,0 +1,1454 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 21+
+//DEPS org.yaml:snakeyaml:2.5
+//SOURCES ../lib/Cli.java
+//SOURCES ../lib/Config.java
+//SOURCES ../lib/Pg.java
+//DESCRIPTION Streams synthetic e-commerce events (view, cart, uncart, purchase, return) as NDJSON: to stdout,
+//DESCRIPTION a file, the Tinybird Events API and/or PostgreSQL (running totals and a product inventory).
+//DESCRIPTION   ./jbang data-generators/e-store.java --count 10
+//DESCRIPTION   ./jbang data-generators/e-store.java --eps 5000 --duration 10m --datasource estore_events
+//MAIN EStore
+
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.NodeTuple;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "e-store", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
+        usageHelpWidth = 110,
+        description = {
+            "Streams synthetic e-commerce events (view, cart, uncart, purchase, return) that follow the shop's rules:",
+            "a cart needs a prior view, an uncart or a purchase needs the product in the cart, a return needs an",
+            "unreturned purchase. The mix matches event_type_weights; duplicate_data_percentage % of the events are",
+            "sent twice with the same event_id. Sinks: stdout (the default), --out FILE, the Tinybird Events API,",
+            "PostgreSQL (ecomm_totals, product_inventory, optionally every event).",
+            "Settings: --config FILE (default ./settings.yaml when present, else the original's defaults); every",
+            "settings key is also an option, which wins over the file."},
+        footer = {"",
+            "Examples:",
+            "  ./jbang data-generators/e-store.java --count 10",
+            "  ./jbang data-generators/e-store.java --seed 42 --start-time 2026-01-01T00:00:00Z --count 1000 --out events.ndjson",
+            "  ./jbang data-generators/e-store.java --eps 5000 --duration 10m --datasource estore_events   # TINYBIRD_TOKEN set",
+            "  ./jbang data-generators/e-store.java --postgres --db-update-interval 30s --url postgresql://me@localhost/shop",
+            "  ./jbang data-generators/e-store.java --shard 0/2 --seed 7 ...   and   --shard 1/2 --seed 7 ... on another machine",
+            "",
+            "Environment: TINYBIRD_TOKEN (or the original's TINYBIRD_SOURCE_TOKEN, TINYBIRD_KEY), CLOUD_REGION, DATASOURCE_NAME,",
+            "DATABASE_URL / PG* / POSTGRES_DATABASE_*; also read from .env.local, .env and --env-file."})
+class EStore implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin Cli.Common common = new Cli.Common();
+    @Mixin Pg.Options pg = new Pg.Options();
+
+    @Option(names = "--config", paramLabel = "FILE", description = "Settings YAML (default: ./settings.yaml when present).")
+    Path config;
+
+    @Option(names = "--endpoint", paramLabel = "URL",
+            description = "tinybird_api_endpoint: Events API URL; {CLOUD_REGION} and {DATASOURCE_NAME} are filled in.")
+    String endpoint;
+
+    @Option(names = "--customers", paramLabel = "N", description = "num_customers (default 500).")
+    Integer customers;
+
+    @Option(names = "--products", paramLabel = "N", description = "num_products (default 500).")
+    Integer products;
+
+    @Option(names = "--duplicate-percentage", paramLabel = "PCT", description = "duplicate_data_percentage (default 2).")
+    Double duplicatePct;
+
+    @Option(names = "--db-update-interval", paramLabel = "TIME",
+            description = "db_update_interval_minutes: 10 (minutes), or 30s, 2m, 1h (default 10).")
+    String dbUpdateInterval;
+
+    @Option(names = "--postgres", negatable = true, description = "write_to_postgres (default false).")
+    Boolean writeToPostgres;
+
+    @Option(names = "--weights", paramLabel = "ACTION=W", split = ",",
+            description = "event_type_weights, e.g. view=65,cart=15,uncart=5,purchase=10,return=5 (the ones given replace the defaults).")
+    Map<String, String> weights;
+
+    @Option(names = "--restock-threshold", paramLabel = "N",
+            description = "restock_threshold: a product whose stock falls to N is restocked to its initial level; "
+                    + "-1: never (a purchase of an out-of-stock product becomes a view). Default 5.")
+    Integer restockThreshold;
+
+    @Option(names = "--format", paramLabel = "FORMAT",
+            description = "ndjson (default: customer_id, product_id, action, timestamp, event_id, price) or original (the four original keys).")
+    String format = "ndjson";
+
+    @Option(names = {"-n", "--count"}, paramLabel = "N", description = "Stop after N events sent (duplicates included).")
+    Long count;
+
+    @Option(names = "--duration", paramLabel = "TIME", converter = Cli.DurationConverter.class, description = "Stop after TIME (10s, 10m, 1h).")
+    Duration duration;
+
+    @Option(names = "--eps", paramLabel = "N", description = "Events per second, paced exactly (default: as fast as the sinks take them).")
+    Double eps;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Seed for a reproducible stream (with --start-time: identical bytes).")
+    Long seed;
+
+    @Option(names = "--start-time", paramLabel = "TIME",
+            description = "Simulated clock from TIME (2026-01-01T00:00:00Z): one event every 1/eps s (1 ms without --eps).")
+    String startTime;
+
+    @Option(names = "--duplicate-delay", paramLabel = "TIME", converter = Cli.DurationConverter.class,
+            description = "Send each duplicate TIME later (out of order) instead of right after its original.")
+    Duration duplicateDelay;
+
+    @Option(names = {"-o", "--out"}, paramLabel = "FILE", description = "Write the NDJSON to FILE (written to FILE.tmp, renamed at the end).")
+    Path out;
+
+    @Option(names = "--stdout", description = "Also write to stdout when another sink is used (stdout is the default when none is).")
+    boolean toStdout;
+
+    @Option(names = "--token", paramLabel = "TOKEN", description = "Tinybird token with DATASOURCES:APPEND (default: TINYBIRD_TOKEN).")
+    String token;
+
+    @Option(names = "--datasource", paramLabel = "NAME", split = ",",
+            description = "Tinybird data source(s) for {DATASOURCE_NAME}; several: every event goes to each (default: DATASOURCE_NAME).")
+    List<String> datasources;
+
+    @Option(names = "--cloud-region", paramLabel = "HOST",
+            description = "Value for {CLOUD_REGION} in the endpoint, e.g. api.us-east.aws (default: CLOUD_REGION).")
+    String cloudRegion;
+
+    @Option(names = "--pg-events", description = "Also COPY every event sent into the PostgreSQL table 'events'.")
+    boolean pgEvents;
+
+    @Option(names = "--shard", paramLabel = "I/N",
+            description = "Generate only the customers c with c mod N = I (0-based): N processes, disjoint consistent streams.")
+    String shard;
+
+    /** For tests: where stdout bytes go instead of the command's PrintWriter (null: the PrintWriter). */
+    OutputStream stdoutStream;
+
+    /** The outcome of the last run (for tests and the bench). */
+    Stats stats;
+
+    private volatile boolean stop;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new EStore()).execute(args));
+    }
+
+    @Override
+    public Integer call() {
+        return Cli.run(spec, common, () -> {
+            Settings s = settings();
+            Run run = new Run(s, this);
+            CountDownLatch finished = new CountDownLatch(1);
+            Thread hook = new Thread(() -> {
+                stop = true;
+                try {
+                    finished.await(60, TimeUnit.SECONDS);
+                } catch (InterruptedException ignored) {
+                    // the JVM is going away
+                }
+            }, "e-store-shutdown");
+            Runtime.getRuntime().addShutdownHook(hook);
+            try {
+                stats = run.execute();
+                spec.commandLine().getErr().println(stats.summary(spec.root().name()));
+                spec.commandLine().getErr().flush();
+                return stats.failed > 0 ? Cli.EXIT_FAILURE : 0;
+            } finally {
+                finished.countDown();
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException shuttingDown) {
+                    // Ctrl-C: the hook is running and waits for us
+                }
+            }
+        });
+    }
+
+    /** Asks a running generator to stop (as Ctrl-C does): it flushes and returns. */
+    void requestStop() {
+        stop = true;
+    }
+
+    // =====================================================================================================
+    // settings
+
+    static final String[] ACTIONS = {"view", "cart", "uncart", "purchase", "return"};
+    static final int VIEW = 0, CART = 1, UNCART = 2, PURCHASE = 3, RETURN = 4;
+
+    /** The settings.yaml keys (and ours), resolved: defaults, then the file, then options. */
+    static final class Settings {
+        String endpoint = "https://{CLOUD_REGION}.tinybird.co/v0/events?name={DATASOURCE_NAME}";
+        int customers = 500;
+        int products = 500;
+        double duplicatePct = 2;
+        Duration dbUpdateInterval = Duration.ofMinutes(10);
+        boolean writeToPostgres = false;
+        double[] weights = {65, 15, 5, 10, 5};
+        int restockThreshold = 5;
+        String source = "built-in defaults";
+
+        static final List<String> KEYS = List.of("tinybird_api_endpoint", "num_customers", "num_products",
+                "duplicate_data_percentage", "db_update_interval_minutes", "write_to_postgres", "event_type_weights",
+                "restock_threshold");
+
+        /** Reads a settings file; every mistake is one line naming the file, the line and the key. */
+        static Settings load(Path file) {
+            Settings s = new Settings();
+            s.source = file.toString();
+            Node root;
+            try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+                root = new Yaml(new SafeConstructor(new LoaderOptions())).compose(r);
+            } catch (MarkedYAMLException e) {
+                int line = e.getProblemMark() != null ? e.getProblemMark().getLine() + 1 : 0;
+                throw new Cli.Failure(file + ":" + line + ": not valid YAML: " + e.getProblem());
+            } catch (YAMLException e) {
+                throw new Cli.Failure(file + ": not valid YAML: " + e.getMessage());
+            } catch (java.nio.file.NoSuchFileException e) {
+                throw new Cli.Failure("settings file not found: " + file);
+            } catch (IOException e) {
+                throw new Cli.Failure("cannot read settings file " + file + ": " + e.getMessage());
+            }
+            if (root == null) return s; // empty file
+            if (!(root instanceof MappingNode map)) throw new Cli.Failure(file + ":1: expected 'key: value' lines");
+            for (NodeTuple t : map.getValue()) {
+                int line = t.getKeyNode().getStartMark().getLine() + 1;
+                String where = file + ":" + line + ": ";
+                if (!(t.getKeyNode() instanceof ScalarNode k)) throw new Cli.Failure(where + "expected a key");
+                String key = k.getValue();
+                Node v = t.getValueNode();
+                switch (key) {
+                    case "tinybird_api_endpoint" -> s.endpoint = scalar(where, key, v);
+                    case "num_customers" -> s.customers = positiveInt(where + key, scalar(where, key, v));
+                    case "num_products" -> s.products = positiveInt(where + key, scalar(where, key, v));
+                    case "duplicate_data_percentage" -> s.duplicatePct = percentage(where + key, scalar(where, key, v));
+                    case "db_update_interval_minutes" -> s.dbUpdateInterval = interval(where + key, scalar(where, key, v));
+                    case "write_to_postgres" -> s.writeToPostgres = bool(where + key, scalar(where, key, v));
+                    case "restock_threshold" -> s.restockThreshold = restock(where + key, scalar(where, key, v));
+                    case "event_type_weights" -> {
+                        if (!(v instanceof MappingNode wm)) throw new Cli.Failure(where + key + ": expected a mapping (view: 65, cart: 15, ...)");
+                        double[] w = new double[5];
+                        boolean[] seen = new boolean[5];
+                        for (NodeTuple wt : wm.getValue()) {
+                            String wwhere = file + ":" + (wt.getKeyNode().getStartMark().getLine() + 1) + ": ";
+                            String a = wt.getKeyNode() instanceof ScalarNode sk ? sk.getValue() : "?";
+                            int i = actionIndex(a);
+                            if (i < 0) throw new Cli.Failure(wwhere + "event_type_weights: unknown action '" + a
+                                    + "' (expected " + String.join(", ", ACTIONS) + ")");
+                            w[i] = weight(wwhere + "event_type_weights." + a, scalar(wwhere, "event_type_weights." + a, wt.getValueNode()));
+                            seen[i] = true;
+                        }
+                        for (int i = 0; i < 5; i++) if (!seen[i]) w[i] = 0;
+                        checkWeights(where + key, w);
+                        s.weights = w;
+                    }
+                    default -> throw new Cli.Failure(where + "unknown key '" + key + "' (known: " + String.join(", ", KEYS) + ")");
+                }
+            }
+            return s;
+        }
+
+        private static String scalar(String where, String key, Node v) {
+            if (!(v instanceof ScalarNode sn)) throw new Cli.Failure(where + key + ": expected a single value");
+            return sn.getValue().strip();
+        }
+
+        static int positiveInt(String what, String v) {
+            try {
+                long n = Long.parseLong(v.replace("_", ""));
+                if (n >= 1 && n <= 1_000_000_000) return (int) n;
+            } catch (NumberFormatException ignored) {
+                // below
+            }
+            throw new Cli.Failure(what + ": expected a whole number from 1 to 1000000000, got '" + v + "'");
+        }
+
+        static double percentage(String what, String v) {
+            try {
+                double d = Double.parseDouble(v);
+                if (d >= 0 && d <= 100) return d;
+            } catch (NumberFormatException ignored) {
+                // below
+            }
+            throw new Cli.Failure(what + ": expected a percentage from 0 to 100, got '" + v + "'");
+        }
+
+        static double weight(String what, String v) {
+            try {
+                double d = Double.parseDouble(v);
+                if (d >= 0 && Double.isFinite(d)) return d;
+            } catch (NumberFormatException ignored) {
+                // below
+            }
+            throw new Cli.Failure(what + ": expected a weight >= 0, got '" + v + "'");
+        }
+
+        static void checkWeights(String what, double[] w) {
+            double sum = 0;
+            for (double d : w) sum += d;
+            if (sum <= 0) throw new Cli.Failure(what + ": the weights add up to 0");
+        }
+
+        /** A bare number is minutes (the setting's unit); 30s, 2m, 1h also work. */
+        static Duration interval(String what, String v) {
+            Duration d;
+            try {
+                d = v.matches("[0-9]+(\\.[0-9]+)?") ? Duration.ofMillis((long) (Double.parseDouble(v) * 60_000)) : Cli.parseDuration(v);
+            } catch (Cli.Failure | DateTimeParseException e) {
+                throw new Cli.Failure(what + ": expected minutes (10) or a duration (30s, 2m), got '" + v + "'");
+            }
+            if (d.toMillis() < 100) throw new Cli.Failure(what + ": expected at least 100ms, got '" + v + "'");
+            return d;
+        }
+
+        static boolean bool(String what, String v) {
+            return switch (v.toLowerCase(Locale.ROOT)) {
+                case "true", "yes", "on" -> true;
+                case "false", "no", "off" -> false;
+                default -> throw new Cli.Failure(what + ": expected true or false, got '" + v + "'");
+            };
+        }
+
+        static int restock(String what, String v) {
+            try {
+                int n = Integer.parseInt(v);
+                if (n >= -1) return n;
+            } catch (NumberFormatException ignored) {
+                // below
+            }
+            throw new Cli.Failure(what + ": expected -1 (never) or a stock level >= 0, got '" + v + "'");
+        }
+    }
+
+    static int actionIndex(String a) {
+        for (int i = 0; i < ACTIONS.length; i++) if (ACTIONS[i].equals(a)) return i;
+        return -1;
+    }
+
+    /** Defaults, then the file (--config, else ./settings.yaml when present), then the options. */
+    Settings settings() {
+        Path file = config;
+        if (file == null && Files.isRegularFile(Path.of("settings.yaml"))) file = Path.of("settings.yaml");
+        Settings s = file == null ? new Settings() : Settings.load(file);
+        if (endpoint != null) s.endpoint = endpoint;
+        if (customers != null) s.customers = Settings.positiveInt("--customers", customers.toString());
+        if (products != null) s.products = Settings.positiveInt("--products", products.toString());
+        if (duplicatePct != null) s.duplicatePct = percentageOption(duplicatePct);
+        if (dbUpdateInterval != null) s.dbUpdateInterval = Settings.interval("--db-update-interval", dbUpdateInterval);
+        if (writeToPostgres != null) s.writeToPostgres = writeToPostgres;
+        if (restockThreshold != null) s.restockThreshold = Settings.restock("--restock-threshold", restockThreshold.toString());
+        if (weights != null) {
+            double[] w = s.weights.clone();
+            for (Map.Entry<String, String> e : weights.entrySet()) {
+                int i = actionIndex(e.getKey());
+                if (i < 0) throw Cli.usage("--weights: unknown action '" + e.getKey() + "' (expected " + String.join(", ", ACTIONS) + ")");
+                try {
+                    w[i] = Settings.weight("--weights " + e.getKey(), e.getValue());
+                } catch (Cli.Failure f) {
+                    throw Cli.usage(f.getMessage());
+                }
+            }
+            Settings.checkWeights("--weights", w);
+            s.weights = w;
+        }
+        if (!format.equals("ndjson") && !format.equals("original")) throw Cli.usage("--format: expected ndjson or original, got '" + format + "'");
+        if (count != null && count < 0) throw Cli.usage("--count must be >= 0");
+        if (eps != null && !(eps > 0)) throw Cli.usage("--eps must be > 0");
+        if (duration != null && duration.isNegative()) throw Cli.usage("--duration must be >= 0");
+        return s;
+    }
+
+    private static double percentageOption(double d) {
+        if (d < 0 || d > 100) throw Cli.usage("--duplicate-percentage: expected 0 to 100, got " + d);
+        return d;
+    }
+
+    static int[] parseShard(String text) {
+        if (text == null) return new int[] {0, 1};
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]+)/([0-9]+)").matcher(text.strip());
+        if (!m.matches()) throw Cli.usage("--shard: expected I/N such as 0/4, got '" + text + "'");
+        int i = Integer.parseInt(m.group(1)), n = Integer.parseInt(m.group(2));
+        if (n < 1 || i >= n) throw Cli.usage("--shard: expected 0 <= I < N, got '" + text + "'");
+        return new int[] {i, n};
+    }
+
+    static long parseStartTime(String text) {
+        try {
+            Instant t = text.endsWith("Z") || text.matches(".*[+-][0-9]{2}:[0-9]{2}$")
+                    ? OffsetDateTime.parse(text).toInstant()
+                    : LocalDateTime.parse(text).toInstant(ZoneOffset.UTC);
+            return t.getEpochSecond() * 1_000_000L + t.getNano() / 1000;
+        } catch (DateTimeParseException e) {
+            throw Cli.usage("--start-time: expected an ISO-8601 time such as 2026-01-01T00:00:00Z, got '" + text + "'");
+        }
+    }
+
+    // =====================================================================================================
+    // random numbers, catalog, model
+
+    /** SplitMix64: tiny, fast, and the same stream on every JDK (the reproducibility of --seed depends on it). */
+    static final class Rng {
+        private long s;
+
+        Rng(long seed) {
+            s = seed;
+        }
+
+        long next() {
+            long z = (s += 0x9E3779B97F4A7C15L);
+            z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+            z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+            return z ^ (z >>> 31);
+        }
+
+        /** Uniform in [0, bound). */
+        int nextInt(int bound) {
+            return (int) (((next() >>> 32) * bound) >>> 32);
+        }
+
+        static long mix(long a, long b) {
+            long z = a * 0x9E3779B97F4A7C15L + b + 0x9E3779B97F4A7C15L;
+            z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+            z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+            return z ^ (z >>> 31);
+        }
+    }
+
+    static final String[] ADJECTIVES = {"Classic", "Compact", "Deluxe", "Eco", "Everyday", "Lightweight", "Premium",
+        "Rugged", "Sleek", "Smart", "Sturdy", "Vintage", "Cozy", "Bold", "Soft", "Portable"};
+    static final String[] MATERIALS = {"cotton", "leather", "steel", "bamboo", "wool", "ceramic", "oak", "linen",
+        "aluminium", "glass", "canvas", "silk"};
+    static final String[] NOUNS = {"backpack", "mug", "lamp", "t-shirt", "sneakers", "notebook", "watch", "blanket",
+        "headphones", "water bottle", "jacket", "chair", "wallet", "scarf", "desk organizer", "umbrella", "speaker",
+        "cutting board", "sunglasses", "plant pot"};
+
+    /** The products: the same for a seed whatever the shard, so every shard sells the same catalog. */
+    record Catalog(int[] priceCents, int[] initialStock, String[] description) {
+        static Catalog of(long seed, int n) {
+            Rng r = new Rng(Rng.mix(seed, 0xCA7A1067L));
+            int[] price = new int[n], stock = new int[n];
+            String[] desc = new String[n];
+            for (int i = 0; i < n; i++) {
+                price[i] = 1000 + r.nextInt(9001); // 10.00 .. 100.00, as the original
+                stock[i] = 20 + r.nextInt(181); // 20 .. 200 on hand
+                desc[i] = ADJECTIVES[r.nextInt(ADJECTIVES.length)] + " " + MATERIALS[r.nextInt(MATERIALS.length)] + " "
+                        + NOUNS[r.nextInt(NOUNS.length)];
+            }
+            return new Catalog(price, stock, desc);
+        }
+
+        int size() {
+            return priceCents.length;
+        }
+
+        /** This shard's share of a product's stock: the shares of all shards add up to the stock. */
+        int share(int product, int shardIndex, int shardCount) {
+            int s = initialStock[product];
+            return s / shardCount + (shardIndex < s % shardCount ? 1 : 0);
+        }
+    }
+
+    /**
+     * The shop's state and rules. Per (customer, product) pair: viewed, in the cart, purchases not yet returned.
+     * Pools of the pairs where each action is valid make the choice O(1): the chosen action happens whenever
+     * some pair allows it; only when none does it becomes a view.
+     */
+    static final class Model {
+        final int products, shardIndex, shardCount, localCustomers;
+        final Catalog catalog;
+        final int[] stock, stockShare;
+        final int restockThreshold;
+        final long[] cumWeights = new long[5];
+        final Rng rng;
+        long restocks, fallbacks, outOfStock;
+
+        // pair slots: an insert-only open-addressing map (customer * products + product) -> slot
+        private long[] tableKey; // key + 1; 0 = empty
+        private int[] tableSlot;
+        private int mask;
+        private int slots;
+        private long[] slotKey = new long[1024];
+        private byte[] flags = new byte[1024]; // 1 viewed, 2 in cart
+        private int[] open = new int[1024]; // purchases not yet returned
+        private int[] posCartable = new int[1024], posInCart = new int[1024], posReturnable = new int[1024];
+        private final Pool cartable = new Pool(), inCart = new Pool(), returnable = new Pool();
+        /** Dense mode (customers x products up to DENSE_MAX): the slot is the pair key itself, no hash map. */
+        private final boolean dense;
+        static final long DENSE_MAX = 1L << 23;
+
+        Model(Settings s, Catalog catalog, long seed, int shardIndex, int shardCount) {
+            this.products = s.products;
+            this.catalog = catalog;
+            this.shardIndex = shardIndex;
+            this.shardCount = shardCount;
+            this.localCustomers = (s.customers - shardIndex + shardCount - 1) / shardCount;
+            if (localCustomers <= 0) throw Cli.usage("--shard " + shardIndex + "/" + shardCount + ": no customers in this shard (num_customers " + s.customers + ")");
+            this.restockThreshold = s.restockThreshold;
+            this.rng = new Rng(Rng.mix(seed, 0x5EED0000L + shardIndex * 7919L + shardCount));
+            stock = new int[products];
+            stockShare = new int[products];
+            for (int p = 0; p < products; p++) stock[p] = stockShare[p] = catalog.share(p, shardIndex, shardCount);
+            double sum = 0;
+            for (double w : s.weights) sum += w;
+            double acc = 0;
+            for (int i = 0; i < 5; i++) {
+                acc += s.weights[i];
+                cumWeights[i] = i == 4 ? Long.MAX_VALUE : (long) (acc / sum * 0x1p53);
+            }
+            long pairs = (long) s.customers * products;
+            dense = pairs <= DENSE_MAX;
+            if (dense) {
+                int n = (int) pairs;
+                slotKey = null;
+                flags = new byte[n];
+                open = new int[n];
+                posCartable = new int[n];
+                posInCart = new int[n];
+                posReturnable = new int[n];
+            } else {
+                int cap = 1 << 12;
+                tableKey = new long[cap];
+                tableSlot = new int[cap];
+                mask = cap - 1;
+            }
+        }
+
+        private long keyOf(int slot) {
+            return dense ? slot : slotKey[slot];
+        }
+
+        /** Picks an action by weight and a pair where it is valid; fills e. Returns the action emitted. */
+        int next(Event e) {
+            long r = rng.next() >>> 11;
+            int a = 0;
+            while (r >= cumWeights[a]) a++;
+            int slot;
+            switch (a) {
+                case CART -> {
+                    if (cartable.size > 0) {
+                        slot = cartable.random(rng);
+                        cartable.remove(slot, posCartable);
+                        flags[slot] |= 2;
+                        inCart.add(slot, posInCart);
+                        return set(e, slot, CART);
+                    }
+                }
+                case UNCART -> {
+                    if (inCart.size > 0) {
+                        slot = inCart.random(rng);
+                        inCart.remove(slot, posInCart);
+                        flags[slot] &= ~2;
+                        cartable.add(slot, posCartable);
+                        return set(e, slot, UNCART);
+                    }
+                }
+                case PURCHASE -> {
+                    for (int tries = 0; tries < 8 && inCart.size > 0; tries++) {
+                        slot = inCart.random(rng);
+                        int p = (int) (keyOf(slot) % products);
+                        if (stock[p] <= 0) {
+                            outOfStock++;
+                            continue;
+                        }
+                        inCart.remove(slot, posInCart);
+                        flags[slot] &= ~2;
+                        cartable.add(slot, posCartable);
+                        if (open[slot]++ == 0) returnable.add(slot, posReturnable);
+                        if (--stock[p] <= restockThreshold && restockThreshold >= 0 && stock[p] < stockShare[p]) {
+                            stock[p] = stockShare[p];
+                            restocks++;
+                        }
+                        return set(e, slot, PURCHASE);
+                    }
+                }
+                case RETURN -> {
+                    if (returnable.size > 0) {
+                        slot = returnable.random(rng);
+                        if (--open[slot] == 0) returnable.remove(slot, posReturnable);
+                        stock[(int) (keyOf(slot) % products)]++;
+                        return set(e, slot, RETURN);
+                    }
+                }
+                default -> {
+                    // view: below
+                }
+            }
+            if (a != VIEW) fallbacks++;
+            int c = shardIndex + shardCount * rng.nextInt(localCustomers);
+            int p = rng.nextInt(products);
+            slot = slot((long) c * products + p);
+            if ((flags[slot] & 1) == 0) {
+                flags[slot] |= 1;
+                cartable.add(slot, posCartable);
+            }
+            return set(e, slot, VIEW);
+        }
+
+        private int set(Event e, int slot, int action) {
+            long key = keyOf(slot);
+            e.customer = (int) (key / products);
+            e.product = (int) (key % products);
+            e.action = action;
+            e.priceCents = action == VIEW || action == UNCART ? -1 : catalog.priceCents()[e.product];
+            return action;
+        }
+
+        private int slot(long key) {
+            if (dense) {
+                if (flags[(int) key] == 0 && open[(int) key] == 0) slots++;
+                return (int) key;
+            }
+            long k = key + 1;
+            int i = (int) (Rng.mix(key, 0) & mask);
+            while (true) {
+                long t = tableKey[i];
+                if (t == k) return tableSlot[i];
+                if (t == 0) break;
+                i = (i + 1) & mask;
+            }
+            int s = slots++;
+            if (s == slotKey.length) growSlots();
+            slotKey[s] = key;
+            tableKey[i] = k;
+            tableSlot[i] = s;
+            if (slots * 2 > tableKey.length) rehash();
+            return s;
+        }
+
+        private void growSlots() {
+            int n = slotKey.length * 2;
+            slotKey = java.util.Arrays.copyOf(slotKey, n);
+            flags = java.util.Arrays.copyOf(flags, n);
+            open = java.util.Arrays.copyOf(open, n);
+            posCartable = java.util.Arrays.copyOf(posCartable, n);
+            posInCart = java.util.Arrays.copyOf(posInCart, n);
+            posReturnable = java.util.Arrays.copyOf(posReturnable, n);
+        }
+
+        private void rehash() {
+            int cap = tableKey.length * 2;
+            long[] nk = new long[cap];
+            int[] ns = new int[cap];
+            int m = cap - 1;
+            for (int s = 0; s < slots; s++) {
+                long key = slotKey[s];
+                int i = (int) (Rng.mix(key, 0) & m);
+                while (nk[i] != 0) i = (i + 1) & m;
+                nk[i] = key + 1;
+                ns[i] = s;
+            }
+            tableKey = nk;
+            tableSlot = ns;
+            mask = m;
+        }
+
+        /** Distinct (customer, product) pairs seen so far (the model's memory grows with them). */
+        int pairs() {
+            return slots;
+        }
+    }
+
+    /** A set of slots with O(1) add, remove and uniform pick. */
+    static final class Pool {
+        int[] items = new int[1024];
+        int size;
+
+        void add(int slot, int[] pos) {
+            if (size == items.length) items = java.util.Arrays.copyOf(items, size * 2);
+            items[size] = slot;
+            pos[slot] = size++;
+        }
+
+        void remove(int slot, int[] pos) {
+            int i = pos[slot];
+            int last = items[--size];
+            items[i] = last;
+            pos[last] = i;
+        }
+
+        int random(Rng r) {
+            return items[r.nextInt(size)];
+        }
+    }
+
+    /** One generated event (reused). */
+    static final class Event {
+        int customer, product, action, priceCents;
+        long micros, idHi, idLo;
+    }
+
+    // =====================================================================================================
+    // encoding
+
+    /** A growable byte buffer. */
+    static final class ByteBuf {
+        byte[] a;
+        int len;
+
+        ByteBuf(int cap) {
+            a = new byte[cap];
+        }
+
+        void ensure(int more) {
+            if (len + more > a.length) a = java.util.Arrays.copyOf(a, Math.max(a.length * 2, len + more));
+        }
+
+        void ascii(String s) {
+            int n = s.length();
+            ensure(n);
+            for (int i = 0; i < n; i++) a[len++] = (byte) s.charAt(i);
+        }
+
+        void bytes(byte[] b) {
+            ensure(b.length);
+            System.arraycopy(b, 0, a, len, b.length);
+            len += b.length;
+        }
+
+        void bytes(byte[] b, int off, int n) {
+            ensure(n);
+            System.arraycopy(b, off, a, len, n);
+            len += n;
+        }
+
+        void put(byte b) {
+            ensure(1);
+            a[len++] = b;
+        }
+
+        void digits(long v) { // v >= 0
+            ensure(20);
+            if (v == 0) {
+                a[len++] = '0';
+                return;
+            }
+            int start = len;
+            while (v > 0) {
+                a[len++] = (byte) ('0' + v % 10);
+                v /= 10;
+            }
+            for (int i = start, j = len - 1; i < j; i++, j--) {
+                byte t = a[i];
+                a[i] = a[j];
+                a[j] = t;
+            }
+        }
+
+        void fixed(long v, int width) { // zero-padded
+            ensure(width);
+            for (int i = width - 1; i >= 0; i--) {
+                a[len + i] = (byte) ('0' + v % 10);
+                v /= 10;
+            }
+            len += width;
+        }
+    }
+
+    static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
+
+    /** Writes events as JSON lines, straight into bytes. */
+    static final class Encoder {
+        final boolean original;
+        private long cachedSecond = Long.MIN_VALUE;
+        private final byte[] secondText = new byte[20]; // 2026-11-28T16:53:25.
+        private static final byte[][] ACTION_JSON = new byte[5][];
+
+        static {
+            for (int i = 0; i < 5; i++) ACTION_JSON[i] = ("\",\"action\":\"" + ACTIONS[i] + "\",\"timestamp\":\"").getBytes(StandardCharsets.US_ASCII);
+        }
+
+        private static final byte[] C = "{\"customer_id\":\"customer_".getBytes(StandardCharsets.US_ASCII);
+        private static final byte[] P = "\",\"product_id\":\"product_".getBytes(StandardCharsets.US_ASCII);
+        private static final byte[] ID = "Z\",\"event_id\":\"".getBytes(StandardCharsets.US_ASCII);
+        private static final byte[] PRICE = "\",\"price\":".getBytes(StandardCharsets.US_ASCII);
+
+        Encoder(boolean original) {
+            this.original = original;
+        }
+
+        void encode(ByteBuf b, Event e) {
+            b.ensure(256);
+            b.bytes(C);
+            b.digits(e.customer);
+            b.bytes(P);
+            b.digits(e.product);
+            b.bytes(ACTION_JSON[e.action]);
+            timestamp(b, e.micros);
+            if (original) {
+                b.ascii("Z\"}\n");
+                return;
+            }
+            b.bytes(ID);
+            uuid(b, e.idHi, e.idLo);
+            if (e.priceCents >= 0) {
+                b.bytes(PRICE);
+                b.digits(e.priceCents / 100);
+                b.put((byte) '.');
+                b.fixed(e.priceCents % 100, 2);
+                b.ascii("}\n");
+            } else {
+                b.ascii("\"}\n");
+            }
+        }
+
+        /** 2026-11-28T16:53:25.123456 (the Z is written by the caller). */
+        void timestamp(ByteBuf b, long micros) {
+            long sec = Math.floorDiv(micros, 1_000_000L);
+            if (sec != cachedSecond) {
+                LocalDateTime t = LocalDateTime.ofEpochSecond(sec, 0, ZoneOffset.UTC);
+                String s = String.format(Locale.ROOT, "%04d-%02d-%02dT%02d:%02d:%02d.", t.getYear(), t.getMonthValue(),
+                        t.getDayOfMonth(), t.getHour(), t.getMinute(), t.getSecond());
+                for (int i = 0; i < 20; i++) secondText[i] = (byte) s.charAt(i);
+                cachedSecond = sec;
+            }
+            b.bytes(secondText);
+            b.fixed(Math.floorMod(micros, 1_000_000L), 6);
+        }
+
+        static void uuid(ByteBuf b, long hi, long lo) {
+            b.ensure(36);
+            byte[] a = b.a;
+            int p = b.len;
+            for (int i = 0; i < 16; i++) {
+                if (i == 4 || i == 6 || i == 8 || i == 10) a[p++] = '-';
+                long v = i < 8 ? hi >>> (56 - 8 * i) : lo >>> (56 - 8 * (i - 8));
+                a[p++] = HEX[(int) (v >>> 4) & 15];
+                a[p++] = HEX[(int) v & 15];
+            }
+            b.len = p;
+        }
+
+        static String uuid(long hi, long lo) {
+            ByteBuf b = new ByteBuf(36);
+            uuid(b, hi, lo);
+            return new String(b.a, 0, 36, StandardCharsets.US_ASCII);
+        }
+    }
+
+    // =====================================================================================================
+    // batches and sinks
+
+    /** Up to CAPACITY lines: their bytes and fields. */
+    static final class Batch {
+        static final int CAPACITY = 4096;
+        final ByteBuf bytes = new ByteBuf(CAPACITY * 200);
+        final int[] end = new int[CAPACITY];
+        final int[] customer = new int[CAPACITY], product = new int[CAPACITY], action = new int[CAPACITY], price = new int[CAPACITY];
+        final long[] micros = new long[CAPACITY], idHi = new long[CAPACITY], idLo = new long[CAPACITY];
+        final boolean[] duplicate = new boolean[CAPACITY];
+        int n;
+
+        void clear() {
+            n = 0;
+            bytes.len = 0;
+        }
+
+        int start(int i) {
+            return i == 0 ? 0 : end[i - 1];
+        }
+    }
+
+    /** Where events go. accept() is called from the generator thread only. */
+    interface Sink extends AutoCloseable {
+        String name();
+
+        void accept(Batch b) throws Exception;
+
+        /** Called when the generator waits (pacing): push out what is buffered. */
+        default void idle() throws Exception {}
+
+        /** Called after every batch with the clock: periodic work (PostgreSQL intervals). */
+        default void tick(long nowNanos, long clockMicros) throws Exception {}
+
+        /** Flushes everything and releases resources. */
+        @Override
+        void close() throws Exception;
+
+        long delivered();
+
+        default long failed() {
+            return 0;
+        }
+    }
+
+    /** NDJSON to the command's stdout. */
+    static final class StdoutSink implements Sink {
+        final PrintWriter writer;
+        final OutputStream stream;
+        long delivered;
+
+        StdoutSink(PrintWriter writer, OutputStream stream) {
+            this.writer = writer;
+            this.stream = stream;
+        }
+
+        public String name() {
+            return "stdout";
+        }
+
+        public void accept(Batch b) throws IOException {
+            if (stream != null) stream.write(b.bytes.a, 0, b.bytes.len);
+            else {
+                writer.write(new String(b.bytes.a, 0, b.bytes.len, StandardCharsets.ISO_8859_1));
+                if (writer.checkError()) throw new IOException("cannot write to stdout");
+            }
+            delivered += b.n;
+        }
+
+        public void idle() throws IOException {
+            if (stream != null) stream.flush();
+            else writer.flush();
+        }
+
+        public void close() throws IOException {
+            idle();
+        }
+
+        public long delivered() {
+            return delivered;
+        }
+    }
+
+    /** NDJSON to a file: FILE.tmp, renamed to FILE at the end (a device such as /dev/null is written directly). */
+    static final class FileSink implements Sink {
+        final Path target, tmp;
+        final OutputStream os;
+        long delivered;
+
+        FileSink(Path target) throws IOException {
+            this.target = target;
+            boolean special = Files.exists(target) && !Files.isRegularFile(target);
+            this.tmp = special ? null : target.resolveSibling(target.getFileName() + ".tmp");
+            this.os = new FileOutputStream((special ? target : tmp).toFile());
+        }
+
+        public String name() {
+            return target.toString();
+        }
+
+        public void accept(Batch b) throws IOException {
+            os.write(b.bytes.a, 0, b.bytes.len);
+            delivered += b.n;
+        }
+
+        public void close() throws IOException {
+            os.close();
+            if (tmp != null) Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        }
+
+        public long delivered() {
+            return delivered;
+        }
+    }
+
+    // =====================================================================================================
+    // PostgreSQL
+
+    /**
+     * ecomm_totals (a row per interval: the interval's counts and the running totals, unique events only),
+     * product_inventory (seeded at start, updated every interval in one transaction by the stock change), and
+     * optionally every event sent into 'events' with COPY (on a second connection, in the background).
+     */
+    static final class PgSink implements Sink {
+        final Pg.Target target;
+        final Model model;
+        final long intervalNanos;
+        final boolean events;
+        final String shardText;
+        Connection conn;
+        long nextFlush;
+        final long[] interval = new long[5], totals = new long[5];
+        long intervalEvents;
+        int[] lastStock;
+        long rowsWritten, eventsCopied;
+        long clockMicros;
+        // COPY
+        ExecutorService copier;
+        Connection copyConn;
+        final Semaphore inflight = new Semaphore(3);
+        volatile Throwable copyError;
+        ByteBuf copyBuf;
+        final Encoder ts = new Encoder(false);
+
+        PgSink(Pg.Target target, Model model, Duration interval, boolean events, String shardText) {
+            this.target = target;
+            this.model = model;
+            this.intervalNanos = interval.toNanos();
+            this.events = events;
+            this.shardText = shardText;
+        }
+
+        public String name() {
+            return "postgres " + target;
+        }
+
+        void open(long nowNanos) throws SQLException {
+            conn = Pg.connect(target);
+            try (Statement st = conn.createStatement()) {
+                st.execute("CREATE TABLE IF NOT EXISTS ecomm_totals (timestamp timestamptz, total_orders bigint, total_returns bigint,"
+                        + " total_carts bigint, total_uncarts bigint, total_views bigint)");
+                st.execute("ALTER TABLE ecomm_totals ADD COLUMN IF NOT EXISTS orders bigint, ADD COLUMN IF NOT EXISTS returns bigint,"
+                        + " ADD COLUMN IF NOT EXISTS carts bigint, ADD COLUMN IF NOT EXISTS uncarts bigint,"
+                        + " ADD COLUMN IF NOT EXISTS views bigint, ADD COLUMN IF NOT EXISTS shard text");
+                st.execute("CREATE TABLE IF NOT EXISTS product_inventory (product_id text PRIMARY KEY, description text,"
+                        + " price numeric(10,2), on_hand integer, updated_at timestamptz)");
+                if (events) {
+                    st.execute("CREATE TABLE IF NOT EXISTS events (event_id uuid, customer_id text, product_id text, action text,"
+                            + " price numeric(10,2), timestamp timestamptz)");
+                }
+            }
+            conn.setAutoCommit(false);
+            Catalog cat = model.catalog;
+            // A single process owns the inventory: seed it afresh. Shards share it: seed what is missing, then add deltas.
+            String sql = "INSERT INTO product_inventory (product_id, description, price, on_hand, updated_at) VALUES (?, ?, ?, ?, now())"
+                    + (model.shardCount == 1
+                            ? " ON CONFLICT (product_id) DO UPDATE SET description = EXCLUDED.description, price = EXCLUDED.price,"
+                                    + " on_hand = EXCLUDED.on_hand, updated_at = EXCLUDED.updated_at"
+                            : " ON CONFLICT (product_id) DO NOTHING");
+            try (PreparedStatement ps = conn.prepareStatement(sql)) {
+                for (int p = 0; p < cat.size(); p++) {
+                    ps.setString(1, "product_" + p);
+                    ps.setString(2, cat.description()[p]);
+                    ps.setBigDecimal(3, java.math.BigDecimal.valueOf(cat.priceCents()[p], 2));
+                    ps.setInt(4, cat.initialStock()[p]);
+                    ps.addBatch();
+                    if (p % 1000 == 999) ps.executeBatch();
+                }
+                ps.executeBatch();
+            }
+            conn.commit();
+            lastStock = model.stockShare.clone();
+            nextFlush = nowNanos + intervalNanos;
+            if (events) {
+                copyConn = Pg.connect(target);
+                copier = Executors.newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "e-store-copy");
+                    t.setDaemon(true);
+                    return t;
+                });
+                copyBuf = new ByteBuf(1 << 20);
+            }
+        }
+
+        public void accept(Batch b) throws Exception {
+            for (int i = 0; i < b.n; i++) {
+                if (!b.duplicate[i]) {
+                    interval[b.action[i]]++;
+                    intervalEvents++;
+                }
+                if (events) copyRow(b, i);
+            }
+            if (events && copyBuf.len >= (1 << 20)) submitCopy();
+        }
+
+        private void copyRow(Batch b, int i) {
+            ByteBuf c = copyBuf;
+            Encoder.uuid(c, b.idHi[i], b.idLo[i]);
+            c.ascii("\tcustomer_");
+            c.digits(b.customer[i]);
+            c.ascii("\tproduct_");
+            c.digits(b.product[i]);
+            c.put((byte) '\t');
+            c.ascii(ACTIONS[b.action[i]]);
+            c.put((byte) '\t');
+            if (b.price[i] >= 0) {
+                c.digits(b.price[i] / 100);
+                c.put((byte) '.');
+                c.fixed(b.price[i] % 100, 2);
+            } else {
+                c.ascii("\\N");
+            }
+            c.put((byte) '\t');
+            ts.timestamp(c, b.micros[i]);
+            c.ascii("Z\n");
+        }
+
+        private void submitCopy() throws Exception {
+            checkCopy();
+            if (copyBuf.len == 0) return;
+            byte[] chunk = java.util.Arrays.copyOf(copyBuf.a, copyBuf.len);
+            int rows = 0;
+            for (int i = 0; i < chunk.length; i++) if (chunk[i] == '\n') rows++;
+            copyBuf.len = 0;
+            inflight.acquire();
+            int n = rows;
+            copier.execute(() -> {
+                try {
+                    if (copyError == null) {
+                        org.postgresql.copy.CopyManager cm = copyConn.unwrap(org.postgresql.PGConnection.class).getCopyAPI();
+                        cm.copyIn("COPY events (event_id, customer_id, product_id, action, price, timestamp) FROM STDIN",
+                                new java.io.ByteArrayInputStream(chunk));
+                        synchronized (this) {
+                            eventsCopied += n;
+                        }
+                    }
+                } catch (Throwable t) {
+                    copyError = t;
+                } finally {
+                    inflight.release();
+                }
+            });
+        }
+
+        private void checkCopy() throws Exception {
+            Throwable t = copyError;
+            if (t instanceof Exception e) throw e;
+            if (t != null) throw new RuntimeException(t);
+        }
+
+        public void tick(long nowNanos, long clockMicros) throws Exception {
+            this.clockMicros = clockMicros;
+            if (nowNanos >= nextFlush) {
+                flushInterval();
+                nextFlush = nowNanos + intervalNanos;
+            }
+        }
+
+        /** One transaction: the totals row and the inventory changes since the last one. */
+        void flushInterval() throws SQLException {
+            for (int i = 0; i < 5; i++) totals[i] += interval[i];
+            Timestamp now = new Timestamp(Math.floorDiv(clockMicros, 1000));
+            now.setNanos((int) Math.floorMod(clockMicros, 1_000_000L) * 1000);
+            try (PreparedStatement ps = conn.prepareStatement("INSERT INTO ecomm_totals (timestamp, total_orders, total_returns,"
+                    + " total_carts, total_uncarts, total_views, orders, returns, carts, uncarts, views, shard)"
+                    + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                ps.setTimestamp(1, now);
+                int[] order = {PURCHASE, RETURN, CART, UNCART, VIEW};
+                for (int i = 0; i < 5; i++) {
+                    ps.setLong(2 + i, totals[order[i]]);
+                    ps.setLong(7 + i, interval[order[i]]);
+                }
+                ps.setString(12, shardText);
+                ps.executeUpdate();
+            }
+            try (PreparedStatement ps = conn.prepareStatement(
+                    "UPDATE product_inventory SET on_hand = on_hand + ?, updated_at = ? WHERE product_id = ?")) {
+                int n = 0;
+                for (int p = 0; p < lastStock.length; p++) {
+                    int d = model.stock[p] - lastStock[p];
+                    if (d == 0) continue;
+                    ps.setInt(1, d);
+                    ps.setTimestamp(2, now);
+                    ps.setString(3, "product_" + p);
+                    ps.addBatch();
+                    n++;
+                }
+                if (n > 0) ps.executeBatch();
+            }
+            conn.commit();
+            lastStock = model.stock.clone();
+            java.util.Arrays.fill(interval, 0);
+            intervalEvents = 0;
+            rowsWritten++;
+        }
+
+        public void close() throws Exception {
+            try {
+                if (conn != null && (intervalEvents > 0 || rowsWritten == 0)) flushInterval();
+                if (events && copier != null) {
+                    submitCopy();
+                    copier.shutdown();
+                    copier.awaitTermination(10, TimeUnit.MINUTES);
+                    checkCopy();
+                }
+            } finally {
+                if (conn != null) conn.close();
+                if (copyConn != null) copyConn.close();
+            }
+        }
+
+        public long delivered() {
+            synchronized (this) {
+                return events ? eventsCopied : 0;
+            }
+        }
+    }
+
+    // =====================================================================================================
+    // the run
+
+    /** What a run did. */
+    static final class Stats {
+        final long[] byAction = new long[5];
+        long unique, duplicates, sent, fallbacks, restocks, failed, delivered;
+        double seconds;
+        long seed;
+        final List<String> sinkLines = new ArrayList<>();
+
+        String summary(String name) {
+            StringBuilder sb = new StringBuilder(name).append(": ");
+            sb.append(Cli.summary("sent", sent, "events", -1, Duration.ofNanos((long) (seconds * 1e9))));
+            sb.append(String.format(Locale.ROOT, "; %,d unique + %,d duplicates (%.2f%%); mix", unique, duplicates,
+                    unique == 0 ? 0.0 : 100.0 * duplicates / unique));
+            for (int i = 0; i < 5; i++) {
+                sb.append(String.format(Locale.ROOT, " %s %,d (%.1f%%)", ACTIONS[i], byAction[i], unique == 0 ? 0.0 : 100.0 * byAction[i] / unique));
+                if (i < 4) sb.append(',');
+            }
+            if (fallbacks > 0) sb.append(String.format(Locale.ROOT, "; %,d became views (no valid pair)", fallbacks));
+            sb.append(String.format(Locale.ROOT, "; delivered %,d, failed %,d", delivered, failed));
+            for (String s : sinkLines) sb.append("; ").append(s);
+            sb.append("; seed ").append(seed);
+            return sb.toString();
+        }
+    }
+
+    /** A pending duplicate: its line and fields. */
+    record Dup(long dueMicros, byte[] line, int customer, int product, int action, int price, long micros, long idHi, long idLo) {}
+
+    /** One run: the model, the clock, pacing, duplicates and the sinks. */
+    static final class Run {
+        final Settings s;
+        final EStore cmd;
+        final long seed;
+        final int[] shard;
+        final Model model;
+        final Encoder enc;
+        final Rng idRng, dupRng;
+        final List<Sink> sinks = new ArrayList<>();
+        final ArrayDeque<Dup> pending = new ArrayDeque<>();
+        final Event e = new Event();
+        final Batch batch = new Batch();
+        final long startMicros; // simulated clock start, or Long.MIN_VALUE for the wall clock
+        final double stepMicros;
+        final long delayMicros;
+        final int dupPerBlock;
+        int blockLeft, dupLeft;
+        long wallBaseMicros, wallBaseNanos;
+        final Stats st = new Stats();
+
+        static final int DUP_BLOCK = 10_000;
+
+        Run(Settings s, EStore cmd) {
+            this.s = s;
+            this.cmd = cmd;
+            this.seed = cmd.seed != null ? cmd.seed : new java.security.SecureRandom().nextLong();
+            this.shard = parseShard(cmd.shard);
+            Catalog cat = Catalog.of(seed, s.products);
+            this.model = new Model(s, cat, seed, shard[0], shard[1]);
+            this.enc = new Encoder(cmd.format.equals("original"));
+            long shardSalt = shard[0] * 1_000_003L + shard[1];
+            this.idRng = new Rng(Rng.mix(seed, 0x1D000000L + shardSalt));
+            this.dupRng = new Rng(Rng.mix(seed, 0xD0B00000L + shardSalt));
+            this.startMicros = cmd.startTime != null ? parseStartTime(cmd.startTime) : Long.MIN_VALUE;
+            this.stepMicros = cmd.eps != null ? 1e6 / cmd.eps : 1000;
+            this.delayMicros = cmd.duplicateDelay == null ? -1 : cmd.duplicateDelay.toNanos() / 1000;
+            this.dupPerBlock = (int) Math.round(s.duplicatePct * DUP_BLOCK / 100.0);
+            st.seed = seed;
+        }
+
+        long clockMicros() {
+            if (startMicros != Long.MIN_VALUE) return startMicros + (long) (st.unique * stepMicros);
+            return wallBaseMicros + (System.nanoTime() - wallBaseNanos) / 1000;
+        }
+
+        /** Exactly dupPerBlock of every DUP_BLOCK events, at random places (selection sampling). */
+        boolean nextIsDuplicate() {
+            if (blockLeft == 0) {
+                blockLeft = DUP_BLOCK;
+                dupLeft = dupPerBlock;
+            }
+            boolean pick = dupLeft > 0 && dupRng.nextInt(blockLeft) < dupLeft;
+            blockLeft--;
+            if (pick) dupLeft--;
+            return pick;
+        }
+
+        void openSinks(long nowNanos) throws Exception {
+            boolean tinybird = false; // the Tinybird sink is added when lib/Tinybird.java is available
+            if (cmd.out != null) sinks.add(new FileSink(cmd.out));
+            if (cmd.toStdout || (cmd.out == null && !tinybird)) {
+                sinks.add(new StdoutSink(cmd.spec.commandLine().getOut(), cmd.stdoutStream));
+            }
+            if (s.writeToPostgres || cmd.pgEvents) {
+                Pg.Target t = cmd.pg.resolve(cmd.common.config());
+                PgSink p = new PgSink(t, model, s.dbUpdateInterval, cmd.pgEvents, shard[1] == 1 ? null : shard[0] + "/" + shard[1]);
+                sinks.add(p);
+                p.open(nowNanos);
+            }
+        }
+
+        Stats execute() throws Exception {
+            wallBaseMicros = Instant.now().getEpochSecond() * 1_000_000L + Instant.now().getNano() / 1000;
+            wallBaseNanos = System.nanoTime();
+            long t0 = System.nanoTime();
+            Cli.Progress progress = Cli.Progress.items("e-store", cmd.count != null ? cmd.count : -1, "events", cmd.common.quiet);
+            Throwable failure = null;
+            try {
+                openSinks(t0);
+                loop(t0, progress);
+            } catch (Throwable t) {
+                failure = t;
+            }
+            // flush and close every sink, even after a failure or Ctrl-C
+            for (Sink k : sinks) {
+                try {
+                    k.close();
+                } catch (Throwable t) {
+                    if (failure == null) failure = t;
+                }
+            }
+            progress.close();
+            st.seconds = (System.nanoTime() - t0) / 1e9;
+            st.fallbacks = model.fallbacks;
+            st.restocks = model.restocks;
+            long delivered = Long.MAX_VALUE;
+            for (Sink k : sinks) {
+                if (k instanceof PgSink p && !p.events) continue;
+                delivered = Math.min(delivered, k.delivered());
+                st.failed += k.failed();
+            }
+            st.delivered = delivered == Long.MAX_VALUE ? st.sent : delivered;
+            if (failure instanceof Exception ex) throw ex;
+            if (failure instanceof Error er) throw er;
+            return st;
+        }
+
+        void loop(long t0, Cli.Progress progress) throws Exception {
+            final long count = cmd.count != null ? cmd.count : Long.MAX_VALUE;
+            final long durNanos = cmd.duration != null ? cmd.duration.toNanos() : Long.MAX_VALUE;
+            final double eps = cmd.eps != null ? cmd.eps : 0;
+            long lastIdle = t0;
+            while (!cmd.stop) {
+                long now = System.nanoTime();
+                long elapsed = now - t0;
+                boolean timeUp = elapsed >= durNanos;
+                long target = count;
+                if (eps > 0) {
+                    long at = timeUp ? durNanos - 1 : elapsed;
+                    target = Math.min(target, (long) Math.floor(at / 1e9 * eps) + 1);
+                }
+                if (timeUp && eps <= 0) target = st.sent;
+                long todo = target - st.sent;
+                if (todo > 0) {
+                    fill((int) Math.min(todo, Batch.CAPACITY), count);
+                    for (Sink k : sinks) k.accept(batch);
+                    progress.add(batch.n);
+                    long c = clockMicros();
+                    for (Sink k : sinks) k.tick(now, c);
+                    continue;
+                }
+                if (timeUp || st.sent >= count) break;
+                // ahead of the schedule: flush now and then, then sleep until the next event is due
+                if (now - lastIdle > 20_000_000L) {
+                    for (Sink k : sinks) {
+                        k.idle();
+                        k.tick(now, clockMicros());
+                    }
+                    lastIdle = now;
+                }
+                long due = t0 + (long) Math.ceil(st.sent * 1e9 / eps);
+                long wait = Math.min(due, t0 + durNanos) - System.nanoTime();
+                if (wait > 0) java.util.concurrent.locks.LockSupport.parkNanos(Math.min(wait, 50_000_000L));
+            }
+            // stopped (count, duration or Ctrl-C): what was generated and is still pending goes out too
+            while (!pending.isEmpty()) {
+                batch.clear();
+                while (!pending.isEmpty() && batch.n < Batch.CAPACITY) emit(pending.poll());
+                for (Sink k : sinks) k.accept(batch);
+                progress.add(batch.n);
+            }
+        }
+
+        /** Generates up to n lines into the batch (fewer when --count is reached). */
+        void fill(int n, long count) {
+            batch.clear();
+            for (int i = 0; i < n; i++) {
+                long remaining = count - st.sent;
+                if (remaining <= 0) break;
+                Dup head = pending.peek();
+                if (head != null && (remaining <= pending.size() || head.dueMicros <= clockMicros())) {
+                    emit(pending.poll());
+                    continue;
+                }
+                generate();
+            }
+        }
+
+        private void generate() {
+            Event ev = e;
+            int a = model.next(ev);
+            ev.micros = clockMicros();
+            ev.idHi = (idRng.next() & ~0xF000L) | 0x4000L;
+            ev.idLo = (idRng.next() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
+            ByteBuf b = batch.bytes;
+            int startLen = b.len;
+            enc.encode(b, ev);
+            int i = batch.n++;
+            batch.end[i] = b.len;
+            batch.customer[i] = ev.customer;
+            batch.product[i] = ev.product;
+            batch.action[i] = a;
+            batch.price[i] = ev.priceCents;
+            batch.micros[i] = ev.micros;
+            batch.idHi[i] = ev.idHi;
+            batch.idLo[i] = ev.idLo;
+            batch.duplicate[i] = false;
+            st.unique++;
+            st.sent++;
+            st.byAction[a]++;
+            if (dupPerBlock > 0 && nextIsDuplicate()) {
+                byte[] line = java.util.Arrays.copyOfRange(b.a, startLen, b.len);
+                long due = delayMicros < 0 ? Long.MIN_VALUE : ev.micros + delayMicros;
+                pending.add(new Dup(due, line, ev.customer, ev.product, a, ev.priceCents, ev.micros, ev.idHi, ev.idLo));
+            }
+        }
+
+        private void emit(Dup d) {
+            batch.bytes.bytes(d.line());
+            int i = batch.n++;
+            batch.end[i] = batch.bytes.len;
+            batch.customer[i] = d.customer();
+            batch.product[i] = d.product();
+            batch.action[i] = d.action();
+            batch.price[i] = d.price();
+            batch.micros[i] = d.micros();
+            batch.idHi[i] = d.idHi();
+            batch.idLo[i] = d.idLo();
+            batch.duplicate[i] = true;
+            st.duplicates++;
+            st.sent++;
+        }
+    }
+}
