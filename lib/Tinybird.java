@@ -1,0 +1,1094 @@
+//SOURCES Cli.java
+//SOURCES Config.java
+//SOURCES Json.java
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URLDecoder;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongConsumer;
+import java.util.zip.Deflater;
+import java.util.zip.GZIPOutputStream;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import picocli.CommandLine.Option;
+
+/**
+ * The Tinybird client: host and token resolution, the Events API writer, the API Endpoint reader, the Data Sources
+ * API (file import) and the Query API. The contract is shared/reference/tinybird-api.md; tests run it against the
+ * local emulator (tests/tinybird-emulator.java).
+ *
+ * <h2>Quick use</h2>
+ * <pre>{@code
+ * @Mixin Tinybird.Options tb;                                   // --host URL, --region NAME, --token, --insecure
+ * Tinybird.Client client = tb.client(common.config(), "TINYBIRD_TOKEN", "TINYBIRD_TARGET_TOKEN");
+ *
+ * // Events API: thread-safe, batched (rows / bytes / linger), gzip, wait=true, retries, back-pressure
+ * try (Tinybird.Writer w = client.writer("events", new Tinybird.Writer.Settings().maxRows(10_000))) {
+ *     w.append(Map.of("id", 1, "action", "view"));            // a Map / JsonNode / POJO, serialised by Jackson
+ *     w.append("{\"id\":2}");                                  // or a pre-serialised JSON object (String or byte[])
+ *     w.flush();                                               // everything appended so far has an outcome
+ *     Tinybird.Writer.Stats s = w.stats();                     // appended == acknowledged + quarantined + failed
+ * }
+ *
+ * // API Endpoint: streamed, so a huge answer never sits in memory
+ * try (Tinybird.Rows rows = client.read("reports", Map.of("city", "Denver", "max_results", 5000))) {
+ *     rows.meta();                                             // [Column(name, type)] (JSON format)
+ *     while (rows.hasNext()) { ObjectNode r = rows.next(); }
+ *     rows.statistics(); rows.rowsBeforeLimitAtLeast();        // known once the rows are consumed
+ * }
+ * Tinybird.PipeResult all = client.readAll("api_cities", Map.of());
+ *
+ * // Data Sources API (multipart upload of a CSV or NDJSON file) and the Query API
+ * Tinybird.ImportResult r = client.importFile("append", "weather", Path.of("w.csv"), null);
+ * Tinybird.PipeResult q = client.sql("select count() from weather");
+ * }</pre>
+ *
+ * <h2>Accounting and duplicates</h2>
+ * The writer counts every appended row exactly once as acknowledged (the server stored it), quarantined (the server
+ * took it into {@code <ds>_quarantine}) or failed (given up: a non-retryable answer, or retries exhausted). After
+ * {@link Writer#flush()} or {@link Writer#close()}, {@code appended == acknowledged + quarantined + failed}; before,
+ * the difference is {@link Writer.Stats#pending()}. A retry can duplicate rows only after an <b>unknown outcome</b>:
+ * the connection dropped or timed out after the request was sent, or the server answered 500, so the rows may
+ * already be stored. Those attempts are counted in {@code unknownOutcomes} / {@code unknownOutcomeRows}, an upper
+ * bound for the duplicates. 429 and 503 ("no data ingested") and a refused connection are safe to retry. A 422
+ * (partially done) is not retried (it would duplicate) and its rows count as failed though some may be stored.
+ *
+ * <h2>Errors</h2>
+ * Every non-2xx answer becomes an {@link ApiException} (a {@link Cli.Failure}: one line, the server's text, the host,
+ * never the token); 403 and region-mismatch 404 are explained (scope? region? which host?).
+ */
+public final class Tinybird {
+    private Tinybird() {}
+
+    public static final String DEFAULT_HOST = "https://api.tinybird.co";
+    public static final String LOCAL_HOST = "http://localhost:7181";
+    static final DateTimeFormatter DATETIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
+
+    /** Region name -> API host, the reference's table. Other spellings are accepted by {@link #regionHost}. */
+    public static final Map<String, String> REGIONS;
+
+    static {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("gcp-europe-west3", "https://api.tinybird.co");
+        m.put("gcp-europe-west2", "https://api.europe-west2.gcp.tinybird.co");
+        m.put("gcp-us-east4", "https://api.us-east.tinybird.co");
+        m.put("gcp-northamerica-northeast2", "https://api.northamerica-northeast2.gcp.tinybird.co");
+        m.put("aws-eu-central-1", "https://api.eu-central-1.aws.tinybird.co");
+        m.put("aws-eu-west-1", "https://api.eu-west-1.aws.tinybird.co");
+        m.put("aws-us-east-1", "https://api.us-east.aws.tinybird.co");
+        m.put("aws-us-west-2", "https://api.us-west-2.aws.tinybird.co");
+        m.put("local", LOCAL_HOST);
+        REGIONS = Collections.unmodifiableMap(m);
+    }
+
+    /**
+     * The API host of a region. Accepts the canonical names of {@link #REGIONS} ({@code gcp-europe-west2},
+     * {@code aws-us-east-1}, {@code local}), the bare cloud region ({@code europe-west2}, {@code us-east4},
+     * {@code eu-central-1}) and the host's prefix as in the original's {@code https://{CLOUD_REGION}.tinybird.co}
+     * ({@code api}, {@code api.us-east}, {@code api.eu-central-1.aws}, {@code us-east.aws}).
+     */
+    public static String regionHost(String region) {
+        String n = region.strip().toLowerCase(Locale.ROOT);
+        if (n.startsWith("https://") || n.startsWith("http://")) return n;
+        if (n.endsWith(".tinybird.co")) n = n.substring(0, n.length() - ".tinybird.co".length());
+        if (n.equals("api") || n.equals("default") || n.equals("europe-west3")) n = "gcp-europe-west3";
+        if (n.startsWith("api.")) n = n.substring(4);
+        if (n.equals("tinybird-local") || n.equals("localhost")) n = "local";
+        if (REGIONS.containsKey(n)) return REGIONS.get(n);
+        if (REGIONS.containsKey("gcp-" + n)) return REGIONS.get("gcp-" + n);
+        if (REGIONS.containsKey("aws-" + n)) return REGIONS.get("aws-" + n);
+        for (String host : REGIONS.values()) {
+            String prefix = host.replaceFirst("^https?://api\\.?", "").replaceFirst("\\.?tinybird\\.co$", "");
+            if (!prefix.isEmpty() && prefix.equals(n)) return host;
+        }
+        throw Cli.usage("unknown Tinybird region '" + region + "' (known: " + String.join(", ", REGIONS.keySet())
+                + "; or give the API host with --host)");
+    }
+
+    /** A base URL and, when the URL named one (an Events API URL), the data source. */
+    public record Endpoint(String host, String datasource) {}
+
+    /**
+     * Parses a host, a full API URL or the original's template
+     * {@code https://{CLOUD_REGION}.tinybird.co/v0/events?name={DATASOURCE_NAME}} (placeholders substituted from
+     * vars; a missing one is a usage error). Returns the base URL (scheme://host[:port]) and the {@code name=} of an
+     * Events API URL. Plain http to a host that is not loopback is refused unless insecure.
+     */
+    public static Endpoint parseUrl(String url, Map<String, String> vars, boolean insecure) {
+        String s = url.strip();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\{([A-Za-z0-9_]+)\\}").matcher(s);
+        StringBuilder sb = new StringBuilder();
+        while (m.find()) {
+            String v = vars == null ? null : vars.get(m.group(1));
+            if (v == null || v.isBlank()) {
+                throw Cli.usage("the Tinybird URL '" + s + "' has the placeholder {" + m.group(1) + "} and no value for it"
+                        + (m.group(1).equals("CLOUD_REGION") ? " (give --region, e.g. api.us-east)" : ""));
+            }
+            m.appendReplacement(sb, java.util.regex.Matcher.quoteReplacement(v));
+        }
+        m.appendTail(sb);
+        s = sb.toString();
+        if (!s.contains("://")) s = (isLoopbackName(s.replaceFirst("[:/].*", "")) ? "http://" : "https://") + s;
+        URI u;
+        try {
+            u = new URI(s);
+        } catch (URISyntaxException e) {
+            throw Cli.usage("not a URL: '" + Config.redact(url) + "'");
+        }
+        String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(Locale.ROOT);
+        if (!scheme.equals("http") && !scheme.equals("https") || u.getHost() == null) {
+            throw Cli.usage("not an http(s) URL: '" + Config.redact(url) + "'");
+        }
+        if (scheme.equals("http") && !insecure && !isLoopbackName(u.getHost())) {
+            throw Cli.usage("refusing plain http to " + u.getHost() + ": the token would travel unencrypted "
+                    + "(use https, or --insecure if you mean it)");
+        }
+        String path = u.getRawPath() == null ? "" : u.getRawPath();
+        int v0 = path.indexOf("/v0/");
+        String prefix = v0 >= 0 ? path.substring(0, v0) : path.replaceFirst("/+$", "");
+        String base = scheme + "://" + u.getRawAuthority() + prefix;
+        String ds = null;
+        if (u.getRawQuery() != null) {
+            for (String kv : u.getRawQuery().split("&")) {
+                if (kv.startsWith("name=")) ds = URLDecoder.decode(kv.substring(5), StandardCharsets.UTF_8);
+            }
+        }
+        return new Endpoint(base, ds);
+    }
+
+    static boolean isLoopbackName(String host) {
+        String h = host.toLowerCase(Locale.ROOT).replace("[", "").replace("]", "");
+        return h.equals("localhost") || h.startsWith("127.") || h.equals("::1") || h.endsWith(".localhost");
+    }
+
+    /** Host (and token) resolution shared by the mixin and by scripts with two connections (source and target). */
+    public static Client connect(String host, String region, String token, boolean insecure, Config cfg,
+                                 String... tokenEnvKeys) {
+        String base = resolveHost(host, region, insecure, cfg);
+        String t = token;
+        if (t != null && !t.isBlank()) {
+            Config.registerSecret(t);
+        } else {
+            String[] keys = tokenEnvKeys.length == 0 ? new String[] {"TINYBIRD_TOKEN"} : tokenEnvKeys;
+            t = cfg.require("the Tinybird token", keys);
+            Config.registerSecret(t);
+        }
+        return new Client(base, t);
+    }
+
+    /** --host, else --region, else TINYBIRD_HOST / TB_HOST, else TINYBIRD_REGION, else the default host. */
+    public static String resolveHost(String host, String region, boolean insecure, Config cfg) {
+        Map<String, String> vars = new LinkedHashMap<>();
+        String reg = region != null ? region : cfg == null ? null : cfg.get("TINYBIRD_REGION", "CLOUD_REGION").orElse(null);
+        if (reg != null) vars.put("CLOUD_REGION", reg);
+        if (host != null && !host.isBlank()) return parseUrl(host, vars, insecure).host();
+        if (region != null && !region.isBlank()) return parseUrl(regionHost(region), vars, insecure).host();
+        if (cfg != null) {
+            Optional<String> h = cfg.get("TINYBIRD_HOST", "TB_HOST", "TINYBIRD_API_URL");
+            if (h.isPresent()) return parseUrl(h.get(), vars, insecure).host();
+            Optional<String> r = cfg.get("TINYBIRD_REGION");
+            if (r.isPresent()) return parseUrl(regionHost(r.get()), vars, insecure).host();
+        }
+        return DEFAULT_HOST;
+    }
+
+    /** The connection options: {@code @Mixin Tinybird.Options tb;} then {@code tb.client(cfg, "TINYBIRD_TOKEN")}. */
+    public static final class Options {
+        @Option(names = "--host", paramLabel = "URL",
+                description = "Tinybird API host (https://api.us-east.tinybird.co), a full Events API URL, or the original's "
+                        + "template https://{CLOUD_REGION}.tinybird.co/v0/events?name={DATASOURCE_NAME}. "
+                        + "Default: TINYBIRD_HOST, else --region, else https://api.tinybird.co.")
+        public String host;
+
+        @Option(names = "--region", paramLabel = "NAME",
+                description = "Tinybird region instead of --host: gcp-europe-west3 (default), gcp-europe-west2, gcp-us-east4, "
+                        + "gcp-northamerica-northeast2, aws-eu-central-1, aws-eu-west-1, aws-us-east-1, aws-us-west-2, "
+                        + "local (http://localhost:7181, the emulator); also fills {CLOUD_REGION} in --host.")
+        public String region;
+
+        @Option(names = "--token", paramLabel = "TOKEN",
+                description = "Tinybird token (default: TINYBIRD_TOKEN from the environment or .env). Prefer the "
+                        + "environment: a command line shows in ps. Never printed.")
+        public String token;
+
+        @Option(names = "--insecure", description = "Allow plain http to a host that is not localhost.")
+        public boolean insecure;
+
+        /** The base URL. */
+        public String host(Config cfg) {
+            return resolveHost(host, region, insecure, cfg);
+        }
+
+        /** A client; the token from --token, else the first of tokenEnvKeys set (default TINYBIRD_TOKEN). */
+        public Client client(Config cfg, String... tokenEnvKeys) {
+            return connect(host, region, token, insecure, cfg, tokenEnvKeys);
+        }
+    }
+
+    // ================================================================== errors
+
+    /** A non-2xx answer: the status, the server's text and a one-line explanation (never the token). */
+    public static final class ApiException extends Cli.Failure {
+        public final int status;
+        public final String serverText;
+
+        public ApiException(int status, String serverText, String message) {
+            super(Config.redact(message));
+            this.status = status;
+            this.serverText = serverText;
+        }
+    }
+
+    static String oneLine(String s) {
+        if (s == null) return "";
+        String t = s.strip().replaceAll("\\s*\\n\\s*", " ");
+        return t.length() > 500 ? t.substring(0, 500) + "..." : t;
+    }
+
+    /** The server's message: the {@code error} of a JSON body, else the plain text. */
+    static String serverText(String body) {
+        if (body == null) return "";
+        String b = body.strip();
+        if (b.startsWith("{")) {
+            try {
+                JsonNode n = Json.MAPPER.readTree(b);
+                if (n.hasNonNull("error") && n.get("error").isTextual()) return n.get("error").asText();
+                if (n.has("errors")) return n.get("errors").toString();
+            } catch (IOException notJson) {
+                // plain text after all
+            }
+        }
+        return b;
+    }
+
+    static ApiException error(String host, int status, String body, String what, String scopeHint) {
+        String text = oneLine(serverText(body));
+        String msg = "Tinybird answered " + status + (text.isEmpty() ? "" : " (" + text + ")") + " to " + what + " at " + host;
+        if (status == 403) {
+            msg += ": the token was refused: check that it exists in this workspace, that it has the scope "
+                    + scopeHint + ", and the region (--host / --region)";
+        } else if (status == 404 && text.toLowerCase(Locale.ROOT).contains("region")) {
+            msg += ": the token belongs to another region: point --host (or --region) at the host named above";
+        } else if (status == 404 && what.startsWith("GET /v0/pipes") || status == 404 && what.startsWith("POST /v0/pipes")) {
+            msg += " (is the pipe published as an API Endpoint in this workspace and region?)";
+        }
+        return new ApiException(status, text, msg);
+    }
+
+    // ================================================================== client
+
+    /** A host and a token over one java.net.http.HttpClient. Thread-safe. */
+    public static final class Client implements AutoCloseable {
+        private final String host;
+        private final String token;
+        private final HttpClient http;
+        private Duration timeout = Duration.ofSeconds(60);
+
+        public Client(String host, String token) {
+            this.host = host.replaceFirst("/+$", "");
+            this.token = token;
+            Config.registerSecret(token);
+            HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+            if (this.host.startsWith("http://")) b.version(HttpClient.Version.HTTP_1_1);
+            this.http = b.build();
+        }
+
+        public String host() {
+            return host;
+        }
+
+        /** Request timeout (default 60 s). */
+        public Client timeout(Duration d) {
+            this.timeout = d;
+            return this;
+        }
+
+        public Duration timeout() {
+            return timeout;
+        }
+
+        HttpClient http() {
+            return http;
+        }
+
+        HttpRequest.Builder request(String pathAndQuery) {
+            return HttpRequest.newBuilder(URI.create(host + pathAndQuery))
+                    .timeout(timeout)
+                    .header("Authorization", "Bearer " + token)
+                    .header("User-Agent", "py-utilities-java/" + Cli.VERSION);
+        }
+
+        /** An Events API writer with default settings. */
+        public Writer writer(String datasource) {
+            return new Writer(this, datasource, new Writer.Settings());
+        }
+
+        public Writer writer(String datasource, Writer.Settings settings) {
+            return new Writer(this, datasource, settings);
+        }
+
+        /** Streams an API Endpoint's rows (JSON format). Close the result. */
+        public Rows read(String pipe, Map<String, ?> params) {
+            return read(pipe, params, "json");
+        }
+
+        /** format: json (meta, data, statistics) or ndjson (rows only). */
+        public Rows read(String pipe, Map<String, ?> params, String format) {
+            if (!format.equals("json") && !format.equals("ndjson")) throw Cli.usage("unsupported pipe format: " + format);
+            String query = encodeParams(params);
+            String path = "/v0/pipes/" + enc(pipe) + "." + format;
+            HttpRequest req;
+            String what;
+            if (query.length() > 8000) {
+                req = request(path).header("Content-Type", "application/x-www-form-urlencoded")
+                        .POST(HttpRequest.BodyPublishers.ofString(query)).build();
+                what = "POST " + path;
+            } else {
+                req = request(path + (query.isEmpty() ? "" : "?" + query)).GET().build();
+                what = "GET " + path;
+            }
+            return open(req, what, "PIPES:READ:" + pipe, format.equals("ndjson"));
+        }
+
+        /** Reads a whole (small) API Endpoint answer into memory. */
+        public PipeResult readAll(String pipe, Map<String, ?> params) {
+            try (Rows rows = read(pipe, params)) {
+                return rows.toResult();
+            }
+        }
+
+        /** The Query API: runs SQL (FORMAT JSON appended when no FORMAT is given) and returns the whole answer. */
+        public PipeResult sql(String sql) {
+            try (Rows rows = sqlRows(sql)) {
+                return rows.toResult();
+            }
+        }
+
+        /** The Query API, streamed. */
+        public Rows sqlRows(String sql) {
+            String q = sql.strip();
+            if (!q.toUpperCase(Locale.ROOT).matches("(?s).*\\bFORMAT\\s+\\w+\\s*;?$")) q = q + " FORMAT JSON";
+            HttpRequest req = request("/v0/sql").header("Content-Type", "text/plain")
+                    .POST(HttpRequest.BodyPublishers.ofString(q)).build();
+            return open(req, "POST /v0/sql", "DATASOURCES:READ / PIPES:READ", false);
+        }
+
+        private Rows open(HttpRequest req, String what, String scope, boolean ndjson) {
+            HttpResponse<InputStream> resp;
+            try {
+                resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+            } catch (IOException e) {
+                throw new Cli.Failure("cannot reach Tinybird at " + host + " (" + what + "): " + describe(e), e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Cli.Failure("interrupted", e);
+            }
+            if (resp.statusCode() != 200) {
+                String body;
+                try (InputStream in = resp.body()) {
+                    body = new String(in.readNBytes(64 * 1024), StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    body = "";
+                }
+                throw error(host, resp.statusCode(), body, what, scope);
+            }
+            try {
+                return new Rows(resp.body(), ndjson, what);
+            } catch (IOException e) {
+                throw new Cli.Failure("bad answer from Tinybird to " + what + ": " + e.getMessage(), e);
+            }
+        }
+
+        /**
+         * The Data Sources API from a local file: mode create (schema: columns with jsonpaths for NDJSON, may be null
+         * to let the server infer), append or replace. CSV or NDJSON by the file's extension (.csv; .ndjson, .jsonl,
+         * .json). A multipart upload, streamed from the file.
+         */
+        public ImportResult importFile(String mode, String datasource, Path file, String schema) {
+            if (!List.of("create", "append", "replace").contains(mode)) throw Cli.usage("mode must be create, append or replace");
+            String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+            String format = name.endsWith(".csv") || name.endsWith(".csv.gz") ? "csv"
+                    : name.matches(".*\\.(ndjson|jsonl|json)(\\.gz)?$") ? "ndjson" : null;
+            if (format == null) throw Cli.usage(file + ": unknown file type (expected .csv, .ndjson or .jsonl)");
+            if (!Files.isRegularFile(file)) throw new Cli.Failure("no such file: " + file);
+            String boundary = "----py-utilities-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
+            String head = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + format + "\"; filename=\""
+                    + file.getFileName().toString().replace("\"", "") + "\"\r\nContent-Type: "
+                    + (format.equals("csv") ? "text/csv" : "application/x-ndjson") + "\r\n\r\n";
+            String tail = "\r\n--" + boundary + "--\r\n";
+            HttpRequest.BodyPublisher body;
+            try {
+                body = HttpRequest.BodyPublishers.concat(HttpRequest.BodyPublishers.ofString(head),
+                        HttpRequest.BodyPublishers.ofFile(file), HttpRequest.BodyPublishers.ofString(tail));
+            } catch (java.io.FileNotFoundException e) {
+                throw new Cli.Failure("no such file: " + file);
+            }
+            StringBuilder q = new StringBuilder("/v0/datasources?mode=").append(mode).append("&name=").append(enc(datasource))
+                    .append("&format=").append(format);
+            if (schema != null && !schema.isBlank()) q.append("&schema=").append(enc(schema));
+            HttpRequest req = request(q.toString()).timeout(timeout.multipliedBy(10))
+                    .header("Content-Type", "multipart/form-data; boundary=" + boundary).POST(body).build();
+            String what = "POST /v0/datasources?mode=" + mode + "&name=" + datasource;
+            HttpResponse<String> resp;
+            try {
+                resp = http.send(req, HttpResponse.BodyHandlers.ofString());
+            } catch (IOException e) {
+                throw new Cli.Failure("cannot reach Tinybird at " + host + " (" + what + "): " + describe(e), e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Cli.Failure("interrupted", e);
+            }
+            if (resp.statusCode() != 200) {
+                throw error(host, resp.statusCode(), resp.body(), what,
+                        mode.equals("create") ? "DATASOURCES:CREATE" : "DATASOURCES:APPEND:" + datasource);
+            }
+            try {
+                JsonNode n = Json.MAPPER.readTree(resp.body());
+                JsonNode err = n.path("error");
+                String error = err.isTextual() ? err.asText() : err.isBoolean() && err.asBoolean() ? "error" : null;
+                return new ImportResult(n.path("import_id").asText(null), n.path("datasource").path("name").asText(datasource),
+                        n.path("quarantine_rows").asLong(0), n.path("invalid_lines").asLong(0), error, n);
+            } catch (IOException e) {
+                throw new Cli.Failure("bad answer from Tinybird to " + what + ": " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        public void close() {
+            http.shutdownNow();
+        }
+    }
+
+    static String describe(IOException e) {
+        String m = e.getMessage();
+        if (e instanceof ConnectException) return "connection refused" + (m == null ? "" : " (" + m + ")");
+        if (e instanceof java.net.http.HttpTimeoutException) return "timed out";
+        return e.getClass().getSimpleName() + (m == null ? "" : ": " + m);
+    }
+
+    static String enc(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    /** Query string of pipe params: collections and arrays repeat the key; dates as YYYY-MM-DD HH:MM:SS (UTC). */
+    public static String encodeParams(Map<String, ?> params) {
+        if (params == null || params.isEmpty()) return "";
+        StringBuilder sb = new StringBuilder();
+        for (Map.Entry<String, ?> e : params.entrySet()) {
+            Object v = e.getValue();
+            if (v == null) continue;
+            List<Object> values = new ArrayList<>();
+            if (v instanceof Collection<?> c) values.addAll(c);
+            else if (v instanceof Object[] a) values.addAll(List.of(a));
+            else values.add(v);
+            for (Object x : values) {
+                if (x == null) continue;
+                if (sb.length() > 0) sb.append('&');
+                sb.append(enc(e.getKey())).append('=').append(enc(paramText(x)));
+            }
+        }
+        return sb.toString();
+    }
+
+    static String paramText(Object x) {
+        if (x instanceof LocalDateTime t) return t.format(DATETIME);
+        if (x instanceof Instant t) return LocalDateTime.ofInstant(t, ZoneOffset.UTC).format(DATETIME);
+        if (x instanceof OffsetDateTime t) return t.withOffsetSameInstant(ZoneOffset.UTC).toLocalDateTime().format(DATETIME);
+        if (x instanceof ZonedDateTime t) return t.withZoneSameInstant(ZoneOffset.UTC).toLocalDateTime().format(DATETIME);
+        if (x instanceof LocalDate d) return d.toString();
+        return x.toString();
+    }
+
+    // ================================================================== reader
+
+    /** A column of an answer's meta: name and ClickHouse type. */
+    public record Column(String name, String type) {}
+
+    /** A whole answer in memory. rowsBeforeLimitAtLeast is null when the query had no LIMIT. */
+    public record PipeResult(List<Column> meta, List<ObjectNode> data, long rows, Long rowsBeforeLimitAtLeast,
+                             JsonNode statistics) {}
+
+    /**
+     * The rows of an answer, parsed as they arrive (Jackson streaming): memory stays flat however long the answer.
+     * meta() is known at once (Tinybird sends it first); rowsBeforeLimitAtLeast() and statistics() once the rows are
+     * consumed. Not thread-safe. Close it (or read to the end).
+     */
+    public static final class Rows implements Iterator<ObjectNode>, AutoCloseable {
+        private final InputStream in;
+        private final JsonParser p;
+        private final boolean ndjson;
+        private final String what;
+        private List<Column> meta = List.of();
+        private Long rowsBeforeLimit;
+        private JsonNode statistics;
+        private Long rowsField;
+        private long count;
+        private ObjectNode next;
+        private boolean inData, done;
+
+        Rows(InputStream in, boolean ndjson, String what) throws IOException {
+            this.in = in;
+            this.ndjson = ndjson;
+            this.what = what;
+            this.p = Json.FACTORY.createParser(in);
+            if (!ndjson) {
+                if (p.nextToken() != JsonToken.START_OBJECT) throw new IOException("expected a JSON object");
+                readFieldsUntilData();
+            }
+        }
+
+        private void readFieldsUntilData() throws IOException {
+            JsonToken t;
+            while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+                String f = p.currentName();
+                p.nextToken();
+                switch (f) {
+                    case "data" -> {
+                        if (p.currentToken() != JsonToken.START_ARRAY) throw new IOException("'data' is not an array");
+                        inData = true;
+                        return;
+                    }
+                    case "meta" -> {
+                        List<Column> cols = new ArrayList<>();
+                        for (JsonNode c : (JsonNode) Json.MAPPER.readTree(p)) cols.add(new Column(c.path("name").asText(), c.path("type").asText()));
+                        meta = List.copyOf(cols);
+                    }
+                    case "rows" -> rowsField = p.getValueAsLong();
+                    case "rows_before_limit_at_least" -> rowsBeforeLimit = p.getValueAsLong();
+                    case "statistics" -> statistics = Json.MAPPER.readTree(p);
+                    default -> p.skipChildren();
+                }
+            }
+            if (t != JsonToken.END_OBJECT) throw new IOException("unexpected " + t);
+            done = true;
+        }
+
+        public List<Column> meta() {
+            return meta;
+        }
+
+        /** Rows read so far. */
+        public long count() {
+            return count;
+        }
+
+        public Long rowsBeforeLimitAtLeast() {
+            return rowsBeforeLimit;
+        }
+
+        public JsonNode statistics() {
+            return statistics;
+        }
+
+        /** The {@code rows} field of the answer (null until read, and for ndjson). */
+        public Long rowsField() {
+            return rowsField;
+        }
+
+        @Override
+        public boolean hasNext() {
+            if (next != null) return true;
+            if (done) return false;
+            try {
+                JsonToken t = p.nextToken();
+                if (ndjson) {
+                    if (t == null) {
+                        done = true;
+                        return false;
+                    }
+                } else if (t == JsonToken.END_ARRAY) {
+                    inData = false;
+                    readFieldsUntilData();
+                    done = true;
+                    return false;
+                }
+                if (t != JsonToken.START_OBJECT) throw new IOException("expected a row object, got " + t);
+                next = Json.MAPPER.readTree(p);
+                return true;
+            } catch (IOException e) {
+                done = true;
+                throw new Cli.Failure("broken answer from Tinybird to " + what + " after " + count + " rows: " + describe(e), e);
+            }
+        }
+
+        @Override
+        public ObjectNode next() {
+            if (!hasNext()) throw new NoSuchElementException();
+            ObjectNode r = next;
+            next = null;
+            count++;
+            return r;
+        }
+
+        /** Reads the rest into memory. */
+        public PipeResult toResult() {
+            List<ObjectNode> data = new ArrayList<>();
+            while (hasNext()) data.add(next());
+            return new PipeResult(meta, data, rowsField != null ? rowsField : data.size(), rowsBeforeLimit, statistics);
+        }
+
+        @Override
+        public void close() {
+            try {
+                p.close();
+                in.close();
+            } catch (IOException ignored) {
+                // nothing to do
+            }
+        }
+    }
+
+    /** The Data Sources API's answer. error is null when all went well, else the server's message. */
+    public record ImportResult(String importId, String datasource, long quarantineRows, long invalidLines, String error,
+                               JsonNode raw) {}
+
+    // ================================================================== writer
+
+    /**
+     * The Events API writer. {@link #append} is thread-safe and cheap; rows are NDJSON-serialised into the current
+     * batch, which is sent when it reaches maxRows or maxBytes, or when its first row is older than linger. Up to
+     * inFlight requests run at once, with up to queuedBatches sealed batches waiting: past that, append blocks
+     * (back-pressure, bounded memory of about (inFlight + queuedBatches + 1) x maxBytes).
+     *
+     * <p>Retries: 429 waits Retry-After (else X-RateLimit-Reset, else the backoff); 500, 503 and connection errors
+     * back off exponentially (backoffBase x 2^n, capped at backoffCap, with jitter) for at most maxAttempts attempts;
+     * 413 splits the batch in halves and sends each; every other 4xx fails the batch with the server's text and, with
+     * failFast (default), makes the next append throw. wait=true (default) makes the server answer only once the rows
+     * are written, so acknowledged means stored (with wait=false a 202 can still be lost).
+     */
+    public static final class Writer implements AutoCloseable {
+        /** Writer settings (fluent). */
+        public static final class Settings {
+            int maxRows = 10_000;
+            long maxBytes = 4_000_000;
+            Duration linger = Duration.ofSeconds(1);
+            boolean gzip = true;
+            boolean waitForAck = true;
+            int inFlight = 4;
+            int queuedBatches = 4;
+            int maxAttempts = 8;
+            Duration backoffBase = Duration.ofMillis(200);
+            Duration backoffCap = Duration.ofSeconds(3);
+            Duration maxRetryWait = Duration.ofSeconds(60);
+            Duration requestTimeout;
+            boolean failFast = true;
+            LongConsumer onAcknowledged;
+
+            /** Rows per request (default 10,000). */
+            public Settings maxRows(int n) { if (n < 1) throw Cli.usage("batch rows must be >= 1"); maxRows = n; return this; }
+            /** Uncompressed NDJSON bytes per request (default 4 MB, well under the 10 MB limit). */
+            public Settings maxBytes(long n) { if (n < 1) throw Cli.usage("batch bytes must be >= 1"); maxBytes = n; return this; }
+            /** Longest a row waits for its batch to fill (default 1 s). */
+            public Settings linger(Duration d) { linger = d; return this; }
+            public Settings gzip(boolean b) { gzip = b; return this; }
+            /** wait=true (default): the answer comes once the rows are stored. */
+            public Settings waitForAck(boolean b) { waitForAck = b; return this; }
+            /** Concurrent requests (default 4). */
+            public Settings inFlight(int n) { if (n < 1) throw Cli.usage("in-flight requests must be >= 1"); inFlight = n; return this; }
+            /** Sealed batches that may wait for a free request slot (default 4). */
+            public Settings queuedBatches(int n) { queuedBatches = Math.max(0, n); return this; }
+            /** Attempts per batch, the first included (default 8). */
+            public Settings maxAttempts(int n) { maxAttempts = Math.max(1, n); return this; }
+            public Settings backoff(Duration base, Duration cap) { backoffBase = base; backoffCap = cap; return this; }
+            /** Longest honoured Retry-After (default 60 s). */
+            public Settings maxRetryWait(Duration d) { maxRetryWait = d; return this; }
+            /** Per-request timeout (default: the client's, 60 s). */
+            public Settings requestTimeout(Duration d) { requestTimeout = d; return this; }
+            public Settings failFast(boolean b) { failFast = b; return this; }
+            /** Called (from a sender thread) with the number of rows of each acknowledged request. */
+            public Settings onAcknowledged(LongConsumer c) { onAcknowledged = c; return this; }
+        }
+
+        /**
+         * Counters. appended = acknowledged + quarantined + failed + pending; pending is 0 after flush()/close().
+         * unknownOutcomes: attempts whose outcome was unknown (dropped connection, timeout, 500); their rows
+         * (unknownOutcomeRows) may have been stored and then sent again: an upper bound of the duplicates.
+         */
+        public record Stats(long appended, long acknowledged, long quarantined, long failed, long requests, long retries,
+                            long splits, long unknownOutcomes, long unknownOutcomeRows, long bytesSent, long bytesRaw,
+                            String firstError) {
+            public long pending() {
+                return appended - acknowledged - quarantined - failed;
+            }
+        }
+
+        private final Client client;
+        private final String datasource;
+        private final Settings s;
+        private final String path;
+        private final Duration timeout;
+        private final ExecutorService senders;
+        private final ScheduledExecutorService lingerTimer;
+        private final Semaphore slots;
+        private final Object lock = new Object();
+        private final Object doneLock = new Object();
+        private long outstanding; // sealed batches not finished, under doneLock
+        private byte[] buf;
+        private int len, rows;
+        private long firstRowNanos;
+        private volatile boolean closed;
+        private final AtomicReference<ApiException> fatal = new AtomicReference<>();
+        private final AtomicReference<String> firstError = new AtomicReference<>();
+        private final AtomicLong appended = new AtomicLong(), acknowledged = new AtomicLong(), quarantined = new AtomicLong(),
+                failed = new AtomicLong(), requests = new AtomicLong(), retries = new AtomicLong(), splits = new AtomicLong(),
+                unknown = new AtomicLong(), unknownRows = new AtomicLong(), bytesSent = new AtomicLong(), bytesRaw = new AtomicLong();
+
+        Writer(Client client, String datasource, Settings settings) {
+            if (datasource == null || datasource.isBlank()) throw Cli.usage("no Tinybird data source name given");
+            this.client = client;
+            this.datasource = datasource;
+            this.s = settings;
+            this.timeout = settings.requestTimeout != null ? settings.requestTimeout : client.timeout();
+            this.path = "/v0/events?name=" + enc(datasource) + (settings.waitForAck ? "&wait=true" : "") + "&format=ndjson";
+            this.slots = new Semaphore(settings.inFlight + settings.queuedBatches);
+            AtomicLong n = new AtomicLong();
+            this.senders = Executors.newFixedThreadPool(settings.inFlight, r -> {
+                Thread t = new Thread(r, "tinybird-writer-" + n.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+            this.lingerTimer = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "tinybird-linger");
+                t.setDaemon(true);
+                return t;
+            });
+            long tick = Math.max(5, Math.min(250, settings.linger.toMillis() / 4));
+            lingerTimer.scheduleWithFixedDelay(this::lingerCheck, tick, tick, TimeUnit.MILLISECONDS);
+            this.buf = new byte[(int) Math.min(settings.maxBytes + 1024, 256 * 1024)];
+        }
+
+        public String datasource() {
+            return datasource;
+        }
+
+        /**
+         * Appends one row: a Map, a JsonNode or any Jackson-serialisable object; or a String / byte[] that already is
+         * one JSON object (one line, no newline inside). Blocks when the queue is full. Throws the first
+         * non-retryable error (with failFast) and IllegalStateException after close().
+         */
+        public void append(Object record) {
+            byte[] line;
+            if (record instanceof byte[] b) line = b;
+            else if (record instanceof String str) line = str.getBytes(StandardCharsets.UTF_8);
+            else {
+                try {
+                    line = Json.MAPPER.writeValueAsBytes(record);
+                } catch (IOException e) {
+                    throw new IllegalArgumentException("cannot serialise the row to JSON: " + e.getMessage(), e);
+                }
+            }
+            appendLine(line, 0, line.length);
+        }
+
+        /** Appends a pre-serialised JSON object from a slice of bytes (copied). */
+        public void appendLine(byte[] b, int off, int n) {
+            while (n > 0 && (b[off + n - 1] == '\n' || b[off + n - 1] == '\r')) n--;
+            for (int i = off; i < off + n; i++) {
+                if (b[i] == '\n') throw new IllegalArgumentException("a row must be one line of JSON (found a newline inside)");
+            }
+            if (n == 0) throw new IllegalArgumentException("empty row");
+            ApiException f = fatal.get();
+            if (f != null && s.failFast) throw f;
+            synchronized (lock) {
+                if (closed) throw new IllegalStateException("the writer is closed");
+                if (rows > 0 && (len + n + 1 > s.maxBytes)) sealAndSubmit();
+                if (rows == 0) firstRowNanos = System.nanoTime();
+                ensure(n + 1);
+                System.arraycopy(b, off, buf, len, n);
+                len += n;
+                buf[len++] = '\n';
+                rows++;
+                appended.incrementAndGet();
+                if (rows >= s.maxRows || len >= s.maxBytes) sealAndSubmit();
+            }
+        }
+
+        private void ensure(int extra) {
+            if (len + extra <= buf.length) return;
+            long want = Math.max((long) buf.length * 2, (long) len + extra);
+            want = Math.max(Math.min(want, s.maxBytes + 1024), (long) len + extra);
+            buf = java.util.Arrays.copyOf(buf, (int) Math.min(want, Integer.MAX_VALUE - 16));
+        }
+
+        private void lingerCheck() {
+            try {
+                synchronized (lock) {
+                    if (rows > 0 && System.nanoTime() - firstRowNanos >= s.linger.toNanos()) sealAndSubmit();
+                }
+            } catch (RuntimeException e) {
+                // the timer must keep running; errors surface through the stats
+            }
+        }
+
+        /** Under lock: hands the current batch to a sender (blocking while the queue is full). */
+        private void sealAndSubmit() {
+            if (rows == 0) return;
+            byte[] data = buf;
+            int dataLen = len, dataRows = rows;
+            buf = new byte[(int) Math.min(s.maxBytes + 1024, Math.max(64 * 1024, dataLen + 1024))];
+            len = 0;
+            rows = 0;
+            slots.acquireUninterruptibly();
+            synchronized (doneLock) {
+                outstanding++;
+            }
+            try {
+                senders.execute(() -> {
+                    try {
+                        send(data, 0, dataLen, dataRows);
+                    } catch (RuntimeException e) {
+                        fail(dataRows, "unexpected error: " + e, null);
+                    } finally {
+                        slots.release();
+                        synchronized (doneLock) {
+                            outstanding--;
+                            doneLock.notifyAll();
+                        }
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                slots.release();
+                synchronized (doneLock) {
+                    outstanding--;
+                    doneLock.notifyAll();
+                }
+                fail(dataRows, "the writer was shut down", null);
+            }
+        }
+
+        /** Sends everything appended so far and waits until every row has an outcome. */
+        public void flush() {
+            synchronized (lock) {
+                sealAndSubmit();
+            }
+            synchronized (doneLock) {
+                while (outstanding > 0) {
+                    try {
+                        doneLock.wait();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+            }
+        }
+
+        /** flush(), then stops the threads. Idempotent. Check stats() afterwards. */
+        @Override
+        public void close() {
+            if (closed) return;
+            flush();
+            synchronized (lock) {
+                closed = true;
+            }
+            lingerTimer.shutdownNow();
+            senders.shutdown();
+        }
+
+        public Stats stats() {
+            return new Stats(appended.get(), acknowledged.get(), quarantined.get(), failed.get(), requests.get(), retries.get(),
+                    splits.get(), unknown.get(), unknownRows.get(), bytesSent.get(), bytesRaw.get(), firstError.get());
+        }
+
+        /** Throws the first error as one line when any row failed (call after flush/close). */
+        public void throwIfFailed() {
+            Stats st = stats();
+            if (st.failed() > 0) {
+                ApiException f = fatal.get();
+                String why = f != null ? f.getMessage() : st.firstError();
+                throw new Cli.Failure(String.format(Locale.ROOT, "%,d of %,d rows were not written to Tinybird data source %s: %s",
+                        st.failed(), st.appended(), datasource, why));
+            }
+        }
+
+        private void fail(int n, String message, ApiException e) {
+            failed.addAndGet(n);
+            firstError.compareAndSet(null, Config.redact(message));
+            if (e != null) fatal.compareAndSet(null, e);
+        }
+
+        private static byte[] gzip(byte[] data, int off, int n) {
+            ByteArrayOutputStream bos = new ByteArrayOutputStream(Math.max(1024, n / 5));
+            try (GZIPOutputStream gz = new GZIPOutputStream(bos, 64 * 1024) {
+                { def.setLevel(Deflater.BEST_SPEED); }
+            }) {
+                gz.write(data, off, n);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return bos.toByteArray();
+        }
+
+        /** Sends one batch (a slice of NDJSON with n rows) until it has an outcome. */
+        private void send(byte[] data, int off, int n, int nrows) {
+            byte[] body = s.gzip ? gzip(data, off, n) : java.util.Arrays.copyOfRange(data, off, off + n);
+            int attempt = 0;
+            String what = "POST /v0/events?name=" + datasource;
+            while (true) {
+                attempt++;
+                requests.incrementAndGet();
+                long waitMs;
+                boolean unknownOutcome = false;
+                String problem;
+                try {
+                    HttpRequest.Builder rb = client.request(path).timeout(timeout)
+                            .header("Content-Type", "application/x-ndjson")
+                            .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+                    if (s.gzip) rb.header("Content-Encoding", "gzip");
+                    HttpResponse<String> r = client.http().send(rb.build(), HttpResponse.BodyHandlers.ofString());
+                    int code = r.statusCode();
+                    if (code == 200 || code == 202) {
+                        bytesSent.addAndGet(body.length);
+                        bytesRaw.addAndGet(n);
+                        long q = 0;
+                        try {
+                            JsonNode j = Json.MAPPER.readTree(r.body());
+                            q = Math.max(0, Math.min(nrows, j.path("quarantined_rows").asLong(0)));
+                        } catch (IOException ignored) {
+                            // a 2xx without the usual body: the rows are acknowledged
+                        }
+                        acknowledged.addAndGet(nrows - q);
+                        quarantined.addAndGet(q);
+                        if (s.onAcknowledged != null) s.onAcknowledged.accept(nrows - q);
+                        return;
+                    }
+                    if (code == 413) {
+                        if (nrows > 1) {
+                            splits.incrementAndGet();
+                            int mid = off, seen = 0;
+                            while (seen < nrows / 2) {
+                                if (data[mid++] == '\n') seen++;
+                            }
+                            send(data, off, mid - off, nrows / 2);
+                            send(data, mid, off + n - mid, nrows - nrows / 2);
+                        } else {
+                            fail(1, "a single row of " + n + " bytes is over Tinybird's request size limit (413)", null);
+                        }
+                        return;
+                    }
+                    if (code == 429) {
+                        problem = "429 Too many requests";
+                        waitMs = retryAfterMillis(r, attempt);
+                    } else if (code == 500 || code == 503 || code == 502 || code == 504) {
+                        problem = code + " " + oneLine(r.body());
+                        unknownOutcome = code != 503;
+                        waitMs = backoffMillis(attempt);
+                    } else {
+                        ApiException e = error(client.host(), code, r.body(), what, "DATASOURCES:APPEND:" + datasource
+                                + " (and DATASOURCES:CREATE when the data source does not exist yet)");
+                        fail(nrows, e.getMessage(), code == 422 ? null : e);
+                        return;
+                    }
+                } catch (ConnectException | HttpConnectTimeoutException e) {
+                    problem = "cannot connect to " + client.host() + ": " + describe(e);
+                    waitMs = backoffMillis(attempt);
+                } catch (IOException e) {
+                    problem = "request failed: " + describe(e);
+                    unknownOutcome = true;
+                    waitMs = backoffMillis(attempt);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    fail(nrows, "interrupted", null);
+                    return;
+                }
+                if (unknownOutcome) {
+                    unknown.incrementAndGet();
+                    unknownRows.addAndGet(nrows);
+                }
+                if (attempt >= s.maxAttempts) {
+                    fail(nrows, "gave up after " + attempt + " attempts: " + problem, null);
+                    return;
+                }
+                retries.incrementAndGet();
+                try {
+                    Thread.sleep(waitMs);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    fail(nrows, "interrupted", null);
+                    return;
+                }
+            }
+        }
+
+        long backoffMillis(int attempt) {
+            long base = s.backoffBase.toMillis();
+            long cap = s.backoffCap.toMillis();
+            long d = Math.min(cap, base << Math.min(20, attempt - 1));
+            return d / 2 + ThreadLocalRandom.current().nextLong(d / 2 + 1);
+        }
+
+        long retryAfterMillis(HttpResponse<?> r, int attempt) {
+            Optional<String> ra = r.headers().firstValue("Retry-After");
+            Long ms = null;
+            if (ra.isPresent()) ms = parseRetryAfter(ra.get());
+            if (ms == null) {
+                Optional<String> reset = r.headers().firstValue("X-RateLimit-Reset");
+                if (reset.isPresent()) {
+                    try {
+                        ms = (long) (Double.parseDouble(reset.get().strip()) * 1000);
+                    } catch (NumberFormatException ignored) {
+                        // fall back to the backoff
+                    }
+                }
+            }
+            if (ms == null) return backoffMillis(attempt);
+            return Math.max(0, Math.min(ms, s.maxRetryWait.toMillis()));
+        }
+
+        static Long parseRetryAfter(String v) {
+            String t = v.strip();
+            try {
+                return (long) (Double.parseDouble(t) * 1000);
+            } catch (NumberFormatException notSeconds) {
+                try {
+                    ZonedDateTime when = ZonedDateTime.parse(t, DateTimeFormatter.RFC_1123_DATE_TIME);
+                    return Math.max(0, Duration.between(Instant.now(), when.toInstant()).toMillis());
+                } catch (java.time.format.DateTimeParseException bad) {
+                    return null;
+                }
+            }
+        }
+    }
+}
