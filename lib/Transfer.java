@@ -291,7 +291,7 @@ public final class Transfer {
 
     /** ClickHouse type -> PostgreSQL type (tinybird-api.md). Nullable/LowCardinality wrappers are unwrapped. */
     public static String postgresType(String chType) {
-        String t = unwrap(chType);
+        String t = unwrapType(chType);
         if (t.startsWith("Decimal")) {
             java.util.regex.Matcher m = java.util.regex.Pattern.compile("Decimal(?:32|64|128|256)?\\((\\d+)\\s*,\\s*(\\d+)\\)").matcher(t);
             if (m.matches()) return "numeric(" + m.group(1) + "," + m.group(2) + ")";
@@ -329,7 +329,7 @@ public final class Transfer {
         return t.startsWith("Nullable(");
     }
 
-    static String unwrap(String chType) {
+    public static String unwrapType(String chType) {
         String t = chType.strip();
         boolean changed = true;
         while (changed) {
