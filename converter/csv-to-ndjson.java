@@ -1153,6 +1153,7 @@ class CsvToNdjson implements Callable<Integer> {
             try {
                 Writer w = new Writer(this, sink, ty);
                 if (s.header && !p.next()) throw new Cli.Failure(src.name + ": the input is empty");
+                p.records = 0; // record numbers count data records
                 while (p.next()) {
                     if (p.n != ncols) {
                         if (!s.ragged) throw new Cli.Failure(src.name + ": line " + p.recordLine + " (record " + p.records + ") has "
