@@ -1,0 +1,434 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+
+import javax.imageio.ImageIO;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import org.HdrHistogram.EncodableHistogram;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.HistogramLogReader;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class StressCaseTest {
+    @TempDir Path dir;
+
+    static HttpServer server;
+    static String base;
+    static final AtomicLong flaky = new AtomicLong();
+    static volatile long stallFrom, stallUntil; // nanoTime window in which /stall answers only at its end
+
+    @BeforeAll
+    static void startServer() throws IOException {
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 512);
+        server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        server.createContext("/ok", ex -> answer(ex, 200, "{\"data\":[{\"x\":1}],\"rows\":1}"));
+        server.createContext("/flaky", ex -> answer(ex, flaky.incrementAndGet() % 4 == 0 ? 500 : 200, "{\"rows\":1}"));
+        server.createContext("/stall", ex -> {
+            long now = System.nanoTime();
+            if (stallFrom == 0) {
+                stallFrom = now + 800_000_000L; // the first request arms it: stall from 0.8 s to 1.8 s
+                stallUntil = stallFrom + 1_000_000_000L;
+            }
+            if (now >= stallFrom && now < stallUntil) {
+                try {
+                    Thread.sleep(Duration.ofNanos(stallUntil - now));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            answer(ex, 200, "{\"rows\":1}");
+        });
+        server.start();
+        base = "http://127.0.0.1:" + server.getAddress().getPort();
+    }
+
+    @AfterAll
+    static void stopServer() {
+        server.stop(0);
+    }
+
+    static void answer(HttpExchange ex, int status, String body) throws IOException {
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(status, b.length);
+        try (OutputStream o = ex.getResponseBody()) {
+            o.write(b);
+        }
+    }
+
+    record R(int rc, String out, String err) {}
+
+    static R stress(Map<String, String> env, String... args) {
+        StressCase sc = new StressCase();
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        CommandLine cl = new CommandLine(sc).setOut(new PrintWriter(out)).setErr(new PrintWriter(err));
+        sc.common.config(Config.of(env, Path.of("/nonexistent-dir"), null));
+        int rc = cl.execute(args);
+        return new R(rc, out.toString(), err.toString());
+    }
+
+    static R seed(Map<String, String> env, String... args) {
+        SeedData sd = new SeedData();
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        CommandLine cl = new CommandLine(sd).setOut(new PrintWriter(out)).setErr(new PrintWriter(err));
+        sd.common.config(Config.of(env, Path.of("/nonexistent-dir"), null));
+        int rc = cl.execute(args);
+        return new R(rc, out.toString(), err.toString());
+    }
+
+    static JsonNode json(Path p) throws IOException {
+        return Json.MAPPER.readTree(Files.readString(p));
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    // ------------------------------------------------------------------ workload
+
+    @Test
+    void theSameSeedGivesEveryTargetTheSameQuestions() {
+        StressCase.Workload a = StressCase.Workload.parse(List.of("city=city", "start_time=window.start", "end_time=window.end",
+                "n=int:5..7", "kind=list:a,b"), 7, 2, 90, LocalDate.of(2023, 5, 1), LocalDate.of(2024, 5, 1));
+        StressCase.Workload b = StressCase.Workload.parse(List.of("city=city", "start_time=window.start", "end_time=window.end",
+                "n=int:5..7", "kind=list:a,b"), 7, 2, 90, LocalDate.of(2023, 5, 1), LocalDate.of(2024, 5, 1));
+        a.cities(List.of("Denver", "Coeur d'Alene", "Boston"));
+        b.cities(List.of("Boston", "Denver", "Coeur d'Alene")); // order of discovery does not matter
+        boolean differs = false;
+        for (long i = 0; i < 500; i++) {
+            Object[] x = a.values(i), y = b.values(i);
+            assertArrayEquals(x, y);
+            LocalDateTime s = (LocalDateTime) x[1], e = (LocalDateTime) x[2];
+            long days = Duration.between(s, e).toDays();
+            assertTrue(days >= 2 && days <= 90, "window " + days);
+            assertFalse(s.isBefore(LocalDateTime.of(2023, 5, 1, 0, 0)));
+            assertFalse(e.isAfter(LocalDateTime.of(2024, 5, 1, 0, 0)));
+            long n = (Long) x[3];
+            assertTrue(n >= 5 && n <= 7);
+            if (!java.util.Arrays.equals(a.values(i), a.values(i + 1))) differs = true;
+        }
+        assertTrue(differs);
+        StressCase.Workload other = StressCase.Workload.parse(List.of("city=city"), 8, 2, 90, LocalDate.of(2023, 5, 1), LocalDate.of(2024, 5, 1));
+        other.cities(List.of("Denver", "Coeur d'Alene", "Boston"));
+        int same = 0;
+        for (long i = 0; i < 100; i++) if (other.values(i)[0].equals(a.values(i)[0])) same++;
+        assertTrue(same < 80, "another seed, another sequence");
+    }
+
+    @Test
+    void namedParametersBecomeBindParameters() {
+        List<String> names = new ArrayList<>();
+        String sql = StressCase.bindNamed("SELECT ':no', x::text, \"a:b\" FROM t -- :comment\nWHERE a = :city AND b > :start_time AND c = :city", names);
+        assertEquals("SELECT ':no', x::text, \"a:b\" FROM t -- :comment\nWHERE a = ? AND b > ? AND c = ?", sql);
+        assertEquals(List.of("city", "start_time", "city"), names);
+    }
+
+    // ------------------------------------------------------------------ PostgreSQL and Tinybird side by side
+
+    @Test
+    void bothTargetsAnswerTheSameQuestionsOverIdenticalData() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        R s = seed(Map.of(), "--target", "postgres", "--url", db.libpqUri(), "--days", "10", "--cities", "5");
+        assertEquals(0, s.rc, s.err);
+        assertTrue(s.err.contains("postgres: 300 rows"), s.err);
+        try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).start();
+             Connection c = Pg.connect(db)) {
+            // identical data: PostgreSQL's rows are the emulator's reports rows, field by field
+            String city = "Anaheim";
+            JsonNode tb = Json.MAPPER.readTree(java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(emu.url()
+                            + "/v0/pipes/reports.json?city=Anaheim&start_time=2023-05-01%2000:00:00&end_time=2023-05-10%2020:00:00"))
+                            .header("Authorization", "Bearer " + emu.adminToken()).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body()).path("data");
+            List<String> fromPg = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("SELECT * FROM weather_reports WHERE site_name = ? AND timestamp > ? "
+                    + "AND timestamp <= ? ORDER BY timestamp DESC")) {
+                ps.setString(1, city);
+                ps.setObject(2, LocalDateTime.of(2023, 5, 1, 0, 0));
+                ps.setObject(3, LocalDateTime.of(2023, 5, 10, 20, 0));
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        fromPg.add(rs.getTimestamp("timestamp").toLocalDateTime().format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss"))
+                                + "|" + rs.getInt("clouds") + "|" + rs.getString("description") + "|" + rs.getInt("humidity") + "|"
+                                + rs.getFloat("precip") + "|" + rs.getInt("pressure") + "|" + rs.getFloat("temp_f") + "|"
+                                + rs.getInt("wind_dir") + "|" + rs.getFloat("wind_speed"));
+                    }
+                }
+            }
+            List<String> fromTb = new ArrayList<>();
+            for (JsonNode r : tb) {
+                fromTb.add(r.get("timestamp").asText() + "|" + r.get("clouds").asInt() + "|" + r.get("description").asText() + "|"
+                        + r.get("humidity").asInt() + "|" + (float) r.get("precip").asDouble() + "|" + r.get("pressure").asInt() + "|"
+                        + (float) r.get("temp_f").asDouble() + "|" + r.get("wind_dir").asInt() + "|" + (float) r.get("wind_speed").asDouble());
+            }
+            assertEquals(59, fromTb.size()); // 10 days of 4-hour reports, the first one excluded (start_time < timestamp)
+            assertEquals(fromTb, fromPg);
+
+            // the same 60 questions to both: the same rows come back
+            Path out = dir.resolve("both.json");
+            R r = stress(Map.of("TINYBIRD_TOKEN", emu.adminToken()), "--target", "both", "--url", db.libpqUri(), "--host", emu.url(),
+                    "--window-from", "2023-05-01", "--window-to", "2023-05-10", "--window", "2..5", "-c", "3",
+                    "--duration", "20s", "--max-requests", "60", "--json", out.toString());
+            assertEquals(0, r.rc, r.err);
+            JsonNode j = json(out);
+            JsonNode pg = j.path("targets").path("postgres"), tbr = j.path("targets").path("tinybird");
+            assertEquals(60, pg.path("requests").asLong(), r.out);
+            assertEquals(60, tbr.path("requests").asLong(), r.out);
+            assertEquals(0, pg.path("errors").asLong(), r.out);
+            assertEquals(0, tbr.path("errors").asLong(), r.out);
+            assertTrue(pg.path("rows").asLong() > 300, r.out);
+            assertEquals(pg.path("rows").asLong(), tbr.path("rows").asLong(), "same questions, same data, same answers\n" + r.out);
+            assertTrue(r.out.contains("postgres") && r.out.contains("tinybird") && r.out.contains("p99.9"), r.out);
+        }
+    }
+
+    @Test
+    void aCityWithAnApostropheWorksInBothTargets() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).weather(false).start()) {
+            Map<String, String> env = Map.of("TINYBIRD_TOKEN", emu.adminToken());
+            R s = seed(env, "--url", db.libpqUri(), "--host", emu.url(), "--days", "6", "--cities", "0", "--city", "Coeur d'Alene");
+            assertEquals(0, s.rc, s.err);
+            assertEquals(36, emu.rowCount("weather_data"), "seed-data loaded the rows into the data source");
+            // the reports and api_cities pipes over the loaded data source, as a workspace would define them
+            emu.registerPipe("api_cities", p -> TinybirdEmulator.PipeResult.of(List.of("site_name String"),
+                    emu.rows("weather_data").stream().map(o -> o.get("site_name").asText()).distinct()
+                            .map(x -> new Object[] {x}).iterator()));
+            emu.registerPipe("reports", p -> {
+                String city = p.string("city", "");
+                LocalDateTime from = p.dateTime("start_time", LocalDateTime.MIN), to = p.dateTime("end_time", LocalDateTime.MAX);
+                DateTimeFormatter f = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss");
+                List<Object[]> rows = new ArrayList<>();
+                for (ObjectNode o : emu.rows("weather_data")) {
+                    LocalDateTime t = LocalDateTime.parse(o.get("timestamp").asText(), f);
+                    if (o.get("site_name").asText().equalsIgnoreCase(city) && t.isAfter(from) && !t.isAfter(to)) {
+                        rows.add(new Object[] {o.get("site_name").asText(), t, o.get("temp_f").asDouble()});
+                    }
+                }
+                rows.sort(Comparator.comparing((Object[] x) -> (LocalDateTime) x[1]).reversed());
+                Iterator<Object[]> it = rows.iterator();
+                return TinybirdEmulator.PipeResult.of(List.of("site_name String", "timestamp DateTime", "temp_f Float32"), it);
+            });
+            Path out = dir.resolve("apostrophe.json");
+            R r = stress(env, "--target", "both", "--url", db.libpqUri(), "--host", emu.url(), "--window-from", "2023-05-01",
+                    "--window-to", "2023-05-07", "--window", "1..3", "-c", "2", "--duration", "20s", "--max-requests", "20",
+                    "--json", out.toString());
+            assertEquals(0, r.rc, r.err);
+            JsonNode j = json(out);
+            assertTrue(j.path("settings").path("workload").asText().contains("(1 cities)"), j.toString());
+            for (String t : List.of("postgres", "tinybird")) {
+                JsonNode n = j.path("targets").path(t);
+                assertEquals(20, n.path("requests").asLong(), t + "\n" + r.out);
+                assertEquals(0, n.path("errors").asLong(), t + "\n" + r.out);
+                assertTrue(n.path("rows").asLong() > 20, t + " found Coeur d'Alene's rows\n" + r.out);
+            }
+            assertEquals(j.path("targets").path("postgres").path("rows").asLong(), j.path("targets").path("tinybird").path("rows").asLong());
+        }
+    }
+
+    // ------------------------------------------------------------------ failures
+
+    @Test
+    void aTargetDownAtStartIsOneClearError() throws IOException {
+        int port = freePort();
+        R r = stress(Map.of(), "--target", "postgres", "--url", "postgresql://postgres@127.0.0.1:" + port + "/x", "--duration", "1s");
+        assertEquals(1, r.rc, r.err);
+        assertTrue(r.err.startsWith("stress-case: postgres: cannot connect to 127.0.0.1:" + port + "/x as postgres: database error [SQLSTATE 08001]"), r.err);
+        assertEquals(1, r.err.strip().lines().count(), r.err);
+        r = stress(Map.of("TINYBIRD_TOKEN", "secret-token-123"), "--target", "tinybird", "--host", "http://127.0.0.1:" + port,
+                "--duration", "1s");
+        assertEquals(1, r.rc, r.err);
+        assertTrue(r.err.startsWith("stress-case: tinybird: cannot reach http://127.0.0.1:" + port + ": connection refused"), r.err);
+        assertEquals(1, r.err.strip().lines().count(), r.err);
+        assertFalse(r.err.contains("secret-token-123"));
+        r = stress(Map.of(), "--target", "http", "--http-url", base + "/nope", "--duration", "1s");
+        assertEquals(1, r.rc, r.err);
+        assertTrue(r.err.contains("http: " + base + "/nope answered HTTP 404"), r.err);
+    }
+
+    @Test
+    void aTargetDyingMidRunIsCountedAndTheReportIsWritten() throws Exception {
+        HttpServer dying = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 128);
+        dying.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        dying.createContext("/", ex -> answer(ex, 200, "{}"));
+        dying.start();
+        Thread killer = Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(1500);
+            } catch (InterruptedException ignored) {
+                // stop now
+            }
+            dying.stop(0);
+        });
+        Path js = dir.resolve("dying.json"), html = dir.resolve("dying.html");
+        R r = stress(Map.of(), "--target", "http", "--http-url", "http://127.0.0.1:" + dying.getAddress().getPort() + "/",
+                "-c", "4", "--duration", "30s", "--give-up", "1s", "--json", js.toString(), "--html", html.toString());
+        killer.join();
+        assertEquals(0, r.rc, r.err);
+        JsonNode t = json(js).path("targets").path("http");
+        assertTrue(t.path("ok").asLong() > 0, r.out);
+        assertTrue(t.path("errors_by_kind").path("connection").asLong() > 0, r.out);
+        assertTrue(t.path("gave_up").asText().contains("nothing but errors"), t.toString());
+        assertTrue(t.path("seconds").asDouble() < 20, "the run ended once the target was gone: " + t.path("seconds"));
+        assertTrue(r.err.contains("http: answered nothing but errors"), r.err);
+        String page = Files.readString(html);
+        assertTrue(page.contains("<svg id=\"latency-over-time\"") && page.contains("connection"), "report written");
+    }
+
+    // ------------------------------------------------------------------ thresholds
+
+    @Test
+    void thresholdsPassAndFailAsSpecified() throws IOException {
+        Path js = dir.resolve("t.json");
+        R ok = stress(Map.of(), "--target", "http", "--http-url", base + "/ok", "-c", "2", "--duration", "1s",
+                "--threshold", "p99<10s", "--threshold", "errors<1%", "--threshold", "rps>1", "--threshold", "http.p99.9<=10000ms",
+                "--json", js.toString());
+        assertEquals(0, ok.rc, ok.err);
+        assertFalse(ok.err.contains("threshold missed"), ok.err);
+        JsonNode th = json(js).path("thresholds");
+        assertEquals(4, th.size());
+        th.forEach(x -> assertTrue(x.path("passed").asBoolean(), x.toString()));
+
+        R bad = stress(Map.of(), "--target", "http", "--http-url", base + "/flaky", "-c", "2", "--duration", "1s",
+                "--threshold", "errors<1%", "--threshold", "p50<1us", "--threshold", "p99<10s");
+        assertEquals(StressCase.EXIT_THRESHOLD, bad.rc, bad.err);
+        assertTrue(bad.err.matches("(?s).*threshold missed: http errors<1% \\(was 2[45]\\.[0-9]+%\\).*"), bad.err);
+        assertTrue(bad.err.contains("threshold missed: http p50<1us (was "), bad.err);
+        assertFalse(bad.err.contains("p99<10s"), bad.err);
+        assertTrue(bad.out.contains("http 500"), bad.out);
+
+        R usage = stress(Map.of(), "--target", "http", "--http-url", base + "/ok", "--threshold", "p99 is small");
+        assertEquals(2, usage.rc);
+        assertTrue(usage.err.contains("--threshold: cannot read 'p99 is small'"), usage.err);
+        assertEquals(2, stress(Map.of(), "--target", "http", "--http-url", base + "/ok", "--threshold", "p99<200").rc);
+        assertEquals(2, stress(Map.of(), "--target", "http", "--http-url", base + "/ok", "--threshold", "tinybird.p99<2ms").rc);
+    }
+
+    // ------------------------------------------------------------------ open model
+
+    @Test
+    void theOpenModelShowsAStallInTheTail() throws IOException {
+        stallFrom = 0;
+        Path js = dir.resolve("open.json");
+        R r = stress(Map.of(), "--target", "http", "--http-url", base + "/stall", "--rate", "200/s", "-c", "20",
+                "--duration", "3s", "--json", js.toString(), "--live");
+        assertEquals(0, r.rc, r.err);
+        JsonNode t = json(js).path("targets").path("http");
+        assertEquals(0, t.path("errors").asLong(), r.out);
+        // every request of the schedule was sent, the late ones too
+        assertEquals(600, t.path("requests").asLong(), 3, r.out);
+        // the 1 s stall shows in the tail, measured from the intended start times
+        assertTrue(t.path("latency_ms").path("p99.9").asDouble() >= 700, r.out);
+        assertTrue(t.path("latency_ms").path("p50").asDouble() < 200, r.out);
+        assertTrue(t.path("late_starts").asLong() > 50, "requests due during the stall could not start on time\n" + r.out);
+        assertTrue(r.out.contains("late starts"), r.out);
+        assertTrue(r.err.lines().anyMatch(l -> l.contains("req/s") && l.contains("p99")), "live line\n" + r.err);
+        assertEquals(2, stress(Map.of(), "--target", "http", "--http-url", base + "/ok", "--rate", "fast").rc);
+    }
+
+    // ------------------------------------------------------------------ hlog + merge
+
+    @Test
+    void mergedHlogsGiveTheSamePercentilesAsOneCombinedRun() throws Exception {
+        Path a = dir.resolve("a.hlog"), b = dir.resolve("b.hlog"), ja = dir.resolve("a.json"), jm = dir.resolve("m.json"), ja2 = dir.resolve("a2.json");
+        assertEquals(0, stress(Map.of(), "--target", "http", "--http-url", base + "/ok", "-c", "2", "--duration", "1500ms",
+                "--hlog", a.toString(), "--json", ja.toString()).rc);
+        assertEquals(0, stress(Map.of(), "--target", "http", "--http-url", base + "/flaky", "-c", "3", "--duration", "1500ms",
+                "--hlog", b.toString()).rc);
+        // one file merged alone gives back its run
+        R one = stress(Map.of(), "merge", a.toString(), "--json", ja2.toString());
+        assertEquals(0, one.rc, one.err);
+        JsonNode run = json(ja).path("targets").path("http"), back = json(ja2).path("targets").path("http");
+        assertEquals(run.path("requests"), back.path("requests"));
+        assertEquals(run.path("latency_ms"), back.path("latency_ms"));
+        assertEquals(run.path("rps").asDouble(), back.path("rps").asDouble(), 0.01);
+        // two files: the percentiles of all their requests together
+        R m = stress(Map.of(), "merge", a.toString(), b.toString(), "--json", jm.toString(), "--threshold", "errors<1%");
+        assertEquals(StressCase.EXIT_THRESHOLD, m.rc, m.err);
+        Histogram all = new Histogram(1, 3_600_000_000L, 3);
+        long errors = 0;
+        for (Path p : List.of(a, b)) {
+            HistogramLogReader reader = new HistogramLogReader(p.toFile());
+            for (EncodableHistogram h = reader.nextIntervalHistogram(); h != null; h = reader.nextIntervalHistogram()) {
+                if ("http".equals(h.getTag())) all.add((Histogram) h);
+                if ("http.errors".equals(h.getTag())) errors += ((Histogram) h).getTotalCount();
+            }
+        }
+        JsonNode merged = json(jm).path("targets").path("http");
+        assertTrue(errors > 0);
+        assertEquals(all.getTotalCount() + errors, merged.path("requests").asLong());
+        assertEquals(errors, merged.path("errors").asLong());
+        assertEquals(errors, merged.path("errors_by_kind").path("http 500").asLong());
+        for (String[] p : new String[][] {{"p50", "50"}, {"p90", "90"}, {"p99", "99"}, {"p99.9", "99.9"}}) {
+            assertEquals(all.getValueAtPercentile(Double.parseDouble(p[1])) / 1000.0, merged.path("latency_ms").path(p[0]).asDouble(), 0.0011, p[0]);
+        }
+        assertEquals(all.getMaxValue() / 1000.0, merged.path("latency_ms").path("max").asDouble(), 0.0011);
+        R garbage = stress(Map.of(), "merge", ja.toString());
+        assertEquals(1, garbage.rc);
+        assertTrue(garbage.err.startsWith("stress-case: " + ja), garbage.err);
+    }
+
+    // ------------------------------------------------------------------ HTML in a real browser
+
+    @Test
+    void theHtmlReportDrawsInHeadlessChromium() throws Exception {
+        TestServices.requireTool("chromium", () -> TestServices.onPath("chromium"));
+        Path html = dir.resolve("report.html"), png = dir.resolve("report.png"), profile = Files.createTempDirectory("chromium-profile");
+        R r = stress(Map.of(), "--target", "http", "--http-url", base + "/ok", "-c", "2", "--duration", "2s", "--html", html.toString());
+        assertEquals(0, r.rc, r.err);
+        String page = Files.readString(html);
+        assertFalse(page.contains("http://") && page.contains("src=\"http"), "self-contained");
+        assertEquals(3, page.split("<svg ", -1).length - 1);
+        TestServices.Run c = TestServices.run(dir, Duration.ofSeconds(90), List.of("chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--user-data-dir=" + profile, "--window-size=1280,1100", "--screenshot=" + png, html.toUri().toString()));
+        assertTrue(Files.isRegularFile(png), "chromium wrote no screenshot: " + c.stderr());
+        BufferedImage img = ImageIO.read(png.toFile());
+        long series = 0, dark = 0;
+        for (int y = 0; y < img.getHeight(); y++) {
+            for (int x = 0; x < img.getWidth(); x++) {
+                int rgb = img.getRGB(x, y);
+                int rr = (rgb >> 16) & 0xff, g = (rgb >> 8) & 0xff, bb = rgb & 0xff;
+                if (Math.abs(rr - 0x2b) < 30 && Math.abs(g - 0x8a) < 30 && Math.abs(bb - 0x3e) < 30) series++; // the http target's colour
+                if (rr < 80 && g < 80 && bb < 80) dark++; // text and axes
+            }
+        }
+        assertTrue(series > 300, "chart lines drawn: " + series + " pixels");
+        assertTrue(dark > 1000, "text drawn: " + dark + " pixels");
+    }
+}
