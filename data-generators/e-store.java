@@ -4,6 +4,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/Config.java
 //SOURCES ../lib/Pg.java
+//SOURCES ../lib/Tinybird.java
 //DESCRIPTION Streams synthetic e-commerce events (view, cart, uncart, purchase, return) as NDJSON: to stdout,
 //DESCRIPTION a file, the Tinybird Events API and/or PostgreSQL (running totals and a product inventory).
 //DESCRIPTION   ./jbang data-generators/e-store.java --count 10
@@ -164,11 +165,32 @@ class EStore implements Callable<Integer> {
             description = "Generate only the customers c with c mod N = I (0-based): N processes, disjoint consistent streams.")
     String shard;
 
+    @Option(names = "--batch-rows", paramLabel = "N", description = "Tinybird: rows per request (default 10000).")
+    int batchRows = 10_000;
+
+    @Option(names = "--linger", paramLabel = "TIME", converter = Cli.DurationConverter.class,
+            description = "Tinybird: longest an event waits for its batch to fill (default 1s).")
+    Duration linger = Duration.ofSeconds(1);
+
+    @Option(names = "--no-wait", description = "Tinybird: do not ask for wait=true (faster acknowledgements that can still be lost).")
+    boolean noWait;
+
+    /** For tests: extra settings of the Tinybird writer (backoff, attempts). */
+    java.util.function.UnaryOperator<Tinybird.Writer.Settings> writerTuning = x -> x;
+
+    Tinybird.Writer.Settings writerSettings() {
+        if (batchRows < 1) throw Cli.usage("--batch-rows must be >= 1");
+        return writerTuning.apply(new Tinybird.Writer.Settings().maxRows(batchRows).linger(linger).gzip(true).waitForAck(!noWait));
+    }
+
     /** For tests: where stdout bytes go instead of the command's PrintWriter (null: the PrintWriter). */
     OutputStream stdoutStream;
 
     /** The outcome of the last run (for tests and the bench). */
     Stats stats;
+
+    /** The sinks of the last run, closed (for tests and the bench: their final counters). */
+    List<Sink> lastSinks = List.of();
 
     private volatile boolean stop;
 
@@ -983,6 +1005,86 @@ class EStore implements Callable<Integer> {
         }
     }
 
+    /**
+     * The Tinybird Events API through lib/Tinybird's writer (batches of up to 10,000 rows / 4 MB or 1 s, gzip,
+     * wait=true, retries with backoff, accounting): one writer per data source, every event to each.
+     */
+    static final class TinybirdSink implements Sink {
+        final List<Tinybird.Client> clients = new ArrayList<>();
+        final List<Tinybird.Writer> writers = new ArrayList<>();
+        final List<Tinybird.Writer.Stats> finalStats = new ArrayList<>();
+
+        TinybirdSink(List<Tinybird.Endpoint> endpoints, String token, Tinybird.Writer.Settings settings) {
+            Map<String, Tinybird.Client> byHost = new LinkedHashMap<>();
+            for (Tinybird.Endpoint ep : endpoints) {
+                Tinybird.Client c = byHost.computeIfAbsent(ep.host(), h -> new Tinybird.Client(h, token));
+                writers.add(c.writer(ep.datasource(), settings));
+            }
+            clients.addAll(byHost.values());
+        }
+
+        public String name() {
+            return "tinybird";
+        }
+
+        public void accept(Batch b) {
+            byte[] a = b.bytes.a;
+            for (Tinybird.Writer w : writers) {
+                int start = 0;
+                for (int i = 0; i < b.n; i++) {
+                    int end = b.end[i];
+                    w.appendLine(a, start, end - start);
+                    start = end;
+                }
+            }
+        }
+
+        public void close() {
+            try {
+                for (Tinybird.Writer w : writers) w.close();
+            } finally {
+                for (Tinybird.Writer w : writers) finalStats.add(w.stats());
+                for (Tinybird.Client c : clients) c.close();
+            }
+        }
+
+        List<Tinybird.Writer.Stats> stats() {
+            if (!finalStats.isEmpty()) return finalStats;
+            List<Tinybird.Writer.Stats> l = new ArrayList<>();
+            for (Tinybird.Writer w : writers) l.add(w.stats());
+            return l;
+        }
+
+        public long delivered() {
+            long min = Long.MAX_VALUE;
+            for (Tinybird.Writer.Stats st : stats()) min = Math.min(min, st.acknowledged() + st.quarantined());
+            return min == Long.MAX_VALUE ? 0 : min;
+        }
+
+        public long failed() {
+            long f = 0;
+            for (Tinybird.Writer.Stats st : stats()) f += st.failed();
+            return f;
+        }
+
+        List<String> lines() {
+            List<String> out = new ArrayList<>();
+            List<Tinybird.Writer.Stats> sts = stats();
+            for (int i = 0; i < sts.size(); i++) {
+                Tinybird.Writer.Stats st = sts.get(i);
+                String line = String.format(Locale.ROOT, "tinybird %s: %,d stored, %,d quarantined, %,d failed, %,d requests, %,d retries",
+                        writers.get(i).datasource(), st.acknowledged(), st.quarantined(), st.failed(), st.requests(), st.retries());
+                if (st.unknownOutcomes() > 0) {
+                    line += String.format(Locale.ROOT, ", %,d unknown-outcome attempts (up to %,d rows may be stored twice)",
+                            st.unknownOutcomes(), st.unknownOutcomeRows());
+                }
+                if (st.firstError() != null) line += " (first error: " + st.firstError() + ")";
+                out.add(line);
+            }
+            return out;
+        }
+    }
+
     // =====================================================================================================
     // PostgreSQL
 
@@ -1296,7 +1398,9 @@ class EStore implements Callable<Integer> {
         }
 
         void openSinks(long nowNanos) throws Exception {
-            boolean tinybird = false; // the Tinybird sink is added when lib/Tinybird.java is available
+            List<Tinybird.Endpoint> endpoints = tinybirdEndpoints();
+            boolean tinybird = !endpoints.isEmpty();
+            if (tinybird) sinks.add(new TinybirdSink(endpoints, token, cmd.writerSettings()));
             if (cmd.out != null) sinks.add(new FileSink(cmd.out));
             if (cmd.toStdout || (cmd.out == null && !tinybird)) {
                 sinks.add(new StdoutSink(cmd.spec.commandLine().getOut(), cmd.stdoutStream));
@@ -1309,10 +1413,51 @@ class EStore implements Callable<Integer> {
             }
         }
 
+        String token;
+
+        /**
+         * The Tinybird data sources to write to: none when no token is set (stdout then), else one per --datasource
+         * (or DATASOURCE_NAME, or the name= of an endpoint without the placeholder). {CLOUD_REGION} defaults to "api"
+         * (https://api.tinybird.co).
+         */
+        List<Tinybird.Endpoint> tinybirdEndpoints() {
+            Config cfg = cmd.common.config();
+            token = cmd.token != null && !cmd.token.isBlank() ? cmd.token
+                    : cfg.get("TINYBIRD_TOKEN", "TINYBIRD_TARGET_TOKEN", "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_KEY").orElse(null);
+            List<String> names = cmd.datasources != null ? cmd.datasources
+                    : cfg.get("DATASOURCE_NAME").map(List::of).orElse(List.of());
+            if (token == null) {
+                if (cmd.datasources != null || cmd.endpoint != null) {
+                    throw Cli.usage("writing to Tinybird needs a token: set TINYBIRD_TOKEN (environment, .env.local, .env) or --token");
+                }
+                return List.of();
+            }
+            Config.registerSecret(token);
+            boolean named = !s.endpoint.contains("{DATASOURCE_NAME}");
+            if (names.isEmpty() && !named) {
+                cmd.spec.commandLine().getErr().println(cmd.spec.root().name() + ": a Tinybird token is set but no data source:"
+                        + " writing to stdout (set --datasource or DATASOURCE_NAME to send to Tinybird)");
+                return List.of();
+            }
+            String region = cmd.cloudRegion != null ? cmd.cloudRegion : cfg.get("CLOUD_REGION", "TINYBIRD_REGION").orElse("api");
+            List<Tinybird.Endpoint> out = new ArrayList<>();
+            for (String ds : named && names.isEmpty() ? List.of("") : names) {
+                Map<String, String> vars = new LinkedHashMap<>();
+                vars.put("CLOUD_REGION", region);
+                vars.put("DATASOURCE_NAME", ds);
+                Tinybird.Endpoint ep = Tinybird.parseUrl(s.endpoint, vars, false);
+                String name = ep.datasource() != null && !ep.datasource().isBlank() ? ep.datasource() : ds;
+                if (name.isBlank()) throw Cli.usage("tinybird_api_endpoint names no data source (?name=...): " + Config.redact(s.endpoint));
+                out.add(new Tinybird.Endpoint(ep.host(), name));
+            }
+            return out;
+        }
+
         Stats execute() throws Exception {
             wallBaseMicros = Instant.now().getEpochSecond() * 1_000_000L + Instant.now().getNano() / 1000;
             wallBaseNanos = System.nanoTime();
             long t0 = System.nanoTime();
+            cmd.lastSinks = sinks;
             Cli.Progress progress = Cli.Progress.items("e-store", cmd.count != null ? cmd.count : -1, "events", cmd.common.quiet);
             Throwable failure = null;
             try {
@@ -1335,6 +1480,9 @@ class EStore implements Callable<Integer> {
             st.restocks = model.restocks;
             long delivered = Long.MAX_VALUE;
             for (Sink k : sinks) {
+                if (k instanceof TinybirdSink t) st.sinkLines.addAll(t.lines());
+                if (k instanceof PgSink p) st.sinkLines.add(String.format(Locale.ROOT, "postgres: %,d totals rows%s", p.rowsWritten,
+                        p.events ? String.format(Locale.ROOT, ", %,d events copied", p.eventsCopied) : ""));
                 if (k instanceof PgSink p && !p.events) continue;
                 delivered = Math.min(delivered, k.delivered());
                 st.failed += k.failed();
