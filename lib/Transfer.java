@@ -197,6 +197,10 @@ public final class Transfer {
                 description = "Keep retrying a failed read (429, 5xx, network) or write (target unreachable) for this long (default: ${DEFAULT-VALUE}).")
         public Duration retryFor;
 
+        @Option(names = "--batch-rows", paramLabel = "N",
+                description = "Most rows per write to the target (default: the target's own, e.g. 10000 for PostgreSQL); each write commits a watermark.")
+        public Integer batchRows;
+
         public String job() {
             return job != null ? job : pipe;
         }
@@ -204,6 +208,7 @@ public final class Transfer {
         void check() {
             if (!onError.equals("skip") && !onError.equals("fail")) throw Cli.usage("--on-error must be skip or fail, not '" + onError + "'");
             if (pageSize < 1) throw Cli.usage("--page-size must be at least 1");
+            if (batchRows != null && batchRows < 1) throw Cli.usage("--batch-rows must be at least 1");
             if (!once && every.isZero()) throw Cli.usage("--every must be more than 0");
             for (String p : params) {
                 if (p.indexOf('=') <= 0) throw Cli.usage("--param expects NAME=VALUE, not '" + p + "'");
@@ -281,6 +286,21 @@ public final class Transfer {
     }
 
     private static final DateTimeFormatter TS = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
+
+    /**
+     * A value just below v, for asking an endpoint for "v and newer" whatever its start parameter means (start &lt; t or
+     * start &lt;= t): timestamps one second (dates one day) earlier, numbers one less. Rows below v are dropped on arrival.
+     */
+    public static Object below(Object v) {
+        if (v instanceof Number n) return toDecimal(n).subtract(BigDecimal.ONE);
+        String s = text(v);
+        if (s.matches("\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}:\\d{2}.*")) {
+            return timestamp(LocalDateTime.parse(s.substring(0, 10) + "T" + s.substring(11, 19)).minusSeconds(1));
+        }
+        if (s.matches("\\d{4}-\\d{2}-\\d{2}")) return java.time.LocalDate.parse(s).minusDays(1).toString();
+        if (s.matches("-?\\d+(\\.\\d+)?")) return new BigDecimal(s).subtract(BigDecimal.ONE).toPlainString();
+        return v; // text cursors: the endpoint must treat start as inclusive
+    }
 
     /** ClickHouse DateTime text for an instant (UTC). */
     public static String timestamp(LocalDateTime t) {
@@ -366,6 +386,7 @@ public final class Transfer {
         public long read, batches, windows, requests;
         public final Counts counts = new Counts();
         public Object watermark;
+        public String resumedFrom;
     }
 
     /** Runs the transfer. Build one per command invocation. */
@@ -394,6 +415,10 @@ public final class Transfer {
             this.quiet = quiet;
         }
 
+        private int maxBatch() {
+            return o.batchRows != null ? Math.min(o.batchRows, target.maxBatchRows()) : target.maxBatchRows();
+        }
+
         /** Asks a follow-mode run to stop after the batch in flight (Ctrl-C). */
         public void stop() {
             stop.set(true);
@@ -407,8 +432,8 @@ public final class Transfer {
         public Totals run() throws Exception {
             o.check();
             Resume start = resumePoint();
-            if (!quiet) err.println("resume: " + (start == null ? "from the beginning" : start.from() + " " + text(start.value())
-                    + (start.inclusive() ? " (inclusive)" : " (exclusive)")));
+            totals.resumedFrom = start == null ? "the beginning" : start.from() + " (" + o.cursor + (start.inclusive() ? " >= " : " > ")
+                    + text(start.value()) + ")";
             Resume lo = start;
             try {
                 while (true) {
@@ -505,7 +530,7 @@ public final class Transfer {
                         throw (Error) t;
                     }
                     Segment s = (Segment) item;
-                    if (pendingRows + s.rows().size() > target.maxBatchRows() && !pending.isEmpty()) {
+                    if (pendingRows + s.rows().size() > maxBatch() && !pending.isEmpty()) {
                         watermark = flush(pending, watermark);
                         pending.clear();
                         pendingRows = 0;
@@ -529,7 +554,7 @@ public final class Transfer {
             boolean loInc = lo == null || lo.inclusive();
             Object curHi = hi;
             while (!stop.get()) {
-                Page p = fetch(loValue, curHi);
+                Page p = fetch(loValue, loInc, curHi);
                 List<Object[]> rows = within(p.rows(), loValue, loInc, curHi);
                 boolean full = p.rows().size() >= o.pageSize || p.rowsBeforeLimit() > p.rows().size();
                 if (!full) {
@@ -601,13 +626,13 @@ public final class Transfer {
             return out;
         }
 
-        private Page fetch(Object lo, Object hi) throws Exception {
+        private Page fetch(Object lo, boolean loInclusive, Object hi) throws Exception {
             Map<String, List<String>> params = new LinkedHashMap<>();
             for (String p : o.params) {
                 int eq = p.indexOf('=');
                 params.computeIfAbsent(p.substring(0, eq), k -> new ArrayList<>()).add(p.substring(eq + 1));
             }
-            if (lo != null) params.put(o.startParam, List.of(text(lo)));
+            if (lo != null) params.put(o.startParam, List.of(text(loInclusive ? below(lo) : lo)));
             if (hi != null) params.put(o.endParam, List.of(text(hi)));
             if (o.limitParam != null) params.put(o.limitParam, List.of(Integer.toString(o.pageSize)));
             Page p = source.fetch(params);
@@ -656,7 +681,7 @@ public final class Transfer {
                 c.add(target.write(o.job(), o.cursor, new Batch(meta, ok, wm)));
             } else {
                 // a segment bigger than the target's batch: intermediate parts carry no watermark
-                int max = target.maxBatchRows();
+                int max = maxBatch();
                 int i = 0;
                 do {
                     List<Object[]> part = ok.subList(i, Math.min(ok.size(), i + max));
@@ -740,6 +765,7 @@ public final class Transfer {
         sb.append(String.format(Locale.ROOT, ", %,d inserted, %,d updated, %,d skipped, %,d rejected", c.inserted, c.updated, c.skipped, c.rejected));
         sb.append(String.format(Locale.ROOT, " in %.2f s (%,.0f rows/s; %,d requests", s, t.read / s, t.requests));
         if (t.watermark != null) sb.append(", watermark ").append(text(t.watermark));
+        if (t.resumedFrom != null) sb.append(", from ").append(t.resumedFrom);
         sb.append(')');
         return sb.toString();
     }

@@ -1,0 +1,283 @@
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.File;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * End to end against the Tinybird emulator's weather 'reports' pipe (start exclusive, end inclusive, newest first,
+ * max_results 1000): PostgreSQL in-process and as a subprocess killed with SIGKILL at random points, PostgreSQL
+ * restarted mid-run, 429/503 on the source.
+ */
+class TbTransferTest {
+    // 18 report times x 174 cities = 3,132 rows: more than 3x the endpoint's 1000-row cap
+    static final String SINCE = "2023-05-01 00:00:00", UNTIL = "2023-05-03 23:59:59";
+
+    record Result(int exitCode, String out, String err) {}
+
+    static Result runIn(Object command, String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        int rc = new CommandLine(command).setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(args);
+        return new Result(rc, out.toString(), err.toString());
+    }
+
+    /**
+     * Replaces the emulator's 'reports' pipe by the same pipe that first fails failFirst calls, then a share of calls,
+     * with 503 or 429 (alternating), and answers every call after delayMs. (The emulator's own fault injection covers
+     * the Events API only.)
+     */
+    static void flakyReports(TinybirdEmulator emu, int failFirst, double failShare, long delayMs) {
+        TinybirdEmulator.Weather weather = new TinybirdEmulator.Weather(1);
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        Random rnd = new Random(7);
+        emu.registerPipe("reports", params -> {
+            int n = calls.incrementAndGet();
+            boolean fail;
+            synchronized (rnd) {
+                fail = n <= failFirst || rnd.nextDouble() < failShare;
+            }
+            try {
+                Thread.sleep(delayMs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (fail) {
+                throw n % 2 == 1 ? new TinybirdEmulator.BadRequest(503, "Service temporarily unavailable, please retry again")
+                        : new TinybirdEmulator.BadRequest(429, "Too many requests");
+            }
+            return weather.reports(params);
+        });
+    }
+
+    static void unflaky(TinybirdEmulator emu) {
+        emu.registerPipe("reports", new TinybirdEmulator.Weather(1)::reports);
+    }
+
+    /** The source's rows of [since, until] read in one call (key "timestamp|site_name" -> row). */
+    static Map<String, ObjectNode> sourceRows(TinybirdEmulator emu, String since, String until) {
+        try (Tinybird.Client c = new Tinybird.Client(emu.url(), emu.adminToken())) {
+            Tinybird.PipeResult r = c.readAll("reports", Map.of("start_time", Transfer.below(since), "end_time", until, "max_results", 1_000_000));
+            Map<String, ObjectNode> m = new HashMap<>();
+            for (ObjectNode n : r.data()) m.put(n.get("timestamp").asText() + "|" + n.get("site_name").asText(), n);
+            return m;
+        }
+    }
+
+    /** Asserts that the PostgreSQL table holds exactly the source rows (no loss, no duplicates, same values). */
+    static void assertTableEqualsSource(Pg.Target db, String table, Map<String, ObjectNode> source) throws Exception {
+        Map<String, Integer> seen = new HashMap<>();
+        try (Connection c = Pg.connect(db); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT timestamp::text, site_name, temp_f, clouds, description, precip FROM " + table)) {
+            while (rs.next()) {
+                String k = rs.getString(1) + "|" + rs.getString(2);
+                seen.merge(k, 1, Integer::sum);
+                ObjectNode s = source.get(k);
+                assertNotNull(s, "row not in the source: " + k);
+                assertEquals((float) s.get("temp_f").asDouble(), rs.getFloat(3), k);
+                assertEquals(s.get("clouds").asInt(), rs.getInt(4), k);
+                assertEquals(s.get("description").asText(), rs.getString(5), k);
+                assertEquals((float) s.get("precip").asDouble(), rs.getFloat(6), k);
+            }
+        }
+        assertEquals(source.size(), seen.size(), "every source row is in the table");
+        assertTrue(seen.values().stream().allMatch(n -> n == 1), "no duplicates");
+    }
+
+    @Test
+    void postgresGetsEveryRowOfAWindowThreeTimesTheCapThenOnlyNewRows() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            Result r = runIn(new TbToPostgres(), "--once", "--quiet", "--host", emu.url(), "--token", emu.adminToken(),
+                    "--url", db.libpqUri(), "--since", SINCE, "--until", UNTIL);
+            assertEquals(0, r.exitCode(), r.err());
+            assertTrue(r.err().contains("done: 3,132 rows read, 3,132 inserted, 0 updated, 0 skipped, 0 rejected"), r.err());
+            assertFalse(r.err().contains(emu.adminToken()), "the token is never printed");
+            assertTableEqualsSource(db, "weather_reports", sourceRows(emu, SINCE, UNTIL));
+            // next run: resumes after the watermark; a later window adds only its rows
+            Result again = runIn(new TbToPostgres(), "--once", "--quiet", "--host", emu.url(), "--token", emu.adminToken(),
+                    "--url", db.libpqUri(), "--until", "2023-05-04 08:00:00");
+            assertEquals(0, again.exitCode(), again.err());
+            assertTrue(again.err().contains("done: 522 rows read, 522 inserted, 0 updated"), again.err());
+            assertTableEqualsSource(db, "weather_reports", sourceRows(emu, SINCE, "2023-05-04 08:00:00"));
+            // dry run: reads, says what it would do, writes nothing
+            Result dry = runIn(new TbToPostgres(), "--once", "--dry-run", "--host", emu.url(), "--token", emu.adminToken(),
+                    "--url", db.libpqUri(), "--table", "other", "--since", SINCE, "--until", "2023-05-01 04:00:00");
+            assertEquals(0, dry.exitCode(), dry.err());
+            assertTrue(dry.err().contains("would create the table") && dry.err().contains("dry run: 348 rows read"), dry.err());
+            try (Connection c = Pg.connect(db); Statement st = c.createStatement()) {
+                ResultSet rs = st.executeQuery("SELECT to_regclass('other') IS NULL");
+                rs.next();
+                assertTrue(rs.getBoolean(1), "dry run created nothing");
+            }
+        }
+    }
+
+    @Test
+    void sourceAnswering429And503IsRetriedAndNothingIsLost() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            flakyReports(emu, 2, 0.4, 0);
+            Result r = runIn(new TbToPostgres(), "--once", "--host", emu.url(), "--token", emu.adminToken(),
+                    "--url", db.libpqUri(), "--since", SINCE, "--until", UNTIL, "--limit-param", "max_results", "--page-size", "500");
+            assertEquals(0, r.exitCode(), r.err());
+            assertTrue(r.err().contains("answered 503") && r.err().contains("answered 429") && r.err().contains("retrying"), r.err());
+            unflaky(emu);
+            assertTableEqualsSource(db, "weather_reports", sourceRows(emu, SINCE, UNTIL));
+        }
+    }
+
+    @Test
+    void aBadTokenOrPipeIsOneLineAndNoRetry() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            Result r = runIn(new TbToPostgres(), "--once", "--host", emu.url(), "--token", "wrong-token-123",
+                    "--url", db.libpqUri(), "--since", SINCE, "--until", UNTIL);
+            assertEquals(1, r.exitCode());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().contains("403"), r.err());
+            Result p = runIn(new TbToPostgres(), "--once", "--host", emu.url(), "--token", emu.adminToken(), "--pipe", "nope",
+                    "--url", db.libpqUri(), "--since", SINCE, "--until", UNTIL);
+            assertEquals(1, p.exitCode());
+            assertTrue(p.err().contains("The pipe 'nope' does not exist"), p.err());
+        }
+    }
+
+    // ------------------------------------------------------------------ subprocesses, SIGKILL, restarts
+
+    private static final Map<String, String> CLASSPATHS = new ConcurrentHashMap<>();
+
+    /** The script's classpath (built by jbang once), to run it with plain java: fast start, one process to kill. */
+    static String classpath(String script) {
+        return CLASSPATHS.computeIfAbsent(script, s -> {
+            TestServices.Run b = TestServices.jbang(null, Duration.ofMinutes(5), "build", s);
+            assertEquals(0, b.exitCode(), b.stderr());
+            TestServices.Run cp = TestServices.jbang(null, Duration.ofMinutes(2), "info", "classpath", s);
+            assertEquals(0, cp.exitCode(), cp.stderr());
+            return cp.stdout().strip().lines().reduce((a, x) -> x).orElseThrow();
+        });
+    }
+
+    static Process start(String script, String mainClass, Path log, List<String> args) throws Exception {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.add("-cp");
+        cmd.add(classpath(script));
+        cmd.add(mainClass);
+        cmd.addAll(args);
+        return new ProcessBuilder(cmd).directory(TestServices.repoRoot().toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    }
+
+    static void sigkill(Process p) throws InterruptedException {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly(); // SIGKILL on Unix
+        p.waitFor(10, TimeUnit.SECONDS);
+    }
+
+    /**
+     * Runs script until it exits 0, killing it with SIGKILL at random moments first (kills times); returns how many
+     * kills landed while it was still running.
+     */
+    static int runWithKills(String script, String mainClass, Path log, List<String> args, int kills, long seed) throws Exception {
+        Random rnd = new Random(seed);
+        int landed = 0;
+        for (int i = 0; i < kills; i++) {
+            Process p = start(script, mainClass, log, args);
+            Thread.sleep(300 + rnd.nextInt(2200));
+            if (p.isAlive()) {
+                sigkill(p);
+                landed++;
+                Files.writeString(log, "\n--- SIGKILL ---\n", java.nio.file.StandardOpenOption.APPEND);
+            } else if (p.exitValue() != 0) {
+                fail("run " + i + " failed (exit " + p.exitValue() + "):\n" + Files.readString(log));
+            }
+        }
+        Process p = start(script, mainClass, log, args);
+        assertTrue(p.waitFor(3, TimeUnit.MINUTES), "the last run finishes");
+        assertEquals(0, p.exitValue(), Files.readString(log));
+        return landed;
+    }
+
+    @Test
+    void postgresSurvivesSigkillAtRandomPoints(@TempDir Path dir) throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        String until = "2023-05-11 00:00:00"; // 60 report times: 10,440 rows
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            flakyReports(emu, 0, 0, 40);
+            Path log = dir.resolve("log.txt");
+            List<String> args = List.of("--once", "--quiet", "--host", emu.url(), "--token", emu.adminToken(), "--url", db.libpqUri(),
+                    "--since", SINCE, "--until", until, "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300");
+            int landed = runWithKills("data-transfer/tb-to-postgres.java", "TbToPostgres", log, args, 4, 11);
+            assertTrue(landed >= 2, "most kills hit a running transfer: " + landed + "\n" + Files.readString(log));
+            unflaky(emu);
+            assertTableEqualsSource(db, "weather_reports", sourceRows(emu, SINCE, until));
+        }
+    }
+
+    @Test
+    void postgresRestartMidRunIsRetried(@TempDir Path dir) throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Path data = dir.resolve("pgdata");
+        EmbeddedPostgres pg = EmbeddedPostgres.builder().setDataDirectory(data).setCleanDataDirectory(false).setPort(port)
+                .setServerConfig("fsync", "off").start();
+        String until = "2023-05-11 00:00:00";
+        Pg.Target db = Pg.resolve("postgresql://postgres@127.0.0.1:" + port + "/postgres", Config.of(Map.of(), Path.of("/nonexistent"), null));
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            flakyReports(emu, 0, 0, 60);
+            Path log = dir.resolve("log.txt");
+            Process p = start("data-transfer/tb-to-postgres.java", "TbToPostgres", log, List.of("--once", "--host", emu.url(),
+                    "--token", emu.adminToken(), "--url", db.libpqUri(), "--since", SINCE, "--until", until,
+                    "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300", "--retry-for", "90s"));
+            // wait until some rows are in, then stop the server and start it again
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (System.nanoTime() < deadline && countRows(db) < 600) Thread.sleep(100);
+            assertTrue(p.isAlive(), "still running when PostgreSQL stops: " + Files.readString(log));
+            pg.close();
+            Thread.sleep(1500);
+            pg = EmbeddedPostgres.builder().setDataDirectory(data).setCleanDataDirectory(false).setPort(port)
+                    .setServerConfig("fsync", "off").start();
+            assertTrue(p.waitFor(3, TimeUnit.MINUTES));
+            String out = Files.readString(log);
+            assertEquals(0, p.exitValue(), out);
+            assertTrue(out.contains("retrying"), "the batch was retried: " + out);
+            System.out.println(out);
+            unflaky(emu);
+            assertTableEqualsSource(db, "weather_reports", sourceRows(emu, SINCE, until));
+        } finally {
+            pg.close();
+        }
+    }
+
+    static long countRows(Pg.Target db) {
+        try (Connection c = Pg.connect(db); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT count(*) FROM weather_reports")) {
+            rs.next();
+            return rs.getLong(1);
+        } catch (Exception notYet) {
+            return 0;
+        }
+    }
+}
