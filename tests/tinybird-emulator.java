@@ -472,6 +472,9 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         final String[] pathParts;
         final boolean nullable;
         final String base; // type without Nullable/LowCardinality
+        final Kind kind;
+        final long min, max; // integer range (kind INT)
+        int index; // position in its data source
 
         Col(String name, String type, String path) {
             this.name = name;
@@ -490,6 +493,28 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             }
             this.nullable = n;
             this.base = t;
+            Kind k = Kind.OTHER;
+            long lo = Long.MIN_VALUE, hi = Long.MAX_VALUE;
+            if (t.equals("String") || t.startsWith("FixedString") || t.startsWith("Enum")) k = Kind.STRING;
+            else if (t.matches("U?Int(8|16|32|64|128|256)")) {
+                k = Kind.INT;
+                int bits = Integer.parseInt(t.replaceAll("\\D", ""));
+                boolean unsigned = t.startsWith("U");
+                if (bits < 64) {
+                    lo = unsigned ? 0 : -(1L << (bits - 1));
+                    hi = unsigned ? (1L << bits) - 1 : (1L << (bits - 1)) - 1;
+                } else if (bits == 64 && unsigned) lo = 0;
+                else if (bits > 64) k = Kind.BIGINT;
+            } else if (t.startsWith("Float") || t.startsWith("Decimal")) k = Kind.FLOAT;
+            else if (t.equals("Bool") || t.equals("Boolean")) k = Kind.BOOL;
+            else if (t.startsWith("DateTime")) k = Kind.DATETIME;
+            else if (t.startsWith("Date")) k = Kind.DATE;
+            else if (t.equals("UUID")) k = Kind.UUID;
+            else if (t.startsWith("Array")) k = Kind.ARRAY;
+            else if (t.startsWith("Map") || t.startsWith("JSON") || t.startsWith("Object") || t.startsWith("Tuple")) k = Kind.OBJECT;
+            this.kind = k;
+            this.min = lo;
+            this.max = hi;
             String p = path == null ? "$." + name : path;
             this.pathParts = p.replaceFirst("^\\$\\.?", "").isEmpty() ? new String[0] : p.replaceFirst("^\\$\\.?", "").split("\\.");
         }
@@ -498,6 +523,8 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             return pathParts.length == 1;
         }
     }
+
+    enum Kind { STRING, INT, BIGINT, FLOAT, BOOL, DATETIME, DATE, UUID, ARRAY, OBJECT, OTHER }
 
     static final Pattern COLUMN = Pattern.compile(
             "\\s*`?([A-Za-z_][A-Za-z0-9_]*)`?\\s+((?:[A-Za-z0-9_]+(?:\\((?:[^()]|\\([^()]*\\))*\\))?))\\s*(?:`json:([^`]*)`)?\\s*(?:DEFAULT\\s+[^,]+)?\\s*");
@@ -550,6 +577,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             this.cols = List.copyOf(cols);
             this.json = json;
             boolean all = true;
+            for (int i = 0; i < this.cols.size(); i++) this.cols.get(i).index = i;
             for (Col c : cols) {
                 if (c.topLevel()) topLevel.put(c.pathParts[0], c);
                 else all = false;
@@ -601,41 +629,88 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         JsonToken t = p.currentToken();
         if (t == JsonToken.VALUE_NULL) return c.nullable ? null : "value is null for non-Nullable column";
         String b = c.base;
-        String err = null;
-        if (b.equals("String") || b.startsWith("FixedString") || b.startsWith("Enum")) {
-            if (t != JsonToken.VALUE_STRING) err = "value is not a String: " + shortText(p);
-        } else if (b.matches("U?Int(8|16|32|64|128|256)")) {
-            if (t != JsonToken.VALUE_NUMBER_INT) err = "value is not an integer: " + shortText(p);
-            else {
-                int bits = Integer.parseInt(b.replaceAll("\\D", ""));
-                boolean unsigned = b.startsWith("U");
-                if (bits <= 64) {
+        switch (c.kind) {
+            case STRING -> {
+                return t == JsonToken.VALUE_STRING ? null : "value is not a String: " + shortText(p);
+            }
+            case INT -> {
+                if (t != JsonToken.VALUE_NUMBER_INT) return "value is not an integer: " + shortText(p);
+                JsonParser.NumberType nt = p.getNumberType();
+                if (nt == JsonParser.NumberType.BIG_INTEGER) {
                     java.math.BigInteger v = p.getBigIntegerValue();
-                    java.math.BigInteger min = unsigned ? java.math.BigInteger.ZERO : java.math.BigInteger.ONE.shiftLeft(bits - 1).negate();
-                    java.math.BigInteger max = unsigned ? java.math.BigInteger.ONE.shiftLeft(bits).subtract(java.math.BigInteger.ONE)
-                            : java.math.BigInteger.ONE.shiftLeft(bits - 1).subtract(java.math.BigInteger.ONE);
-                    if (v.compareTo(min) < 0 || v.compareTo(max) > 0) err = "value " + v + " is out of range for " + b;
+                    boolean ok = b.equals("UInt64") && v.signum() >= 0 && v.bitLength() <= 64;
+                    return ok ? null : "value " + v + " is out of range for " + b;
                 }
+                long v = p.getLongValue();
+                return v < c.min || v > c.max ? "value " + v + " is out of range for " + b : null;
             }
-        } else if (b.startsWith("Float") || b.startsWith("Decimal")) {
-            if (t != JsonToken.VALUE_NUMBER_INT && t != JsonToken.VALUE_NUMBER_FLOAT) err = "value is not a number: " + shortText(p);
-        } else if (b.equals("Bool") || b.equals("Boolean")) {
-            if (t != JsonToken.VALUE_TRUE && t != JsonToken.VALUE_FALSE && t != JsonToken.VALUE_NUMBER_INT) err = "value is not a Bool: " + shortText(p);
-        } else if (b.startsWith("DateTime") || b.startsWith("Date")) {
-            if (t == JsonToken.VALUE_NUMBER_INT && b.startsWith("DateTime")) return null;
-            if (t != JsonToken.VALUE_STRING) err = "value is not a " + b + ": " + shortText(p);
-            else {
-                Matcher m = DATETIME.matcher(p.getText().strip());
-                if (!m.matches() || !validDate(m.group(1))) err = "cannot parse " + b + " from '" + abbreviate(p.getText()) + "'";
+            case BIGINT -> {
+                return t == JsonToken.VALUE_NUMBER_INT ? null : "value is not an integer: " + shortText(p);
             }
-        } else if (b.equals("UUID")) {
-            if (t != JsonToken.VALUE_STRING || !p.getText().matches("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")) err = "value is not a UUID: " + shortText(p);
-        } else if (b.startsWith("Array")) {
-            if (t != JsonToken.START_ARRAY) err = "value is not an Array: " + shortText(p);
-        } else if (b.startsWith("Map") || b.startsWith("JSON") || b.startsWith("Object") || b.startsWith("Tuple")) {
-            if (t != JsonToken.START_OBJECT && t != JsonToken.START_ARRAY) err = "value is not an object: " + shortText(p);
+            case FLOAT -> {
+                return t == JsonToken.VALUE_NUMBER_INT || t == JsonToken.VALUE_NUMBER_FLOAT ? null : "value is not a number: " + shortText(p);
+            }
+            case BOOL -> {
+                return t == JsonToken.VALUE_TRUE || t == JsonToken.VALUE_FALSE || t == JsonToken.VALUE_NUMBER_INT ? null
+                        : "value is not a Bool: " + shortText(p);
+            }
+            case DATETIME, DATE -> {
+                if (t == JsonToken.VALUE_NUMBER_INT && c.kind == Kind.DATETIME) return null;
+                if (t != JsonToken.VALUE_STRING) return "value is not a " + b + ": " + shortText(p);
+                String text = p.getText();
+                if (!quickDateTime(text)) {
+                    Matcher m = DATETIME.matcher(text.strip());
+                    if (!m.matches() || !validDate(m.group(1))) return "cannot parse " + b + " from '" + abbreviate(text) + "'";
+                }
+                return null;
+            }
+            case UUID -> {
+                return t == JsonToken.VALUE_STRING && p.getText().matches("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+                        ? null : "value is not a UUID: " + shortText(p);
+            }
+            case ARRAY -> {
+                return t == JsonToken.START_ARRAY ? null : "value is not an Array: " + shortText(p);
+            }
+            case OBJECT -> {
+                return t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY ? null : "value is not an object: " + shortText(p);
+            }
+            default -> {
+                return null;
+            }
         }
-        return err;
+    }
+
+    /** Fast path for the common "YYYY-MM-DD HH:MM:SS[.ffffff]" / "YYYY-MM-DDTHH:MM:SS[.ffffff][Z]" shapes. */
+    static boolean quickDateTime(String s) {
+        int n = s.length();
+        if (n != 10 && n < 19) return false;
+        for (int i = 0; i < Math.min(n, 19); i++) {
+            char ch = s.charAt(i);
+            boolean ok = switch (i) {
+                case 4, 7 -> ch == '-';
+                case 10 -> ch == ' ' || ch == 'T';
+                case 13, 16 -> ch == ':';
+                default -> ch >= '0' && ch <= '9';
+            };
+            if (!ok) return false;
+        }
+        int month = (s.charAt(5) - '0') * 10 + (s.charAt(6) - '0'), day = (s.charAt(8) - '0') * 10 + (s.charAt(9) - '0');
+        if (month < 1 || month > 12 || day < 1 || day > 28) return false; // other days: the full check
+        if (n > 10) {
+            int h = (s.charAt(11) - '0') * 10 + (s.charAt(12) - '0'), mi = (s.charAt(14) - '0') * 10 + (s.charAt(15) - '0'),
+                    se = (s.charAt(17) - '0') * 10 + (s.charAt(18) - '0');
+            if (h > 23 || mi > 59 || se > 59) return false;
+            if (n == 19) return true;
+            int i = 19;
+            if (s.charAt(i) == '.') {
+                i++;
+                int d0 = i;
+                while (i < n && s.charAt(i) >= '0' && s.charAt(i) <= '9') i++;
+                if (i == d0 || i - d0 > 9) return false;
+            }
+            return i == n || (i == n - 1 && s.charAt(i) == 'Z');
+        }
+        return true;
     }
 
     static boolean validDate(String ymd) {
@@ -673,7 +748,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
                         if (c != null) {
                             String err = check(c, p);
                             if (err != null) return new String[] {c.name, err};
-                            int i = ds.cols.indexOf(c);
+                            int i = c.index;
                             if (!got[i]) {
                                 got[i] = true;
                                 seen++;
@@ -815,7 +890,12 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         try {
             String path = ex.getRequestURI().getRawPath();
             String method = ex.getRequestMethod();
-            Map<String, List<String>> q = parseQuery(ex.getRequestURI().getRawQuery());
+            String rawQuery = ex.getRequestURI().getRawQuery();
+            if (rawQuery != null && rawQuery.length() > 8192) { // nginx in front of Tinybird
+                sendText(ex, 414, "<html><head><title>414 Request-URI Too Large</title></head></html>\n", "text/html");
+                return;
+            }
+            Map<String, List<String>> q = parseQuery(rawQuery);
             if (path.equals("/v0/events")) {
                 events(ex, q);
             } else if (path.startsWith("/v0/pipes/")) {
@@ -950,7 +1030,17 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         }
     }
 
+    /** Reads what is left of the request body, so an early answer is not lost to a connection reset. */
+    static void drain(HttpExchange ex) {
+        try {
+            ex.getRequestBody().transferTo(OutputStream.nullOutputStream());
+        } catch (IOException ignored) {
+            // the client went away
+        }
+    }
+
     private void sendText(HttpExchange ex, int code, String text, String type) throws IOException {
+        drain(ex);
         byte[] b = text.getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().set("Content-Type", type + "; charset=utf-8");
         ex.sendResponseHeaders(code, b.length == 0 ? -1 : b.length);
@@ -962,6 +1052,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
     }
 
     private void sendJson(HttpExchange ex, int code, JsonNode n) throws IOException {
+        drain(ex);
         byte[] b = Json.MAPPER.writeValueAsBytes(n);
         ex.getResponseHeaders().set("Content-Type", "application/json");
         ex.sendResponseHeaders(code, b.length);
@@ -1077,6 +1168,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             try {
                 if (Long.parseLong(cl.strip()) > maxRequestBytes) {
                     rateHeaders(ex, false);
+                    drain(ex);
                     ex.sendResponseHeaders(413, -1);
                     return;
                 }
@@ -1087,6 +1179,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         byte[] body = readBody(ex, maxRequestBytes);
         if (body == null) {
             rateHeaders(ex, false);
+            drain(ex);
             ex.sendResponseHeaders(413, -1);
             return;
         }
@@ -1187,6 +1280,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
                 int code = f.status;
                 rateHeaders(ex, code == 429);
                 if (code == 429 && f.retryAfterSeconds >= 0) ex.getResponseHeaders().set("Retry-After", Integer.toString(f.retryAfterSeconds));
+                if (code == 429 && f.retryAfterSeconds < 0) ex.getResponseHeaders().remove("Retry-After"); // X-RateLimit-Reset only
                 String text = switch (code) {
                     case 429 -> "Too many requests\n";
                     case 503 -> "Service temporarily unavailable, no data ingested, please retry again\n";
@@ -1788,24 +1882,8 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         if (ds == null) throw new BadRequest(404, "[Error] Resource '" + dsName + "' not found");
         if (!canRead(t, dsName)) throw new BadRequest(403, "[Error] Not enough permissions to read datasource '" + dsName + "'");
         String format = sqlFormat(m.group(6));
-        // rows as column maps
-        List<Map<String, Object>> rows = new ArrayList<>();
-        long bytesRead = 0;
-        if (ds.builtin != null) {
-            for (long i = 0; i < ds.builtin.rows(); i++) rows.add(ds.builtin.rowMap(i));
-        } else {
-            for (byte[] b : ds.snapshot()) {
-                bytesRead += b.length;
-                JsonNode n = Json.MAPPER.readTree(b);
-                Map<String, Object> r = new LinkedHashMap<>();
-                for (Col c : ds.cols) {
-                    JsonNode v = at(n, c);
-                    r.put(c.name, normalize(c, v));
-                }
-                rows.add(r);
-            }
-        }
-        long read = rows.size();
+        // rows as column maps, streamed; filtered on the fly; collected only for ORDER BY and the LIMIT's rows
+        java.util.function.Predicate<Map<String, Object>> where = r -> true;
         if (m.group(3) != null) {
             for (String cond : m.group(3).split("(?i)\\s+and\\s+")) {
                 Matcher cm = COND.matcher(cond);
@@ -1816,10 +1894,56 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
                 String op = cm.group(3);
                 String lit = cm.group(4);
                 Object value = lit.startsWith("'") ? lit.substring(1, lit.length() - 1).replace("''", "'").replace("\\'", "'") : Double.parseDouble(lit);
-                rows.removeIf(r -> !compare(r.get(col), value, op, lower));
+                where = where.and(r -> compare(r.get(col), value, op, lower));
             }
         }
-        if (m.group(4) != null) {
+        String sel = m.group(1).strip();
+        boolean count = sel.replaceAll("\\s", "").equalsIgnoreCase("count()");
+        long limit = m.group(5) == null ? Long.MAX_VALUE : Long.parseLong(m.group(5));
+        long read;
+        long bytesRead = 0;
+        long matched = 0;
+        List<Map<String, Object>> rows = new ArrayList<>();
+        boolean sortLater = m.group(4) != null;
+        if (ds.builtin != null && count && m.group(3) == null) {
+            read = matched = ds.builtin.rows();
+        } else {
+            Iterator<Map<String, Object>> source;
+            if (ds.builtin != null) {
+                Weather w = ds.builtin;
+                source = new Iterator<>() {
+                    long i = 0;
+                    public boolean hasNext() { return i < w.rows(); }
+                    public Map<String, Object> next() { return w.rowMap(i++); }
+                };
+                read = w.rows();
+            } else {
+                List<byte[]> snap = ds.snapshot();
+                read = snap.size();
+                for (byte[] b : snap) bytesRead += b.length;
+                Iterator<byte[]> it = snap.iterator();
+                source = new Iterator<>() {
+                    public boolean hasNext() { return it.hasNext(); }
+                    public Map<String, Object> next() {
+                        try {
+                            JsonNode n = Json.MAPPER.readTree(it.next());
+                            Map<String, Object> r = new LinkedHashMap<>();
+                            for (Col c : ds.cols) r.put(c.name, normalize(c, at(n, c)));
+                            return r;
+                        } catch (IOException e) {
+                            throw new IllegalStateException(e);
+                        }
+                    }
+                };
+            }
+            while (source.hasNext()) {
+                Map<String, Object> r = source.next();
+                if (!where.test(r)) continue;
+                matched++;
+                if (!count && (sortLater || rows.size() < limit)) rows.add(r);
+            }
+        }
+        if (sortLater && !count) {
             Comparator<Map<String, Object>> cmp = null;
             for (String part : m.group(4).split(",")) {
                 String[] w = part.strip().split("\\s+");
@@ -1830,17 +1954,12 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
                 cmp = cmp == null ? c : cmp.thenComparing(c);
             }
             rows.sort(cmp);
+            if (rows.size() > limit) rows = rows.subList(0, (int) limit);
         }
-        String sel = m.group(1).strip();
-        Long before = null;
-        if (m.group(5) != null) {
-            before = (long) rows.size();
-            int lim = (int) Math.min(rows.size(), Long.parseLong(m.group(5)));
-            rows = rows.subList(0, lim);
-        }
+        Long before = m.group(5) == null ? null : matched;
         PipeResult r;
-        if (sel.replaceAll("\\s", "").equalsIgnoreCase("count()")) {
-            r = new PipeResult(List.<String[]>of(new String[] {"count()", "UInt64"}), List.<Object[]>of(new Object[] {(long) rows.size()}).iterator(), null, read, bytesRead);
+        if (count) {
+            r = new PipeResult(List.<String[]>of(new String[] {"count()", "UInt64"}), List.<Object[]>of(new Object[] {matched}).iterator(), null, read, bytesRead);
         } else {
             List<Col> outCols = new ArrayList<>();
             if (sel.equals("*")) outCols.addAll(ds.cols);

@@ -1,0 +1,238 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 21+
+//SOURCES ../../lib/Tinybird.java
+//SOURCES ../../tests/tinybird-emulator.java
+//JAVA_OPTIONS -Xmx2g
+//DESCRIPTION Benchmark: the Tinybird emulator's ingest rate and the Events API writer end to end, with peers.
+//DESCRIPTION ./jbang bench/tinybird/bench.java [--rows N] [--python-rows N]
+//MAIN TinybirdBench
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.zip.Deflater;
+import java.util.zip.GZIPOutputStream;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "tinybird-bench", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+        description = "Measures the emulator's NDJSON ingest (gzip, wait=true) and the Events API writer end to end, "
+                + "beside the original's approach (Python requests, one POST per event) and a batching Python client.")
+class TinybirdBench implements Callable<Integer> {
+    @Option(names = "--rows", description = "Rows for the Java measurements (default: ${DEFAULT-VALUE}).")
+    int rows = 2_000_000;
+
+    @Option(names = "--python-rows", description = "Rows for the Python peers (default: ${DEFAULT-VALUE}).")
+    int pythonRows = 3_000;
+
+    @Option(names = "--batch", description = "Rows per request (default: ${DEFAULT-VALUE}).")
+    int batch = 10_000;
+
+    @Option(names = "--clients", description = "Concurrent requests for the raw ingest run (default: ${DEFAULT-VALUE}).")
+    int clients = 4;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new TinybirdBench()).execute(args));
+    }
+
+    record Line(String name, long rows, double seconds, String note) {}
+
+    static byte[] event(SplittableRandom r, long i) {
+        String[] actions = {"view", "view", "view", "cart", "purchase", "uncart", "return"};
+        return String.format(Locale.ROOT,
+                "{\"customer_id\":\"customer_%d\",\"product_id\":\"product_%d\",\"action\":\"%s\",\"timestamp\":\"2024-09-06T14:%02d:%02d.%06d\",\"seq\":%d}",
+                r.nextInt(500), r.nextInt(500), actions[r.nextInt(actions.length)], r.nextInt(60), r.nextInt(60), r.nextInt(1_000_000), i)
+                .getBytes(StandardCharsets.UTF_8);
+    }
+
+    static byte[] gzip(byte[] b) throws IOException {
+        ByteArrayOutputStream bos = new ByteArrayOutputStream();
+        try (GZIPOutputStream gz = new GZIPOutputStream(bos) { { def.setLevel(Deflater.BEST_SPEED); } }) {
+            gz.write(b);
+        }
+        return bos.toByteArray();
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        List<Line> out = new ArrayList<>();
+        System.err.printf(Locale.ROOT, "machine: %d cores, Java %s%n", Runtime.getRuntime().availableProcessors(), Runtime.version());
+
+        // 1. emulator ingest: pre-built gzip NDJSON bodies, posted by several clients
+        int nBodies = Math.max(1, rows / batch);
+        List<byte[]> bodies = new ArrayList<>();
+        SplittableRandom r = new SplittableRandom(7);
+        long raw = 0;
+        long seq = 0;
+        for (int b = 0; b < Math.min(nBodies, 20); b++) {
+            ByteArrayOutputStream bos = new ByteArrayOutputStream();
+            for (int i = 0; i < batch; i++) {
+                bos.write(event(r, seq++));
+                bos.write('\n');
+            }
+            raw += bos.size();
+            bodies.add(gzip(bos.toByteArray()));
+        }
+        double rawPerBody = (double) raw / bodies.size();
+        for (boolean store : new boolean[] {true, false}) {
+            try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).storeRows(store).start()) {
+                HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+                String url = emu.url() + "/v0/events?name=bench&wait=true&format=ndjson";
+                String token = emu.adminToken();
+                AtomicInteger next = new AtomicInteger();
+                // warm-up
+                post(http, url, token, bodies.get(0));
+                long t0 = System.nanoTime();
+                ExecutorService pool = Executors.newFixedThreadPool(clients);
+                List<Future<?>> fs = new ArrayList<>();
+                for (int c = 0; c < clients; c++) {
+                    fs.add(pool.submit(() -> {
+                        int i;
+                        while ((i = next.getAndIncrement()) < nBodies) post(http, url, token, bodies.get(i % bodies.size()));
+                        return null;
+                    }));
+                }
+                for (Future<?> f : fs) f.get();
+                pool.shutdown();
+                double s = (System.nanoTime() - t0) / 1e9;
+                long stored = emu.rowCount("bench") - batch;
+                if (stored != (long) nBodies * batch) throw new IllegalStateException("emulator stored " + stored + " rows, expected " + (long) nBodies * batch);
+                out.add(new Line("emulator ingest, gzip NDJSON, " + clients + " clients" + (store ? ", rows kept" : ", rows counted only"),
+                        (long) nBodies * batch, s, String.format(Locale.ROOT, "%.0f MB/s raw NDJSON", nBodies * rawPerBody / s / 1e6)));
+            }
+        }
+
+        // 2. the writer end to end: Map rows -> Jackson -> batches -> gzip -> emulator (wait=true)
+        for (String kind : new String[] {"Map", "pre-serialised bytes"}) {
+            try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).storeRows(false).start();
+                 Tinybird.Client client = new Tinybird.Client(emu.url(), emu.adminToken())) {
+                SplittableRandom rr = new SplittableRandom(11);
+                long t0 = System.nanoTime();
+                Tinybird.Writer.Stats st;
+                try (Tinybird.Writer w = client.writer("events", new Tinybird.Writer.Settings().maxRows(batch))) {
+                    String[] actions = {"view", "view", "view", "cart", "purchase", "uncart", "return"};
+                    for (long i = 0; i < rows; i++) {
+                        if (kind.equals("Map")) {
+                            Map<String, Object> m = new LinkedHashMap<>();
+                            m.put("customer_id", "customer_" + rr.nextInt(500));
+                            m.put("product_id", "product_" + rr.nextInt(500));
+                            m.put("action", actions[rr.nextInt(actions.length)]);
+                            m.put("timestamp", "2024-09-06T14:53:25.123456");
+                            m.put("seq", i);
+                            w.append(m);
+                        } else {
+                            w.append(event(rr, i));
+                        }
+                    }
+                    w.close();
+                    st = w.stats();
+                }
+                double s = (System.nanoTime() - t0) / 1e9;
+                if (st.acknowledged() != rows || emu.rowCount("events") != rows) throw new IllegalStateException("writer: " + st);
+                out.add(new Line("Tinybird.Writer end to end (" + kind + " rows, gzip, wait=true)", rows, s,
+                        String.format(Locale.ROOT, "%d requests, %.1f MB sent", st.requests(), st.bytesSent() / 1e6)));
+            }
+        }
+
+        // 3. peers: Python requests, the original's one POST per event, and a batching client (gzip NDJSON, 10k rows)
+        boolean python = TestLikeTools.onPath("python3") && TestLikeTools.pythonHasRequests();
+        if (python) {
+            try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).storeRows(false).start()) {
+                for (String mode : new String[] {"per-event", "batched"}) {
+                    int n = mode.equals("per-event") ? pythonRows : Math.max(pythonRows, rows / 4);
+                    Path script = Files.createTempFile("tb-peer", ".py");
+                    Files.writeString(script, PYTHON);
+                    Process p = new ProcessBuilder("python3", script.toString(), emu.url(), emu.adminToken(), mode, Integer.toString(n),
+                            Integer.toString(batch)).redirectErrorStream(true).start();
+                    String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+                    p.waitFor();
+                    Files.deleteIfExists(script);
+                    String[] parts = text.split("\\s+");
+                    double secs = Double.parseDouble(parts[parts.length - 1]);
+                    long stored = emu.rowCount("py_" + mode.replace('-', '_'));
+                    if (stored != n) throw new IllegalStateException("python " + mode + ": stored " + stored + " of " + n + ": " + text);
+                    out.add(new Line(mode.equals("per-event") ? "peer: Python requests, one POST per event (the original)"
+                            : "peer: Python requests, gzip NDJSON batches of " + batch + " (1 connection)", n, secs, ""));
+                }
+            }
+        } else {
+            System.err.println("python3 with requests not found: the Python peers are left out");
+        }
+
+        double writer = out.stream().filter(l -> l.name.startsWith("Tinybird.Writer") && l.name.contains("Map")).findFirst().map(l -> l.rows / l.seconds).orElse(1.0);
+        System.out.printf(Locale.ROOT, "%-72s %12s %9s %14s %9s  %s%n", "run", "rows", "seconds", "rows/s", "vs writer", "note");
+        for (Line l : out) {
+            System.out.printf(Locale.ROOT, "%-72s %,12d %9.2f %,14.0f %8.2fx  %s%n", l.name, l.rows, l.seconds, l.rows / l.seconds,
+                    l.rows / l.seconds / writer, l.note);
+        }
+        return 0;
+    }
+
+    static void post(HttpClient http, String url, String token, byte[] body) throws IOException, InterruptedException {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).header("Authorization", "Bearer " + token)
+                .header("Content-Encoding", "gzip").POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) throw new IOException("HTTP " + r.statusCode() + ": " + r.body());
+    }
+
+    static final class TestLikeTools {
+        static boolean onPath(String exe) {
+            for (String d : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+                if (Files.isExecutable(Path.of(d, exe))) return true;
+            }
+            return false;
+        }
+
+        static boolean pythonHasRequests() {
+            try {
+                return new ProcessBuilder("python3", "-c", "import requests").start().waitFor() == 0;
+            } catch (IOException | InterruptedException e) {
+                return false;
+            }
+        }
+    }
+
+    static final String PYTHON = """
+            import gzip, json, random, sys, time
+            import requests
+            url, token, mode, n, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+            rnd = random.Random(7)
+            actions = ["view", "view", "view", "cart", "purchase", "uncart", "return"]
+            def event(i):
+                return {"customer_id": f"customer_{rnd.randrange(500)}", "product_id": f"product_{rnd.randrange(500)}",
+                        "action": rnd.choice(actions), "timestamp": "2024-09-06T14:53:25.123456", "seq": i}
+            headers = {"Authorization": f"Bearer {token}"}
+            t0 = time.perf_counter()
+            if mode == "per-event":
+                # the original: requests.post per event, no session, no batching
+                for i in range(n):
+                    r = requests.post(f"{url}/v0/events?name=py_per_event", data=json.dumps(event(i)), headers=headers)
+                    r.raise_for_status()
+            else:
+                s = requests.Session()
+                for start in range(0, n, batch):
+                    body = "\\n".join(json.dumps(event(i)) for i in range(start, min(n, start + batch))).encode()
+                    r = s.post(f"{url}/v0/events?name=py_batched&wait=true", data=gzip.compress(body, 1),
+                               headers={**headers, "Content-Encoding": "gzip"})
+                    r.raise_for_status()
+            print(f"{time.perf_counter() - t0:.3f}")
+            """;
+}
