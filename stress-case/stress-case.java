@@ -180,7 +180,9 @@ class StressCase implements Callable<Integer> {
     @Option(names = "--pool", paramLabel = "N", description = "PostgreSQL pool size (default: --concurrency).")
     Integer poolSize;
 
-    @Option(names = "--threads", paramLabel = "KIND", defaultValue = "virtual", description = "Worker threads: virtual or platform. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--threads", paramLabel = "KIND", defaultValue = "auto",
+            description = "Worker threads: virtual, platform, or auto (platform up to 256 workers per target, virtual beyond: "
+                    + "blocking I/O on a few platform threads measured faster here). Default: ${DEFAULT-VALUE}.")
     String threads;
 
     @Option(names = "--threshold", paramLabel = "EXPR", description = "A pass/fail criterion, k6 style; exit code 99 when missed.")
@@ -232,7 +234,10 @@ class StressCase implements Callable<Integer> {
         Double ratePerSec = rate == null ? null : parseRate(rate);
         List<Threshold> ths = new ArrayList<>();
         for (String t : thresholds) ths.add(Threshold.parse(t, kinds));
-        if (!threads.equals("virtual") && !threads.equals("platform")) throw Cli.usage("--threads must be virtual or platform");
+        if (!threads.equals("virtual") && !threads.equals("platform") && !threads.equals("auto")) {
+            throw Cli.usage("--threads must be virtual, platform or auto");
+        }
+        String threadKind = threads.equals("auto") ? (concurrency * kinds.size() <= 256 ? "platform" : "virtual") : threads;
         int[] win = parseRange(window, "--window");
         if (win[0] < 0 || win[1] < win[0]) throw Cli.usage("--window: MIN..MAX days with 0 <= MIN <= MAX");
 
@@ -274,7 +279,7 @@ class StressCase implements Callable<Integer> {
             for (Target t : targets) t.check(); // one real request each: a target down at start is one clear error
 
             Settings settings = new Settings(kinds, ratePerSec, concurrency, duration, warmup, maxRequests, timeout, seed,
-                    describeWorkload(kinds, wl), threads);
+                    describeWorkload(kinds, wl), threadKind);
             Engine engine = new Engine(targets, settings, wl, err, live || (!common.quiet && Cli.isTerminal()), giveUp, lateAfter, hlog);
             Report report = engine.run();
             return finish(report, ths);

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# bench/stress-case: stress-case.java beside its peers, in ONE run, on the same servers:
+#   HTTP  closed loop, 50 connections, DUR s, against a local nginx (Debian nginx-light) serving a small JSON:
+#         wrk -t2 -c50 -d${DUR}s   vs   stress-case --target http -c 50 --duration ${DUR}s
+#   SQL   SELECT by primary key, 50 clients, against a local PostgreSQL 15 (Debian binaries), pgbench scale 10:
+#         pgbench -S -M prepared -c 50 -j 2 -T DUR   vs   stress-case --target postgres -c 50 --sql '...aid = :aid'
+#   OPEN  stress-case --rate 10000/s for OPEN_DUR s against nginx: achieved rate (target: within 1 %), p99, late starts
+# Prints a table with rates, latencies and ratios. Needs: wrk, nginx (nginx-light), pgbench and
+# /usr/lib/postgresql/15/bin (postgresql-15). Settings: DUR (10), OPEN_DUR (30), RATE (10000), CONNS (50), SCALE (10),
+# WARMUP (2: seconds of JVM warm-up given to stress-case, excluded from its results; wrk and pgbench need none).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DUR=${DUR:-10}; OPEN_DUR=${OPEN_DUR:-30}; RATE=${RATE:-10000}; CONNS=${CONNS:-50}; SCALE=${SCALE:-10}; WARMUP=${WARMUP:-2}
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+for t in wrk nginx pgbench "$PGBIN/initdb" "$PGBIN/pg_ctl"; do
+  command -v "$t" >/dev/null 2>&1 || { echo "bench: $t is missing (apt-get install wrk nginx-light postgresql-15)" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/bench-stress-case.XXXXXX)
+chmod 755 "$work"
+nginx_pid=""
+cleanup() {
+  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
+  if [ -f "$work/pg/postmaster.pid" ]; then as_pg "$PGBIN/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# numbers from stress-case's --json: the first occurrence of a key is the target's summary
+jnum() { grep -m1 "\"$2\" :" "$1" | sed -E 's/.*: *([0-9.eE+-]+).*/\1/'; }
+# wrk latency "597.00us" / "1.20ms" / "1.01s" -> ms
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n *= 1000; printf "%.3f", n }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+
+SC=(./jbang stress-case/stress-case.java)
+"${SC[@]}" --version >/dev/null # compile once, outside the measurements
+
+# ---------------------------------------------------------------- nginx
+port=$(free_port)
+mkdir -p "$work/www" "$work/nginx"
+printf '{"meta":[{"name":"site_name","type":"String"}],"data":[{"site_name":"Denver"}],"rows":1,"statistics":{"elapsed":0.0001}}\n' > "$work/www/small.json"
+chmod -R a+rX "$work/www"
+cat > "$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$port;
+    location / { root $work/www; default_type application/json; }
+  }
+}
+EOF
+nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+nginx_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/small.json" >/dev/null 2>&1 && break; sleep 0.1; done
+URL="http://127.0.0.1:$port/small.json"
+
+echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), DUR=${DUR}s, CONNS=$CONNS" >&2
+echo "bench: HTTP closed loop: wrk..." >&2
+wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$URL" > "$work/wrk.txt"
+wrk_rps=$(awk '/^Requests\/sec:/ { print $2 }' "$work/wrk.txt")
+wrk_p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$work/wrk.txt")")
+wrk_p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$work/wrk.txt")")
+
+echo "bench: HTTP closed loop: stress-case..." >&2
+"${SC[@]}" --target http --http-url "$URL" -c "$CONNS" --duration "${DUR}s" --warmup "${WARMUP}s" -q --json "$work/sc-http.json" > /dev/null
+sc_rps=$(jnum "$work/sc-http.json" rps); sc_p50=$(jnum "$work/sc-http.json" p50); sc_p99=$(jnum "$work/sc-http.json" p99)
+
+echo "bench: open model: stress-case --rate $RATE/s for ${OPEN_DUR}s..." >&2
+"${SC[@]}" --target http --http-url "$URL" -c "$CONNS" --rate "$RATE" --duration "${OPEN_DUR}s" --warmup "${WARMUP}s" -q \
+  --json "$work/sc-open.json" > /dev/null
+op_rps=$(jnum "$work/sc-open.json" rps); op_p50=$(jnum "$work/sc-open.json" p50); op_p99=$(jnum "$work/sc-open.json" p99)
+op_p999=$(jnum "$work/sc-open.json" p99.9); op_late=$(jnum "$work/sc-open.json" late_starts); op_err=$(jnum "$work/sc-open.json" errors)
+
+# ---------------------------------------------------------------- PostgreSQL
+pgport=$(free_port)
+mkdir -p "$work/pg"
+[ "$(id -u)" = 0 ] && chown postgres "$work/pg"
+as_pg "$PGBIN/initdb" -D "$work/pg" -U postgres --auth=trust -E UTF8 >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c shared_buffers=256MB" start >/dev/null
+echo "bench: pgbench -i -s $SCALE..." >&2
+pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$pgport" -U postgres postgres > /dev/null 2>&1
+echo "bench: SELECT by primary key: pgbench..." >&2
+pgbench -S -M prepared -c "$CONNS" -j 2 -T "$DUR" -h 127.0.0.1 -p "$pgport" -U postgres postgres > "$work/pgbench.txt" 2>&1
+pgb_tps=$(awk -F'= ' '/^tps = / { split($2, a, " "); print a[1] }' "$work/pgbench.txt" | tail -1)
+pgb_lat=$(awk -F'= ' '/^latency average/ { split($2, a, " "); print a[1] }' "$work/pgbench.txt")
+echo "bench: SELECT by primary key: stress-case..." >&2
+"${SC[@]}" --target postgres --url "postgresql://postgres@127.0.0.1:$pgport/postgres" -c "$CONNS" --duration "${DUR}s" \
+  --warmup "${WARMUP}s" -q --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \
+  --param "aid=int:1..$((SCALE * 100000))" --json "$work/sc-pg.json" > /dev/null
+pg_rps=$(jnum "$work/sc-pg.json" rps); pg_p50=$(jnum "$work/sc-pg.json" p50); pg_p99=$(jnum "$work/sc-pg.json" p99)
+pg_mean=$(jnum "$work/sc-pg.json" mean)
+
+# ---------------------------------------------------------------- the table
+printf '\n%-46s %12s %10s %10s %12s\n' "run" "req/s" "p50 ms" "p99 ms" "ratio"
+printf '%-46s %12.0f %10.3f %10.3f %12s\n' "HTTP wrk -t2 -c$CONNS -d${DUR}s" "$wrk_rps" "$wrk_p50" "$wrk_p99" "1.00"
+printf '%-46s %12.0f %10.3f %10.3f %12s\n' "HTTP stress-case -c $CONNS (closed)" "$sc_rps" "$sc_p50" "$sc_p99" "$(ratio "$sc_rps" "$wrk_rps") (>= 0.80)"
+printf '%-46s %12s %10s %10s %12s\n' "  p50 / p99 vs wrk (within 0.80..1.20)" "" "$(ratio "$sc_p50" "$wrk_p50")" "$(ratio "$sc_p99" "$wrk_p99")" ""
+printf '%-46s %12.0f %10s %10s %12s\n' "SQL pgbench -S -M prepared -c$CONNS -j2" "$pgb_tps" "-" "-" "1.00"
+printf '%-46s %12.0f %10.3f %10.3f %12s\n' "SQL stress-case -c $CONNS (HikariCP, bind param)" "$pg_rps" "$pg_p50" "$pg_p99" "$(ratio "$pg_rps" "$pgb_tps") (>= 0.90)"
+printf '%-46s %12s %10s %10s %12s\n' "  mean latency ms: pgbench / stress-case" "" "$pgb_lat" "$pg_mean" ""
+printf '%-46s %12.0f %10.3f %10.3f %12s\n' "OPEN stress-case --rate $RATE/s ${OPEN_DUR}s" "$op_rps" "$op_p50" "$op_p99" "$(ratio "$op_rps" "$RATE") (0.99..1.01)"
+printf '%-46s %12s\n' "  p99.9 ms / late starts / errors" "$op_p999 / $op_late / $op_err"
