@@ -1,0 +1,311 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 21+
+//SOURCES ../lib/Cli.java
+//SOURCES ../lib/Config.java
+//SOURCES ../lib/Json.java
+//SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/Transfer.java
+//DEPS org.mongodb:mongodb-driver-sync:5.14.0
+//DESCRIPTION Copies the rows of a Tinybird API Endpoint into a MongoDB collection, incrementally and resumably:
+//DESCRIPTION ordered bulk upserts by key (never plain inserts), resume from the collection's max cursor.
+//DESCRIPTION Usage: tb-to-mongodb.java [--once | --every 60s] [--pipe reports] [--connection-string URI] [--database weather] [--collection weather_reports]
+//MAIN TbToMongodb
+
+import java.io.PrintWriter;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.time.Duration;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.mongodb.ConnectionString;
+import com.mongodb.MongoBulkWriteException;
+import com.mongodb.MongoClientSettings;
+import com.mongodb.MongoException;
+import com.mongodb.MongoSocketException;
+import com.mongodb.MongoTimeoutException;
+import com.mongodb.client.MongoClient;
+import com.mongodb.client.MongoClients;
+import com.mongodb.client.MongoCollection;
+import com.mongodb.client.model.BulkWriteOptions;
+import com.mongodb.client.model.IndexOptions;
+import com.mongodb.client.model.Indexes;
+import com.mongodb.client.model.ReplaceOneModel;
+import com.mongodb.client.model.ReplaceOptions;
+import com.mongodb.client.model.Sorts;
+import com.mongodb.client.model.WriteModel;
+import com.mongodb.bulk.BulkWriteResult;
+import org.bson.Document;
+import org.bson.types.Decimal128;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+@Command(name = "tb-to-mongodb", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
+        description = {"Copies the rows of a Tinybird API Endpoint into a MongoDB collection, window by window, with no row lost",
+                "or written twice: pages past the endpoint's row cap and upserts by --key with ordered bulk writes in cursor",
+                "order, so the collection's max cursor is a safe resume point (rows on it are upserted again, never doubled)."},
+        footer = {"", "Examples:",
+                "  tb-to-mongodb.java --once --connection-string mongodb://localhost:27017 --database weather",
+                "  tb-to-mongodb.java --every 60s                                # follow; Ctrl-C stops",
+                "  tb-to-mongodb.java --once --host http://localhost:7181 --since '2023-05-01 00:00:00' --until '2023-05-08 00:00:00'",
+                "",
+                "Source: TINYBIRD_SOURCE_TOKEN (or TINYBIRD_TOKEN), --host / TINYBIRD_HOST. MongoDB: --connection-string",
+                "(MONGODB_CONNECTION_STRING), --database (MONGODB_DATABASE_NAME), --collection (MONGODB_COLLECTION_NAME).",
+                "DateTime columns are stored as BSON dates (UTC), Decimal as Decimal128, arrays/objects as arrays/documents.",
+                "Exit codes: 0 ok, 1 failure, 2 usage."})
+class TbToMongodb implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin Cli.Common common;
+    @Mixin Tinybird.Options tinybird;
+    @Mixin Transfer.Options transfer;
+
+    @Option(names = "--connection-string", paramLabel = "URI",
+            description = "MongoDB connection string (default: MONGODB_CONNECTION_STRING, else mongodb://localhost:27017).")
+    String connectionString;
+
+    @Option(names = "--database", paramLabel = "NAME", description = "Database (default: MONGODB_DATABASE_NAME, else weather).")
+    String database;
+
+    @Option(names = "--collection", paramLabel = "NAME", description = "Collection (default: MONGODB_COLLECTION_NAME, else weather_reports).")
+    String collection;
+
+    @Option(names = "--key", paramLabel = "COLUMNS", split = ",", defaultValue = "timestamp,site_name",
+            description = "Fields that identify a document (unique index; default: ${DEFAULT-VALUE}).")
+    List<String> key;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new TbToMongodb()).execute(args));
+    }
+
+    @Override
+    public Integer call() {
+        return Cli.run(spec, common, () -> {
+            PrintWriter err = spec.commandLine().getErr();
+            Config cfg = common.config();
+            String uri = connectionString != null ? connectionString : cfg.getOr("MONGODB_CONNECTION_STRING", "mongodb://localhost:27017");
+            Config.registerSecret(uri);
+            String db = database != null ? database : cfg.getOr("MONGODB_DATABASE_NAME", "weather");
+            String coll = collection != null ? collection : cfg.getOr("MONGODB_COLLECTION_NAME", "weather_reports");
+            Tinybird.Client client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
+            Transfer.Source source = Transfer.tinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
+            MongoTarget target = new MongoTarget(uri, db, coll, key, transfer.retryFor, err);
+            return Transfer.runCommand(transfer, source, target, err, common.quiet);
+        });
+    }
+
+    /** The MongoDB target: ordered bulk ReplaceOne upserts in cursor order; resume from the max cursor, inclusive. */
+    static final class MongoTarget implements Transfer.Target {
+        static final int MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+        static final DateTimeFormatter TS = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
+        private final MongoClient client;
+        private final MongoCollection<Document> coll;
+        private final String where;
+        private final List<String> key;
+        private final Duration retryFor;
+        private final PrintWriter err;
+        private String[] names;
+        private String[] kinds; // datetime, date, decimal, float, other
+
+        MongoTarget(String uri, String database, String collection, List<String> key, Duration retryFor, PrintWriter err) {
+            ConnectionString cs;
+            try {
+                cs = new ConnectionString(uri);
+            } catch (IllegalArgumentException e) {
+                throw Cli.usage("not a MongoDB connection string: " + Config.redact(uri) + " (" + Config.redact(e.getMessage()) + ")");
+            }
+            this.client = MongoClients.create(MongoClientSettings.builder().applyConnectionString(cs)
+                    .applyToClusterSettings(b -> b.serverSelectionTimeout(10, java.util.concurrent.TimeUnit.SECONDS)).build());
+            this.coll = client.getDatabase(database).getCollection(collection);
+            this.where = "collection " + database + "." + collection;
+            this.key = List.copyOf(key);
+            this.retryFor = retryFor;
+            this.err = err;
+            if (this.key.isEmpty()) throw Cli.usage("--key needs at least one field");
+        }
+
+        @Override
+        public String describe() {
+            return where;
+        }
+
+        @Override
+        public List<String> keyColumns() {
+            return key;
+        }
+
+        private interface Work<T> {
+            T run() throws Exception;
+        }
+
+        /** Retries work (idempotent upserts) while the server is unreachable, up to --retry-for. */
+        private <T> T withRetry(String what, Work<T> work) throws Exception {
+            long deadline = System.nanoTime() + retryFor.toNanos();
+            long backoff = 100;
+            while (true) {
+                try {
+                    return work.run();
+                } catch (MongoSocketException | MongoTimeoutException e) {
+                    if (System.nanoTime() > deadline) throw new Cli.Failure("MongoDB unreachable while " + what + ": " + Config.redact(e.getMessage()), e);
+                    err.println("tb-to-mongodb: " + what + ": " + Config.redact(e.getMessage()) + "; retrying in " + backoff + " ms");
+                    err.flush();
+                    Thread.sleep(backoff);
+                    backoff = Math.min(backoff * 2, 5000);
+                }
+            }
+        }
+
+        @Override
+        public Optional<Transfer.Resume> resume(String job, String cursor) throws Exception {
+            return withRetry("reading the resume point", () -> {
+                Document d = coll.find().sort(Sorts.descending(cursor)).projection(new Document(cursor, 1)).limit(1).first();
+                if (d == null || d.get(cursor) == null) return Optional.<Transfer.Resume>empty();
+                Object v = d.get(cursor);
+                Object value = v instanceof Date t ? TS.format(LocalDateTime.ofInstant(t.toInstant(), ZoneOffset.UTC))
+                        : v instanceof Decimal128 x ? x.bigDecimalValue() : v instanceof Number n ? new BigDecimal(n.toString()) : v.toString();
+                return Optional.of(new Transfer.Resume(value, true, "max(" + cursor + ") of " + where));
+            });
+        }
+
+        @Override
+        public void prepare(List<Transfer.Column> meta, boolean dryRun, PrintWriter out) throws Exception {
+            names = meta.stream().map(Transfer.Column::name).toArray(String[]::new);
+            kinds = new String[names.length];
+            for (int i = 0; i < names.length; i++) {
+                String t = Transfer.unwrapType(meta.get(i).type());
+                kinds[i] = t.startsWith("DateTime") ? "datetime" : t.startsWith("Date") ? "date" : t.startsWith("Decimal") || t.matches("U?Int(128|256)|UInt64") ? "decimal"
+                        : t.startsWith("Float") ? "float" : "other";
+            }
+            for (String k : key) Transfer.indexOf(meta, k, "key (--key)");
+            if (dryRun) {
+                out.println("dry run: would make sure " + where + " has a unique index on " + key);
+                return;
+            }
+            withRetry("creating indexes", () -> {
+                Document keys = new Document();
+                for (String k : key) keys.append(k, 1);
+                coll.createIndex(keys, new IndexOptions().unique(true).name("transfer_key"));
+                return null;
+            });
+        }
+
+        /** A row value as a BSON value. */
+        Object bson(int i, Object v) {
+            if (v == null) return null;
+            switch (kinds[i]) {
+                case "datetime" -> {
+                    if (v instanceof String s && s.length() >= 19) {
+                        LocalDateTime t = LocalDateTime.parse(s.substring(0, 10) + "T" + s.substring(11));
+                        return Date.from(t.toInstant(ZoneOffset.UTC));
+                    }
+                }
+                case "date" -> {
+                    if (v instanceof String s && s.length() == 10) return Date.from(LocalDate.parse(s).atStartOfDay().toInstant(ZoneOffset.UTC));
+                }
+                case "decimal" -> {
+                    if (v instanceof BigDecimal d) return new Decimal128(d);
+                    if (v instanceof BigInteger b) return new Decimal128(new BigDecimal(b));
+                }
+                case "float" -> {
+                    if (v instanceof Number n) return n.doubleValue();
+                }
+                default -> { }
+            }
+            return plain(v);
+        }
+
+        static Object plain(Object v) {
+            if (v instanceof BigDecimal d) return d.doubleValue();
+            if (v instanceof BigInteger b) return new Decimal128(new BigDecimal(b));
+            if (v instanceof JsonNode n) return json(n);
+            return v;
+        }
+
+        static Object json(JsonNode n) {
+            if (n == null || n.isNull()) return null;
+            if (n.isArray()) {
+                List<Object> l = new ArrayList<>(n.size());
+                for (JsonNode x : n) l.add(json(x));
+                return l;
+            }
+            if (n.isObject()) {
+                Document d = new Document();
+                for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    d.append(e.getKey(), json(e.getValue()));
+                }
+                return d;
+            }
+            return plain(Transfer.value(n));
+        }
+
+        Document document(Object[] row) {
+            Document d = new Document();
+            for (int i = 0; i < names.length; i++) d.append(names[i], bson(i, row[i]));
+            return d;
+        }
+
+        @Override
+        public String validate(List<Transfer.Column> meta, Object[] row) {
+            long size = 0;
+            for (int i = 0; i < meta.size(); i++) {
+                if (row[i] == null && key.contains(meta.get(i).name())) return "key field " + meta.get(i).name() + " is null";
+                size += meta.get(i).name().length() + (row[i] instanceof String s ? s.length() * 3L : row[i] instanceof JsonNode n ? n.toString().length() : 16);
+            }
+            if (size > MAX_DOCUMENT_BYTES) return "document of about " + size + " bytes, over MongoDB's 16 MB limit";
+            return null;
+        }
+
+        @Override
+        public Transfer.Counts write(String job, String cursor, Transfer.Batch batch) throws Exception {
+            Transfer.Counts c = new Transfer.Counts();
+            if (batch.rows().isEmpty()) return c;
+            List<WriteModel<Document>> ops = new ArrayList<>(batch.rows().size());
+            ReplaceOptions upsert = new ReplaceOptions().upsert(true);
+            int[] keyIdx = new int[key.size()];
+            for (int j = 0; j < key.size(); j++) keyIdx[j] = java.util.Arrays.asList(names).indexOf(key.get(j));
+            for (Object[] r : batch.rows()) {
+                Document doc = document(r);
+                Document filter = new Document();
+                for (int j = 0; j < key.size(); j++) filter.append(key.get(j), doc.get(key.get(j)));
+                ops.add(new ReplaceOneModel<>(filter, doc, upsert));
+            }
+            BulkWriteResult res = withRetry("writing a batch", () -> {
+                try {
+                    return coll.bulkWrite(ops, new BulkWriteOptions().ordered(true));
+                } catch (MongoBulkWriteException e) {
+                    throw new Cli.Failure("MongoDB refused a write to " + where + ": "
+                            + (e.getWriteErrors().isEmpty() ? e.getMessage() : e.getWriteErrors().get(0).getMessage()), e);
+                }
+            });
+            c.inserted = res.getUpserts().size();
+            c.updated = res.getModifiedCount();
+            c.skipped = res.getMatchedCount() - res.getModifiedCount();
+            return c;
+        }
+
+        @Override
+        public int maxBatchRows() {
+            return 5_000;
+        }
+
+        @Override
+        public void close() {
+            client.close();
+        }
+    }
+}
