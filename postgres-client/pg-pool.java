@@ -97,6 +97,10 @@ class PgPool implements Callable<Integer> {
     @Option(names = {"-c", "--concurrency"}, paramLabel = "C", defaultValue = "10", description = "Concurrent workers (default: ${DEFAULT-VALUE}).")
     int concurrency;
 
+    @Option(names = "--warmup", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+            description = "Run the workload this long first without counting it (JIT warm-up), e.g. 3s.")
+    Duration warmup;
+
     @Option(names = "--pool-size", paramLabel = "N", description = "Connections in the pool (default: the concurrency).")
     Integer poolSize;
 
@@ -179,47 +183,14 @@ class PgPool implements Callable<Integer> {
         long elapsedNs;
         try (HikariDataSource ds = pool(t, size);
              Cli.Progress progress = Cli.Progress.items("queries", duration == null ? count : -1, "queries", common.quiet)) {
+            fill(ds, size, t);
+            if (warmup != null && !warmup.isZero()) {
+                run(ds, q, values, rands, Long.MAX_VALUE, System.nanoTime() + warmup.toNanos(), new AtomicLong(), new AtomicLong(),
+                        new AtomicLong(), new AtomicLong(), new AtomicReference<>(), new Latency(), null);
+            }
             long t0 = System.nanoTime();
             long end = duration == null ? Long.MAX_VALUE : t0 + duration.toNanos();
-            try (ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor()) {
-                List<Future<?>> fs = new ArrayList<>();
-                for (int w = 0; w < concurrency; w++) {
-                    fs.add(workers.submit(() -> {
-                        while (failed.get() < maxErrors) {
-                            if (duration == null ? next.getAndIncrement() >= count : System.nanoTime() >= end) break;
-                            long s = System.nanoTime();
-                            try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(q.sql())) {
-                                PgClient.bind(ps, q, values);
-                                for (Rand r : rands) {
-                                    long v = ThreadLocalRandom.current().nextLong(r.lo(), r.hi() + 1);
-                                    for (int i = 0; i < q.names().size(); i++) {
-                                        if (q.names().get(i).equals(r.name())) ps.setObject(i + 1, Long.toString(v), java.sql.Types.OTHER);
-                                    }
-                                }
-                                long n = 0;
-                                if (ps.execute()) {
-                                    try (ResultSet rs = ps.getResultSet()) {
-                                        int cols = rs.getMetaData().getColumnCount();
-                                        while (rs.next()) {
-                                            PgClient.row(rs, cols);
-                                            n++;
-                                        }
-                                    }
-                                }
-                                latency.record(System.nanoTime() - s);
-                                ok.incrementAndGet();
-                                rows.addAndGet(n);
-                                progress.add(1);
-                            } catch (SQLException e) {
-                                failed.incrementAndGet();
-                                firstError.compareAndSet(null, e);
-                            }
-                        }
-                        return null;
-                    }));
-                }
-                for (Future<?> f : fs) f.get();
-            }
+            run(ds, q, values, rands, duration == null ? count : Long.MAX_VALUE, end, next, ok, failed, rows, firstError, latency, progress);
             elapsedNs = System.nanoTime() - t0;
         }
         SQLException fe = firstError.get();
@@ -235,6 +206,63 @@ class PgPool implements Callable<Integer> {
             return Cli.EXIT_FAILURE;
         }
         return Cli.EXIT_OK;
+    }
+
+    /** C workers on virtual threads run the query until limit queries have been started or the clock passes end. */
+    private void run(HikariDataSource ds, PgClient.Named q, Map<String, String> values, List<Rand> rands, long limit, long end,
+                     AtomicLong next, AtomicLong ok, AtomicLong failed, AtomicLong rows, AtomicReference<SQLException> firstError,
+                     Latency latency, Cli.Progress progress) throws Exception {
+        try (ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> fs = new ArrayList<>();
+            for (int w = 0; w < concurrency; w++) {
+                fs.add(workers.submit(() -> {
+                    while (failed.get() < maxErrors) {
+                        if (next.getAndIncrement() >= limit || System.nanoTime() >= end) break;
+                        long s = System.nanoTime();
+                        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(q.sql())) {
+                            PgClient.bind(ps, q, values);
+                            for (Rand r : rands) {
+                                long v = ThreadLocalRandom.current().nextLong(r.lo(), r.hi() + 1);
+                                for (int i = 0; i < q.names().size(); i++) {
+                                    if (q.names().get(i).equals(r.name())) ps.setObject(i + 1, Long.toString(v), java.sql.Types.OTHER);
+                                }
+                            }
+                            long n = 0;
+                            if (ps.execute()) {
+                                try (ResultSet rs = ps.getResultSet()) {
+                                    int cols = rs.getMetaData().getColumnCount();
+                                    while (rs.next()) {
+                                        PgClient.row(rs, cols);
+                                        n++;
+                                    }
+                                }
+                            }
+                            latency.record(System.nanoTime() - s);
+                            ok.incrementAndGet();
+                            rows.addAndGet(n);
+                            if (progress != null) progress.add(1);
+                        } catch (SQLException e) {
+                            failed.incrementAndGet();
+                            firstError.compareAndSet(null, e);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : fs) f.get();
+        }
+    }
+
+    /** Opens every connection of the pool before the clock starts (pgbench also times "without initial connection time"). */
+    private static void fill(HikariDataSource ds, int size, Pg.Target t) throws Exception {
+        List<Connection> held = new ArrayList<>();
+        try {
+            for (int i = 0; i < size; i++) held.add(ds.getConnection());
+        } catch (SQLException e) {
+            throw PgClient.explain(e, t);
+        } finally {
+            for (Connection c : held) c.close();
+        }
     }
 
     static String report(Outcome o, int workers, int pool) {

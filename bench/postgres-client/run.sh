@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# postgres-client benchmark: pg-query and pg-pool against pgbench, in one run, on one PostgreSQL.
+#
+#   bench/postgres-client/run.sh [ROUNDS]          (default 3 rounds; run from anywhere in the checkout)
+#
+# Starts its own PostgreSQL (Debian's binaries, /usr/lib/postgresql/<ver>/bin, or PG_BIN=...) on a free port in a
+# temp folder, unless BENCH_DATABASE_URL=postgresql://... is given (then pgbench tables are created there).
+# Data: pgbench -i -s 10 (1,000,000 accounts), deterministic. Rounds alternate the peers to share the noise.
+#   1. latency, SELECT 1, one connection: pgbench -M prepared -c 1 -t 1000 (median from its per-transaction log,
+#      and its average) vs pg-query --repeat 1000 --sql 'SELECT 1' (median execute, after its JIT warm-up).
+#   2. throughput, pgbench's -S statement (SELECT abalance FROM pgbench_accounts WHERE aid = random), 50 clients:
+#      pgbench -S -M prepared -c 50 -j 2 -T D vs pg-pool -c 50 --duration D (virtual threads + HikariCP).
+# Environment: DURATION (seconds per throughput run, default 10), CLIENTS (default 50).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROUNDS=${1:-3}
+DURATION=${DURATION:-10}
+CLIENTS=${CLIENTS:-50}
+JB="$ROOT/jbang"
+WORK=$(mktemp -d /tmp/pgc-bench.XXXXXX)
+chmod 755 "$WORK"
+PGPID=""
+cleanup() {
+  if [ -n "$PGPID" ]; then
+    $AS "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for t in pgbench awk sort; do command -v $t >/dev/null || { echo "bench: $t is not installed (apt-get install postgresql-client)" >&2; exit 1; }; done
+
+AS=""
+if [ -n "${BENCH_DATABASE_URL:-}" ]; then
+  URL=$BENCH_DATABASE_URL
+else
+  PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+  [ -x "$PG_BIN/initdb" ] || { echo "bench: no PostgreSQL server binaries (set PG_BIN or BENCH_DATABASE_URL)" >&2; exit 1; }
+  [ "$(id -u)" = 0 ] && AS="runuser -u postgres --"
+  [ -n "$AS" ] && chown postgres "$WORK"
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  $AS "$PG_BIN/initdb" -D "$WORK/data" -U postgres -A trust >/dev/null
+  $AS "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off" start >/dev/null
+  PGPID=started
+  URL="postgresql://postgres@127.0.0.1:$PORT/postgres"
+fi
+
+echo "bench: preparing (pgbench -i -s 10, building the scripts)..." >&2
+pgbench -i -s 10 -q "$URL" >/dev/null 2>&1
+echo 'SELECT 1;' > "$WORK/select1.sql"
+"$JB" build "$ROOT/postgres-client/pg-query.java" >/dev/null 2>&1
+"$JB" build "$ROOT/postgres-client/pg-pool.java" >/dev/null 2>&1
+VERSION=$(psql "$URL" -Atc 'SHOW server_version' 2>/dev/null || echo "?")
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+declare -a PB_MED PB_AVG PQ_MED PB_TPS PP_QPS
+for r in $(seq 1 "$ROUNDS"); do
+  echo "bench: round $r/$ROUNDS" >&2
+  # 1. latency
+  (cd "$WORK" && rm -f pgbench_log.* && pgbench -n -M prepared -c 1 -t 1000 -f select1.sql -l "$URL" > pgbench1.out 2>&1)
+  PB_MED[$r]=$(cat "$WORK"/pgbench_log.* | awk '{print $3/1000}' | median)
+  PB_AVG[$r]=$(awk '/latency average/ {print $4}' "$WORK/pgbench1.out")
+  "$JB" "$ROOT/postgres-client/pg-query.java" --url "$URL" --sql 'SELECT 1' --repeat 1000 --no-rows 2> "$WORK/pgquery.err" >/dev/null
+  PQ_MED[$r]=$(awk '$1 == "execute" {print $4}' "$WORK/pgquery.err")
+  # 2. throughput
+  pgbench -n -S -M prepared -c "$CLIENTS" -j 2 -T "$DURATION" "$URL" > "$WORK/pgbenchS.out" 2>&1
+  PB_TPS[$r]=$(awk '/^tps/ {print $3; exit}' "$WORK/pgbenchS.out")
+  "$JB" "$ROOT/postgres-client/pg-pool.java" --url "$URL" -q --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \
+      --random aid=1..1000000 -c "$CLIENTS" --duration "${DURATION}s" > "$WORK/pgpool.out" 2>/dev/null
+  PP_QPS[$r]=$(awk '$1 == "throughput" {gsub(",", "", $2); print $2}' "$WORK/pgpool.out")
+done
+
+row() { # label, array name, format
+  local label=$1; local -n arr=$2; local fmt=$3
+  printf "%-58s" "$label"
+  for r in $(seq 1 "$ROUNDS"); do printf " %10s" "$(printf "$fmt" "${arr[$r]}")"; done
+  printf " %10s\n" "$(printf "$fmt" "$(for r in $(seq 1 "$ROUNDS"); do echo "${arr[$r]}"; done | median)")"
+}
+ratio_row() { # label, numerator array, denominator array
+  local label=$1; local -n num=$2; local -n den=$3
+  local -a q
+  for r in $(seq 1 "$ROUNDS"); do q[$r]=$(awk -v a="${num[$r]}" -v b="${den[$r]}" 'BEGIN {printf "%.2f", a/b}'); done
+  row "$label" q "%s"
+}
+
+echo
+echo "postgres-client benchmark: PostgreSQL $VERSION on 127.0.0.1, $(nproc) cores shared by client and server, $(date -u +%Y-%m-%d)"
+printf "%-58s" ""; for r in $(seq 1 "$ROUNDS"); do printf " %10s" "round $r"; done; printf " %10s\n" "median"
+echo "latency of SELECT 1, one connection, 1000 runs (ms)"
+row "  pgbench -M prepared -c 1 -t 1000: median" PB_MED "%.4f"
+row "  pgbench -M prepared -c 1 -t 1000: average" PB_AVG "%.4f"
+row "  pg-query --repeat 1000: median execute" PQ_MED "%.4f"
+ratio_row "  ratio pg-query median / pgbench median (goal <= 1.10)" PQ_MED PB_MED
+echo "throughput of pgbench -S's SELECT, $CLIENTS clients, ${DURATION} s (per second)"
+row "  pgbench -S -M prepared -c $CLIENTS -j 2 (tps)" PB_TPS "%.0f"
+row "  pg-pool -c $CLIENTS --random aid=1..1000000 (queries/s)" PP_QPS "%.0f"
+ratio_row "  ratio pg-pool / pgbench (goal >= 0.90)" PP_QPS PB_TPS
