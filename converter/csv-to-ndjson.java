@@ -765,7 +765,7 @@ class CsvToNdjson implements Callable<Integer> {
         final String name;
         final boolean partial; // the stream is only the beginning: stop at its end instead of finishing the record
         byte delim;
-        byte[] buf = new byte[1 << 20];
+        byte[] buf;
         int pos, lim;
         long base; // stream offset of buf[0]
         boolean eof, incomplete;
@@ -782,6 +782,18 @@ class CsvToNdjson implements Callable<Integer> {
             this.name = name;
             this.delim = delim;
             this.partial = partial;
+            this.buf = new byte[1 << 20];
+        }
+
+        /** A parser over bytes already in memory: a chunk of whole records (last: the chunk ends the input). */
+        Parser(byte[] b, int len, String name, byte delim, boolean last) {
+            this.in = null;
+            this.name = name;
+            this.delim = delim;
+            this.partial = !last;
+            this.buf = b;
+            this.lim = len;
+            this.eof = last;
         }
 
         long offset() {
@@ -816,6 +828,7 @@ class CsvToNdjson implements Callable<Integer> {
         }
 
         private boolean refill() throws IOException {
+            if (in == null) return false;
             if (pos > 0) {
                 System.arraycopy(buf, pos, buf, 0, lim - pos);
                 base += pos;
@@ -997,7 +1010,7 @@ class CsvToNdjson implements Callable<Integer> {
         int[] type, forcedType, sampleMask;
         boolean[] hasEmpty;
         int[] dateState; // schema only: see Dates
-        long rows, bytesIn, raggedRows;
+        long rows, bytesIn, raggedRows, sequentialChunks;
         int restarts;
         byte[] head;
         int headLen;
@@ -1017,9 +1030,8 @@ class CsvToNdjson implements Callable<Integer> {
                 readHead(first);
                 if (s.delim == 0) s.delim = detectDelimiter(head, headLen);
                 sample();
-                Parser p = new Parser(new SequenceInputStream(new ByteArrayInputStream(head, 0, headLen), first), src.name, s.delim, false);
                 try {
-                    write(p, part, out, progress0);
+                    write(new SequenceInputStream(new ByteArrayInputStream(head, 0, headLen), first), part, out, progress0);
                     return;
                 } catch (Violation v) {
                     if (s.stream || !src.reopenable()) {
@@ -1036,8 +1048,7 @@ class CsvToNdjson implements Callable<Integer> {
             restarts++;
             classifyAll();
             try (InputStream again = new Prefetch(src.open(), src.name)) {
-                Parser p = new Parser(again, src.name, s.delim, false);
-                write(p, part, out, progress0);
+                write(again, part, out, progress0);
             }
         }
 
@@ -1138,10 +1149,15 @@ class CsvToNdjson implements Callable<Integer> {
             }
         }
 
-        private void write(Parser p, Path part, OutputStream out, long progress0) throws IOException {
+        /**
+         * Converts the stream on all cores: a chunker cuts it into about 1 MiB chunks after a line feed, workers parse
+         * and format the chunks in parallel, and this thread writes their output in order. A cut is a guess (the line
+         * feed may be inside a quoted field): a chunk counts only when its records end exactly at its cut. When one
+         * does not, or a chunk fails (a ragged row, a value that does not fit), the rest of the input from that chunk
+         * on is converted here, one record after another, which gives exact line numbers in the error.
+         */
+        private void write(InputStream in, Path part, OutputStream out, long progress0) throws Exception {
             progress.set(progress0);
-            p.progress = progress;
-            p.progressBase = progress0;
             rows = 0;
             raggedRows = 0;
             hasEmpty = new boolean[ncols];
@@ -1149,27 +1165,121 @@ class CsvToNdjson implements Callable<Integer> {
             Arrays.fill(dateState, Dates.START);
             int[] ty = type.clone();
             Sink sink = part != null ? new AsyncFileSink(part) : new StreamSink(out);
+            Chunker chunker = new Chunker(in, progress, progress0);
+            int nWorkers = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+            java.util.concurrent.ExecutorService workers = java.util.concurrent.Executors.newFixedThreadPool(nWorkers, r -> {
+                Thread th = new Thread(r, "csv-worker");
+                th.setDaemon(true);
+                return th;
+            });
+            chunker.workers = workers;
+            chunker.work = c -> convertChunk(c, ty);
+            Thread chunkThread = new Thread(chunker, "csv-chunker");
+            chunkThread.setDaemon(true);
+            chunkThread.start();
             boolean ok = false;
+            long lines = 0, records = 0;
+            sequentialChunks = 0;
             try {
-                Writer w = new Writer(this, sink, ty);
-                if (s.header && !p.next()) throw new Cli.Failure(src.name + ": the input is empty");
-                p.records = 0; // record numbers count data records
-                while (p.next()) {
-                    if (p.n != ncols) {
-                        if (!s.ragged) throw new Cli.Failure(src.name + ": line " + p.recordLine + " (record " + p.records + ") has "
-                                + p.n + " fields, expected " + ncols + " (--allow-ragged pads or truncates such rows)");
-                        raggedRows++;
+                for (;;) {
+                    Chunk c = chunker.next();
+                    if (c == null) break;
+                    ChunkResult r = c.result.get();
+                    if (r.error == null && r.clean) {
+                        for (int i = 0; i < r.bufs.size(); i++) BUFFERS.release(sink.swap(r.bufs.get(i), r.lens.get(i)));
+                        r.writer.mergeInto(this);
+                        rows += r.rows;
+                        raggedRows += r.ragged;
+                        lines += r.lines;
+                        records += r.records;
+                        BUFFERS.release(c.data);
+                        continue;
                     }
-                    w.record(p);
-                    rows++;
+                    // this chunk's cut was inside a quoted field, or it failed: go on one record at a time from here,
+                    // up to the first chunk end that is also a record end; the chunks after it were cut right
+                    ChunkStream cs = new ChunkStream(chunker, c);
+                    Parser p = new Parser(cs, src.name, s.delim, false);
+                    p.line = 1 + lines;
+                    p.records = records;
+                    Writer w = new Writer(this, sink, ty);
+                    if (c.index == 0 && s.header) {
+                        if (!p.next()) throw new Cli.Failure(src.name + ": the input is empty");
+                        p.records = 0; // record numbers count data records
+                    }
+                    boolean more = false;
+                    while (p.next()) {
+                        if (p.n != ncols) {
+                            if (!s.ragged) throw new Cli.Failure(src.name + ": line " + p.recordLine + " (record " + p.records + ") has "
+                                    + p.n + " fields, expected " + ncols + " (--allow-ragged pads or truncates such rows)");
+                            raggedRows++;
+                        }
+                        w.record(p);
+                        rows++;
+                        if (p.pos == p.lim && cs.atChunkEnd() && !cs.cur.last) {
+                            more = true;
+                            break;
+                        }
+                    }
+                    w.finish();
+                    w.mergeInto(this);
+                    lines = p.line - 1;
+                    records = p.records;
+                    sequentialChunks += cs.chunks;
+                    if (!more) break;
                 }
-                w.finish();
                 ok = true;
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof Exception ex) throw ex;
+                throw new IOException(cause);
             } finally {
+                chunker.abandon = true;
+                chunkThread.interrupt();
+                workers.shutdownNow();
                 sink.close(ok);
             }
+            if (chunker.failure != null) throw chunker.failure;
             type = ty; // UNDECIDED columns settled while writing
-            bytesIn = p.offset();
+            bytesIn = chunker.bytes;
+        }
+
+        /** A worker's job: parse and format one chunk into pooled buffers; errors are kept for the in-order check. */
+        ChunkResult convertChunk(Chunk c, int[] ty) {
+            ChunkResult r = new ChunkResult();
+            if (c.abandoned()) {
+                r.error = new IllegalStateException("abandoned");
+                return r;
+            }
+            Parser p = new Parser(c.data, c.len, src.name, s.delim, c.last);
+            CollectSink cs = new CollectSink(r);
+            try {
+                Writer w = new Writer(this, cs, ty);
+                r.writer = w;
+                if (c.index == 0 && s.header) {
+                    if (!p.next()) throw new Cli.Failure(src.name + ": the input is empty");
+                    p.records = 0;
+                }
+                while (p.next()) {
+                    if (p.n != ncols) {
+                        if (!s.ragged) throw new Cli.Failure("ragged");
+                        r.ragged++;
+                    }
+                    w.record(p);
+                    r.rows++;
+                }
+                w.finish();
+                r.clean = !p.incomplete;
+                r.lines = p.line - 1;
+                r.records = p.records;
+            } catch (Throwable e) {
+                r.error = e;
+            }
+            if (r.error != null || !r.clean) {
+                for (byte[] b : r.bufs) BUFFERS.release(b);
+                r.bufs.clear();
+                r.lens.clear();
+            }
+            return r;
         }
 
         String schemaText(boolean datasourceFile) {
@@ -1190,6 +1300,205 @@ class CsvToNdjson implements Callable<Integer> {
                         .append(jsonPath(names[c])).append('`').append(c + 1 < ncols ? "," : "").append('\n');
             }
             return sb.toString();
+        }
+    }
+
+    /** Reused 1 MiB buffers (input chunks and output), so a big file allocates little. */
+    static final class Pool {
+        static final int SIZE = 1 << 20;
+        final java.util.concurrent.ConcurrentLinkedQueue<byte[]> free = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        final java.util.concurrent.atomic.AtomicInteger count = new java.util.concurrent.atomic.AtomicInteger();
+
+        byte[] get(int min) {
+            if (min <= SIZE) {
+                byte[] b = free.poll();
+                if (b != null) {
+                    count.decrementAndGet();
+                    return b;
+                }
+                return new byte[SIZE];
+            }
+            return new byte[min];
+        }
+
+        void release(byte[] b) {
+            if (b != null && b.length == SIZE && count.incrementAndGet() <= 48) free.add(b);
+            else if (b != null && b.length == SIZE) count.decrementAndGet();
+        }
+    }
+
+    static final Pool BUFFERS = new Pool();
+
+    /** A piece of the input that ends just after a line feed (or at the end of the input). */
+    static final class Chunk {
+        final int index, len;
+        final byte[] data;
+        final boolean last;
+        final Chunker owner;
+        java.util.concurrent.Future<ChunkResult> result;
+
+        Chunk(Chunker owner, int index, byte[] data, int len, boolean last) {
+            this.owner = owner;
+            this.index = index;
+            this.data = data;
+            this.len = len;
+            this.last = last;
+        }
+
+        boolean abandoned() {
+            return owner.abandon;
+        }
+    }
+
+    static final class ChunkResult {
+        final List<byte[]> bufs = new ArrayList<>();
+        final List<Integer> lens = new ArrayList<>();
+        Writer writer;
+        long rows, ragged, lines, records;
+        boolean clean;
+        Throwable error;
+    }
+
+    /** Collects a worker's output buffers. */
+    static final class CollectSink implements Sink {
+        final ChunkResult r;
+
+        CollectSink(ChunkResult r) {
+            this.r = r;
+        }
+
+        public byte[] swap(byte[] full, int len) {
+            r.bufs.add(full);
+            r.lens.add(len);
+            return BUFFERS.get(full.length);
+        }
+
+        public void close(boolean ok) {}
+    }
+
+    /** Cuts the input into chunks after the last line feed of each MiB and hands them to the workers, in order. */
+    static final class Chunker implements Runnable {
+        static final Chunk END = new Chunk(null, -1, null, 0, true);
+        final InputStream in;
+        final Cli.Progress progress;
+        final long progress0;
+        final BlockingQueue<Chunk> queue = new ArrayBlockingQueue<>(6);
+        java.util.concurrent.ExecutorService workers;
+        java.util.function.Function<Chunk, ChunkResult> work;
+        volatile boolean abandon;
+        volatile Exception failure;
+        volatile long bytes;
+
+        Chunker(InputStream in, Cli.Progress progress, long progress0) {
+            this.in = in;
+            this.progress = progress;
+            this.progress0 = progress0;
+        }
+
+        @Override
+        public void run() {
+            try {
+                byte[] b = BUFFERS.get(Pool.SIZE);
+                int n = 0, index = 0;
+                long total = 0;
+                for (;;) {
+                    int r = n < b.length ? in.read(b, n, b.length - n) : 0;
+                    if (r < 0) {
+                        if (n > 0 || index == 0) put(new Chunk(this, index++, b, n, true));
+                        break;
+                    }
+                    n += r;
+                    total += r;
+                    bytes = total;
+                    progress.set(progress0 + total);
+                    if (n < b.length) continue;
+                    int cut = n;
+                    while (cut > 0 && b[cut - 1] != '\n') cut--;
+                    if (cut == 0) {
+                        if (b.length < (8 << 20)) { // no line feed yet: a long record, read on into a bigger buffer
+                            b = Arrays.copyOf(b, b.length * 2);
+                            continue;
+                        }
+                        cut = n; // still none: cut anyway; the check will fail and the rest goes one record at a time
+                    }
+                    byte[] next = BUFFERS.get(Math.max(Pool.SIZE, (n - cut) * 2));
+                    System.arraycopy(b, cut, next, 0, n - cut);
+                    put(new Chunk(this, index++, b, cut, false));
+                    n = n - cut;
+                    b = next;
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (Exception e) {
+                failure = e;
+            }
+            try {
+                queue.put(END);
+            } catch (InterruptedException ignored) {
+                // closing
+            }
+        }
+
+        private void put(Chunk c) throws InterruptedException {
+            Chunk chunk = c;
+            chunk.result = workers.submit(() -> work.apply(chunk));
+            queue.put(chunk);
+        }
+
+        /** The next chunk in input order, or null at the end (a read failure is thrown). */
+        Chunk next() throws Exception {
+            Chunk c = queue.take();
+            if (c == END) {
+                if (failure != null) throw failure;
+                return null;
+            }
+            return c;
+        }
+    }
+
+    /** The input from a chunk on, chunk after chunk (one chunk's bytes per read), for the one-record-at-a-time path. */
+    static final class ChunkStream extends InputStream {
+        final Chunker chunker;
+        Chunk cur;
+        int pos, chunks = 1;
+
+        ChunkStream(Chunker chunker, Chunk first) {
+            this.chunker = chunker;
+            this.cur = first;
+        }
+
+        /** True when every byte of the current chunk has been read. */
+        boolean atChunkEnd() {
+            return pos >= cur.len;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] dst, int off, int len) throws IOException {
+            while (pos >= cur.len) {
+                if (cur.last) return -1;
+                Chunk c;
+                try {
+                    c = chunker.next();
+                } catch (IOException | RuntimeException e) {
+                    throw e;
+                } catch (Exception e) {
+                    throw new IOException(e);
+                }
+                if (c == null) return -1;
+                cur = c;
+                pos = 0;
+                chunks++;
+            }
+            int k = Math.min(len, cur.len - pos);
+            System.arraycopy(cur.data, pos, dst, off, k);
+            pos += k;
+            return k;
         }
     }
 
@@ -1378,6 +1687,16 @@ class CsvToNdjson implements Callable<Integer> {
             return (state & ~0xff00) | (Math.max((state >> 8) & 0xff, frac) << 8);
         }
 
+        /** Two states of one column over different records, combined. */
+        static int merge(int a, int b) {
+            boolean sa = (a & 0x10000000) != 0, sb = (b & 0x10000000) != 0;
+            if (!sa) return b;
+            if (!sb) return a;
+            int flags = (a & b & 3) | ((a | b) & WIDE);
+            int frac = Math.max((a >> 8) & 0xff, (b >> 8) & 0xff);
+            return 0x10000000 | frac << 8 | flags;
+        }
+
         static boolean digits(byte[] b, int s, int n) {
             for (int i = s; i < s + n; i++) if (b[i] < '0' || b[i] > '9') return false;
             return true;
@@ -1509,8 +1828,10 @@ class CsvToNdjson implements Callable<Integer> {
         final int ncols, empty, keysLen;
         final boolean schema, ragged;
         final Bools bools;
-        byte[] ob = new byte[BUF];
+        byte[] ob = BUFFERS.get(BUF);
         int op;
+        final boolean[] hasEmpty;
+        final int[] dateState;
 
         Writer(Job job, Sink sink, int[] ty) {
             this.job = job;
@@ -1526,6 +1847,17 @@ class CsvToNdjson implements Callable<Integer> {
             int kl = 0;
             for (byte[] k : keys) kl += k.length;
             keysLen = kl;
+            hasEmpty = new boolean[ncols];
+            dateState = new int[ncols];
+            Arrays.fill(dateState, Dates.START);
+        }
+
+        /** Adds this writer's column statistics (empties, date shapes) to the job's. */
+        void mergeInto(Job j) {
+            for (int c = 0; c < ncols; c++) {
+                j.hasEmpty[c] |= hasEmpty[c];
+                j.dateState[c] = Dates.merge(j.dateState[c], dateState[c]);
+            }
         }
 
         void record(Parser p) throws IOException {
@@ -1552,7 +1884,7 @@ class CsvToNdjson implements Callable<Integer> {
                     fl = 0;
                 }
                 if (s == e) {
-                    job.hasEmpty[c] = true;
+                    hasEmpty[c] = true;
                     if (empty == Settings.EMPTY_OMIT) continue;
                     q = key(o, q, c, firstKey);
                     firstKey = false;
@@ -1590,11 +1922,11 @@ class CsvToNdjson implements Callable<Integer> {
                         if (classify(b, s, e, fl) != 0 && !job.s.stream) throw bad(p, c);
                         ty[c] = T_STRING;
                         q = string(b, s, e, fl, o, q);
-                        if (schema) job.dateState[c] = Dates.update(job.dateState[c], b, s, e) | 0x10000000;
+                        if (schema) dateState[c] = Dates.update(dateState[c], b, s, e) | 0x10000000;
                     }
                     default -> {
                         q = string(b, s, e, fl, o, q);
-                        if (schema) job.dateState[c] = Dates.update(job.dateState[c], b, s, e) | 0x10000000;
+                        if (schema) dateState[c] = Dates.update(dateState[c], b, s, e) | 0x10000000;
                     }
                 }
             }
@@ -1691,6 +2023,8 @@ class CsvToNdjson implements Callable<Integer> {
 
         void finish() throws IOException {
             flush();
+            BUFFERS.release(ob);
+            ob = null;
         }
     }
 }
