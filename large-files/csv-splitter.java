@@ -269,9 +269,19 @@ class CsvSplitter implements Callable<Integer> {
             try {
                 if (Files.exists(dir) && !Files.isDirectory(dir)) throw new Cli.Failure("output folder " + shown + " is not a folder");
                 Files.createDirectories(dir);
-                Path t = Files.createTempDirectory(dir.toAbsolutePath(), ".csv-splitter-");
-                tempDirs.add(t);
-                return t;
+                // not Files.createTempDirectory: its SecureRandom costs startup time; a unique name is enough here
+                Path abs = dir.toAbsolutePath();
+                for (int attempt = 0; ; attempt++) {
+                    Path t = abs.resolve(".csv-splitter-" + ProcessHandle.current().pid() + "-"
+                            + Long.toUnsignedString(System.nanoTime() ^ java.util.concurrent.ThreadLocalRandom.current().nextLong(), 36));
+                    try {
+                        Files.createDirectory(t);
+                        tempDirs.add(t);
+                        return t;
+                    } catch (FileAlreadyExistsException e) {
+                        if (attempt > 100) throw e;
+                    }
+                }
             } catch (Cli.Failure f) {
                 throw f;
             } catch (AccessDeniedException e) {
@@ -480,8 +490,8 @@ class CsvSplitter implements Callable<Integer> {
      */
     static final class Splitter {
         /** Bytes read and scanned at a time (a multiple of 8); tests make it tiny to cross chunk edges often. */
-        static int chunkSize = 4 << 20;
-        static final int BUFFERS = 3;
+        static int chunkSize = 512 << 10;
+        static final int BUFFERS = 4;
         static final long ONES = 0x0101010101010101L, LOW7 = 0x7F7F7F7F7F7F7F7FL, HIGH = 0x8080808080808080L;
         static final long QUOTES = ONES * '"', NEWLINES = ONES * '\n';
         static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};

@@ -36,11 +36,13 @@ import picocli.CommandLine;
 class CsvSplitterTest {
     static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
 
+    static final int DEFAULT_CHUNK = CsvSplitter.Splitter.chunkSize;
+
     @TempDir Path dir;
 
     @AfterEach
     void restoreChunk() {
-        CsvSplitter.Splitter.chunkSize = 4 << 20;
+        CsvSplitter.Splitter.chunkSize = DEFAULT_CHUNK;
     }
 
     // ------------------------------------------------------------------ running the command in-process

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench/csv-splitter: large-files/csv-splitter.java against its peers, in one run, on one generated CSV.
+#
+#   bench/csv-splitter/run.sh            # ~1.1 GB, 10,000,000 records, 100 MB parts (the issue's case)
+#   RECORDS=1000000 bench/csv-splitter/run.sh   # ~110 MB, quicker
+#
+# Data: bench/csv-splitter/GenCsv.java (deterministic: mixed quoting, doubled quotes, 5 % multi-line fields),
+# written once to bench/data/ (git-ignored). Warm cache: the file is read once before the tools run.
+# Every tool runs as a whole process (JVM start included), timed with /usr/bin/time (wall seconds, peak RSS).
+# Peers: GNU split -C / -l (line-based: cut multi-line records, no header in parts), DuckDB COPY with
+# FILE_SIZE_BYTES (@duckdb/node-api, installed here from package-lock.json), Miller split -n, and a Python
+# csv.reader/csv.writer splitter like the original. Then each result is checked: parts, biggest part, header in
+# every part, every part quote-balanced (no record cut), and the parts without their headers == the input.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+RECORDS=${RECORDS:-10000000}
+MAX=${MAX:-100000000}
+DATA=$ROOT/bench/data/csv-splitter-$RECORDS.csv
+OUT=${OUT:-$ROOT/bench/out/csv-splitter}
+J="./jbang"
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is missing ($2)" >&2; exit 1; }; }
+need split coreutils; need node "apt-get install nodejs"; need mlr "apt-get install miller"; need python3 python3
+[ -x /usr/bin/time ] || { echo "bench: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
+[ -d bench/csv-splitter/node_modules/@duckdb/node-api ] || (cd bench/csv-splitter && npm ci --no-audit --no-fund --loglevel=error)
+
+mkdir -p "$ROOT/bench/data"
+if [ ! -s "$DATA" ]; then
+  echo "generating $DATA ($RECORDS records)..." >&2
+  $J bench/csv-splitter/GenCsv.java "$DATA.tmp" "$RECORDS" && mv "$DATA.tmp" "$DATA"
+fi
+SIZE=$(stat -c %s "$DATA")
+LINES=$(wc -l < "$DATA")
+HEADER=$(head -n 1 "$DATA")
+IN_SHA=$(sha256sum < "$DATA" | cut -d' ' -f1)
+cat "$DATA" > /dev/null # warm cache
+# the splitter's classpath, for the run without the JBang launcher (java straight away)
+$J build large-files/csv-splitter.java >/dev/null 2>&1
+CP=$($J info classpath large-files/csv-splitter.java 2>/dev/null | tail -n 1)
+JAVA=$(sed -n 's/^JAVA_HOME=//p' /dev/null); JAVA=${JAVA_HOME:-$(ls -d /usr/lib/jvm/temurin-2[5-9]* /usr/lib/jvm/*2[1-9]* 2>/dev/null | head -n 1)}/bin/java
+ROWS_PER_PART=$(( RECORDS * MAX / SIZE ))             # Miller: records per part for ~MAX-byte parts
+LINES_PER_PART=$(( LINES * MAX / SIZE ))              # split -l: lines per part for ~MAX-byte parts
+
+printf 'input: %s, %s bytes, %s records, %s lines; parts of at most %s bytes\n' "$DATA" "$SIZE" "$RECORDS" "$LINES" "$MAX"
+printf 'machine: %s cores, load %s\n\n' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+results=()
+run() { # name header(yes/no) verbatim-check(yes/no) cmd...
+  local name=$1 hashdr=$2; shift 2
+  local dir=$OUT/$(echo "$name" | tr -c 'a-zA-Z0-9\n' '_')
+  rm -rf "$dir"; mkdir -p "$dir"
+  local cmd=("${@//@DIR@/$dir}")
+  sync
+  /usr/bin/time -f '%e %M' -o "$OUT/time.txt" "${cmd[@]}" > "$OUT/stdout.txt" 2> "$OUT/stderr.txt" || {
+    echo "bench: $name failed:" >&2; tail -n 5 "$OUT/stderr.txt" >&2; results+=("$name|failed||||||"); return; }
+  read -r secs rss < <(tail -n 1 "$OUT/time.txt")
+  # the checks
+  mapfile -t parts < <(find "$dir" -type f | sort -V)
+  local n=${#parts[@]} max=0 hdr=yes bal=yes
+  for p in "${parts[@]}"; do
+    s=$(stat -c %s "$p"); [ "$s" -gt "$max" ] && max=$s
+    [ "$(head -n 1 "$p" | tr -d '\r')" = "$HEADER" ] || hdr=no
+    q=$(tr -cd '"' < "$p" | wc -c); [ $((q % 2)) -eq 0 ] || bal=no
+  done
+  local verb
+  if [ "$hashdr" = yes ]; then
+    verb=$({ cat "${parts[0]}"; for p in "${parts[@]:1}"; do tail -n +2 "$p"; done; } | sha256sum | cut -d' ' -f1)
+  else
+    verb=$(cat "${parts[@]}" | sha256sum | cut -d' ' -f1)
+  fi
+  [ "$verb" = "$IN_SHA" ] && verb=yes || verb=no
+  results+=("$name|$secs|$rss|$n|$max|$hdr|$bal|$verb")
+  rm -rf "$dir"
+}
+
+run "csv-splitter (./jbang)"  yes $J large-files/csv-splitter.java -q "$DATA" --max-size "$MAX" -o @DIR@
+run "csv-splitter (java -cp)" yes "$JAVA" -cp "$CP" CsvSplitter -q "$DATA" --max-size "$MAX" -o @DIR@
+run "GNU split -C"            no  split -C "$MAX" "$DATA" @DIR@/part_
+run "GNU split -l"            no  split -l "$LINES_PER_PART" "$DATA" @DIR@/part_
+run "DuckDB COPY FILE_SIZE_BYTES" yes node bench/csv-splitter/duckdb-split.mjs "$DATA" @DIR@ "$MAX"
+run "Miller split -n"         yes mlr --csv split -n "$ROWS_PER_PART" --prefix @DIR@/part "$DATA"
+run "Python csv module"       yes python3 bench/csv-splitter/py-splitter.py "$DATA" @DIR@ "$MAX"
+
+ours=$(echo "${results[0]}" | cut -d'|' -f2)
+printf '%-28s %8s %9s %10s %9s %6s %9s %8s %10s %9s\n' tool seconds MB/s "vs ours" "RSS MB" parts "max part" header "no cut" verbatim
+for r in "${results[@]}"; do
+  IFS='|' read -r name secs rss n max hdr bal verb <<< "$r"
+  if [ "$secs" = failed ]; then printf '%-28s failed\n' "$name"; continue; fi
+  awk -v name="$name" -v s="$secs" -v rss="$rss" -v n="$n" -v max="$max" -v size="$SIZE" -v ours="$ours" -v cap="$MAX" \
+      -v hdr="$hdr" -v bal="$bal" -v verb="$verb" 'BEGIN {
+    over = max > cap ? sprintf(" (%.1fx)", max / cap) : "";
+    printf "%-28s %8.2f %9.0f %9.2fx %9.0f %6d %9.1f%s %6s %9s %10s\n", name, s, size / s / 1e6, s / ours, rss / 1024, n, max / 1e6, over, hdr, bal, verb }'
+done
+echo
+echo "vs ours: the tool's time / csv-splitter's (./jbang) time (above 1 = slower than csv-splitter)."
+echo "max part in MB (and how many times the cap when over it); header: every part starts with the header;"
+echo "no cut: every part has balanced quotes; verbatim: the parts, less their repeated headers, equal the input."
