@@ -1,7 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 21+
 //SOURCES ../lib/Cli.java
-//JAVA_OPTIONS -XX:+UseSerialGC -Xms32m -Xmx192m -XX:+UseCompressedOops -Xshare:auto
+//JAVA_OPTIONS -XX:+UseSerialGC -Xms32m -Xmx160m
 //DESCRIPTION Converts CSV to NDJSON with one type per column (integer, float, boolean, null, string), fast.
 //DESCRIPTION Usage: csv-to-ndjson.java [FILE...|-] [-o FILE|DIR] [--schema FILE] [options]
 //DESCRIPTION Writes the Tinybird data source schema (jsonpaths) for the data with --schema.
@@ -148,6 +148,7 @@ class CsvToNdjson implements Callable<Integer> {
             if (inputs.size() > 1) line += " from " + inputs.size() + " files";
             if (totals.ragged > 0) line += "; " + String.format(Locale.ROOT, "%,d", totals.ragged) + " ragged rows padded or truncated";
             if (totals.restarts > 0 && common.verbose) line += "; types corrected after the sample (" + totals.restarts + " extra pass)";
+            if (common.verbose) line += "; " + totals.sequentialChunks + " of " + totals.chunks + " chunks read one record at a time (a cut inside quotes)";
             err.println(line);
             err.flush();
             return 0;
@@ -226,7 +227,7 @@ class CsvToNdjson implements Callable<Integer> {
     // ================================================================== driving the conversion
 
     static final class Totals {
-        long rows, bytes, ragged;
+        long rows, bytes, ragged, chunks, sequentialChunks;
         int restarts;
     }
 
@@ -366,6 +367,8 @@ class CsvToNdjson implements Callable<Integer> {
             totals.bytes += job.bytesIn;
             totals.ragged += job.raggedRows;
             totals.restarts += job.restarts;
+            totals.chunks += job.chunks;
+            totals.sequentialChunks += job.sequentialChunks;
             if (schema != null) writeSchema(schema, job.schemaText(schema.getFileName().toString().endsWith(".datasource")));
         } finally {
             src.cleanup();
@@ -1010,7 +1013,7 @@ class CsvToNdjson implements Callable<Integer> {
         int[] type, forcedType, sampleMask;
         boolean[] hasEmpty;
         int[] dateState; // schema only: see Dates
-        long rows, bytesIn, raggedRows, sequentialChunks;
+        long rows, bytesIn, raggedRows, sequentialChunks, chunks;
         int restarts;
         byte[] head;
         int headLen;
@@ -1241,6 +1244,7 @@ class CsvToNdjson implements Callable<Integer> {
             if (chunker.failure != null) throw chunker.failure;
             type = ty; // UNDECIDED columns settled while writing
             bytesIn = chunker.bytes;
+            chunks = chunker.count;
         }
 
         /** A worker's job: parse and format one chunk into pooled buffers; errors are kept for the in-order check. */
@@ -1388,6 +1392,7 @@ class CsvToNdjson implements Callable<Integer> {
         volatile boolean abandon;
         volatile Exception failure;
         volatile long bytes;
+        volatile int count;
 
         Chunker(InputStream in, Cli.Progress progress, long progress0) {
             this.in = in;
@@ -1441,6 +1446,7 @@ class CsvToNdjson implements Callable<Integer> {
 
         private void put(Chunk c) throws InterruptedException {
             Chunk chunk = c;
+            count = c.index + 1;
             chunk.result = workers.submit(() -> work.apply(chunk));
             queue.put(chunk);
         }
