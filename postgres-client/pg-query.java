@@ -39,7 +39,7 @@ import picocli.CommandLine.Spec;
         description = {"Runs a query over plain JDBC and reports connect, execute (to first row) and fetch (all rows) times;",
                 "printing is never included. Rows go to stdout, timings to stderr."},
         footer = {"", "Examples:",
-                "  pg-query.java --url 'postgresql://app:p%40ss@db.example.com:5432/weather' --city denver",
+                "  pg-query.java --url 'postgresql://app:p%%40ss@db.example.com:5432/weather' --city denver",
                 "  PGHOST=localhost PGUSER=app pg-query.java --sql 'SELECT * FROM weather_reports WHERE temp_f > :t' --param t=90 --format csv",
                 "  pg-query.java -f report.sql --format ndjson > rows.ndjson",
                 "  pg-query.java --sql 'SELECT 1' --repeat 1000 --no-rows      # min / median / p99",

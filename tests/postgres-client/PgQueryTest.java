@@ -287,6 +287,16 @@ class PgQueryTest {
         assertTrue(empty.err.startsWith("pg-query: no rows: no weather_reports row has site_name 'Atlantis' (matched case-insensitively)\n"), empty.err);
     }
 
+    @Test
+    void helpOfEveryClientRendersItsExamples() {
+        String q = new CommandLine(new PgQuery()).getUsageMessage();
+        assertTrue(q.contains("postgresql://app:p%40ss@db.example.com:5432/weather") && q.contains("--repeat"), q);
+        String p = new CommandLine(new PgPool()).getUsageMessage();
+        assertTrue(p.contains("--copy-in weather.csv") && p.contains("--random"), p);
+        String s = new CommandLine(new SupabaseQuery()).getUsageMessage();
+        assertTrue(s.contains("pooler.supabase.com:6543") && s.contains("Range headers"), s);
+    }
+
     static void assertOneLine(Out r) {
         assertEquals(1, r.err.strip().lines().count(), "one line, no stack trace: " + r.err);
     }
