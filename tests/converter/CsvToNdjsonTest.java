@@ -332,9 +332,11 @@ class CsvToNdjsonTest {
             sb.append(i).append(",\"line ").append(i).append("\nsecond, \"\"q\"\" ").append("x".repeat(i % 50)).append("\",")
                     .append(i * 0.5).append(',').append(i == n - 1 ? "late" : String.valueOf(i)).append('\n');
         }
-        Result r = convert(sb.toString());
+        Result r = convert(sb.toString(), "--verbose");
         ok(r);
         assertEquals(n, r.rows.size());
+        assertTrue(r.err.matches("(?s).*; [1-9][0-9]* of [0-9]+ chunks read one record at a time.*"),
+                "some cuts fell inside quotes and were caught: " + r.err);
         for (int i = 0; i < n; i += 997) {
             JsonNode row = r.row(i);
             assertEquals(i, row.get("id").asInt());
