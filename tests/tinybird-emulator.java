@@ -567,7 +567,8 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         final boolean json;
         final Map<String, Col> topLevel = new HashMap<>();
         final boolean allTopLevel;
-        final List<byte[]> rows = new ArrayList<>();
+        /** Rows as slices of request bodies: one segment per request, no copy per row. */
+        final List<Segment> rows = new ArrayList<>();
         final AtomicLong count = new AtomicLong();
         Weather builtin;
 
@@ -587,9 +588,26 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
 
         void append(List<byte[]> batch) {
             if (batch.isEmpty()) return;
+            int total = 0;
+            for (byte[] b : batch) total += b.length;
+            byte[] buf = new byte[total];
+            int[] pairs = new int[batch.size() * 2];
+            int pos = 0;
+            for (int i = 0; i < batch.size(); i++) {
+                byte[] b = batch.get(i);
+                System.arraycopy(b, 0, buf, pos, b.length);
+                pairs[2 * i] = pos;
+                pairs[2 * i + 1] = b.length;
+                pos += b.length;
+            }
+            append(new Segment(buf, pairs, batch.size()));
+        }
+
+        void append(Segment seg) {
+            if (seg.n == 0) return;
             synchronized (rows) {
-                if (storeRows) rows.addAll(batch);
-                count.addAndGet(batch.size());
+                if (storeRows) rows.add(seg);
+                count.addAndGet(seg.n);
             }
         }
 
@@ -601,11 +619,20 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         }
 
         List<byte[]> snapshot() {
+            List<Segment> segs;
             synchronized (rows) {
-                return new ArrayList<>(rows);
+                segs = new ArrayList<>(rows);
             }
+            List<byte[]> out = new ArrayList<>();
+            for (Segment sg : segs) {
+                for (int i = 0; i < sg.n; i++) out.add(Arrays.copyOfRange(sg.buf, sg.pairs[2 * i], sg.pairs[2 * i] + sg.pairs[2 * i + 1]));
+            }
+            return out;
         }
     }
+
+    /** n rows inside buf: row i at pairs[2i] with length pairs[2i+1]. */
+    record Segment(byte[] buf, int[] pairs, int n) {}
 
     private DataSource quarantineOf(DataSource ds) {
         return dataSources.computeIfAbsent(ds.name + "_quarantine", n -> {
@@ -783,6 +810,67 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             return null;
         } catch (IOException e) {
             return new String[] {"", "invalid JSON: " + abbreviate(String.valueOf(e.getMessage()).split("\n")[0])};
+        }
+    }
+
+    static List<int[]> linesView(int[] lp, int n) {
+        return new java.util.AbstractList<>() {
+            public int[] get(int i) {
+                return new int[] {lp[2 * i], lp[2 * i + 1]};
+            }
+
+            public int size() {
+                return n;
+            }
+        };
+    }
+
+    /**
+     * Validates every line with ONE parser over the whole body (fast path for data sources whose jsonpaths are all
+     * top-level). Returns the error of each line (null = fits), or null when the body is not one JSON object per line
+     * (then each line is validated on its own, to report exactly which lines are broken).
+     */
+    static String[][] validateAll(DataSource ds, byte[] body, int[] lp, int n) {
+        if (!ds.allTopLevel || n == 0) return null;
+        String[][] errors = new String[n][];
+        int ncols = ds.cols.size();
+        boolean[] got = new boolean[ncols];
+        try (JsonParser p = Json.FACTORY.createParser(body, 0, body.length)) {
+            for (int i = 0; i < n; i++) {
+                int off = lp[2 * i], end = off + lp[2 * i + 1];
+                if (p.nextToken() != JsonToken.START_OBJECT || p.currentTokenLocation().getByteOffset() != off) return null;
+                Arrays.fill(got, false);
+                int seen = 0;
+                String[] err = null;
+                JsonToken t;
+                while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
+                    Col c = err == null ? ds.topLevel.get(p.currentName()) : null;
+                    p.nextToken();
+                    if (c != null) {
+                        String e = check(c, p);
+                        if (e != null) err = new String[] {c.name, e};
+                        else if (!got[c.index]) {
+                            got[c.index] = true;
+                            seen++;
+                        }
+                    }
+                    p.skipChildren();
+                }
+                if (t != JsonToken.END_OBJECT || p.currentLocation().getByteOffset() > end) return null;
+                if (err == null && seen < ncols) {
+                    for (int k = 0; k < ncols; k++) {
+                        if (!got[k] && !ds.cols.get(k).nullable) {
+                            err = new String[] {ds.cols.get(k).name, "value is missing"};
+                            break;
+                        }
+                    }
+                }
+                errors[i] = err;
+            }
+            if (p.nextToken() != null) return null;
+            return errors;
+        } catch (IOException e) {
+            return null;
         }
     }
 
@@ -1189,8 +1277,9 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             faultsInjected.increment();
             if (applyFault(ex, fault)) return;
         }
-        // split lines
-        List<int[]> lines = new ArrayList<>();
+        // split lines: [start, length] pairs
+        int[] lp = new int[64];
+        int nLines = 0;
         int start = 0;
         for (int i = 0; i <= body.length; i++) {
             if (i == body.length || body[i] == '\n') {
@@ -1198,10 +1287,16 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
                 if (end > start && body[end - 1] == '\r') end--;
                 int s0 = start;
                 while (s0 < end && (body[s0] == ' ' || body[s0] == '\t')) s0++;
-                if (end > s0) lines.add(new int[] {s0, end - s0});
+                if (end > s0) {
+                    if (2 * nLines + 2 > lp.length) lp = Arrays.copyOf(lp, lp.length * 2);
+                    lp[2 * nLines] = s0;
+                    lp[2 * nLines + 1] = end - s0;
+                    nLines++;
+                }
                 start = i + 1;
             }
         }
+        List<int[]> lines = linesView(lp, nLines);
         rowsReceived.add(lines.size());
         DataSource ds = dataSources.get(name);
         if (ds == null) {
@@ -1238,24 +1333,31 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             return;
         }
         String importId = randomHex();
-        List<byte[]> good = new ArrayList<>(lines.size());
+        String[][] errors = validateAll(ds, body, lp, nLines);
+        int[] goodPairs = new int[nLines * 2];
+        int nGood = 0;
         List<byte[]> bad = new ArrayList<>();
-        for (int[] l : lines) {
-            String[] err = validate(ds, body, l[0], l[1]);
-            if (err == null) good.add(storeRows ? Arrays.copyOfRange(body, l[0], l[0] + l[1]) : null);
-            else bad.add(quarantineRow(ds, body, l[0], l[1], err, importId));
+        for (int i = 0; i < nLines; i++) {
+            int off = lp[2 * i], len = lp[2 * i + 1];
+            String[] err = errors != null ? errors[i] : validate(ds, body, off, len);
+            if (err == null) {
+                goodPairs[2 * nGood] = off;
+                goodPairs[2 * nGood + 1] = len;
+                nGood++;
+            } else {
+                bad.add(quarantineRow(ds, body, off, len, err, importId));
+            }
         }
-        if (storeRows) ds.append(good);
-        else ds.count.addAndGet(good.size());
+        ds.append(new Segment(body, goodPairs, nGood));
         if (!bad.isEmpty()) quarantineOf(ds).append(bad);
-        rowsStored.add(good.size());
+        rowsStored.add(nGood);
         rowsQuarantined.add(bad.size());
         if (fault != null && fault.after) {
             faultsInjected.increment();
             if (applyFault(ex, fault)) return;
         }
         ObjectNode o = JsonNodeFactory.instance.objectNode();
-        o.put("successful_rows", good.size());
+        o.put("successful_rows", nGood);
         o.put("quarantined_rows", bad.size());
         rateHeaders(ex, false);
         sendJson(ex, wait ? 200 : 202, o);

@@ -54,7 +54,12 @@ class TinybirdBench implements Callable<Integer> {
         System.exit(new CommandLine(new TinybirdBench()).execute(args));
     }
 
-    record Line(String name, long rows, double seconds, String note) {}
+    record Line(String name, long rows, double seconds, double cpuSeconds, String note) {}
+
+    /** CPU time of this JVM (all threads: emulator and client side alike), in seconds. */
+    static double cpu() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime() / 1e9;
+    }
 
     static byte[] event(SplittableRandom r, long i) {
         String[] actions = {"view", "view", "view", "cart", "purchase", "uncart", "return"};
@@ -75,7 +80,8 @@ class TinybirdBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         List<Line> out = new ArrayList<>();
-        System.err.printf(Locale.ROOT, "machine: %d cores, Java %s%n", Runtime.getRuntime().availableProcessors(), Runtime.version());
+        System.out.printf(Locale.ROOT, "machine: %d cores, Java %s, load average at the start %.2f%n", Runtime.getRuntime().availableProcessors(),
+                Runtime.version(), java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
 
         // 1. emulator ingest: pre-built gzip NDJSON bodies, posted by several clients
         int nBodies = Math.max(1, rows / batch);
@@ -101,6 +107,7 @@ class TinybirdBench implements Callable<Integer> {
                 AtomicInteger next = new AtomicInteger();
                 // warm-up
                 post(http, url, token, bodies.get(0));
+                double c0 = cpu();
                 long t0 = System.nanoTime();
                 ExecutorService pool = Executors.newFixedThreadPool(clients);
                 List<Future<?>> fs = new ArrayList<>();
@@ -117,7 +124,7 @@ class TinybirdBench implements Callable<Integer> {
                 long stored = emu.rowCount("bench") - batch;
                 if (stored != (long) nBodies * batch) throw new IllegalStateException("emulator stored " + stored + " rows, expected " + (long) nBodies * batch);
                 out.add(new Line("emulator ingest, gzip NDJSON, " + clients + " clients" + (store ? ", rows kept" : ", rows counted only"),
-                        (long) nBodies * batch, s, String.format(Locale.ROOT, "%.0f MB/s raw NDJSON", nBodies * rawPerBody / s / 1e6)));
+                        (long) nBodies * batch, s, cpu() - c0, String.format(Locale.ROOT, "%.0f MB/s raw NDJSON", nBodies * rawPerBody / s / 1e6)));
             }
         }
 
@@ -126,6 +133,7 @@ class TinybirdBench implements Callable<Integer> {
             try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).storeRows(false).start();
                  Tinybird.Client client = new Tinybird.Client(emu.url(), emu.adminToken())) {
                 SplittableRandom rr = new SplittableRandom(11);
+                double c0 = cpu();
                 long t0 = System.nanoTime();
                 Tinybird.Writer.Stats st;
                 try (Tinybird.Writer w = client.writer("events", new Tinybird.Writer.Settings().maxRows(batch))) {
@@ -148,7 +156,7 @@ class TinybirdBench implements Callable<Integer> {
                 }
                 double s = (System.nanoTime() - t0) / 1e9;
                 if (st.acknowledged() != rows || emu.rowCount("events") != rows) throw new IllegalStateException("writer: " + st);
-                out.add(new Line("Tinybird.Writer end to end (" + kind + " rows, gzip, wait=true)", rows, s,
+                out.add(new Line("Tinybird.Writer end to end (" + kind + " rows, gzip, wait=true)", rows, s, cpu() - c0,
                         String.format(Locale.ROOT, "%d requests, %.1f MB sent", st.requests(), st.bytesSent() / 1e6)));
             }
         }
@@ -161,17 +169,21 @@ class TinybirdBench implements Callable<Integer> {
                     int n = mode.equals("per-event") ? pythonRows : Math.max(pythonRows, rows / 4);
                     Path script = Files.createTempFile("tb-peer", ".py");
                     Files.writeString(script, PYTHON);
+                    double c0 = cpu();
                     Process p = new ProcessBuilder("python3", script.toString(), emu.url(), emu.adminToken(), mode, Integer.toString(n),
                             Integer.toString(batch)).redirectErrorStream(true).start();
                     String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
                     p.waitFor();
                     Files.deleteIfExists(script);
                     String[] parts = text.split("\\s+");
-                    double secs = Double.parseDouble(parts[parts.length - 1]);
+                    double secs = Double.parseDouble(parts[parts.length - 2]);
+                    double pyCpu = Double.parseDouble(parts[parts.length - 1]);
+                    double emuCpu = cpu() - c0;
                     long stored = emu.rowCount("py_" + mode.replace('-', '_'));
                     if (stored != n) throw new IllegalStateException("python " + mode + ": stored " + stored + " of " + n + ": " + text);
                     out.add(new Line(mode.equals("per-event") ? "peer: Python requests, one POST per event (the original)"
-                            : "peer: Python requests, gzip NDJSON batches of " + batch + " (1 connection)", n, secs, ""));
+                            : "peer: Python requests, gzip NDJSON batches of " + batch + " (1 connection)", n, secs, pyCpu + emuCpu,
+                            String.format(Locale.ROOT, "CPU: Python %.2f s + emulator %.2f s", pyCpu, emuCpu)));
                 }
             }
         } else {
@@ -179,11 +191,14 @@ class TinybirdBench implements Callable<Integer> {
         }
 
         double writer = out.stream().filter(l -> l.name.startsWith("Tinybird.Writer") && l.name.contains("Map")).findFirst().map(l -> l.rows / l.seconds).orElse(1.0);
-        System.out.printf(Locale.ROOT, "%-72s %12s %9s %14s %9s  %s%n", "run", "rows", "seconds", "rows/s", "vs writer", "note");
+        System.out.printf(Locale.ROOT, "%-76s %11s %8s %12s %9s %8s %13s  %s%n", "run", "rows", "seconds", "rows/s", "vs writer",
+                "CPU s", "rows/CPU-s", "note");
         for (Line l : out) {
-            System.out.printf(Locale.ROOT, "%-72s %,12d %9.2f %,14.0f %8.2fx  %s%n", l.name, l.rows, l.seconds, l.rows / l.seconds,
-                    l.rows / l.seconds / writer, l.note);
+            System.out.printf(Locale.ROOT, "%-76s %,11d %8.2f %,12.0f %8.2fx %8.2f %,13.0f  %s%n", l.name, l.rows, l.seconds, l.rows / l.seconds,
+                    l.rows / l.seconds / writer, l.cpuSeconds, l.rows / l.cpuSeconds, l.note);
         }
+        System.out.printf(Locale.ROOT, "load average at the end: %.2f (2 cores; other work on the machine slows every row above alike)%n",
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
         return 0;
     }
 
@@ -233,6 +248,6 @@ class TinybirdBench implements Callable<Integer> {
                     r = s.post(f"{url}/v0/events?name=py_batched&wait=true", data=gzip.compress(body, 1),
                                headers={**headers, "Content-Encoding": "gzip"})
                     r.raise_for_status()
-            print(f"{time.perf_counter() - t0:.3f}")
+            print(f"{time.perf_counter() - t0:.3f} {time.process_time():.3f}")
             """;
 }
