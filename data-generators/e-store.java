@@ -950,16 +950,27 @@ class EStore implements Callable<Integer> {
             return "stdout";
         }
 
+        /** Set when the reader went away (e.g. {@code | head}): the run stops quietly, as other command-line tools do. */
+        Runnable onClosed = () -> {};
+        boolean gone;
+
         public void accept(Batch b) throws IOException {
+            if (gone) return;
             if (stream != null) stream.write(b.bytes.a, 0, b.bytes.len);
             else {
                 writer.write(new String(b.bytes.a, 0, b.bytes.len, StandardCharsets.ISO_8859_1));
-                if (writer.checkError()) throw new IOException("cannot write to stdout");
+                // picocli's default writer wraps System.out, a PrintStream that keeps write errors to itself
+                if (writer.checkError() || System.out.checkError()) {
+                    gone = true;
+                    onClosed.run();
+                    return;
+                }
             }
             delivered += b.n;
         }
 
         public void idle() throws IOException {
+            if (gone) return;
             if (stream != null) stream.flush();
             else writer.flush();
         }
@@ -1403,7 +1414,9 @@ class EStore implements Callable<Integer> {
             if (tinybird) sinks.add(new TinybirdSink(endpoints, token, cmd.writerSettings()));
             if (cmd.out != null) sinks.add(new FileSink(cmd.out));
             if (cmd.toStdout || (cmd.out == null && !tinybird)) {
-                sinks.add(new StdoutSink(cmd.spec.commandLine().getOut(), cmd.stdoutStream));
+                StdoutSink so = new StdoutSink(cmd.spec.commandLine().getOut(), cmd.stdoutStream);
+                so.onClosed = cmd::requestStop;
+                sinks.add(so);
             }
             if (s.writeToPostgres || cmd.pgEvents) {
                 Pg.Target t = cmd.pg.resolve(cmd.common.config());

@@ -393,6 +393,15 @@ class EStoreTest {
 
     @Test
     void sigintFlushesEverythingGeneratedAndPrintsTheSummary() throws Exception {
+        stopBySignal("INT");
+    }
+
+    @Test
+    void sigtermToo() throws Exception {
+        stopBySignal("TERM");
+    }
+
+    void stopBySignal(String signal) throws Exception {
         Path f = tmp.resolve("int.ndjson");
         String javaBin = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = List.of(javaBin, "-cp", System.getProperty("java.class.path"), "EStore",
@@ -405,8 +414,8 @@ class EStoreTest {
         while (System.nanoTime() < deadline && (!Files.exists(partial) || Files.size(partial) < 200_000)) Thread.sleep(50);
         assertTrue(Files.exists(partial), "the run started");
         assertTrue(p.isAlive(), "still running (no --count)");
-        new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "stopped after SIGINT");
+        new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "stopped after SIG" + signal);
         String stderr = Files.readString(err);
         assertTrue(Files.exists(f), "renamed on Ctrl-C: " + stderr);
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("sent: ([0-9,]+) events").matcher(stderr);
