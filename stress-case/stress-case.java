@@ -313,13 +313,18 @@ class StressCase implements Callable<Integer> {
         Path abs = file.toAbsolutePath();
         Path dir = abs.getParent();
         if (dir != null) Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+        Path tmp = tempBeside(abs);
         try {
-            Files.writeString(tmp, text, StandardCharsets.UTF_8);
+            Files.writeString(tmp, text, StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE_NEW);
             Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    /** A temporary name next to the file (created with the usual permissions, unlike createTempFile's 0600). */
+    static Path tempBeside(Path abs) {
+        return abs.resolveSibling("." + abs.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".tmp");
     }
 
     static List<String> parseTargets(String s) {
@@ -610,6 +615,7 @@ class StressCase implements Callable<Integer> {
             if (ds == null) {
                 try {
                     ds = Pool.create(where, poolSize);
+                    ds.setConnectionTimeout(Math.max(250, Math.min(timeout.toMillis(), 30_000))); // a dead server: errors, not a 30 s hang
                 } catch (SQLException | RuntimeException e) {
                     throw new Cli.Failure("postgres: cannot connect to " + where.jdbcUrl().replaceFirst("^jdbc:postgresql://", "")
                             + (where.user() == null ? "" : " as " + where.user()) + ": " + oneLine(e), e);
@@ -1268,8 +1274,8 @@ class StressCase implements Callable<Integer> {
         void openHlog() throws IOException {
             Path abs = hlogPath.toAbsolutePath();
             if (abs.getParent() != null) Files.createDirectories(abs.getParent());
-            hlogTmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
-            hlogStream = new PrintStream(Files.newOutputStream(hlogTmp), false, StandardCharsets.UTF_8);
+            hlogTmp = tempBeside(abs);
+            hlogStream = new PrintStream(Files.newOutputStream(hlogTmp, java.nio.file.StandardOpenOption.CREATE_NEW), false, StandardCharsets.UTF_8);
             hlogWriter = new HistogramLogWriter(hlogStream);
         }
 
@@ -1835,10 +1841,30 @@ class StressCase implements Callable<Integer> {
             for (TargetResult t : r.results) {
                 if (t.gaveUp != null) sb.append("<p><b>").append(esc(t.name)).append("</b>: ").append(esc(t.gaveUp)).append("</p>\n");
             }
-            sb.append("<h2>Settings</h2>\n<pre>").append(esc(Config.redact(r.settingsJson.toPrettyString()))).append("</pre>\n");
+            sb.append("<h2>Settings</h2>\n");
+            settingsTable(sb, r.settingsJson);
             sb.append("<p style=\"font-size:12px;color:#777\">stress-case ").append(Cli.VERSION).append(", ")
                     .append(esc(Instant.now().toString())).append("</p>\n</body></html>\n");
             return sb.toString();
+        }
+
+        static void settingsTable(StringBuilder sb, JsonNode o) {
+            sb.append("<table>\n");
+            for (Map.Entry<String, JsonNode> e : o.properties()) {
+                JsonNode v = e.getValue();
+                sb.append("<tr><td>").append(esc(e.getKey())).append("</td><td style=\"text-align:left\">");
+                if (v.isArray() && v.size() > 0 && v.get(0).isObject()) {
+                    for (JsonNode x : v) settingsTable(sb, x);
+                } else if (v.isArray()) {
+                    List<String> items = new ArrayList<>();
+                    v.forEach(x -> items.add(x.asText()));
+                    sb.append(esc(String.join(", ", items)));
+                } else {
+                    sb.append(esc(Config.redact(v.asText())).replace("\n", "<br>"));
+                }
+                sb.append("</td></tr>\n");
+            }
+            sb.append("</table>\n");
         }
 
         static String chart(String id, String title, String xLabel, String yLabel, List<Line> lines, boolean percentileAxis) {
@@ -1882,7 +1908,8 @@ class StressCase implements Callable<Integer> {
                 for (int i = 0; i <= (int) xmax && i < labels.length; i++) {
                     double x = l + pw * (i - xmin) / (xmax - xmin);
                     sb.append(String.format(Locale.ROOT, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e5e5e5\"/>", x, top, x, top + ph));
-                    sb.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", x, top + ph + 16, labels[i]));
+                    sb.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\">%s</text>\n", x, top + ph + 16,
+                            i == (int) xmax ? "end" : "middle", labels[i]));
                 }
             } else {
                 double step = niceStep((xmax - xmin) / 6);

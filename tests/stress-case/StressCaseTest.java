@@ -282,6 +282,39 @@ class StressCaseTest {
     }
 
     @Test
+    void postgresErrorsAreCountedByKindAndTheRunGoesOn() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        R bad = stress(Map.of(), "--target", "postgres", "--url", db.libpqUri(), "--sql", "SELECT * FROM nope WHERE x = :n",
+                "--param", "n=int:1..9", "--duration", "1s");
+        assertEquals(1, bad.rc, bad.err);
+        assertTrue(bad.err.startsWith("stress-case: postgres: the query fails: database error [SQLSTATE 42P01]"), bad.err);
+        // every backend of the run killed after 1 s: counted as connection errors, the pool reconnects, the run goes on
+        Thread killer = Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(1000);
+                try (Connection c = Pg.connect(TestServices.postgres()); PreparedStatement ps = c.prepareStatement(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'stress-case' AND datname = ?")) {
+                    ps.setString(1, db.database());
+                    ps.executeQuery().close();
+                }
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        Path js = dir.resolve("pgkill.json");
+        R r = stress(Map.of(), "--target", "postgres", "--url", db.libpqUri(), "--sql", "SELECT :n::int FROM pg_sleep(0.01)",
+                "--param", "n=int:1..9", "-c", "3", "--duration", "3s", "--json", js.toString());
+        killer.join();
+        assertEquals(0, r.rc, r.err);
+        JsonNode t = json(js).path("targets").path("postgres");
+        assertTrue(t.path("errors_by_kind").path("connection").asLong() >= 1, r.out);
+        assertEquals(t.path("errors").asLong(), t.path("errors_by_kind").path("connection").asLong(), r.out);
+        assertTrue(t.path("ok").asLong() > 50, r.out);
+        JsonNode series = t.path("series");
+        assertTrue(series.get(series.size() - 1).path("rps").asDouble() > 0, "requests succeed again after the kill: " + series);
+    }
+
+    @Test
     void aTargetDyingMidRunIsCountedAndTheReportIsWritten() throws Exception {
         HttpServer dying = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 128);
         dying.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
