@@ -251,7 +251,7 @@ class StressCase implements Callable<Integer> {
             for (String k : kinds) {
                 targets.add(switch (k) {
                     case "postgres" -> new PgTarget(pg.resolve(cfg), sql == null ? DEFAULT_SQL : sql, wl,
-                            poolSize == null ? concurrency : poolSize, timeout);
+                            poolSize == null ? concurrency : poolSize, concurrency, timeout);
                     case "tinybird" -> new HttpTarget("tinybird", tinybirdBase(cfg) + "/v0/pipes/" + enc(pipe) + ".json",
                             tinybirdToken(cfg), wl, timeout, true);
                     default -> {
@@ -581,12 +581,12 @@ class StressCase implements Callable<Integer> {
         final Pg.Target where;
         final String sql;
         final int[] slots; // for each ?, the workload value index
-        final int poolSize;
+        final int poolSize, workers;
         final Duration timeout;
         final Workload wl;
         HikariDataSource ds;
 
-        PgTarget(Pg.Target t, String namedSql, Workload wl, int poolSize, Duration timeout) {
+        PgTarget(Pg.Target t, String namedSql, Workload wl, int poolSize, int workers, Duration timeout) {
             List<String> names = new ArrayList<>();
             this.sql = bindNamed(namedSql, names);
             this.slots = new int[names.size()];
@@ -604,6 +604,7 @@ class StressCase implements Callable<Integer> {
             this.where = new Pg.Target(t.jdbcUrl(), p);
             this.wl = wl;
             this.poolSize = poolSize;
+            this.workers = workers;
             this.timeout = timeout;
         }
 
@@ -647,27 +648,63 @@ class StressCase implements Callable<Integer> {
             }
         }
 
+        /**
+         * With a pool as big as the workers, a worker keeps its connection and its prepared statement (as pgbench does),
+         * giving it back only after a connection error; with a smaller pool, it borrows a connection per request.
+         */
         public Session session() {
             HikariDataSource pool = pool();
+            boolean hold = poolSize >= workers;
             return new Session() {
+                Connection c;
+                PreparedStatement ps;
+
                 public long call(Object[] v) throws SQLException {
-                    try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
-                        for (int k = 0; k < slots.length; k++) {
-                            Object o = v[slots[k]];
-                            if (o instanceof Long l) ps.setLong(k + 1, l);
-                            else if (o instanceof LocalDateTime t) ps.setObject(k + 1, t);
-                            else ps.setString(k + 1, (String) o);
+                    if (!hold) {
+                        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+                            return execute(ps, v);
                         }
-                        long rows = 0;
-                        try (ResultSet rs = ps.executeQuery()) {
-                            while (rs.next()) rows++;
+                    }
+                    try {
+                        if (c == null) {
+                            c = pool.getConnection();
+                            ps = c.prepareStatement(sql);
                         }
-                        return rows;
+                        return execute(ps, v);
+                    } catch (SQLException e) {
+                        String st = e.getSQLState();
+                        if (st == null || st.startsWith("08") || st.startsWith("57")) close(); // the pool checks it, we take another
+                        throw e;
                     }
                 }
 
-                public void close() {}
+                public void close() {
+                    Connection old = c;
+                    c = null;
+                    ps = null;
+                    if (old != null) {
+                        try {
+                            old.close();
+                        } catch (SQLException ignored) {
+                            // broken anyway; the pool evicts it
+                        }
+                    }
+                }
             };
+        }
+
+        long execute(PreparedStatement ps, Object[] v) throws SQLException {
+            for (int k = 0; k < slots.length; k++) {
+                Object o = v[slots[k]];
+                if (o instanceof Long l) ps.setLong(k + 1, l);
+                else if (o instanceof LocalDateTime t) ps.setObject(k + 1, t);
+                else ps.setString(k + 1, (String) o);
+            }
+            long rows = 0;
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) rows++;
+            }
+            return rows;
         }
 
         public void close() {
