@@ -267,6 +267,42 @@ public final class Tinybird {
         }
     }
 
+    /**
+     * Events API writer options for scripts: {@code @Mixin Tinybird.WriterOptions wo;} then
+     * {@code client.writer(ds, wo.settings())}.
+     */
+    public static final class WriterOptions {
+        @Option(names = "--batch-rows", paramLabel = "N", description = "Rows per Events API request (default: ${DEFAULT-VALUE}).")
+        public int batchRows = 10_000;
+
+        @Option(names = "--batch-bytes", paramLabel = "SIZE", converter = Cli.SizeConverter.class,
+                description = "Uncompressed NDJSON bytes per request (default: 4MB, well under Tinybird's 10 MB request limit).")
+        public long batchBytes = 4_000_000;
+
+        @Option(names = "--linger", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+                description = "Longest a row waits for its batch to fill (default: 1s).")
+        public Duration linger = Duration.ofSeconds(1);
+
+        @Option(names = "--in-flight", paramLabel = "N", description = "Concurrent Events API requests (default: ${DEFAULT-VALUE}).")
+        public int inFlight = 4;
+
+        @Option(names = "--no-wait", description = "Send without wait=true: Tinybird answers 202 before the rows are written, "
+                + "so a row it later loses still counts as sent. The default waits for the write (200), so 'acknowledged' means stored.")
+        public boolean noWait;
+
+        @Option(names = "--no-gzip", description = "Send NDJSON uncompressed (default: gzip, about 5-10x fewer bytes on the wire).")
+        public boolean noGzip;
+
+        @Option(names = "--max-attempts", paramLabel = "N",
+                description = "Attempts per batch on 429/500/503/connection errors before its rows count as failed (default: ${DEFAULT-VALUE}).")
+        public int maxAttempts = 8;
+
+        public Writer.Settings settings() {
+            return new Writer.Settings().maxRows(batchRows).maxBytes(batchBytes).linger(linger).inFlight(inFlight)
+                    .waitForAck(!noWait).gzip(!noGzip).maxAttempts(maxAttempts);
+        }
+    }
+
     // ================================================================== errors
 
     /** A non-2xx answer: the status, the server's text and a one-line explanation (never the token). */

@@ -1168,13 +1168,31 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         boolean gz = (enc != null && enc.toLowerCase(Locale.ROOT).contains("gzip"))
                 || (head.length == 2 && (head[0] & 0xff) == 0x1f && (head[1] & 0xff) == 0x8b);
         try {
-            byte[] body = gz ? new GZIPInputStream(in, 64 * 1024).readAllBytes() : in.readAllBytes();
+            byte[] wire = in.readAllBytes();
             bytesReceived.add(counted.count);
-            return body;
+            return gz ? gunzip(wire) : wire;
         } catch (TooBig e) {
             bytesReceived.add(counted.count);
             return null;
         }
+    }
+
+    /** Inflates a gzip body into an array sized by the gzip trailer (ISIZE), so the rows are copied once. */
+    static byte[] gunzip(byte[] wire) throws IOException {
+        GZIPInputStream g = new GZIPInputStream(new java.io.ByteArrayInputStream(wire), 64 * 1024);
+        int isize = wire.length >= 18 ? (wire[wire.length - 4] & 0xff) | (wire[wire.length - 3] & 0xff) << 8
+                | (wire[wire.length - 2] & 0xff) << 16 | (wire[wire.length - 1] & 0xff) << 24 : -1;
+        if (isize < 0 || isize > 256_000_000) return g.readAllBytes();
+        byte[] out = new byte[isize];
+        int n = g.readNBytes(out, 0, isize);
+        int next = g.read();
+        if (n == isize && next == -1) return out;
+        // several gzip members (ISIZE is the last one's): the rest the slow way
+        ByteArrayOutputStream bos = new ByteArrayOutputStream(Math.max(n * 2, 1024));
+        bos.write(out, 0, n);
+        if (next != -1) bos.write(next);
+        g.transferTo(bos);
+        return bos.toByteArray();
     }
 
     static final class TooBig extends IOException {

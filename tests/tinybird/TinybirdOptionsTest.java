@@ -137,6 +137,36 @@ class TinybirdOptionsTest {
         }
     }
 
+    @Command(name = "wdemo")
+    static class WriterDemo implements Runnable {
+        @Mixin Tinybird.WriterOptions wo;
+
+        public void run() {
+        }
+    }
+
+    @Test
+    void writerOptions() {
+        WriterDemo d = new WriterDemo();
+        new CommandLine(d).parseArgs("--batch-rows", "500", "--batch-bytes", "1MB", "--linger", "250ms", "--in-flight", "2", "--no-wait",
+                "--no-gzip", "--max-attempts", "3");
+        Tinybird.Writer.Settings s = d.wo.settings();
+        assertEquals(500, s.maxRows);
+        assertEquals(1_000_000, s.maxBytes);
+        assertEquals(java.time.Duration.ofMillis(250), s.linger);
+        assertEquals(2, s.inFlight);
+        assertFalse(s.waitForAck);
+        assertFalse(s.gzip);
+        assertEquals(3, s.maxAttempts);
+        WriterDemo def = new WriterDemo();
+        new CommandLine(def).parseArgs();
+        assertTrue(def.wo.settings().waitForAck);
+        assertTrue(def.wo.settings().gzip);
+        StringWriter help = new StringWriter();
+        new CommandLine(new WriterDemo()).usage(new PrintWriter(help));
+        assertTrue(help.toString().contains("202"), "--no-wait's help says why waiting is the default");
+    }
+
     @Test
     void emulatorCommandHelp() {
         StringWriter out = new StringWriter();
