@@ -26,9 +26,41 @@ import picocli.CommandLine;
 
 /** Prints a table: scenario, events, seconds, events/s, and the ratio to ours. */
 class EStoreBench {
-    record Row(String what, long events, double seconds, String note) {
+    record Row(String what, long events, double seconds, String note, double cpuSeconds) {
+        Row(String what, long events, double seconds, String note) {
+            this(what, events, seconds, note, lastCpu);
+        }
+
         double rate() {
             return events / seconds;
+        }
+
+        /** CPU time of this JVM (generator, writer and emulator alike) per event, in microseconds. */
+        String cpuPerEvent() {
+            return cpuSeconds <= 0 ? "" : String.format(Locale.ROOT, "%.2f", cpuSeconds * 1e6 / events);
+        }
+    }
+
+    static double lastCpu;
+    static long cpuMark;
+
+    static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    static void cpuStart() {
+        cpuMark = cpuNanos();
+    }
+
+    static void cpuStop() {
+        lastCpu = (cpuNanos() - cpuMark) / 1e9;
+    }
+
+    static String load() {
+        try {
+            return java.nio.file.Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+        } catch (java.io.IOException e) {
+            return "?";
         }
     }
 
@@ -44,6 +76,7 @@ class EStoreBench {
 
     public static void main(String[] args) throws Exception {
         boolean quick = List.of(args).contains("--quick");
+        String loadAtStart = load();
         List<Row> gen = new ArrayList<>(), e2e = new ArrayList<>();
         System.err.println("machine: " + Runtime.getRuntime().availableProcessors() + " cores, Java " + Runtime.version());
 
@@ -51,9 +84,13 @@ class EStoreBench {
         // 1. generation alone (a warm-up run first: JIT)
         if (!e2eOnly) {
         runEStore(Map.of(), "--count", "3000000", "--out", "/dev/null", "--seed", "1", "--quiet");
+        cpuStart();
         EStore.Stats g = runEStore(Map.of(), "--count", "20000000", "--out", "/dev/null", "--seed", "2", "--quiet");
+        cpuStop();
         gen.add(new Row("e-store -> /dev/null (ndjson, 2% duplicates)", g.sent, g.seconds, ""));
+        cpuStart();
         EStore.Stats go = runEStore(Map.of(), "--count", "20000000", "--out", "/dev/null", "--seed", "3", "--format", "original", "--quiet");
+        cpuStop();
         gen.add(new Row("e-store -> /dev/null (--format original)", go.sent, go.seconds, ""));
         }
 
@@ -64,30 +101,34 @@ class EStoreBench {
             String endpoint = emu.url() + "/v0/events?name={DATASOURCE_NAME}";
             runEStore(env, "--endpoint", endpoint, "--datasource", "warmup", "--count", "300000", "--seed", "4", "--quiet");
             emu.dropDataSource("warmup");
+            cpuStart();
             EStore.Stats t = runEStore(env, "--endpoint", endpoint, "--datasource", "estore", "--count", "2000000", "--seed", "5", "--quiet");
+            cpuStop();
             long stored = emu.rowCount("estore");
             e2e.add(new Row("e-store -> emulator (10k-row gzip batches, wait=true, 4 in flight)", stored, t.seconds,
                     String.format(Locale.ROOT, "sent %,d, stored %,d", t.sent, stored)));
 
             // the original's way: one POST per event, each waiting for its answer (sequential; the original's threaded
             // version was no better, about 10 events/s against the real service)
-            e2e.add(perEventPosts(emu, token, 5.0));
+            if (!List.of(args).contains("--no-peers")) e2e.add(perEventPosts(emu, token, 5.0));
             // Mockingbird's way: whatever was generated in the last second, one uncompressed POST, answer unchecked
-            e2e.add(mockingbird(emu, token, 5.0));
+            if (!List.of(args).contains("--no-peers")) e2e.add(mockingbird(emu, token, 5.0));
         }
 
         PrintWriter out = new PrintWriter(System.out, true);
         out.println();
-        out.println("| generation alone | events | seconds | events/s |");
-        out.println("|---|---:|---:|---:|");
-        for (Row r : gen) out.printf(Locale.ROOT, "| %s | %,d | %.2f | %,.0f |%n", r.what, r.events, r.seconds, r.rate());
+        out.println("load average at the start: " + loadAtStart + ", at the end: " + load() + " (2 cores; a load above 2 means other work shared them)");
+        out.println();
+        out.println("| generation alone | events | seconds | events/s | CPU us/event |");
+        out.println("|---|---:|---:|---:|---:|");
+        for (Row r : gen) out.printf(Locale.ROOT, "| %s | %,d | %.2f | %,.0f | %s |%n", r.what, r.events, r.seconds, r.rate(), r.cpuPerEvent());
         out.println();
         double ours = e2e.get(0).rate();
-        out.println("| end to end into the local Tinybird emulator | events stored | seconds | events/s | ours / this |");
-        out.println("|---|---:|---:|---:|---:|");
+        out.println("| end to end into the local Tinybird emulator | events stored | seconds | events/s | ours / this | CPU us/event (client + emulator) |");
+        out.println("|---|---:|---:|---:|---:|---:|");
         for (Row r : e2e) {
-            out.printf(Locale.ROOT, "| %s | %,d | %.2f | %,.0f | %s |%n", r.what, r.events, r.seconds, r.rate(),
-                    r == e2e.get(0) ? "1" : String.format(Locale.ROOT, "%,.0f x", ours / r.rate()));
+            out.printf(Locale.ROOT, "| %s | %,d | %.2f | %,.0f | %s | %s |%n", r.what, r.events, r.seconds, r.rate(),
+                    r == e2e.get(0) ? "1" : String.format(Locale.ROOT, "%,.0f x", ours / r.rate()), r.cpuPerEvent());
         }
         for (Row r : e2e) if (!r.note.isEmpty()) out.println("  " + r.what + ": " + r.note);
 
@@ -122,6 +163,7 @@ class EStoreBench {
     static Row perEventPosts(TinybirdEmulator emu, String token, double seconds) throws Exception {
         List<byte[]> lines = sampleLines(200_000);
         HttpClient http = HttpClient.newHttpClient();
+        cpuStart();
         URI uri = URI.create(emu.url() + "/v0/events?name=per_event&wait=true");
         long t0 = System.nanoTime(), end = t0 + (long) (seconds * 1e9), n = 0;
         while (System.nanoTime() < end && n < lines.size()) {
@@ -131,6 +173,7 @@ class EStoreBench {
             n++;
         }
         double s = (System.nanoTime() - t0) / 1e9;
+        cpuStop();
         return new Row("original's way: one POST per event (wait=true, sequential)", emu.rowCount("per_event"), s, "");
     }
 
@@ -139,6 +182,7 @@ class EStoreBench {
         // than ours, so this is a generous version: our generator feeds it.
         List<byte[]> lines = sampleLines(1_000_000);
         HttpClient http = HttpClient.newHttpClient();
+        cpuStart();
         URI uri = URI.create(emu.url() + "/v0/events?name=mockingbird");
         long t0 = System.nanoTime(), end = t0 + (long) (seconds * 1e9);
         int i = 0;
@@ -159,6 +203,7 @@ class EStoreBench {
         }
         for (var f : sent) f.join(); // (Mockingbird never looks at the answer; we wait so the count is final)
         double s = (System.nanoTime() - t0) / 1e9;
+        cpuStop();
         return new Row("Mockingbird's way: 1 batch/s of 10,000 (no gzip, no wait, answer unchecked)", emu.rowCount("mockingbird"), s, "");
     }
 }
