@@ -164,6 +164,10 @@ public final class PgClient {
             msg = "connection refused by" + where + " (is PostgreSQL running there, on that port?)" + state;
         } else if (root instanceof SocketTimeoutException || "08001".equals(e.getSQLState()) && String.valueOf(e.getMessage()).contains("timed out")) {
             msg = "timed out connecting to" + where + " (connect_timeout " + t.props().getProperty("connectTimeout", "10") + " s)" + state;
+        } else if (("28000".equals(e.getSQLState()) && String.valueOf(e.getMessage()).contains("no encryption"))
+                || String.valueOf(e.getMessage()).contains("SSL required")) {
+            msg = "the server at" + where + " requires SSL (" + firstLine(serverText(e)) + "): add sslmode=require to the URL"
+                    + " or set PGSSLMODE=require" + state;
         } else if ("28P01".equals(e.getSQLState()) || "28000".equals(e.getSQLState())) {
             msg = "authentication failed for user \"" + (t == null ? "?" : t.user()) + "\" at" + where + ": " + firstLine(serverText(e)) + state;
         } else if ("08004".equals(e.getSQLState()) && String.valueOf(e.getMessage()).contains("SSL")) {

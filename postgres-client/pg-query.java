@@ -77,7 +77,8 @@ class PgQuery implements Callable<Integer> {
     int repeat;
 
     @Option(names = "--warmup", paramLabel = "N",
-            description = "With --repeat: run N times first without counting them (JIT warm-up; default: 1000 when --repeat > 1, else 0).")
+            description = "With --repeat: run N times first without counting them (JIT warm-up; default with --repeat > 1: "
+                    + "for 1 s or 20,000 runs, whichever ends first).")
     Integer warmup;
 
     @Option(names = "--no-rows", description = "Do not print the rows (timings only).")
@@ -120,7 +121,8 @@ class PgQuery implements Callable<Integer> {
     int run() throws Exception {
         if (repeat < 1) throw Cli.usage("--repeat must be at least 1");
         if (warmup != null && warmup < 0) throw Cli.usage("--warmup must be 0 or more");
-        int warm = warmup != null ? warmup : repeat > 1 ? 1000 : 0;
+        int warmMax = warmup != null ? warmup : repeat > 1 ? 20_000 : 0;
+        long warmEnd = warmup != null ? Long.MAX_VALUE : System.nanoTime(); // set again once connected
         if (fetchSize < 0) throw Cli.usage("--fetch-size must be 0 or more");
         if (sql != null && file != null) throw Cli.usage("give either --sql or --file, not both");
         if (analyze && !explain) throw Cli.usage("--analyze goes with --explain");
@@ -159,12 +161,14 @@ class PgQuery implements Callable<Integer> {
             }
             if (fetchSize > 0) c.setAutoCommit(false);
             Latency exec = new Latency(), fetch = new Latency(), total = new Latency();
+            int warm = 0;
             PgClient.Result last = null;
             try (PreparedStatement ps = c.prepareStatement(q.sql())) {
                 PgClient.bind(ps, q, values);
                 if (fetchSize > 0) ps.setFetchSize(fetchSize);
                 if (timeout != null) ps.setQueryTimeout((int) Math.max(1, timeout.toSeconds()));
-                for (int i = 0; i < warm; i++) {
+                if (warmup == null) warmEnd = System.nanoTime() + 1_000_000_000L;
+                for (; warm < warmMax && System.nanoTime() < warmEnd; warm++) {
                     try (ResultSet rs = ps.executeQuery()) {
                         int n = rs.getMetaData().getColumnCount();
                         while (rs.next()) PgClient.row(rs, n);

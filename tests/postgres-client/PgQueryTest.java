@@ -288,6 +288,23 @@ class PgQueryTest {
     }
 
     @Test
+    void aServerThatRequiresSslSaysSoAndSslmodeRequireConnects() {
+        TestServices.requireTool("pgbouncer", () -> PgBouncerServer.binary() != null);
+        TestServices.requireTool("openssl", () -> TestServices.onPath("openssl"));
+        try (PgBouncerServer tls = PgBouncerServer.start(db, "session", 2, Map.of(ROLE, PASSWORD), true)) {
+            String via = url(ROLE, PASSWORD).replaceFirst("@[^/]+/", "@127.0.0.1:" + tls.port + "/");
+            Out plain = query(Map.of("DATABASE_URL", via + "?sslmode=disable"), "--sql", "SELECT 1");
+            assertEquals(1, plain.rc);
+            assertTrue(plain.err.startsWith("pg-query: the server at 127.0.0.1:" + tls.port + "/" + dbname + " requires SSL ("), plain.err);
+            assertTrue(plain.err.contains("add sslmode=require"), plain.err);
+            assertOneLine(plain);
+            Out ssl = query(Map.of("DATABASE_URL", via + "?sslmode=require"), "--sql", "SELECT current_user AS who", "--format", "csv");
+            assertEquals(0, ssl.rc, ssl.err);
+            assertEquals("who\r\n" + ROLE + "\r\n", ssl.out);
+        }
+    }
+
+    @Test
     void helpOfEveryClientRendersItsExamples() {
         String q = new CommandLine(new PgQuery()).getUsageMessage();
         assertTrue(q.contains("postgresql://app:p%40ss@db.example.com:5432/weather") && q.contains("--repeat"), q);

@@ -47,6 +47,14 @@ public final class PgBouncerServer implements AutoCloseable {
      * in its auth file; clients authenticate with scram-sha-256 and PgBouncer logs in to the server with the same password.
      */
     public static PgBouncerServer start(Pg.Target backend, String poolMode, int poolSize, Map<String, String> users) {
+        return start(backend, poolMode, poolSize, users, false);
+    }
+
+    /**
+     * As above; with requireTls, clients must use SSL (client_tls_sslmode = require, a self-signed certificate made
+     * with openssl), as Supabase and most hosted PostgreSQL do.
+     */
+    public static PgBouncerServer start(Pg.Target backend, String poolMode, int poolSize, Map<String, String> users, boolean requireTls) {
         String bin = binary();
         if (bin == null) throw new IllegalStateException("pgbouncer is not installed");
         try {
@@ -83,11 +91,23 @@ public final class PgBouncerServer implements AutoCloseable {
                     logfile =
                     pidfile =
                     """.formatted(host, bport, port, authFile, poolMode, poolSize), StandardCharsets.UTF_8);
+            List<Path> files = new ArrayList<>(List.of(dir, authFile, ini));
+            if (requireTls) {
+                Path key = dir.resolve("key.pem"), cert = dir.resolve("cert.pem");
+                Process ssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.toString(),
+                        "-out", cert.toString(), "-days", "2", "-subj", "/CN=localhost").redirectErrorStream(true)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                if (!ssl.waitFor(60, TimeUnit.SECONDS) || ssl.exitValue() != 0) throw new IllegalStateException("openssl could not make a certificate");
+                Files.writeString(ini, "client_tls_sslmode = require\nclient_tls_key_file = " + key + "\nclient_tls_cert_file = " + cert + "\n",
+                        StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.APPEND);
+                Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
+                files.addAll(List.of(key, cert));
+            }
             List<String> cmd = new ArrayList<>();
             if ("root".equals(System.getProperty("user.name"))) {
                 String user = userExists("postgres") ? "postgres" : "nobody";
                 UserPrincipal owner = dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(user);
-                for (Path p : List.of(dir, authFile, ini)) Files.setOwner(p, owner);
+                for (Path p : files) Files.setOwner(p, owner);
                 Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
                 cmd.addAll(List.of("runuser", "-u", user, "--"));
             }
