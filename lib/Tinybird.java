@@ -223,6 +223,7 @@ public final class Tinybird {
         Map<String, String> vars = new LinkedHashMap<>();
         String reg = region != null ? region : cfg == null ? null : cfg.get("TINYBIRD_REGION", "CLOUD_REGION").orElse(null);
         if (reg != null) vars.put("CLOUD_REGION", reg);
+        vars.put("DATASOURCE_NAME", "_"); // only the host matters here
         if (host != null && !host.isBlank()) return parseUrl(host, vars, insecure).host();
         if (region != null && !region.isBlank()) return parseUrl(regionHost(region), vars, insecure).host();
         if (cfg != null) {
@@ -939,6 +940,10 @@ public final class Tinybird {
             synchronized (lock) {
                 sealAndSubmit();
             }
+            awaitOutstanding();
+        }
+
+        private void awaitOutstanding() {
             synchronized (doneLock) {
                 while (outstanding > 0) {
                     try {
@@ -954,11 +959,12 @@ public final class Tinybird {
         /** flush(), then stops the threads. Idempotent. Check stats() afterwards. */
         @Override
         public void close() {
-            if (closed) return;
-            flush();
             synchronized (lock) {
-                closed = true;
+                if (closed) return;
+                closed = true; // from here on append() throws, so nothing can slip in after the last batch
+                sealAndSubmit();
             }
+            awaitOutstanding();
             lingerTimer.shutdownNow();
             senders.shutdown();
         }

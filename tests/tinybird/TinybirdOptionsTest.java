@@ -54,7 +54,9 @@ class TinybirdOptionsTest {
         Cli.Failure f = assertThrows(Cli.Failure.class, () -> Tinybird.parseUrl(tpl, Map.of(), false));
         assertTrue(f.getMessage().contains("{CLOUD_REGION}") && f.getMessage().contains("--region"), f.getMessage());
         assertEquals("https://api.us-east.tinybird.co",
-                Tinybird.resolveHost("https://{CLOUD_REGION}.tinybird.co/v0/events?name=x", "api.us-east", false, env(Map.of())));
+                Tinybird.resolveHost("https://{CLOUD_REGION}.tinybird.co/v0/events?name={DATASOURCE_NAME}", "api.us-east", false, env(Map.of())));
+        assertEquals("https://api.eu-central-1.aws.tinybird.co",
+                Tinybird.resolveHost(tpl, null, false, env(Map.of("TINYBIRD_REGION", "api.eu-central-1.aws"))));
         assertEquals(new Tinybird.Endpoint("http://localhost:7181", null), Tinybird.parseUrl("localhost:7181", Map.of(), false));
         assertEquals(new Tinybird.Endpoint("https://api.tinybird.co", null), Tinybird.parseUrl("https://api.tinybird.co/", Map.of(), false));
     }
