@@ -60,9 +60,21 @@ import software.amazon.awssdk.services.dynamodb.model.*;
 class TbToDynamodb implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;
-    @Mixin Tinybird.Options tinybird;
     @Mixin Transfer.Options transfer;
     @Mixin Dynamo.Options dynamo;
+
+    // the source's connection (Tinybird.Options' --region would clash with DynamoDB's --region)
+    @Option(names = "--host", paramLabel = "URL", description = "Tinybird API host of the source (default: TINYBIRD_HOST, else https://api.tinybird.co).")
+    String tbHost;
+
+    @Option(names = "--tb-region", paramLabel = "NAME", description = "Tinybird region instead of --host (e.g. gcp-us-east4, aws-eu-west-1, local).")
+    String tbRegion;
+
+    @Option(names = "--token", paramLabel = "TOKEN", description = "Source token (default: TINYBIRD_SOURCE_TOKEN, else TINYBIRD_TOKEN). Never printed.")
+    String tbToken;
+
+    @Option(names = "--insecure", description = "Allow plain http to a Tinybird host that is not localhost.")
+    boolean insecure;
 
     @Option(names = "--table", paramLabel = "NAME", description = "Target table (default: DYNAMODB_TABLE_NAME, else weather_reports).")
     String table;
@@ -91,7 +103,7 @@ class TbToDynamodb implements Callable<Integer> {
             Config cfg = common.config();
             if (writers < 1) throw Cli.usage("--writers must be at least 1");
             String t = table != null ? table : cfg.getOr("DYNAMODB_TABLE_NAME", "weather_reports");
-            Tinybird.Client client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
+            Tinybird.Client client = Tinybird.connect(tbHost, tbRegion, tbToken, insecure, cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
             Transfer.Source source = Transfer.tinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
             DynamoDbClient db = Dynamo.client(dynamo.region, dynamo.endpointUrl, cfg, Math.max(64, writers * 2));
             DynamoTarget target = new DynamoTarget(db, t, partitionKey, sortKey.equals("none") ? null : sortKey,

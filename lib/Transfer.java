@@ -168,6 +168,11 @@ public final class Transfer {
                 description = "With --until now: leave rows newer than now minus this for the next round (late ingestion).")
         public Duration lag;
 
+        @Option(names = "--window", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+                description = "Timestamp cursors: read at most this span per window (e.g. 7d for a first sync of a long history), "
+                        + "oldest first; bounds memory and re-reads.")
+        public Duration window;
+
         @Option(names = "--once", description = "One sync up to the window end, then exit (default: follow, every --every).")
         public boolean once;
 
@@ -286,6 +291,13 @@ public final class Transfer {
     }
 
     private static final DateTimeFormatter TS = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
+
+    /** A timestamp cursor value plus d, or null when v is not a timestamp. */
+    static Object plus(Object v, Duration d) {
+        String s = text(v);
+        if (!s.matches("\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}:\\d{2}.*")) return null;
+        return timestamp(LocalDateTime.parse(s.substring(0, 10) + "T" + s.substring(11, 19)).plus(d));
+    }
 
     /**
      * A value just below v, for asking an endpoint for "v and newer" whatever its start parameter means (start &lt; t or
@@ -438,6 +450,14 @@ public final class Transfer {
             try {
                 while (true) {
                     Object hi = windowEnd();
+                    // --window: consecutive sub-windows, oldest first
+                    while (o.window != null && lo != null && hi != null && !stop.get()) {
+                        Object subHi = plus(lo.value(), o.window);
+                        if (subHi == null || compare(subHi, hi) >= 0) break;
+                        Object r = syncWindow(lo, subHi);
+                        lo = new Resume(r != null ? r : subHi, false, "watermark");
+                    }
+                    if (stop.get()) break;
                     Object reached = syncWindow(lo, hi);
                     if (reached != null) lo = new Resume(reached, false, "watermark");
                     if (o.once || stop.get()) break;
@@ -776,13 +796,12 @@ public final class Transfer {
      */
     public static int runCommand(Options o, Source source, Target target, PrintWriter err, boolean quiet) throws Exception {
         Engine e = new Engine(o, source, target, err, quiet);
-        Thread main = Thread.currentThread();
-        AtomicBoolean finished = new AtomicBoolean();
+        java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
         Thread hook = new Thread(() -> {
-            if (finished.get()) return;
+            if (finished.getCount() == 0) return;
             e.stop();
             try {
-                main.join(30_000);
+                finished.await(30, TimeUnit.SECONDS); // the batch in flight commits, the summary prints
             } catch (InterruptedException ignored) {
                 Thread.currentThread().interrupt();
             }
@@ -797,19 +816,22 @@ public final class Transfer {
         long t0 = System.nanoTime();
         try {
             Totals t = e.run();
-            err.println(summary(t, Duration.ofNanos(System.nanoTime() - t0), o.dryRun));
+            err.println(summary(t, Duration.ofNanos(System.nanoTime() - t0), o.dryRun) + (e.stop.get() && !o.once ? " (stopped)" : ""));
             err.flush();
             return Cli.EXIT_OK;
         } finally {
-            finished.set(true);
-            if (hooked) {
-                try {
-                    Runtime.getRuntime().removeShutdownHook(hook);
-                } catch (IllegalStateException shuttingDown) {
-                    // the hook is running: it returns since finished is set
+            try {
+                target.close();
+            } finally {
+                finished.countDown();
+                if (hooked) {
+                    try {
+                        Runtime.getRuntime().removeShutdownHook(hook);
+                    } catch (IllegalStateException shuttingDown) {
+                        // the hook is running and returns now
+                    }
                 }
             }
-            target.close();
         }
     }
 }

@@ -211,4 +211,40 @@ class TbToDynamodbTest {
             assertTrue(l.get(4).m().get("b").bool());
         }
     }
+
+    @Test
+    void fromTheEmulatorSurvivingSigkillAtRandomPoints(@TempDir Path dir) throws Exception {
+        String endpoint = TestServices.dynamodbEndpoint();
+        String table = "k_" + System.nanoTime();
+        String since = TbTransferTest.SINCE, until = "2023-05-08 00:00:00";
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            TbTransferTest.flakyReports(emu, 0, 0, 40);
+            Path log = dir.resolve("log.txt");
+            List<String> args = List.of("--once", "--quiet", "--host", emu.url(), "--token", emu.adminToken(), "--endpoint-url", endpoint,
+                    "--table", table, "--since", since, "--until", until, "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300");
+            DynamoDbClient counter = TestServices.dynamodb();
+            int landed = TbTransferTest.runWithKills("data-transfer/tb-to-dynamodb.java", "TbToDynamodb", log, args, 3, 3, () -> {
+                try {
+                    return counter.scan(b -> b.tableName(table).select(software.amazon.awssdk.services.dynamodb.model.Select.COUNT)).count();
+                } catch (software.amazon.awssdk.services.dynamodb.model.ResourceNotFoundException notYet) {
+                    return 0;
+                }
+            });
+            counter.close();
+            assertTrue(landed >= 2, "a kill hit a running transfer: " + Files.readString(log));
+            TbTransferTest.unflaky(emu);
+            Map<String, ObjectNode> source = TbTransferTest.sourceRows(emu, since, until);
+            try (DynamoDbClient db = TestServices.dynamodb()) {
+                var items = scanAll(db, table); // fails on a duplicate key
+                assertEquals(source.size(), items.size());
+                for (var e : source.entrySet()) {
+                    String[] k = e.getKey().split("\\|");
+                    var item = items.get(k[1] + "|" + k[0]);
+                    assertNotNull(item, e.getKey());
+                    assertEquals(0, e.getValue().get("temp_f").decimalValue().compareTo(new BigDecimal(item.get("temp_f").n())), e.getKey());
+                    assertEquals(e.getValue().get("description").asText(), item.get("description").s());
+                }
+            }
+        }
+    }
 }

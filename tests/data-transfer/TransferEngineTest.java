@@ -145,6 +145,19 @@ class TransferEngineTest {
     }
 
     @Test
+    void windowOptionReadsConsecutiveSubWindowsOldestFirst() throws Exception {
+        PipeLike src = new PipeLike(1000);
+        fill(src, 1000, 3, 0); // 2024-01-01 00:00 .. 16:39
+        MemTarget t = new MemTarget();
+        Transfer.Totals tot = run(options("--once", "--since", "2024-01-01 00:00:00", "--until", "2024-01-01 16:39:00", "--window", "2h"), src, t);
+        assertEquals(3000, t.rows.size());
+        assertEquals(3000, tot.counts.inserted);
+        assertEquals(9, tot.windows, "8 windows of 2 h and the rest");
+        assertEquals(9, src.calls, "each window fits a page: no narrowing");
+        assertEquals("2024-01-01 16:39:00", t.watermarks.get(t.watermarks.size() - 1));
+    }
+
+    @Test
     void moreRowsOnOneCursorValueThanAPageHoldsIsAClearError() {
         PipeLike src = new PipeLike(10);
         fill(src, 1, 25, 0);

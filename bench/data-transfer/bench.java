@@ -1,0 +1,342 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 21+
+//SOURCES ../../lib/Cli.java
+//SOURCES ../../lib/Config.java
+//SOURCES ../../lib/Json.java
+//SOURCES ../../lib/Pg.java
+//SOURCES ../../lib/Dynamo.java
+//SOURCES ../../lib/Tinybird.java
+//SOURCES ../../lib/Transfer.java
+//SOURCES ../../data-transfer/tb-to-postgres.java
+//SOURCES ../../data-transfer/tb-to-dynamodb.java
+//SOURCES ../../tests/tinybird-emulator.java
+//JAVA_OPTIONS -Xmx2g
+//DESCRIPTION Benchmark of data-transfer/: weather rows from the Tinybird emulator into PostgreSQL (vs psql \copy of the same
+//DESCRIPTION rows from CSV, 1,000-row INSERTs, one INSERT per row) and into DynamoDB/dynalite (vs a bare parallel BatchWriteItem loop).
+//DESCRIPTION Run from the checkout: ./jbang bench/data-transfer/bench.java [--rows 1000000] [--dynamo-rows 100000] [--per-row-rows 100000]
+//MAIN DataTransferBench
+
+import java.io.BufferedWriter;
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import picocli.CommandLine;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.*;
+
+/**
+ * Generates its data deterministically (the emulator's weather generator, 125 cities x N/125 report times), starts its
+ * own PostgreSQL 15 (Debian binaries) and dynalite, runs our scripts (in this JVM, next to the emulator) and the peers
+ * in one run, and prints seconds, rows/s and ratios.
+ */
+class DataTransferBench {
+    static final int CITIES = 125;
+    static final DateTimeFormatter DT = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
+    static final List<String[]> RESULTS = new ArrayList<>();
+
+    public static void main(String[] args) throws Exception {
+        long rows = 1_000_000, dynamoRows = 100_000, perRowRows = 100_000;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--rows" -> rows = Long.parseLong(args[++i]);
+                case "--dynamo-rows" -> dynamoRows = Long.parseLong(args[++i]);
+                case "--per-row-rows" -> perRowRows = Long.parseLong(args[++i]);
+                default -> throw new IllegalArgumentException("usage: bench.java [--rows N] [--dynamo-rows N] [--per-row-rows N]");
+            }
+        }
+        Path work = Files.createTempDirectory("dt-bench");
+        TinybirdEmulator.Weather weather = new TinybirdEmulator.Weather(1);
+        try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).start()) {
+            final long total = rows;
+            emu.registerPipe("reports_bench", params -> reports(weather, params, total));
+            String since = DT.format(TinybirdEmulator.Weather.START);
+            String until = DT.format(TinybirdEmulator.Weather.time((int) (rows / CITIES) - 1));
+            System.out.printf("data: %,d weather rows (%d cities x %,d report times, %s .. %s) served by the emulator's endpoint%n",
+                    rows, CITIES, rows / CITIES, since, until);
+            postgres(emu, weather, work, rows, perRowRows, since, until);
+            dynamo(emu, weather, dynamoRows, since);
+        }
+        System.out.println();
+        System.out.printf("%-58s %12s %9s %12s %8s%n", "run", "rows", "seconds", "rows/s", "ratio");
+        for (String[] r : RESULTS) System.out.printf("%-58s %12s %9s %12s %8s%n", (Object[]) r);
+    }
+
+    /** The weather 'reports' pipe over rows rows: start_time < timestamp <= end_time, newest first, max_results. */
+    static TinybirdEmulator.PipeResult reports(TinybirdEmulator.Weather w, TinybirdEmulator.Params p, long rows) {
+        int steps = (int) (rows / CITIES);
+        LocalDateTime start = p.dateTime("start_time", null), end = p.dateTime("end_time", null);
+        long max = p.integer("max_results", 1000);
+        int sHi = end == null ? steps - 1 : Math.min(steps - 1, TinybirdEmulator.Weather.stepAtOrBefore(end));
+        int sLo = start == null ? 0 : Math.max(0, TinybirdEmulator.Weather.stepAtOrBefore(start) + 1);
+        long total = sHi < sLo ? 0 : (long) (sHi - sLo + 1) * CITIES;
+        long n = Math.min(total, max);
+        Iterator<Object[]> it = new Iterator<>() {
+            long i = 0;
+            public boolean hasNext() { return i < n; }
+            public Object[] next() {
+                if (i >= n) throw new NoSuchElementException();
+                int s = (int) (sHi - i / CITIES), c = (int) (i % CITIES);
+                i++;
+                return w.row(s, c);
+            }
+        };
+        return new TinybirdEmulator.PipeResult(TinybirdEmulator.Weather.toMeta(TinybirdEmulator.Weather.COLUMNS), it, total, total, total * 60);
+    }
+
+    static void result(String name, long rows, double secs, Double peerRate) {
+        double rate = rows / secs;
+        RESULTS.add(new String[] {name, String.format(Locale.ROOT, "%,d", rows), String.format(Locale.ROOT, "%.2f", secs),
+                String.format(Locale.ROOT, "%,.0f", rate), peerRate == null ? "1.00" : String.format(Locale.ROOT, "%.2f", rate / peerRate)});
+        System.out.printf("  %s: %,d rows in %.2f s (%,.0f rows/s)%n", name, rows, secs, rate);
+    }
+
+    // ------------------------------------------------------------------ PostgreSQL
+
+    static Process pg;
+
+    static void postgres(TinybirdEmulator emu, TinybirdEmulator.Weather w, Path work, long rows, long perRowRows, String since, String until) throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Path data = work.resolve("pg");
+        String bin = "/usr/lib/postgresql/15/bin/";
+        boolean root = "root".equals(System.getProperty("user.name"));
+        Files.createDirectories(data);
+        if (root) run(List.of("chown", "-R", "postgres", work.toString()));
+        run(asPg(root, bin + "initdb", "-D", data.toString(), "-A", "trust", "-U", "postgres", "--no-sync"));
+        run(asPg(root, bin + "pg_ctl", "-D", data.toString(), "-l", work.resolve("pg.log").toString(), "-w", "start",
+                "-o", "-p " + port + " -k " + work + " -c listen_addresses=127.0.0.1 -c max_wal_size=4GB"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                run(asPg(root, bin + "pg_ctl", "-D", data.toString(), "-m", "immediate", "stop"));
+            } catch (Exception ignored) {
+                // going away
+            }
+        }));
+        Pg.Target db = Pg.resolve("postgresql://postgres@127.0.0.1:" + port + "/postgres", Config.of(Map.of(), Path.of("/nonexistent"), null));
+        System.out.println("PostgreSQL 15 (Debian binaries, default settings) on port " + port);
+        List<Transfer.Column> meta = new ArrayList<>();
+        for (String[] c : TinybirdEmulator.Weather.toMeta(TinybirdEmulator.Weather.COLUMNS)) meta.add(new Transfer.Column(c[0], c[1]));
+        TbToPostgres.PgTarget shape = new TbToPostgres.PgTarget(db, "weather_reports", List.of("timestamp", "site_name"), "transfer_state",
+                Duration.ofMinutes(1), new java.io.PrintWriter(System.err));
+        String ddl = shape.createTableSql(meta);
+
+        // the same rows as CSV, oldest first
+        Path csv = work.resolve("weather.csv");
+        if (root) run(List.of("chown", "-R", "postgres", work.toString()));
+        try (BufferedWriter bw = Files.newBufferedWriter(csv, StandardCharsets.UTF_8)) {
+            StringBuilder sb = new StringBuilder();
+            for (int s = 0; s < rows / CITIES; s++) {
+                for (int c = 0; c < CITIES; c++) {
+                    Object[] r = w.row(s, c);
+                    sb.setLength(0);
+                    for (int i = 0; i < r.length; i++) {
+                        if (i > 0) sb.append(',');
+                        Object v = r[i];
+                        if (v instanceof LocalDateTime t) sb.append(DT.format(t));
+                        else if (v instanceof String str) sb.append('"').append(str.replace("\"", "\"\"")).append('"');
+                        else sb.append(v);
+                    }
+                    sb.append('\n');
+                    bw.write(sb.toString());
+                }
+            }
+        }
+        System.out.printf("CSV for psql: %s (%.1f MB)%n", csv, Files.size(csv) / 1e6);
+
+        // 1. psql \copy
+        fresh(db, ddl);
+        long t0 = System.nanoTime();
+        run(List.of("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", db.libpqUri(), "-c",
+                "\\copy weather_reports FROM '" + csv + "' WITH (FORMAT csv)"));
+        double copySecs = (System.nanoTime() - t0) / 1e9;
+        checkCount(db, rows);
+        double copyRate = rows / copySecs;
+        result("psql \\copy from CSV (peer)", rows, copySecs, null);
+
+        // 2. our tool, from the emulator's endpoint, upsert semantics
+        fresh(db, ddl);
+        t0 = System.nanoTime();
+        java.io.StringWriter err = new java.io.StringWriter();
+        int rc = new CommandLine(new TbToPostgres()).setErr(new java.io.PrintWriter(err)).execute("--once", "--quiet",
+                "--host", emu.url(), "--token", emu.adminToken(), "--pipe", "reports_bench", "--url", db.libpqUri(),
+                "--since", since, "--until", until, "--limit-param", "max_results", "--page-size", "10000", "--window", "30d");
+        double ourSecs = (System.nanoTime() - t0) / 1e9;
+        if (rc != 0) throw new IllegalStateException("tb-to-postgres failed: " + err);
+        System.out.print("  " + err);
+        checkCount(db, rows);
+        result("tb-to-postgres (emulator endpoint -> COPY + upsert)", rows, ourSecs, copyRate);
+
+        // 3. 1,000-row INSERT ... ON CONFLICT DO UPDATE statements (JDBC, rows already in memory)
+        fresh(db, ddl);
+        t0 = System.nanoTime();
+        insertRows(db, w, rows, 1000);
+        double multiSecs = (System.nanoTime() - t0) / 1e9;
+        checkCount(db, rows);
+        result("1,000-row INSERT ... ON CONFLICT (JDBC, peer)", rows, multiSecs, copyRate);
+
+        // 4. one INSERT per row, the original's way (on a subset)
+        long sub = Math.min(perRowRows, rows) / CITIES * CITIES;
+        fresh(db, ddl);
+        t0 = System.nanoTime();
+        insertRows(db, w, sub, 1);
+        double perRowSecs = (System.nanoTime() - t0) / 1e9;
+        checkCount(db, sub);
+        result("one INSERT ... ON CONFLICT per row (original's way, peer)", sub, perRowSecs, copyRate);
+    }
+
+    static List<String> asPg(boolean root, String... cmd) {
+        List<String> l = new ArrayList<>();
+        if (root) l.addAll(List.of("runuser", "-u", "postgres", "--"));
+        l.addAll(List.of(cmd));
+        return l;
+    }
+
+    static void fresh(Pg.Target db, String ddl) throws Exception {
+        try (Connection c = Pg.connect(db); Statement st = c.createStatement()) {
+            st.execute("DROP TABLE IF EXISTS weather_reports");
+            st.execute("DROP TABLE IF EXISTS transfer_state");
+            st.execute(ddl);
+            st.execute("CHECKPOINT");
+        }
+    }
+
+    static void checkCount(Pg.Target db, long want) throws Exception {
+        try (Connection c = Pg.connect(db); Statement st = c.createStatement();
+             var rs = st.executeQuery("SELECT count(*), count(DISTINCT (timestamp, site_name)) FROM weather_reports")) {
+            rs.next();
+            if (rs.getLong(1) != want || rs.getLong(2) != want) throw new IllegalStateException("expected " + want + " rows, got " + rs.getLong(1));
+        }
+    }
+
+    static void insertRows(Pg.Target db, TinybirdEmulator.Weather w, long rows, int perStatement) throws Exception {
+        String cols = "clouds, description, humidity, precip, pressure, site_name, temp_f, timestamp, wind_dir, wind_speed";
+        String one = "(?, ?, ?, ?, ?, ?, ?, ?::timestamp, ?, ?)";
+        String upd = " ON CONFLICT (timestamp, site_name) DO UPDATE SET clouds = EXCLUDED.clouds, description = EXCLUDED.description,"
+                + " humidity = EXCLUDED.humidity, precip = EXCLUDED.precip, pressure = EXCLUDED.pressure, temp_f = EXCLUDED.temp_f,"
+                + " wind_dir = EXCLUDED.wind_dir, wind_speed = EXCLUDED.wind_speed";
+        try (Connection c = Pg.connect(db)) {
+            c.setAutoCommit(false);
+            String sql = "INSERT INTO weather_reports (" + cols + ") VALUES " + String.join(", ", Collections.nCopies(perStatement, one)) + upd;
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+                int k = 0;
+                for (long i = 0; i < rows; i++) {
+                    Object[] r = w.row((int) (i / CITIES), (int) (i % CITIES));
+                    for (int j = 0; j < r.length; j++) {
+                        Object v = r[j];
+                        ps.setObject(++k, v instanceof LocalDateTime t ? DT.format(t) : v);
+                    }
+                    if (k == perStatement * r.length) {
+                        ps.executeUpdate();
+                        k = 0;
+                        if (perStatement > 1) c.commit();
+                    }
+                }
+            }
+            c.commit();
+        }
+    }
+
+    // ------------------------------------------------------------------ DynamoDB
+
+    static void dynamo(TinybirdEmulator emu, TinybirdEmulator.Weather w, long rows, String since) throws Exception {
+        rows = rows / CITIES * CITIES;
+        Process node = new ProcessBuilder("node", "support/dynalite-server.js").directory(new File("tests"))
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        Runtime.getRuntime().addShutdownHook(new Thread(node::destroyForcibly));
+        String line = new java.io.BufferedReader(new java.io.InputStreamReader(node.getInputStream())).readLine();
+        if (line == null || !line.startsWith("PORT ")) throw new IllegalStateException("dynalite did not start: " + line);
+        String endpoint = "http://127.0.0.1:" + line.substring(5).strip();
+        System.out.println("dynalite on " + endpoint + "; " + String.format(Locale.ROOT, "%,d", rows) + " items per run, 8 writers");
+        String until = DT.format(TinybirdEmulator.Weather.time((int) (rows / CITIES) - 1));
+        Config cfg = Config.of(Map.of(), Path.of("/nonexistent"), null);
+
+        // 1. bare parallel BatchWriteItem loop, items built in memory
+        try (DynamoDbClient db = Dynamo.client("us-east-1", endpoint, cfg, 64)) {
+            createTable(db, "bare");
+            List<WriteRequest> all = new ArrayList<>((int) rows);
+            for (long i = 0; i < rows; i++) {
+                Object[] r = w.row((int) (i / CITIES), (int) (i % CITIES));
+                Map<String, AttributeValue> item = new HashMap<>();
+                for (int j = 0; j < r.length; j++) {
+                    String name = TinybirdEmulator.Weather.COLUMNS.get(j).split(" ")[0];
+                    Object v = r[j];
+                    item.put(name, v instanceof String s ? AttributeValue.fromS(s) : v instanceof LocalDateTime t ? AttributeValue.fromS(DT.format(t))
+                            : AttributeValue.fromN(v.toString()));
+                }
+                all.add(WriteRequest.builder().putRequest(PutRequest.builder().item(item).build()).build());
+            }
+            ExecutorService pool = Executors.newFixedThreadPool(8);
+            long t0 = System.nanoTime();
+            List<Future<?>> fs = new ArrayList<>();
+            for (int i = 0; i < all.size(); i += 25) {
+                List<WriteRequest> chunk = all.subList(i, Math.min(all.size(), i + 25));
+                fs.add(pool.submit(() -> {
+                    List<WriteRequest> todo = chunk;
+                    while (!todo.isEmpty()) {
+                        final List<WriteRequest> send = todo;
+                        BatchWriteItemResponse resp = db.batchWriteItem(b -> b.requestItems(Map.of("bare", send)));
+                        todo = resp.unprocessedItems().getOrDefault("bare", List.of());
+                    }
+                }));
+            }
+            for (Future<?> f : fs) f.get();
+            double secs = (System.nanoTime() - t0) / 1e9;
+            pool.shutdown();
+            result("bare parallel BatchWriteItem(25) loop, 8 threads (peer)", rows, secs, null);
+            double bareRate = rows / secs;
+
+            // 2. our tool, from the emulator's endpoint
+            java.io.StringWriter err = new java.io.StringWriter();
+            t0 = System.nanoTime();
+            int rc = new CommandLine(new TbToDynamodb()).setErr(new java.io.PrintWriter(err)).execute("--once", "--quiet",
+                    "--host", emu.url(), "--token", emu.adminToken(), "--pipe", "reports_bench", "--endpoint-url", endpoint,
+                    "--region", "us-east-1", "--table", "ours", "--since", since, "--until", until, "--limit-param", "max_results",
+                    "--page-size", "10000", "--window", "30d", "--writers", "8");
+            double ours = (System.nanoTime() - t0) / 1e9;
+            if (rc != 0) throw new IllegalStateException("tb-to-dynamodb failed: " + err);
+            System.out.print("  " + err);
+            long count = db.scan(b -> b.tableName("ours").select(Select.COUNT)).count();
+            if (count != rows) throw new IllegalStateException("expected " + rows + " items, got " + count);
+            result("tb-to-dynamodb (emulator endpoint -> BatchWriteItem)", rows, ours, bareRate);
+        } finally {
+            node.destroyForcibly();
+        }
+    }
+
+    static void createTable(DynamoDbClient db, String name) {
+        db.createTable(b -> b.tableName(name).billingMode(BillingMode.PAY_PER_REQUEST)
+                .attributeDefinitions(AttributeDefinition.builder().attributeName("site_name").attributeType(ScalarAttributeType.S).build(),
+                        AttributeDefinition.builder().attributeName("timestamp").attributeType(ScalarAttributeType.S).build())
+                .keySchema(KeySchemaElement.builder().attributeName("site_name").keyType(KeyType.HASH).build(),
+                        KeySchemaElement.builder().attributeName("timestamp").keyType(KeyType.RANGE).build()));
+        db.waiter().waitUntilTableExists(b -> b.tableName(name));
+    }
+
+    static void run(List<String> cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) throw new IllegalStateException(cmd.get(0) + " failed: " + out);
+    }
+}
