@@ -52,9 +52,11 @@ run() { # name header(yes/no) verbatim-check(yes/no) cmd...
   rm -rf "$dir"; mkdir -p "$dir"
   local cmd=("${@//@DIR@/$dir}")
   sync
-  /usr/bin/time -f '%e %M' -o "$OUT/time.txt" "${cmd[@]}" > "$OUT/stdout.txt" 2> "$OUT/stderr.txt" || {
-    echo "bench: $name failed:" >&2; tail -n 5 "$OUT/stderr.txt" >&2; results+=("$name|failed||||||"); return; }
-  read -r secs rss < <(tail -n 1 "$OUT/time.txt")
+  echo "running: $name" >&2
+  /usr/bin/time -f '%e %M %U %S' -o "$OUT/time.txt" "${cmd[@]}" > "$OUT/stdout.txt" 2> "$OUT/stderr.txt" || {
+    echo "bench: $name failed:" >&2; tail -n 5 "$OUT/stderr.txt" >&2; results+=("$name|failed|||||||"); return; }
+  read -r secs rss usr sys < <(tail -n 1 "$OUT/time.txt")
+  local cpu; cpu=$(awk -v u="$usr" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
   # the checks
   mapfile -t parts < <(find "$dir" -type f | sort -V)
   local n=${#parts[@]} max=0 hdr=yes bal=yes
@@ -70,7 +72,7 @@ run() { # name header(yes/no) verbatim-check(yes/no) cmd...
     verb=$(cat "${parts[@]}" | sha256sum | cut -d' ' -f1)
   fi
   [ "$verb" = "$IN_SHA" ] && verb=yes || verb=no
-  results+=("$name|$secs|$rss|$n|$max|$hdr|$bal|$verb")
+  results+=("$name|$secs|$cpu|$rss|$n|$max|$hdr|$bal|$verb")
   rm -rf "$dir"
 }
 
@@ -83,16 +85,16 @@ run "Miller split -n"         yes mlr --csv split -n "$ROWS_PER_PART" --prefix @
 run "Python csv module"       yes python3 bench/csv-splitter/py-splitter.py "$DATA" @DIR@ "$MAX"
 
 ours=$(echo "${results[0]}" | cut -d'|' -f2)
-printf '%-28s %8s %9s %10s %9s %6s %9s %8s %10s %9s\n' tool seconds MB/s "vs ours" "RSS MB" parts "max part" header "no cut" verbatim
+printf '%-28s %8s %8s %9s %8s %7s %6s %15s %7s %7s %9s\n' tool seconds "CPU s" MB/s "t/ours" "RSS MB" parts "max part MB" header "no cut" verbatim
 for r in "${results[@]}"; do
-  IFS='|' read -r name secs rss n max hdr bal verb <<< "$r"
+  IFS='|' read -r name secs cpu rss n max hdr bal verb <<< "$r"
   if [ "$secs" = failed ]; then printf '%-28s failed\n' "$name"; continue; fi
-  awk -v name="$name" -v s="$secs" -v rss="$rss" -v n="$n" -v max="$max" -v size="$SIZE" -v ours="$ours" -v cap="$MAX" \
+  awk -v name="$name" -v s="$secs" -v cpu="$cpu" -v rss="$rss" -v n="$n" -v max="$max" -v size="$SIZE" -v ours="$ours" -v cap="$MAX" \
       -v hdr="$hdr" -v bal="$bal" -v verb="$verb" 'BEGIN {
-    over = max > cap ? sprintf(" (%.1fx)", max / cap) : "";
-    printf "%-28s %8.2f %9.0f %9.2fx %9.0f %6d %9.1f%s %6s %9s %10s\n", name, s, size / s / 1e6, s / ours, rss / 1024, n, max / 1e6, over, hdr, bal, verb }'
+    over = max > cap ? sprintf(" (%.3fx cap)", max / cap) : "";
+    printf "%-28s %8.2f %8.2f %9.0f %7.2fx %7.0f %6d %15s %7s %7s %9s\n", name, s, cpu, size / s / 1e6, s / ours, rss / 1024, n, sprintf("%.1f%s", max / 1e6, over), hdr, bal, verb }'
 done
 echo
-echo "vs ours: the tool's time / csv-splitter's (./jbang) time (above 1 = slower than csv-splitter)."
-echo "max part in MB (and how many times the cap when over it); header: every part starts with the header;"
+echo "seconds: wall time of the whole process; CPU s: user + system; t/ours: seconds / csv-splitter (./jbang) seconds."
+echo "max part: the biggest part (and its size over the cap when it is over); header: every part starts with the header;"
 echo "no cut: every part has balanced quotes; verbatim: the parts, less their repeated headers, equal the input."
