@@ -930,7 +930,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
     }
 
     private static void flatten(JsonNode n, String prefix, String path, Map<String, String[]> found, Set<String> nullable, Set<String> here) {
-        Iterator<Map.Entry<String, JsonNode>> it = n.fields();
+        Iterator<Map.Entry<String, JsonNode>> it = n.properties().iterator();
         while (it.hasNext()) {
             Map.Entry<String, JsonNode> e = it.next();
             String name = (prefix.isEmpty() ? "" : prefix + "_") + e.getKey().replaceAll("[^A-Za-z0-9_]", "_");
