@@ -860,9 +860,20 @@ class EStore implements Callable<Integer> {
             long sec = Math.floorDiv(micros, 1_000_000L);
             if (sec != cachedSecond) {
                 LocalDateTime t = LocalDateTime.ofEpochSecond(sec, 0, ZoneOffset.UTC);
-                String s = String.format(Locale.ROOT, "%04d-%02d-%02dT%02d:%02d:%02d.", t.getYear(), t.getMonthValue(),
-                        t.getDayOfMonth(), t.getHour(), t.getMinute(), t.getSecond());
-                for (int i = 0; i < 20; i++) secondText[i] = (byte) s.charAt(i);
+                ByteBuf d = new ByteBuf(20);
+                d.fixed(t.getYear(), 4);
+                d.put((byte) '-');
+                d.fixed(t.getMonthValue(), 2);
+                d.put((byte) '-');
+                d.fixed(t.getDayOfMonth(), 2);
+                d.put((byte) 'T');
+                d.fixed(t.getHour(), 2);
+                d.put((byte) ':');
+                d.fixed(t.getMinute(), 2);
+                d.put((byte) ':');
+                d.fixed(t.getSecond(), 2);
+                d.put((byte) '.');
+                System.arraycopy(d.a, 0, secondText, 0, 20);
                 cachedSecond = sec;
             }
             b.bytes(secondText);

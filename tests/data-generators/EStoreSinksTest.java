@@ -62,7 +62,7 @@ class EStoreSinksTest {
             ResultSet rs = st.executeQuery("SELECT count(*), sum(orders), sum(returns), sum(carts), sum(uncarts), sum(views),"
                     + " max(total_orders), max(total_returns), max(total_carts), max(total_uncarts), max(total_views) FROM ecomm_totals");
             rs.next();
-            assertTrue(rs.getLong(1) >= 4, "a row every 300 ms over 2 s, got " + rs.getLong(1));
+            assertTrue(rs.getLong(1) >= 3, "a row every 300 ms over 2 s, got " + rs.getLong(1));
             long[] want = {chk.mix[3], chk.mix[4], chk.mix[1], chk.mix[2], chk.mix[0]};
             for (int i = 0; i < 5; i++) {
                 assertEquals(want[i], rs.getLong(2 + i), "interval sums, column " + i);
