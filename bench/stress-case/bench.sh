@@ -5,12 +5,14 @@
 #   SQL   SELECT by primary key, 50 clients, against a local PostgreSQL 15 (Debian binaries), pgbench scale 10:
 #         pgbench -S -M prepared -c 50 -j 2 -T DUR   vs   stress-case --target postgres -c 50 --sql '...aid = :aid'
 #   OPEN  stress-case --rate 10000/s for OPEN_DUR s against nginx: achieved rate (target: within 1 %), p99, late starts
+# Each closed-loop pair runs ROUNDS times, alternating peer and stress-case, and the table shows the medians (the
+# machine is shared: alternation and medians keep a busy neighbour from favouring one side).
 # Prints a table with rates, latencies and ratios. Needs: wrk, nginx (nginx-light), pgbench and
 # /usr/lib/postgresql/15/bin (postgresql-15). Settings: DUR (10), OPEN_DUR (30), RATE (10000), CONNS (50), SCALE (10),
-# WARMUP (2: seconds of JVM warm-up given to stress-case, excluded from its results; wrk and pgbench need none).
+# ROUNDS (3), WARMUP (3: seconds of JVM warm-up given to stress-case, excluded from its results; wrk and pgbench need none).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DUR=${DUR:-10}; OPEN_DUR=${OPEN_DUR:-30}; RATE=${RATE:-10000}; CONNS=${CONNS:-50}; SCALE=${SCALE:-10}; WARMUP=${WARMUP:-2}
+DUR=${DUR:-10}; OPEN_DUR=${OPEN_DUR:-30}; RATE=${RATE:-10000}; CONNS=${CONNS:-50}; SCALE=${SCALE:-10}; WARMUP=${WARMUP:-3}; ROUNDS=${ROUNDS:-3}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 for t in wrk nginx pgbench "$PGBIN/initdb" "$PGBIN/pg_ctl"; do
   command -v "$t" >/dev/null 2>&1 || { echo "bench: $t is missing (apt-get install wrk nginx-light postgresql-15)" >&2; exit 1; }
@@ -31,6 +33,7 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 jnum() { grep -m1 "\"$2\" :" "$1" | sed -E 's/.*: *([0-9.eE+-]+).*/\1/'; }
 # wrk latency "597.00us" / "1.20ms" / "1.01s" -> ms
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n *= 1000; printf "%.3f", n }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
 SC=(./jbang stress-case/stress-case.java)
@@ -63,19 +66,23 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/small.json" >/dev/null 2
 URL="http://127.0.0.1:$port/small.json"
 
 echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), DUR=${DUR}s, CONNS=$CONNS" >&2
-echo "bench: HTTP closed loop: wrk..." >&2
-wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$URL" > "$work/wrk.txt"
-wrk_rps=$(awk '/^Requests\/sec:/ { print $2 }' "$work/wrk.txt")
-wrk_p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$work/wrk.txt")")
-wrk_p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$work/wrk.txt")")
-
-echo "bench: HTTP closed loop: stress-case..." >&2
-"${SC[@]}" --target http --http-url "$URL" -c "$CONNS" --duration "${DUR}s" --warmup "${WARMUP}s" -q --json "$work/sc-http.json" > /dev/null
-sc_rps=$(jnum "$work/sc-http.json" rps); sc_p50=$(jnum "$work/sc-http.json" p50); sc_p99=$(jnum "$work/sc-http.json" p99)
+W_RPS=(); W_P50=(); W_P99=(); S_RPS=(); S_P50=(); S_P99=()
+for round in $(seq "$ROUNDS"); do
+  echo "bench: HTTP closed loop, round $round/$ROUNDS: wrk, then stress-case..." >&2
+  wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$URL" > "$work/wrk.txt"
+  W_RPS+=("$(awk '/^Requests\/sec:/ { print $2 }' "$work/wrk.txt")")
+  W_P50+=("$(to_ms "$(awk '$1 == "50%" { print $2 }' "$work/wrk.txt")")")
+  W_P99+=("$(to_ms "$(awk '$1 == "99%" { print $2 }' "$work/wrk.txt")")")
+  "${SC[@]}" --target http --http-url "$URL" -c "$CONNS" --duration "${DUR}s" --warmup "${WARMUP}s" -q --json "$work/sc-http.json" > /dev/null 2>&1
+  S_RPS+=("$(jnum "$work/sc-http.json" rps)"); S_P50+=("$(jnum "$work/sc-http.json" p50)"); S_P99+=("$(jnum "$work/sc-http.json" p99)")
+done
+echo "bench: HTTP rounds (req/s): wrk ${W_RPS[*]} | stress-case ${S_RPS[*]}" >&2
+wrk_rps=$(median "${W_RPS[@]}"); wrk_p50=$(median "${W_P50[@]}"); wrk_p99=$(median "${W_P99[@]}")
+sc_rps=$(median "${S_RPS[@]}"); sc_p50=$(median "${S_P50[@]}"); sc_p99=$(median "${S_P99[@]}")
 
 echo "bench: open model: stress-case --rate $RATE/s for ${OPEN_DUR}s..." >&2
 "${SC[@]}" --target http --http-url "$URL" -c "$CONNS" --rate "$RATE" --duration "${OPEN_DUR}s" --warmup "${WARMUP}s" -q \
-  --json "$work/sc-open.json" > /dev/null
+  --json "$work/sc-open.json" > /dev/null 2>&1
 op_rps=$(jnum "$work/sc-open.json" rps); op_p50=$(jnum "$work/sc-open.json" p50); op_p99=$(jnum "$work/sc-open.json" p99)
 op_p999=$(jnum "$work/sc-open.json" p99.9); op_late=$(jnum "$work/sc-open.json" late_starts); op_err=$(jnum "$work/sc-open.json" errors)
 
@@ -87,23 +94,28 @@ as_pg "$PGBIN/initdb" -D "$work/pg" -U postgres --auth=trust -E UTF8 >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c shared_buffers=256MB" start >/dev/null
 echo "bench: pgbench -i -s $SCALE..." >&2
 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$pgport" -U postgres postgres > /dev/null 2>&1
-echo "bench: SELECT by primary key: pgbench..." >&2
-pgbench -S -M prepared -c "$CONNS" -j 2 -T "$DUR" -h 127.0.0.1 -p "$pgport" -U postgres postgres > "$work/pgbench.txt" 2>&1
-pgb_tps=$(awk -F'= ' '/^tps = / { split($2, a, " "); print a[1] }' "$work/pgbench.txt" | tail -1)
-pgb_lat=$(awk -F'= ' '/^latency average/ { split($2, a, " "); print a[1] }' "$work/pgbench.txt")
-echo "bench: SELECT by primary key: stress-case..." >&2
-"${SC[@]}" --target postgres --url "postgresql://postgres@127.0.0.1:$pgport/postgres" -c "$CONNS" --duration "${DUR}s" \
-  --warmup "${WARMUP}s" -q --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \
-  --param "aid=int:1..$((SCALE * 100000))" --json "$work/sc-pg.json" > /dev/null
-pg_rps=$(jnum "$work/sc-pg.json" rps); pg_p50=$(jnum "$work/sc-pg.json" p50); pg_p99=$(jnum "$work/sc-pg.json" p99)
-pg_mean=$(jnum "$work/sc-pg.json" mean)
+P_TPS=(); P_LAT=(); Q_RPS=(); Q_P50=(); Q_P99=(); Q_MEAN=()
+for round in $(seq "$ROUNDS"); do
+  echo "bench: SELECT by primary key, round $round/$ROUNDS: pgbench, then stress-case..." >&2
+  pgbench -S -M prepared -c "$CONNS" -j 2 -T "$DUR" -h 127.0.0.1 -p "$pgport" -U postgres postgres > "$work/pgbench.txt" 2>&1
+  P_TPS+=("$(awk -F'= ' '/^tps = / { split($2, a, " "); print a[1] }' "$work/pgbench.txt" | tail -1)")
+  P_LAT+=("$(awk -F'= ' '/^latency average/ { split($2, a, " "); print a[1] }' "$work/pgbench.txt")")
+  "${SC[@]}" --target postgres --url "postgresql://postgres@127.0.0.1:$pgport/postgres" -c "$CONNS" --duration "${DUR}s" \
+    --warmup "${WARMUP}s" -q --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \
+    --param "aid=int:1..$((SCALE * 100000))" --json "$work/sc-pg.json" > /dev/null 2>&1
+  Q_RPS+=("$(jnum "$work/sc-pg.json" rps)"); Q_P50+=("$(jnum "$work/sc-pg.json" p50)"); Q_P99+=("$(jnum "$work/sc-pg.json" p99)")
+  Q_MEAN+=("$(jnum "$work/sc-pg.json" mean)")
+done
+echo "bench: SQL rounds (TPS, req/s): pgbench ${P_TPS[*]} | stress-case ${Q_RPS[*]}" >&2
+pgb_tps=$(median "${P_TPS[@]}"); pgb_lat=$(median "${P_LAT[@]}")
+pg_rps=$(median "${Q_RPS[@]}"); pg_p50=$(median "${Q_P50[@]}"); pg_p99=$(median "${Q_P99[@]}"); pg_mean=$(median "${Q_MEAN[@]}")
 
 # ---------------------------------------------------------------- the table
 printf '\n%-46s %12s %10s %10s %12s\n' "run" "req/s" "p50 ms" "p99 ms" "ratio"
-printf '%-46s %12.0f %10.3f %10.3f %12s\n' "HTTP wrk -t2 -c$CONNS -d${DUR}s" "$wrk_rps" "$wrk_p50" "$wrk_p99" "1.00"
+printf '%-46s %12.0f %10.3f %10.3f %12s\n' "HTTP wrk -t2 -c$CONNS -d${DUR}s (median of $ROUNDS)" "$wrk_rps" "$wrk_p50" "$wrk_p99" "1.00"
 printf '%-46s %12.0f %10.3f %10.3f %12s\n' "HTTP stress-case -c $CONNS (closed)" "$sc_rps" "$sc_p50" "$sc_p99" "$(ratio "$sc_rps" "$wrk_rps") (>= 0.80)"
 printf '%-46s %12s %10s %10s %12s\n' "  p50 / p99 vs wrk (within 0.80..1.20)" "" "$(ratio "$sc_p50" "$wrk_p50")" "$(ratio "$sc_p99" "$wrk_p99")" ""
-printf '%-46s %12.0f %10s %10s %12s\n' "SQL pgbench -S -M prepared -c$CONNS -j2" "$pgb_tps" "-" "-" "1.00"
+printf '%-46s %12.0f %10s %10s %12s\n' "SQL pgbench -S -M prepared -c$CONNS -j2 (median)" "$pgb_tps" "-" "-" "1.00"
 printf '%-46s %12.0f %10.3f %10.3f %12s\n' "SQL stress-case -c $CONNS (HikariCP, bind param)" "$pg_rps" "$pg_p50" "$pg_p99" "$(ratio "$pg_rps" "$pgb_tps") (>= 0.90)"
 printf '%-46s %12s %10s %10s %12s\n' "  mean latency ms: pgbench / stress-case" "" "$pgb_lat" "$pg_mean" ""
 printf '%-46s %12.0f %10.3f %10.3f %12s\n' "OPEN stress-case --rate $RATE/s ${OPEN_DUR}s" "$op_rps" "$op_p50" "$op_p99" "$(ratio "$op_rps" "$RATE") (0.99..1.01)"
