@@ -35,6 +35,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.regex.Pattern;
 import java.util.zip.GZIPOutputStream;
 
@@ -360,9 +364,10 @@ class CsvSplitter implements Callable<Integer> {
             sb.append(first ? "]\n}\n" : "\n  ]\n}\n");
             Path abs = manifest.toAbsolutePath();
             Files.createDirectories(abs.getParent());
-            Path tmp = Files.createTempFile(abs.getParent(), ".manifest-", ".tmp");
+            // not Files.createTempFile: it makes the file private (0600); the manifest is an ordinary file
+            Path tmp = abs.resolveSibling("." + abs.getFileName() + "." + ProcessHandle.current().pid() + "." + System.nanoTime() + ".tmp");
             try {
-                Files.writeString(tmp, sb.toString(), StandardCharsets.UTF_8);
+                Files.writeString(tmp, sb.toString(), StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
                 Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             } finally {
                 Files.deleteIfExists(tmp);
@@ -544,9 +549,14 @@ class CsvSplitter implements Callable<Integer> {
                 } finally {
                     writer.queue.put(ok ? Writer.END : Writer.ABORT);
                     wt.join();
+                    if (!ok) writer.stopCompression();
                 }
-                writer.rethrow();
-                job.written.addAll(writer.written);
+                try {
+                    writer.rethrow();
+                    job.written.addAll(writer.results());
+                } finally {
+                    writer.stopCompression();
+                }
                 job.records = records;
             }
         }
@@ -864,8 +874,8 @@ class CsvSplitter implements Callable<Integer> {
             if (tmp != null) return;
             tmp = sp.job.tmpDir.resolve("part-" + current);
             byte[] prefix = current > 1 ? sp.prefix : new byte[0];
-            if (!sp.s.gzip() && !sp.s.digest()) {
-                outCh = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            if (sp.s.gzip() || !sp.s.digest()) { // with --gzip: the plain part first, compressed on the pool
+                outCh = FileChannel.open(sp.s.gzip() ? raw(tmp) : tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
                 ByteBuffer pre = ByteBuffer.wrap(prefix);
                 while (pre.hasRemaining()) outCh.write(pre);
             } else {
@@ -873,7 +883,7 @@ class CsvSplitter implements Callable<Integer> {
                 OutputStream file = new java.io.BufferedOutputStream(
                         Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), 1 << 16);
                 counted = new CountingStream(md == null ? file : new DigestOutputStream(file, md));
-                outStream = sp.s.gzip() ? new GZIPOutputStream(counted, 1 << 16) : counted;
+                outStream = counted;
                 outStream.write(prefix);
             }
         }
@@ -882,7 +892,15 @@ class CsvSplitter implements Callable<Integer> {
             open();
             long bytes;
             String sha = null;
-            if (outCh != null) {
+            if (outCh != null && sp.s.gzip()) {
+                outCh.close();
+                outCh = null;
+                Path gz = tmp;
+                compressed.add(zipPool().submit(() -> gzip(p, raw(gz), gz)));
+                tmp = null;
+                current++;
+                return;
+            } else if (outCh != null) {
                 bytes = outCh.size();
                 outCh.close();
                 outCh = null;
@@ -895,6 +913,59 @@ class CsvSplitter implements Callable<Integer> {
             written.add(new Written(p, tmp, bytes, sha));
             tmp = null;
             current++;
+        }
+
+        // --gzip: deflate is the slow part (about gzip -6 speed per core), so parts are compressed in parallel
+        final List<Future<Written>> compressed = new ArrayList<>();
+        ExecutorService zip;
+
+        ExecutorService zipPool() {
+            if (zip == null) {
+                zip = Executors.newFixedThreadPool(Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors())), r -> {
+                    Thread t = new Thread(r, "csv-splitter-gzip");
+                    t.setDaemon(true);
+                    return t;
+                });
+            }
+            return zip;
+        }
+
+        static Path raw(Path part) {
+            return part.resolveSibling(part.getFileName() + ".raw");
+        }
+
+        Written gzip(Part p, Path raw, Path gz) throws IOException, NoSuchAlgorithmException {
+            MessageDigest digest = sp.s.digest() ? MessageDigest.getInstance("SHA-256") : null;
+            CountingStream count;
+            try (InputStream in = Files.newInputStream(raw);
+                 OutputStream file = new java.io.BufferedOutputStream(
+                         Files.newOutputStream(gz, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), 1 << 16)) {
+                count = new CountingStream(digest == null ? file : new DigestOutputStream(file, digest));
+                try (GZIPOutputStream z = new GZIPOutputStream(count, 1 << 16)) {
+                    in.transferTo(z);
+                }
+            }
+            Files.delete(raw);
+            return new Written(p, gz, count.count, digest == null ? null : HexFormat.of().formatHex(digest.digest()));
+        }
+
+        /** After the writer thread ended: the parts in order (waits for the compression of --gzip parts). */
+        List<Written> results() throws InterruptedException {
+            for (Future<Written> f : compressed) {
+                try {
+                    written.add(f.get());
+                } catch (ExecutionException e) {
+                    throw sneaky(e.getCause());
+                }
+            }
+            return written;
+        }
+
+        void stopCompression() throws InterruptedException {
+            if (zip != null) {
+                zip.shutdownNow();
+                zip.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES);
+            }
         }
 
         void closeQuietly() {

@@ -424,10 +424,11 @@ class CsvSplitterTest {
     }
 
     @Test
-    void gzipPartsDecompressToTheSplit() throws IOException {
+    void gzipPartsDecompressToTheSplit() throws Exception {
         byte[] input = csv(6, 800, false, false, true, 30);
         Path in = write("z.csv", input);
-        Result r = exec("-q", in.toString(), "--max-size", "5000", "--gzip", "-o", dir.resolve("gz").toString());
+        Path manifest = dir.resolve("gz.json");
+        Result r = exec("-q", in.toString(), "--max-size", "5000", "--gzip", "-o", dir.resolve("gz").toString(), "--manifest", manifest.toString());
         assertEquals(0, r.rc, r.err);
         r = exec("-q", in.toString(), "--max-size", "5000", "-o", dir.resolve("plain").toString());
         assertEquals(0, r.rc, r.err);
@@ -439,13 +440,23 @@ class CsvSplitterTest {
             }
             assertTrue(Files.size(gz.get(i)) < Files.size(plain.get(i)));
         }
+        // the manifest describes the .gz files as written
+        Matcher m = Pattern.compile("\"file\": \"([^\"]+)\".*?\"bytes\": (\\d+), \"sha256\": \"([0-9a-f]{64})\"").matcher(Files.readString(manifest));
+        for (Path p : gz) {
+            assertTrue(m.find());
+            assertEquals(p.getFileName().toString(), m.group(1));
+            assertEquals(Files.size(p), Long.parseLong(m.group(2)));
+            assertEquals(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(p))), m.group(3));
+        }
+        assertFalse(m.find());
+        assertEquals(gz.size(), names(dir.resolve("gz")).size(), "no raw parts left");
     }
 
     @Test
     void manifestDescribesEveryPart() throws Exception {
         byte[] input = csv(7, 600, false, false, true, 30);
         Path in = write("m.csv", input);
-        Path out = dir.resolve("o"), manifest = dir.resolve("meta/manifest.json");
+        Path out = dir.resolve("o"), manifest = dir.resolve("meta/m.json");
         Result r = exec("-q", in.toString(), "--max-size", "8000", "-o", out.toString(), "--manifest", manifest.toString());
         assertEquals(0, r.rc, r.err);
         List<Path> parts = parts(out, "m_*.csv");
@@ -471,6 +482,9 @@ class CsvSplitterTest {
         }
         assertEquals(parts.size(), n, json);
         assertEquals(601, expectFirst);
+        assertEquals(List.of("m.json"), names(manifest.getParent()), "no temporary file left");
+        Path ordinary = Files.writeString(dir.resolve("ordinary"), "");
+        assertEquals(Files.getPosixFilePermissions(ordinary), Files.getPosixFilePermissions(manifest), "an ordinary file, not a private temp file");
         assertTrue(n > 3);
     }
 
