@@ -1014,6 +1014,7 @@ class CsvToNdjson implements Callable<Integer> {
         boolean[] hasEmpty;
         int[] dateState; // schema only: see Dates
         long rows, bytesIn, raggedRows, sequentialChunks, chunks;
+        byte delim;
         int restarts;
         byte[] head;
         int headLen;
@@ -1031,7 +1032,7 @@ class CsvToNdjson implements Callable<Integer> {
             InputStream first = new Prefetch(src.open(), src.name);
             try {
                 readHead(first);
-                if (s.delim == 0) s.delim = detectDelimiter(head, headLen);
+                delim = s.delim != 0 ? s.delim : detectDelimiter(head, headLen); // per input
                 sample();
                 try {
                     write(new SequenceInputStream(new ByteArrayInputStream(head, 0, headLen), first), part, out, progress0);
@@ -1064,7 +1065,7 @@ class CsvToNdjson implements Callable<Integer> {
 
         /** Header and the first records of the head: names, keys and tentative types. */
         private void sample() throws IOException {
-            Parser p = new Parser(new ByteArrayInputStream(head, 0, headLen), src.name, s.delim, !headIsAll);
+            Parser p = new Parser(new ByteArrayInputStream(head, 0, headLen), src.name, delim, !headIsAll);
             // make sure the header is inside the head
             boolean got = p.next();
             if (!got && !headIsAll) throw new Cli.Failure(src.name + ": the first record is longer than --sample " + s.sampleBytes + " bytes; give a larger --sample");
@@ -1133,7 +1134,7 @@ class CsvToNdjson implements Callable<Integer> {
             boolean[] seen = new boolean[ncols];
             Arrays.fill(mask, M_ALL);
             try (InputStream in = new Prefetch(src.open(), src.name)) {
-                Parser p = new Parser(in, src.name, s.delim, false);
+                Parser p = new Parser(in, src.name, delim, false);
                 if (s.header) p.next();
                 while (p.next()) {
                     int m = Math.min(p.n, ncols);
@@ -1201,7 +1202,7 @@ class CsvToNdjson implements Callable<Integer> {
                     // this chunk's cut was inside a quoted field, or it failed: go on one record at a time from here,
                     // up to the first chunk end that is also a record end; the chunks after it were cut right
                     ChunkStream cs = new ChunkStream(chunker, c);
-                    Parser p = new Parser(cs, src.name, s.delim, false);
+                    Parser p = new Parser(cs, src.name, delim, false);
                     p.line = 1 + lines;
                     p.records = records;
                     Writer w = new Writer(this, sink, ty);
@@ -1254,7 +1255,7 @@ class CsvToNdjson implements Callable<Integer> {
                 r.error = new IllegalStateException("abandoned");
                 return r;
             }
-            Parser p = new Parser(c.data, c.len, src.name, s.delim, c.last);
+            Parser p = new Parser(c.data, c.len, src.name, delim, c.last);
             CollectSink cs = new CollectSink(r);
             try {
                 Writer w = new Writer(this, cs, ty);

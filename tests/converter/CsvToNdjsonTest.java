@@ -428,6 +428,14 @@ class CsvToNdjsonTest {
         }
         assertEquals("{\"a\":1,\"b\":\"x\"}\n{\"c\":true}\n", all);
 
+        // each input has its own dialect and types
+        Path semi = dir.resolve("semi.csv"), tab = dir.resolve("tab.csv");
+        Files.writeString(semi, "a;b\n1;x\n");
+        Files.writeString(tab, "c\td\n2.5\t\"y\nz\"\n");
+        Result two = exec(null, semi.toString(), tab.toString());
+        ok(two);
+        assertEquals("{\"a\":1,\"b\":\"x\"}\n{\"c\":2.5,\"d\":\"y\\nz\"}\n", two.out);
+
         Path outDir = dir.resolve("out");
         Result r = exec(null, gz.toString(), plain.toString(), "-o", outDir + "/");
         ok(r);
