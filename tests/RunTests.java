@@ -46,7 +46,34 @@ import org.junit.platform.launcher.core.LauncherFactory;
  * emulator) start lazily, once per run, and stop at exit (see support/TestServices.java).
  */
 public class RunTests {
+    /** The runner's own JVM options. Scripts' //JAVA_OPTIONS (e.g. a small -Xmx) are merged in by JBang: not for us. */
+    static final List<String> JVM_OPTIONS = List.of("-Xss4m", "-Xmx4g", "-XX:+UseG1GC");
+
     public static void main(String[] args) throws Exception {
+        List<String> jvmArgs = java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments();
+        if (System.getProperty("runtests.child") == null && !jvmArgs.equals(JVM_OPTIONS)) {
+            // Run again in a JVM with our own options (same java, same classpath); Ctrl-C reaches both.
+            List<String> cmd = new ArrayList<>();
+            cmd.add(ProcessHandle.current().info().command().orElse("java"));
+            cmd.addAll(JVM_OPTIONS);
+            cmd.add("-Druntests.child=1");
+            cmd.add("-cp");
+            cmd.add(System.getProperty("java.class.path"));
+            cmd.add(RunTests.class.getName());
+            cmd.addAll(List.of(args));
+            Process child = new ProcessBuilder(cmd).inheritIO().start();
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                if (child.isAlive()) {
+                    child.destroy();
+                    try {
+                        child.waitFor();
+                    } catch (InterruptedException ignored) {
+                        child.destroyForcibly();
+                    }
+                }
+            }));
+            System.exit(child.waitFor());
+        }
         PrintStream out = System.out;
         List<String> patterns = new ArrayList<>();
         for (String a : args) {
