@@ -137,6 +137,15 @@ public final class PgClient {
         return false;
     }
 
+    /**
+     * Results in text format (as psql and pgbench get them) unless binaryTransfer was set: every value is read as
+     * text anyway, and pgjdbc's getString on a binary column builds a TimestampUtils (with a GregorianCalendar) per
+     * result set, which showed up in pg-pool's profile (the CPU saved was within this machine's noise).
+     */
+    public static void textResults(Pg.Target t) {
+        t.props().putIfAbsent("binaryTransfer", "false");
+    }
+
     /** Turns server-side prepared statements off (PgBouncer / Supavisor in transaction mode). */
     public static void transactionPooler(Pg.Target t) {
         t.props().setProperty("prepareThreshold", "0");

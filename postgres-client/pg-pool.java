@@ -140,6 +140,7 @@ class PgPool implements Callable<Integer> {
         if (sql != null && file != null) throw Cli.usage("give either --sql or --file, not both");
         Pg.Target t = pg.resolve(common.config());
         if (pooler || PgClient.looksLikeTransactionPooler(t)) PgClient.transactionPooler(t);
+        PgClient.textResults(t);
         if (copyIn != null) return copyIn(t);
         if (copyOut != null) return copyOut(t);
         return load(t);

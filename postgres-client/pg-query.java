@@ -142,6 +142,7 @@ class PgQuery implements Callable<Integer> {
 
         Pg.Target t = pg.resolve(common.config());
         if (pooler || PgClient.looksLikeTransactionPooler(t)) PgClient.transactionPooler(t);
+        PgClient.textResults(t);
         if (connectTimeout != null) {
             long s = Math.max(1, connectTimeout.toSeconds());
             t.props().setProperty("connectTimeout", Long.toString(s));

@@ -339,6 +339,7 @@ class SupabaseQuery implements Callable<Integer> {
         Pg.Target t = pg.resolve(common.config());
         boolean pooled = pooler || PgClient.looksLikeTransactionPooler(t);
         if (pooled) PgClient.transactionPooler(t);
+        PgClient.textResults(t);
         String host = PgClient.server(t);
         if (host.matches("(?i)[^/]*\\.supabase\\.(com|co)(:[0-9]+)?/.*")) t.props().putIfAbsent("sslmode", "require");
         t.props().putIfAbsent("loginTimeout", t.props().getProperty("connectTimeout", "10"));
