@@ -175,6 +175,24 @@ class EStoreSinksTest {
     }
 
     @Test
+    void tokenAndDataSourceFromDotEnvLocal() throws Exception {
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            Files.writeString(tmp.resolve(".env.local"), "TINYBIRD_TOKEN=" + emu.adminToken() + "\nDATASOURCE_NAME=from_env\n");
+            Result r = run(Map.of(), fastRetries(), "--endpoint", emu.url() + "/v0/events?name={DATASOURCE_NAME}", "--count", "3000");
+            assertEquals(0, r.rc, r.err);
+            assertEquals(3000, emu.rowCount("from_env"));
+            assertFalse(r.err.contains(emu.adminToken()));
+        }
+        // a token but no data source named anywhere: stdout, with a note
+        Files.writeString(tmp.resolve(".env.local"), "TINYBIRD_TOKEN=p.some-token-value\n");
+        Result r = run(Map.of(), null, "--count", "5");
+        assertEquals(0, r.rc, r.err);
+        assertEquals(5, r.out.lines().count());
+        assertTrue(r.err.contains("no data source"), r.err);
+        assertFalse(r.err.contains("some-token-value"), r.err);
+    }
+
+    @Test
     void aRejectedTokenStopsTheRunWithOneLine() throws Exception {
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
             Result r = run(Map.of("TINYBIRD_TOKEN", "p.not-a-real-token-123"), fastRetries(),
