@@ -13,7 +13,7 @@
 //JAVA_OPTIONS -Xmx2g
 //DESCRIPTION Benchmark of data-transfer/: weather rows from the Tinybird emulator into PostgreSQL (vs psql \copy of the same
 //DESCRIPTION rows from CSV, 1,000-row INSERTs, one INSERT per row) and into DynamoDB/dynalite (vs a bare parallel BatchWriteItem loop).
-//DESCRIPTION Run from the checkout: ./jbang bench/data-transfer/bench.java [--rows 1000000] [--dynamo-rows 100000] [--per-row-rows 100000]
+//DESCRIPTION Run from the checkout: ./jbang bench/data-transfer/bench.java [--rows 1000000] [--dynamo-rows 100000] [--per-row-rows 20000]
 //MAIN DataTransferBench
 
 import java.io.BufferedWriter;
@@ -55,7 +55,7 @@ class DataTransferBench {
     static final List<String[]> RESULTS = new ArrayList<>();
 
     public static void main(String[] args) throws Exception {
-        long rows = 1_000_000, dynamoRows = 100_000, perRowRows = 100_000;
+        long rows = 1_000_000, dynamoRows = 100_000, perRowRows = 20_000;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--rows" -> rows = Long.parseLong(args[++i]);
@@ -187,6 +187,57 @@ class DataTransferBench {
         System.out.print("  " + err);
         checkCount(db, rows);
         result("tb-to-postgres (emulator endpoint -> COPY + upsert)", rows, ourSecs, copyRate);
+
+        // 2b. the source alone: the emulator's endpoint read and parsed, nothing written (--dry-run)
+        t0 = System.nanoTime();
+        err = new java.io.StringWriter();
+        rc = new CommandLine(new TbToPostgres()).setErr(new java.io.PrintWriter(err)).execute("--once", "--quiet", "--dry-run",
+                "--host", emu.url(), "--token", emu.adminToken(), "--pipe", "reports_bench", "--url", db.libpqUri(), "--table", "none",
+                "--since", since, "--until", until, "--limit-param", "max_results", "--page-size", "10000", "--window", "30d");
+        double srcSecs = (System.nanoTime() - t0) / 1e9;
+        if (rc != 0) throw new IllegalStateException("dry run failed: " + err);
+        result("  source alone: emulator endpoint read + parsed (--dry-run)", rows, srcSecs, copyRate);
+
+        // 2c. the engine and the PostgreSQL target alone: the same rows already parsed in memory (no HTTP, no JSON)
+        Object[][][] mem = new Object[(int) (rows / CITIES)][CITIES][];
+        for (int s = 0; s < mem.length; s++) {
+            for (int c = 0; c < CITIES; c++) {
+                Object[] r = w.row(s, c);
+                for (int i = 0; i < r.length; i++) {
+                    Object v = r[i];
+                    r[i] = v instanceof Integer x ? (Object) x.longValue() : v instanceof Float f ? new java.math.BigDecimal(Float.toString(f))
+                            : v instanceof LocalDateTime t ? DT.format(t) : v;
+                }
+                mem[s][c] = r;
+            }
+        }
+        Transfer.Source memSource = params -> {
+            LocalDateTime start = LocalDateTime.parse(params.get("start_time").get(0).replace(' ', 'T'));
+            LocalDateTime end = LocalDateTime.parse(params.get("end_time").get(0).replace(' ', 'T'));
+            int max = Integer.parseInt(params.get("max_results").get(0));
+            int sHi = Math.min(mem.length - 1, TinybirdEmulator.Weather.stepAtOrBefore(end));
+            int sLo = Math.max(0, TinybirdEmulator.Weather.stepAtOrBefore(start) + 1);
+            List<Object[]> page = new ArrayList<>();
+            long total = sHi < sLo ? 0 : (long) (sHi - sLo + 1) * CITIES;
+            for (int s = sHi; s >= sLo && page.size() < max; s--) {
+                for (int c = 0; c < CITIES && page.size() < max; c++) page.add(mem[s][c]);
+            }
+            return new Transfer.Page(meta, page, total);
+        };
+        fresh(db, ddl);
+        Transfer.Options mo = new Transfer.Options();
+        new CommandLine(new Object() {
+            @CommandLine.Mixin Transfer.Options opts = mo;
+        }).parseArgs("--once", "--since", since, "--until", until, "--limit-param", "max_results", "--page-size", "10000", "--window", "30d");
+        t0 = System.nanoTime();
+        TbToPostgres.PgTarget target = new TbToPostgres.PgTarget(db, "weather_reports", List.of("timestamp", "site_name"), "transfer_state",
+                Duration.ofMinutes(1), new java.io.PrintWriter(System.err));
+        new Transfer.Engine(mo, memSource, target, new java.io.PrintWriter(System.err), true).run();
+        target.close();
+        double engSecs = (System.nanoTime() - t0) / 1e9;
+        checkCount(db, rows);
+
+        result("  engine + PostgreSQL target alone (rows in memory)", rows, engSecs, copyRate);
 
         // 3. 1,000-row INSERT ... ON CONFLICT DO UPDATE statements (JDBC, rows already in memory)
         fresh(db, ddl);
