@@ -7,7 +7,7 @@
 //SOURCES ../lib/Tinybird.java
 //SOURCES ../lib/Transfer.java
 //DESCRIPTION Copies the rows of a Tinybird API Endpoint into a PostgreSQL table, incrementally and resumably:
-//DESCRIPTION COPY into a temporary table, then INSERT ... ON CONFLICT (key) DO UPDATE, batch and watermark in one transaction.
+//DESCRIPTION COPY (into the table; when a key exists, into a temporary table then INSERT ... ON CONFLICT (key) DO UPDATE), batch and watermark in one transaction.
 //DESCRIPTION Usage: tb-to-postgres.java [--once | --every 60s] [--pipe reports] [--table weather_reports] [--key timestamp,site_name] [--url URL]
 //MAIN TbToPostgres
 
@@ -101,6 +101,7 @@ class TbToPostgres implements Callable<Integer> {
         private String[] kinds; // how to write each: text, json, bool
         private String upsertSql;
         private boolean tempReady;
+        private boolean optimistic = true;
 
         PgTarget(Pg.Target db, String table, List<String> key, String stateTable, Duration retryFor, PrintWriter err) {
             this.db = db;
@@ -329,18 +330,30 @@ class TbToPostgres implements Callable<Integer> {
                 Transfer.Counts counts = new Transfer.Counts();
                 if (!batch.rows().isEmpty()) {
                     String cols = String.join(", ", columns.stream().map(Pg::ident).toList());
-                    CopyIn in = c.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY pg_temp.transfer_batch (" + cols + ") FROM STDIN");
-                    try {
-                        in.writeToCopy(data, 0, data.length);
-                        in.endCopy();
-                    } finally {
-                        if (in.isActive()) in.cancelCopy();
+                    boolean done = false;
+                    if (optimistic) {
+                        // new rows (the usual case): COPY straight into the table; a key already there undoes it
+                        java.sql.Savepoint sp = c.setSavepoint();
+                        try {
+                            copy(c, "COPY " + Pg.qualified(table) + " (" + cols + ") FROM STDIN", data);
+                            c.releaseSavepoint(sp);
+                            counts.inserted = batch.rows().size();
+                            done = true;
+                        } catch (SQLException e) {
+                            if (!"23505".equals(e.getSQLState())) throw e;
+                            c.rollback(sp);
+                            optimistic = false;
+                        }
                     }
-                    try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(upsertSql)) {
-                        rs.next();
-                        counts.inserted = rs.getLong(1);
-                        counts.updated = rs.getLong(2);
-                        counts.skipped = batch.rows().size() - counts.inserted - counts.updated;
+                    if (!done) {
+                        copy(c, "COPY pg_temp.transfer_batch (" + cols + ") FROM STDIN", data);
+                        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(upsertSql)) {
+                            rs.next();
+                            counts.inserted = rs.getLong(1);
+                            counts.updated = rs.getLong(2);
+                            counts.skipped = batch.rows().size() - counts.inserted - counts.updated;
+                        }
+                        optimistic = counts.inserted == batch.rows().size(); // back to plain COPY once a batch is all new
                     }
                 }
                 if (batch.watermark() != null) {
@@ -357,6 +370,16 @@ class TbToPostgres implements Callable<Integer> {
                 }
                 return counts;
             });
+        }
+
+        private static void copy(Connection c, String sql, byte[] data) throws SQLException {
+            CopyIn in = c.unwrap(PGConnection.class).getCopyAPI().copyIn(sql);
+            try {
+                in.writeToCopy(data, 0, data.length);
+                in.endCopy();
+            } finally {
+                if (in.isActive()) in.cancelCopy();
+            }
         }
 
         /** The rows in COPY text format (tab-separated, \N for null, backslash escapes). */

@@ -415,6 +415,8 @@ public final class Transfer {
         private int cursorIdx = -1;
         private int[] keyIdx;
         private BufferedWriter rejects;
+        /** Counts rows read (a progress bar on a terminal); may be null. */
+        Cli.Progress progress;
         /** Rows of kept-aside segments held in memory at most; beyond, segments are re-read when their turn comes. */
         long maxHeldRows = 500_000;
         private long heldRows;
@@ -676,6 +678,7 @@ public final class Transfer {
             for (Segment s : segs) rows.addAll(s.rows());
             Object wm = segs.get(segs.size() - 1).watermark();
             totals.read += rows.size();
+            if (progress != null) progress.add(rows.size());
             if (!prepared) {
                 target.prepare(meta, o.dryRun, err);
                 prepared = true;
@@ -815,7 +818,11 @@ public final class Transfer {
         }
         long t0 = System.nanoTime();
         try {
-            Totals t = e.run();
+            Totals t;
+            try (Cli.Progress p = Cli.Progress.items("transfer", -1, "rows", quiet)) {
+                e.progress = p;
+                t = e.run();
+            }
             err.println(summary(t, Duration.ofNanos(System.nanoTime() - t0), o.dryRun) + (e.stop.get() && !o.once ? " (stopped)" : ""));
             err.flush();
             return Cli.EXIT_OK;

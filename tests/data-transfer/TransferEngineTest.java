@@ -254,6 +254,20 @@ class TransferEngineTest {
         assertEquals(1, tot2.counts.skipped, "the duplicate key within the batch: the last one read wins");
         assertEquals("99.5|changed", pgRows(db, "weather_reports").get("2024-01-01 13:24:00|site 0"));
         assertEquals(2415, pgRows(db, "weather_reports").size());
+        // without a state row (another state table) it resumes at max(timestamp), inclusive: the rows there exist
+        // already, so the batch goes through the temporary table and ON CONFLICT: one changed row updated, the rest skipped
+        src.rows.removeIf(r -> r[0].equals("2024-01-01 13:24:00") && r[1].equals("site 2"));
+        src.rows.add(new Object[] {"2024-01-01 13:24:00", "site 2", new BigDecimal("-1.5"), "colder"});
+        TbToPostgres.PgTarget t3 = new TbToPostgres.PgTarget(db, "weather_reports", List.of("timestamp", "site_name"), "other_state",
+                java.time.Duration.ofSeconds(10), new PrintWriter(log));
+        Transfer.Totals tot3 = run(options("--once", "--until", "none"), src, t3);
+        t3.close();
+        assertEquals(4, tot3.read);
+        assertEquals(0, tot3.counts.inserted);
+        assertEquals(1, tot3.counts.updated);
+        assertEquals(3, tot3.counts.skipped, "two unchanged rows and the in-batch duplicate");
+        assertEquals("-1.5|colder", pgRows(db, "weather_reports").get("2024-01-01 13:24:00|site 2"));
+        assertEquals(2415, pgRows(db, "weather_reports").size());
     }
 
     @Test
