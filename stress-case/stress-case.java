@@ -650,8 +650,8 @@ class StressCase implements Callable<Integer> {
 
         /**
          * A connection from the pool per request, returned at once (HikariCP keeps a thread's last connection handy;
-         * pgjdbc caches the server-side prepared statement per connection). Measured here: keeping one connection and
-         * one PreparedStatement per worker instead was 2-2.5x slower.
+         * pgjdbc caches the server-side prepared statement per connection). A variant keeping one connection and one
+         * PreparedStatement per worker was tried: on the shared, overloaded bench machine the two could not be told apart.
          */
         public Session session() {
             HikariDataSource pool = pool();
