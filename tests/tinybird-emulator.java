@@ -182,8 +182,13 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             out.println("try: curl -H 'Authorization: Bearer " + adminToken() + "' '" + url() + "/v0/pipes/reports.json?city=denver&max_results=3'");
             out.flush();
             CountDownLatch stop = new CountDownLatch(1);
+            PrintWriter err = spec.commandLine().getErr();
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 close();
+                Stats st = stats();
+                err.printf(Locale.ROOT, "stopped: %,d requests, %s received, %,d rows stored, %,d quarantined, %,d faults injected%n",
+                        st.requests(), Cli.humanBytes(st.bytesReceived()), st.rowsStored(), st.rowsQuarantined(), st.faultsInjected());
+                err.flush();
                 stop.countDown();
             }));
             stop.await();

@@ -24,7 +24,7 @@ class TinybirdEmulatorScriptTest {
         // a watchdog: a script that never starts must not hang the run
         Thread watchdog = Thread.ofVirtual().start(() -> {
             try {
-                if (!p.waitFor(5, TimeUnit.MINUTES)) {
+                if (!p.waitFor(10, TimeUnit.MINUTES)) {
                     p.descendants().forEach(ProcessHandle::destroyForcibly);
                     p.destroyForcibly();
                 }
@@ -32,8 +32,8 @@ class TinybirdEmulatorScriptTest {
                 // the test finished first
             }
         });
+        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
             StringBuilder seen = new StringBuilder();
             String line;
             while ((line = out.readLine()) != null) {
@@ -54,6 +54,12 @@ class TinybirdEmulatorScriptTest {
                 assertEquals(1, c.sql("select count() from demo").data().get(0).get("count()").asInt());
                 assertEquals(3, c.readAll("reports", Map.of("city", "denver", "max_results", 3)).data().size());
             }
+            // Ctrl-C / SIGTERM: a summary line, then the end (the launcher may have exec'd java: p is then the emulator)
+            p.descendants().forEach(ProcessHandle::destroy);
+            p.toHandle().destroy(); // a SIGTERM that leaves our end of the pipe open (Process.destroy would close it)
+            StringBuilder rest = new StringBuilder();
+            while ((line = out.readLine()) != null) rest.append(line).append('\n');
+            assertTrue(rest.toString().contains("stopped: ") && rest.toString().contains("1 rows stored"), rest.toString());
         } finally {
             watchdog.interrupt();
             p.descendants().forEach(ProcessHandle::destroy);
