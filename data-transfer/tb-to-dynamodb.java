@@ -43,7 +43,7 @@ import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.*;
 
-@Command(name = "tb-to-dynamodb", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
+@Command(name = "tb-to-dynamodb", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false, usageHelpWidth = 130,
         description = {"Copies the rows of a Tinybird API Endpoint into a DynamoDB table, window by window, with no row lost or",
                 "written twice: pages past the endpoint's row cap, writes BatchWriteItem requests of 25 items from several",
                 "writers at once, retries UnprocessedItems and throttling with exponential backoff, and records the",

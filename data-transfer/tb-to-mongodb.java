@@ -55,7 +55,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "tb-to-mongodb", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
+@Command(name = "tb-to-mongodb", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false, usageHelpWidth = 130,
         description = {"Copies the rows of a Tinybird API Endpoint into a MongoDB collection, window by window, with no row lost",
                 "or written twice: pages past the endpoint's row cap and upserts by --key with ordered bulk writes in cursor",
                 "order, so the collection's max cursor is a safe resume point (rows on it are upserted again, never doubled)."},

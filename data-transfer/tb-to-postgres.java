@@ -39,7 +39,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "tb-to-postgres", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
+@Command(name = "tb-to-postgres", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false, usageHelpWidth = 130,
         description = {"Copies the rows of a Tinybird API Endpoint into a PostgreSQL table, window by window, with no row lost or",
                 "written twice: pages past the endpoint's row cap, upserts by --key, and commits each batch with its watermark",
                 "(table transfer_state) in one transaction, so a crash or a restart resumes exactly where it stopped."},

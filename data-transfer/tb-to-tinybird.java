@@ -31,7 +31,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "tb-to-tinybird", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
+@Command(name = "tb-to-tinybird", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false, usageHelpWidth = 130,
         description = {"Copies the rows of a Tinybird API Endpoint into a Tinybird data source, window by window, with no row lost",
                 "or written twice: pages past the endpoint's row cap, sends batches in cursor order one request at a time with",
                 "wait=true, and resumes from the data source's latest cursor; rows of that last cursor value already there are",
