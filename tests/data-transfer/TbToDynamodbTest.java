@@ -221,7 +221,7 @@ class TbToDynamodbTest {
             TbTransferTest.flakyReports(emu, 0, 0, 40);
             Path log = dir.resolve("log.txt");
             List<String> args = List.of("--once", "--quiet", "--host", emu.url(), "--token", emu.adminToken(), "--endpoint-url", endpoint,
-                    "--table", table, "--since", since, "--until", until, "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300");
+                    "--table", table, "--since", since, "--until", until, "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300", "--window", "1d");
             DynamoDbClient counter = TestServices.dynamodb();
             int landed = TbTransferTest.runWithKills("data-transfer/tb-to-dynamodb.java", "TbToDynamodb", log, args, 3, 3, () -> {
                 try {

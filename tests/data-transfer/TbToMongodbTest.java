@@ -80,7 +80,7 @@ class TbToMongodbTest {
             TbTransferTest.flakyReports(emu, 0, 0, 40);
             Path log = dir.resolve("log.txt");
             List<String> args = List.of("--once", "--quiet", "--host", emu.url(), "--token", emu.adminToken(), "--connection-string", uri,
-                    "--since", SINCE, "--until", until, "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300");
+                    "--since", SINCE, "--until", until, "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300", "--window", "1d");
             MongoCollection<Document> coll = mc.getDatabase("weather").getCollection("weather_reports");
             int landed = TbTransferTest.runWithKills("data-transfer/tb-to-mongodb.java", "TbToMongodb", log, args, 3, 5, coll::countDocuments);
             assertTrue(landed >= 2, "a kill hit a running transfer: " + java.nio.file.Files.readString(log));

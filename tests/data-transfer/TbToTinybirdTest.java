@@ -67,7 +67,7 @@ class TbToTinybirdTest {
             String tok = emu.adminToken();
             Path log = dir.resolve("log.txt");
             List<String> args = List.of("--once", "--quiet", "--host", emu.url(), "--token", tok, "--target-token", tok,
-                    "--since", SINCE, "--until", until, "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300");
+                    "--since", SINCE, "--until", until, "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300", "--window", "1d");
             int landed = TbTransferTest.runWithKills("data-transfer/tb-to-tinybird.java", "TbToTinybird", log, args, 3, 9,
                     () -> emu.hasDataSource("weather_data_json") ? emu.rowCount("weather_data_json") : 0);
             assertTrue(landed >= 2, "a kill hit a running transfer: " + java.nio.file.Files.readString(log));

@@ -199,7 +199,7 @@ class TbTransferTest {
     }
 
     /**
-     * Runs script until it exits 0, first killing it with SIGKILL kills times, each time at a random moment (0-700 ms)
+     * Runs script until it exits 0, first killing it with SIGKILL kills times, each time at a random moment (0-300 ms)
      * after progress() (rows in the target) has moved: mid-transfer, never during start-up. Returns the kills that
      * hit a running process.
      */
@@ -212,7 +212,7 @@ class TbTransferTest {
             Process p = start(script, mainClass, log, args);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
             while (p.isAlive() && progress.getAsLong() <= before && System.nanoTime() < deadline) Thread.sleep(20);
-            Thread.sleep(rnd.nextInt(700));
+            Thread.sleep(rnd.nextInt(300));
             if (p.isAlive()) {
                 sigkill(p);
                 landed++;
@@ -235,7 +235,7 @@ class TbTransferTest {
             flakyReports(emu, 0, 0, 40);
             Path log = dir.resolve("log.txt");
             List<String> args = List.of("--once", "--quiet", "--host", emu.url(), "--token", emu.adminToken(), "--url", db.libpqUri(),
-                    "--since", SINCE, "--until", until, "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300");
+                    "--since", SINCE, "--until", until, "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300", "--window", "1d");
             int landed = runWithKills("data-transfer/tb-to-postgres.java", "TbToPostgres", log, args, 4, 11, () -> countRows(db));
             assertTrue(landed >= 3, "most kills hit a running transfer: " + landed + "\n" + Files.readString(log));
             unflaky(emu);
