@@ -184,12 +184,27 @@ class TbTransferTest {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.add("-cp");
-        cmd.add(classpath(script));
+        String cp = classpath(script);
+        for (int i = 0; i < 3 && !hasClass(cp, mainClass); i++) { // another process may be rebuilding the cached jar
+            Thread.sleep(1000);
+            TestServices.jbang(null, Duration.ofMinutes(5), "build", "--fresh", script); // a racing build left it incomplete
+            CLASSPATHS.remove(script);
+            cp = classpath(script);
+        }
+        cmd.add(cp);
         cmd.add(mainClass);
         cmd.addAll(args);
         return new ProcessBuilder(cmd).directory(TestServices.repoRoot().toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    }
+
+    static boolean hasClass(String classpath, String mainClass) {
+        try (java.util.zip.ZipFile z = new java.util.zip.ZipFile(classpath.split(File.pathSeparator)[0])) {
+            return z.getEntry(mainClass + ".class") != null;
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     static void sigkill(Process p) throws InterruptedException {
