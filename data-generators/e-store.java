@@ -1574,11 +1574,12 @@ class EStore implements Callable<Integer> {
                     emit(pending.poll());
                     continue;
                 }
-                generate();
+                // a duplicate of this event must still fit under --count
+                generate(remaining - 1 > pending.size());
             }
         }
 
-        private void generate() {
+        private void generate(boolean roomForDuplicate) {
             Event ev = e;
             int a = model.next(ev);
             ev.micros = clockMicros();
@@ -1600,7 +1601,7 @@ class EStore implements Callable<Integer> {
             st.unique++;
             st.sent++;
             st.byAction[a]++;
-            if (dupPerBlock > 0 && nextIsDuplicate()) {
+            if (dupPerBlock > 0 && roomForDuplicate && nextIsDuplicate()) {
                 byte[] line = java.util.Arrays.copyOfRange(b.a, startLen, b.len);
                 long due = delayMicros < 0 ? Long.MIN_VALUE : ev.micros + delayMicros;
                 pending.add(new Dup(due, line, ev.customer, ev.product, a, ev.priceCents, ev.micros, ev.idHi, ev.idLo));

@@ -192,6 +192,16 @@ class EStoreTest {
     // ------------------------------------------------------------------ tests
 
     @Test
+    void countIsExactEvenWhenTheLastEventWouldBeDuplicated() {
+        // seed 1 duplicates its 5th event: the duplicate must not push the output past --count
+        for (int seed = 1; seed <= 30; seed++) {
+            Result r = run("--count", "5", "--seed", Integer.toString(seed), "--duplicate-percentage", "20");
+            assertEquals(0, r.rc, r.err);
+            assertEquals(5, r.out.lines().count(), "seed " + seed + ":\n" + r.out);
+        }
+    }
+
+    @Test
     void countTenPrintsTenEventsOnStdout() throws IOException {
         Result r = run("--count", "10");
         assertEquals(0, r.rc, r.err);
