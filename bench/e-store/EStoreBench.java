@@ -169,6 +169,11 @@ class EStoreBench {
         while (System.nanoTime() < end && n < lines.size()) {
             HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri).header("Authorization", "Bearer " + token)
                     .POST(HttpRequest.BodyPublishers.ofByteArray(lines.get((int) n))).build(), HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() == 429) { // the workspace's 1,000 requests/s limit: wait as told, send again
+                long wait = r.headers().firstValueAsLong("Retry-After").orElse(1);
+                Thread.sleep(Math.max(1, wait) * 1000);
+                continue;
+            }
             if (r.statusCode() / 100 != 2) throw new IllegalStateException("per-event POST: " + r.statusCode());
             n++;
         }
