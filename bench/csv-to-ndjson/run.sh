@@ -6,6 +6,7 @@
 # Data: bench/data/csv-bench-ROWS.csv, written by CsvBenchData.java (seeded: the same bytes every time), 11 mixed
 # columns. Outputs go to bench/out/csv-to-ndjson/ (both folders are git-ignored). Warm cache, whole process timed
 # (JVM or interpreter start included), peak RSS from /usr/bin/time. SKIP="miller python" leaves peers out.
+# Each tool runs REPEAT times (default 3; one that takes over 10 s runs once) and the median run is reported.
 # Peers: DuckDB (npm @duckdb/node-api, pinned in package.json), Miller (mlr, Debian package), Python csv.DictReader.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,6 +17,7 @@ mkdir -p "$DATA" "$OUT"
 ROWS=("$@")
 [ ${#ROWS[@]} -gt 0 ] || ROWS=(1000000 10000000)
 SKIP=${SKIP:-}
+REPEAT=${REPEAT:-3}
 
 need_pkgs=()
 command -v mlr >/dev/null 2>&1 || need_pkgs+=(miller)
@@ -41,16 +43,31 @@ JOPTS=$(sed -n 's#^//JAVA_OPTIONS ##p' converter/csv-to-ndjson.java)
 
 skipped() { case " $SKIP " in *" $1 "*) return 0 ;; esac; return 1; }
 
+# Before each run: earlier outputs flushed and, when we may (root), the page cache emptied and the input ($f)
+# read back in, so every run starts alike (warm input, no reclaim of earlier runs' pages on the clock).
+settle() {
+  sync
+  if [ -w /proc/sys/vm/drop_caches ]; then echo 1 > /proc/sys/vm/drop_caches; cat "$f" > /dev/null; fi
+}
+
 # run NAME OUTFILE CMD...: times CMD (its stdout goes to OUTFILE), prints one row
 run() {
   local name=$1 outfile=$2; shift 2
   rm -f "$outfile"
   local tf; tf=$(mktemp)
-  if ! /usr/bin/time -f "%e %M %U %S" -o "$tf" "$@" > "${outfile}.stdout" 2> "$OUT/last.err"; then
-    echo "  $name failed: $(tail -n 3 "$OUT/last.err")"; rm -f "$tf"; return
-  fi
-  [ -s "${outfile}.stdout" ] && mv "${outfile}.stdout" "$outfile" || rm -f "${outfile}.stdout"
-  read -r secs kb us ss < <(tail -n 1 "$tf"); rm -f "$tf"
+  # REPEAT runs (default 3; a tool slower than 10 s runs once); the median by wall time is reported
+  local i runs=()
+  for ((i = 0; i < REPEAT; i++)); do
+    rm -f "$outfile"; settle
+    if ! /usr/bin/time -f "%e %M %U %S" -o "$tf" "$@" > "${outfile}.stdout" 2> "$OUT/last.err"; then
+      echo "  $name failed: $(tail -n 3 "$OUT/last.err")"; rm -f "$tf"; return
+    fi
+    [ -s "${outfile}.stdout" ] && mv "${outfile}.stdout" "$outfile" || rm -f "${outfile}.stdout"
+    runs+=("$(tail -n 1 "$tf")")
+    awk -v s="${runs[-1]%% *}" 'BEGIN { exit !(s > 10) }' && break
+  done
+  rm -f "$tf"
+  read -r secs kb us ss < <(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(( (${#runs[@]} + 1) / 2 ))p")
   local lines; lines=$(wc -l < "$outfile")
   RESULTS+=("$name|$secs|$kb|$lines|$(awk -v u="$us" -v s="$ss" 'BEGIN{print u+s}')")
 }
@@ -77,6 +94,6 @@ for rows in "${ROWS[@]}"; do
     awk -v n="$name" -v s="$secs" -v kb="$kb" -v size="$size" -v l="$lines" -v b="$base" -v c="$cpu" \
       'BEGIN{printf "%-30s %9.2f %9.1f %7.0f MB %8.2f %12d %8.2fx\n", n, s, size/1e6/s, kb/1024, c, l, s/b}'
   done
-  echo "(vs ours: the tool's time / csv-to-ndjson (java -cp)'s; above 1 = slower than ours)"
+  echo "(median of $REPEAT runs, tools over 10 s ran once; vs ours: the tool's time / csv-to-ndjson (java -cp)'s; above 1 = slower than ours)"
   rm -f "$OUT"/*.ndjson
 done
