@@ -47,11 +47,9 @@ LINES_PER_PART=$(( LINES * MAX / SIZE ))              # split -l: lines per part
 printf 'input: %s, %s bytes, %s records, %s lines; parts of at most %s bytes\n' "$DATA" "$SIZE" "$RECORDS" "$LINES" "$MAX"
 printf 'machine: %s cores, load %s\n\n' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 
-# Before each run: earlier outputs flushed and, when we may (root), the page cache emptied and the input read
-# back in, so every run starts alike (warm input, no reclaim of earlier runs' pages on the clock).
+# Before each run: earlier outputs flushed to disk, so no run pays for the writeback of another's output.
 settle() {
   sync
-  if [ -w /proc/sys/vm/drop_caches ]; then echo 1 > /proc/sys/vm/drop_caches; cat "$DATA" > /dev/null; fi
 }
 
 results=()

@@ -43,11 +43,9 @@ JOPTS=$(sed -n 's#^//JAVA_OPTIONS ##p' converter/csv-to-ndjson.java)
 
 skipped() { case " $SKIP " in *" $1 "*) return 0 ;; esac; return 1; }
 
-# Before each run: earlier outputs flushed and, when we may (root), the page cache emptied and the input ($f)
-# read back in, so every run starts alike (warm input, no reclaim of earlier runs' pages on the clock).
+# Before each run: earlier outputs flushed to disk, so no run pays for the writeback of another's output.
 settle() {
   sync
-  if [ -w /proc/sys/vm/drop_caches ]; then echo 1 > /proc/sys/vm/drop_caches; cat "$f" > /dev/null; fi
 }
 
 # run NAME OUTFILE CMD...: times CMD (its stdout goes to OUTFILE), prints one row
