@@ -237,13 +237,9 @@ public final class Transfer {
                     List<Column> meta = new ArrayList<>();
                     for (Tinybird.Column c : rows.meta()) meta.add(new Column(c.name(), c.type()));
                     List<Object[]> data = new ArrayList<>();
-                    String[] names = meta.stream().map(Column::name).toArray(String[]::new);
-                    while (rows.hasNext()) {
-                        com.fasterxml.jackson.databind.JsonNode n = rows.next();
-                        Object[] r = new Object[names.length];
-                        for (int i = 0; i < names.length; i++) r[i] = value(n.get(names[i]));
-                        data.add(r);
-                    }
+                    Map<String, Integer> index = new HashMap<>();
+                    for (int i = 0; i < meta.size(); i++) index.put(meta.get(i).name(), i);
+                    for (Object[] r; (r = rows.nextValues(index, meta.size())) != null; ) data.add(r);
                     Long rbl = rows.rowsBeforeLimitAtLeast();
                     return new Page(meta, data, rbl == null ? -1 : rbl);
                 } catch (Tinybird.ApiException e) {

@@ -131,6 +131,51 @@ class TbTransferTest {
         }
     }
 
+    /**
+     * Values that trip naive code, through the streaming reader (no JSON tree) and the COPY writer (UTF-8 written by
+     * hand, in 256 KB pieces): tabs, newlines, backslashes, quotes, accents, emoji, a 350 KB string
+     * (more than one piece), integers past 64 bits, decimals with more digits than a double holds, booleans, nulls,
+     * arrays. The table must hold exactly what the endpoint sent.
+     */
+    @Test
+    void postgresKeepsAwkwardValuesExactly() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        String big = "x\t\\é😀".repeat(50_000);
+        List<Object[]> rows = List.of(
+                new Object[] {1L, "2023-05-01 00:00:01", "tab\there, newline\nthere, cr\r, back\\slash, \"quotes\", \\N", new java.math.BigInteger("340282366920938463463374607431768211455"),
+                        new java.math.BigDecimal("12345678901234567890.123456789012345678"), true, List.of("a\tb", "ü")},
+                new Object[] {2L, "2023-05-01 00:00:02", "Zürich São Paulo 東京 😀", new java.math.BigInteger("-1"), new java.math.BigDecimal("0.10"), false, List.of()},
+                new Object[] {3L, "2023-05-01 00:00:03", null, null, null, null, List.of()},
+                new Object[] {4L, "2023-05-01 00:00:04", big, new java.math.BigInteger("18446744073709551616"), new java.math.BigDecimal("-1E-18"), true, List.of(big)});
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            emu.registerPipe("odd", p -> TinybirdEmulator.PipeResult.of(
+                    List.of("id Int64", "ts DateTime", "name Nullable(String)", "huge Nullable(UInt128)", "amount Nullable(Decimal(38, 18))",
+                            "flag Nullable(Bool)", "tags Array(String)"), rows.iterator()));
+            Result r = runIn(new TbToPostgres(), "--once", "--quiet", "--host", emu.url(), "--token", emu.adminToken(), "--pipe", "odd",
+                    "--url", db.libpqUri(), "--table", "odd", "--key", "id", "--cursor", "ts", "--since", "2023-05-01 00:00:00",
+                    "--until", "2023-05-02 00:00:00");
+            assertEquals(0, r.exitCode(), r.err());
+            assertTrue(r.err().contains("4 rows read, 4 inserted"), r.err());
+        }
+        try (Connection c = Pg.connect(db); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT id, ts::text, name, huge::text, amount, flag, tags::text FROM odd ORDER BY id")) {
+            for (Object[] want : rows) {
+                assertTrue(rs.next());
+                assertEquals(want[0], rs.getLong(1));
+                assertEquals(want[1], rs.getString(2));
+                assertEquals(want[2], rs.getString(3), "text of row " + want[0]);
+                assertEquals(want[3] == null ? null : want[3].toString(), rs.getString(4));
+                if (want[4] == null) assertNull(rs.getBigDecimal(5));
+                else assertEquals(0, ((java.math.BigDecimal) want[4]).compareTo(rs.getBigDecimal(5)), "exact decimal of row " + want[0]);
+                assertEquals(want[5], rs.getObject(6));
+                String tags = rs.getString(7);
+                if (want[6] == null) assertNull(tags);
+                else assertEquals(Json.MAPPER.valueToTree(want[6]), Json.MAPPER.readTree(tags));
+            }
+            assertFalse(rs.next());
+        }
+    }
+
     @Test
     void sourceAnswering429And503IsRetriedAndNothingIsLost() throws Exception {
         Pg.Target db = TestServices.newDatabase();
