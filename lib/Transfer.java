@@ -448,14 +448,7 @@ public final class Transfer {
             try {
                 while (true) {
                     Object hi = windowEnd();
-                    // --window: consecutive sub-windows, oldest first
-                    while (o.window != null && lo != null && hi != null && !stop.get()) {
-                        Object subHi = plus(lo.value(), o.window);
-                        if (subHi == null || compare(subHi, hi) >= 0) break;
-                        Object r = syncWindow(lo, subHi);
-                        lo = new Resume(r != null ? r : subHi, false, "watermark");
-                    }
-                    if (stop.get()) break;
+                    // --window: consecutive sub-windows, oldest first, read ahead of the writes (one pipeline)
                     Object reached = syncWindow(lo, hi);
                     if (reached != null) lo = new Resume(reached, false, "watermark");
                     if (o.once || stop.get()) break;
@@ -507,16 +500,32 @@ public final class Transfer {
 
         private record Segment(Object lo, boolean loInclusive, Object hi, List<Object[]> rows, Object watermark) {}
 
-        /** Transfers every row of [lo, hi]; returns the new watermark (or null when nothing moved). */
+        /**
+         * Transfers every row of [lo, hi], in consecutive --window sub-windows when set; returns the new watermark (or
+         * null when nothing moved). Reading runs ahead of writing in its own thread, across sub-windows: while one
+         * sub-window's rows are written, the next one's pages are read.
+         */
         Object syncWindow(Resume lo, Object hi) throws Exception {
-            totals.windows++;
-            if (lo != null && hi != null && compare(lo.value(), hi) > 0) return null;
-            // Fetching runs ahead of writing by a few segments, in its own thread.
+            if (lo != null && hi != null && compare(lo.value(), hi) > 0) {
+                totals.windows++;
+                return null;
+            }
             BlockingQueue<Object> queue = new ArrayBlockingQueue<>(4);
             final Object END = new Object();
             Thread producer = Thread.ofPlatform().name("transfer-reader").daemon().start(() -> {
                 try {
-                    produce(lo, hi, queue);
+                    Resume cur = lo;
+                    while (o.window != null && cur != null && hi != null && !stop.get()) {
+                        Object subHi = plus(cur.value(), o.window);
+                        if (subHi == null || compare(subHi, hi) >= 0) break;
+                        countWindow();
+                        produce(cur, subHi, queue);
+                        cur = new Resume(subHi, false, "watermark"); // every segment of a bounded window ends at its hi
+                    }
+                    if (!stop.get()) {
+                        countWindow();
+                        produce(cur, hi, queue);
+                    }
                     queue.put(END);
                 } catch (Throwable t) {
                     try {
@@ -563,6 +572,10 @@ public final class Transfer {
                 producer.join(5000);
             }
             return watermark;
+        }
+
+        private synchronized void countWindow() {
+            totals.windows++;
         }
 
         /** Reads [lo, hi] page by page and queues complete segments, oldest first. */
