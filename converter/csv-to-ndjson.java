@@ -1,7 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 21+
 //SOURCES ../lib/Cli.java
-//JAVA_OPTIONS -XX:+UseSerialGC -Xms32m -Xmx160m
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms32m -Xmx160m
 //DESCRIPTION Converts CSV to NDJSON with one type per column (integer, float, boolean, null, string), fast.
 //DESCRIPTION Usage: csv-to-ndjson.java [FILE...|-] [-o FILE|DIR] [--schema FILE] [options]
 //DESCRIPTION Writes the Tinybird data source schema (jsonpaths) for the data with --schema.

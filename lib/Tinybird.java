@@ -667,27 +667,34 @@ public final class Tinybird {
         @Override
         public boolean hasNext() {
             if (next != null) return true;
-            if (done) return false;
             try {
-                JsonToken t = p.nextToken();
-                if (ndjson) {
-                    if (t == null) {
-                        done = true;
-                        return false;
-                    }
-                } else if (t == JsonToken.END_ARRAY) {
-                    inData = false;
-                    readFieldsUntilData();
-                    done = true;
-                    return false;
-                }
-                if (t != JsonToken.START_OBJECT) throw new IOException("expected a row object, got " + t);
+                if (!atRow()) return false;
                 next = Json.MAPPER.readTree(p);
                 return true;
             } catch (IOException e) {
-                done = true;
-                throw new Cli.Failure("broken answer from Tinybird to " + what + " after " + count + " rows: " + describe(e), e);
+                throw broken(e);
             }
+        }
+
+        /** Moves to the next row's START_OBJECT; false (and the trailing fields read) after the last row. */
+        private boolean atRow() throws IOException {
+            if (done) return false;
+            JsonToken t = p.nextToken();
+            if (ndjson ? t == null : t == JsonToken.END_ARRAY) {
+                if (!ndjson) {
+                    inData = false;
+                    readFieldsUntilData();
+                }
+                done = true;
+                return false;
+            }
+            if (t != JsonToken.START_OBJECT) throw new IOException("expected a row object, got " + t);
+            return true;
+        }
+
+        private Cli.Failure broken(IOException e) {
+            done = true;
+            return new Cli.Failure("broken answer from Tinybird to " + what + " after " + count + " rows: " + describe(e), e);
         }
 
         @Override
@@ -708,22 +715,10 @@ public final class Tinybird {
          */
         public Object[] nextValues(Map<String, Integer> index, int width) {
             if (next != null) throw new IllegalStateException("nextValues() after hasNext(): use next()");
-            if (done) return null;
             try {
-                JsonToken t = p.nextToken();
-                if (ndjson) {
-                    if (t == null) {
-                        done = true;
-                        return null;
-                    }
-                } else if (t == JsonToken.END_ARRAY) {
-                    inData = false;
-                    readFieldsUntilData();
-                    done = true;
-                    return null;
-                }
-                if (t != JsonToken.START_OBJECT) throw new IOException("expected a row object, got " + t);
+                if (!atRow()) return null;
                 Object[] r = new Object[width];
+                JsonToken t;
                 while ((t = p.nextToken()) == JsonToken.FIELD_NAME) {
                     Integer i = index.get(p.currentName());
                     t = p.nextToken();
@@ -745,8 +740,7 @@ public final class Tinybird {
                 count++;
                 return r;
             } catch (IOException e) {
-                done = true;
-                throw new Cli.Failure("broken answer from Tinybird to " + what + " after " + count + " rows: " + describe(e), e);
+                throw broken(e);
             }
         }
 

@@ -5,6 +5,7 @@
 //SOURCES ../lib/Pg.java
 //SOURCES ../lib/Json.java
 //SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/WeatherReports.java
 //DESCRIPTION Loads the same deterministic weather rows into PostgreSQL (weather_reports) and a Tinybird data source,
 //DESCRIPTION so that stress-case.java asks both the same questions over identical data.
 //DESCRIPTION   seed-data.java --target postgres --replace
@@ -29,7 +30,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 
@@ -207,32 +207,9 @@ class SeedData implements Callable<Integer> {
      * loads the same rows into a data source. --cities takes the first N cities, --city adds more (an apostrophe works).
      */
     static final class WeatherGen {
-        static final LocalDateTime START = LocalDateTime.of(2023, 5, 1, 0, 0);
-        static final int STEP_HOURS = 4;
-        static final String[] CITIES;
+        static final int STEP_HOURS = WeatherReports.STEP_HOURS;
+        static final String[] CITIES = WeatherReports.CITIES;
         static final DateTimeFormatter TS = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
-
-        static {
-            String[] c = ("Albuquerque,Amarillo,Anaheim,Anchorage,Ann Arbor,Arlington,Arvada,Atlanta,Aurora,"
-                    + "Austin,Bakersfield,Baltimore,Baton Rouge,Beaumont,Bellevue,Berkeley,Billings,Birmingham,Boise,Boston,"
-                    + "Boulder,Bridgeport,Broken Arrow,Brownsville,Buffalo,Burbank,Cambridge,Cape Coral,Carlsbad,Carrollton,"
-                    + "Cary,Cedar Rapids,Chandler,Charleston,Charlotte,Chattanooga,Chesapeake,Chicago,Chula Vista,Cincinnati,"
-                    + "Clarksville,Clearwater,Cleveland,Clovis,College Station,Colorado Springs,Columbia,Columbus,Concord,"
-                    + "Coral Springs,Corona,Corpus Christi,Costa Mesa,Dallas,Davenport,Dayton,Denton,Denver,Des Moines,"
-                    + "Detroit,Downey,Durham,El Monte,El Paso,Elgin,Elk Grove,Escondido,Eugene,Evansville,Everett,Fairfield,"
-                    + "Fargo,Fayetteville,Fontana,Fort Collins,Fort Lauderdale,Fort Wayne,Fort Worth,Fremont,Fresno,Frisco,"
-                    + "Fullerton,Gainesville,Garden Grove,Garland,Gilbert,Glendale,Grand Prairie,Grand Rapids,Green Bay,"
-                    + "Greensboro,Gresham,Hampton,Hartford,Hayward,Henderson,High Point,Hollywood,Honolulu,Houston,"
-                    + "Huntington Beach,Huntsville,Independence,Indianapolis,Inglewood,Irvine,Irving,Jackson,Jacksonville,"
-                    + "Jersey City,Joliet,Kansas City,Killeen,Knoxville,Lafayette,Lakeland,Lakewood,Lancaster,Lansing,Laredo,"
-                    + "Las Cruces,Las Vegas,Lexington,Lincoln,Little Rock,Long Beach,Los Angeles,Louisville,Lubbock,Madison,"
-                    + "McAllen,McKinney,Memphis,Mesa,Miami,Midland,Milwaukee,Minneapolis,Miramar,Mobile,Modesto,Montgomery,"
-                    + "Murfreesboro,Naperville,Nashville,New Haven,New Orleans,New York,Newark,Norfolk,Norman,North Charleston,"
-                    + "Oakland,Oceanside,Oklahoma City,Olathe,Omaha,Ontario,Orange,Orlando,Overland Park,Oxnard,Palm Bay,"
-                    + "Palmdale,Pasadena,Paterson,Pearland,Peoria,Philadelphia,Phoenix,Pittsburgh,Plano,Pomona,Portland").split(",");
-            java.util.Arrays.sort(c);
-            CITIES = c;
-        }
 
         final long seed;
         final List<String> names = new ArrayList<>();
@@ -254,10 +231,9 @@ class SeedData implements Callable<Integer> {
         }
 
         private void add(String name, int idx) {
-            SplittableRandom r = new SplittableRandom(seed * 31 + name.hashCode());
             names.add(name);
             index.add(idx);
-            climate.add(new double[] {45 + r.nextDouble() * 30, 0.1 + r.nextDouble() * 0.4});
+            climate.add(WeatherReports.climate(seed, name));
         }
 
         long total() {
@@ -275,25 +251,9 @@ class SeedData implements Callable<Integer> {
         }
 
         Row row(int s, int k) {
-            int c = index.get(k);
-            double[] kc = climate.get(k);
-            SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + (long) s * 1000 + c);
-            LocalDateTime t = START.plusHours((long) s * STEP_HOURS);
-            double season = -Math.cos(2 * Math.PI * (t.getDayOfYear() - 15) / 365.0) * 20;
-            double daily = -Math.cos(2 * Math.PI * (t.getHour() - 3) / 24.0) * 8;
-            float temp = Math.round((kc[0] + season + daily + r.nextGaussian() * 4) * 10) / 10f;
-            int clouds = (int) Math.min(100, Math.max(0, Math.round(50 + r.nextGaussian() * 35)));
-            boolean rain = r.nextDouble() < kc[1] * clouds / 100.0;
-            float precip = rain ? Math.round(r.nextDouble() * 120) / 10f : 0f;
-            int humidity = (int) Math.min(100, Math.max(5, Math.round(55 + clouds * 0.3 + r.nextGaussian() * 10)));
-            int pressure = (int) Math.min(127, Math.max(90, Math.round(101 + r.nextGaussian() * 2)));
-            int windDir = r.nextInt(36);
-            float wind = Math.round(Math.abs(r.nextGaussian() * 8) * 10) / 10f;
-            String desc = rain ? (temp < 32 ? (precip > 5 ? "snow" : "light snow") : precip > 8 ? "heavy intensity rain"
-                    : precip > 3 ? "moderate rain" : clouds > 90 && r.nextDouble() < 0.1 ? "thunderstorm" : "light rain")
-                    : clouds < 10 ? "clear sky" : clouds < 25 ? "few clouds" : clouds < 50 ? "scattered clouds"
-                    : clouds < 85 ? "broken clouds" : humidity > 90 ? "mist" : "overcast clouds";
-            return new Row(t, names.get(k), clouds, desc, humidity, precip, pressure, temp, windDir, wind);
+            WeatherReports.Report w = WeatherReports.report(seed, s, index.get(k), climate.get(k));
+            return new Row(w.timestamp(), names.get(k), w.clouds(), w.description(), w.humidity(), w.precip(), w.pressure(),
+                    w.tempF(), w.windDir(), w.windSpeed());
         }
     }
 

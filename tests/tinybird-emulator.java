@@ -3,6 +3,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/Config.java
 //SOURCES ../lib/Json.java
+//SOURCES ../lib/WeatherReports.java
 //DESCRIPTION A local Tinybird emulator (Events API, API Endpoints, Data Sources API, Query API) for tests and offline demos.
 //DESCRIPTION ./jbang tests/tinybird-emulator.java --port 7181   (prints the admin token; Ctrl-C stops it)
 //MAIN TinybirdEmulator
@@ -2175,48 +2176,20 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
                 + "`wind_dir` Int8 `json:$.wind_dir`, `wind_speed` Float32 `json:$.wind_speed`";
         static final List<String> COLUMNS = List.of("clouds Int8", "description String", "humidity Int8", "precip Float32",
                 "pressure Int8", "site_name String", "temp_f Float32", "timestamp DateTime", "wind_dir Int8", "wind_speed Float32");
-        static final LocalDateTime START = LocalDateTime.of(2023, 5, 1, 0, 0);
-        static final int STEP_HOURS = 4;
+        static final LocalDateTime START = WeatherReports.START;
+        static final int STEP_HOURS = WeatherReports.STEP_HOURS;
         static final int STEPS = 365 * 24 / STEP_HOURS;
-        static final String[] CITIES;
+        static final String[] CITIES = WeatherReports.CITIES;
         static final String[] DESCRIPTIONS = {"clear sky", "few clouds", "scattered clouds", "broken clouds", "overcast clouds",
                 "mist", "light rain", "moderate rain", "heavy intensity rain", "thunderstorm", "light snow", "snow"};
 
-        static {
-            String[] c = ("Albuquerque,Amarillo,Anaheim,Anchorage,Ann Arbor,Arlington,Arvada,Atlanta,Aurora,"
-                    + "Austin,Bakersfield,Baltimore,Baton Rouge,Beaumont,Bellevue,Berkeley,Billings,Birmingham,Boise,Boston,"
-                    + "Boulder,Bridgeport,Broken Arrow,Brownsville,Buffalo,Burbank,Cambridge,Cape Coral,Carlsbad,Carrollton,"
-                    + "Cary,Cedar Rapids,Chandler,Charleston,Charlotte,Chattanooga,Chesapeake,Chicago,Chula Vista,Cincinnati,"
-                    + "Clarksville,Clearwater,Cleveland,Clovis,College Station,Colorado Springs,Columbia,Columbus,Concord,"
-                    + "Coral Springs,Corona,Corpus Christi,Costa Mesa,Dallas,Davenport,Dayton,Denton,Denver,Des Moines,"
-                    + "Detroit,Downey,Durham,El Monte,El Paso,Elgin,Elk Grove,Escondido,Eugene,Evansville,Everett,Fairfield,"
-                    + "Fargo,Fayetteville,Fontana,Fort Collins,Fort Lauderdale,Fort Wayne,Fort Worth,Fremont,Fresno,Frisco,"
-                    + "Fullerton,Gainesville,Garden Grove,Garland,Gilbert,Glendale,Grand Prairie,Grand Rapids,Green Bay,"
-                    + "Greensboro,Gresham,Hampton,Hartford,Hayward,Henderson,High Point,Hollywood,Honolulu,Houston,"
-                    + "Huntington Beach,Huntsville,Independence,Indianapolis,Inglewood,Irvine,Irving,Jackson,Jacksonville,"
-                    + "Jersey City,Joliet,Kansas City,Killeen,Knoxville,Lafayette,Lakeland,Lakewood,Lancaster,Lansing,Laredo,"
-                    + "Las Cruces,Las Vegas,Lexington,Lincoln,Little Rock,Long Beach,Los Angeles,Louisville,Lubbock,Madison,"
-                    + "McAllen,McKinney,Memphis,Mesa,Miami,Midland,Milwaukee,Minneapolis,Miramar,Mobile,Modesto,Montgomery,"
-                    + "Murfreesboro,Naperville,Nashville,New Haven,New Orleans,New York,Newark,Norfolk,Norman,North Charleston,"
-                    + "Oakland,Oceanside,Oklahoma City,Olathe,Omaha,Ontario,Orange,Orlando,Overland Park,Oxnard,Palm Bay,"
-                    + "Palmdale,Pasadena,Paterson,Pearland,Peoria,Philadelphia,Phoenix,Pittsburgh,Plano,Pomona,Portland").split(",");
-            Arrays.sort(c);
-            CITIES = c;
-        }
-
         final long seed;
-        final double[] cityBase; // mean temperature per city
-        final double[] cityWet;
+        final double[][] climate; // per city: mean temperature, wetness
 
         Weather(long seed) {
             this.seed = seed;
-            cityBase = new double[CITIES.length];
-            cityWet = new double[CITIES.length];
-            for (int i = 0; i < CITIES.length; i++) {
-                SplittableRandom r = new SplittableRandom(seed * 31 + CITIES[i].hashCode());
-                cityBase[i] = 45 + r.nextDouble() * 30;
-                cityWet[i] = 0.1 + r.nextDouble() * 0.4;
-            }
+            climate = new double[CITIES.length][];
+            for (int i = 0; i < CITIES.length; i++) climate[i] = WeatherReports.climate(seed, CITIES[i]);
         }
 
         long rows() {
@@ -2224,7 +2197,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         }
 
         static LocalDateTime time(int step) {
-            return START.plusHours((long) step * STEP_HOURS);
+            return WeatherReports.time(step);
         }
 
         /** step of the last report at or before t (may be -1 or past the end). */
@@ -2236,23 +2209,9 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
 
         /** The row (in schema order) of time step s and city c. */
         Object[] row(int s, int c) {
-            SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + (long) s * 1000 + c);
-            LocalDateTime t = time(s);
-            double season = -Math.cos(2 * Math.PI * (t.getDayOfYear() - 15) / 365.0) * 20;
-            double daily = -Math.cos(2 * Math.PI * (t.getHour() - 3) / 24.0) * 8;
-            float temp = Math.round((cityBase[c] + season + daily + r.nextGaussian() * 4) * 10) / 10f;
-            int clouds = (int) Math.min(100, Math.max(0, Math.round(50 + r.nextGaussian() * 35)));
-            boolean rain = r.nextDouble() < cityWet[c] * clouds / 100.0;
-            float precip = rain ? Math.round(r.nextDouble() * 120) / 10f : 0f;
-            int humidity = (int) Math.min(100, Math.max(5, Math.round(55 + clouds * 0.3 + r.nextGaussian() * 10)));
-            int pressure = (int) Math.min(127, Math.max(90, Math.round(101 + r.nextGaussian() * 2)));
-            int windDir = r.nextInt(36);
-            float wind = Math.round(Math.abs(r.nextGaussian() * 8) * 10) / 10f;
-            String desc = rain ? (temp < 32 ? (precip > 5 ? "snow" : "light snow") : precip > 8 ? "heavy intensity rain"
-                    : precip > 3 ? "moderate rain" : clouds > 90 && r.nextDouble() < 0.1 ? "thunderstorm" : "light rain")
-                    : clouds < 10 ? "clear sky" : clouds < 25 ? "few clouds" : clouds < 50 ? "scattered clouds"
-                    : clouds < 85 ? "broken clouds" : humidity > 90 ? "mist" : "overcast clouds";
-            return new Object[] {clouds, desc, humidity, precip, pressure, CITIES[c], temp, t, windDir, wind};
+            WeatherReports.Report w = WeatherReports.report(seed, s, c, climate[c]);
+            return new Object[] {w.clouds(), w.description(), w.humidity(), w.precip(), w.pressure(), CITIES[c], w.tempF(),
+                    w.timestamp(), w.windDir(), w.windSpeed()};
         }
 
         Object[] row(long index) {
