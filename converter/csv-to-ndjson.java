@@ -1117,7 +1117,7 @@ class CsvToNdjson implements Callable<Integer> {
             ncols = names.length;
             keys = new byte[ncols][];
             for (int i = 0; i < ncols; i++) {
-                String k = "," + quoteJson(names[i]) + ":";
+                String k = "," + Cli.jsonString(names[i]) + ":";
                 keys[i] = k.getBytes(StandardCharsets.UTF_8);
             }
             forcedType = new int[ncols];
@@ -1527,25 +1527,6 @@ class CsvToNdjson implements Callable<Integer> {
     static String jsonPath(String name) {
         if (name.matches("[A-Za-z_][A-Za-z0-9_]*")) return "$." + name;
         return "$.['" + name.replace("\\", "\\\\").replace("'", "\\'") + "']";
-    }
-
-    static String quoteJson(String v) {
-        StringBuilder sb = new StringBuilder("\"");
-        for (int i = 0; i < v.length(); i++) {
-            char c = v.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
-                    else sb.append(c);
-                }
-            }
-        }
-        return sb.append('"').toString();
     }
 
     // ================================================================== value classification

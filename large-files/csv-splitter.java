@@ -352,15 +352,15 @@ class CsvSplitter implements Callable<Integer> {
                     Part p = w.part();
                     sb.append(first ? "\n" : ",\n");
                     first = false;
-                    sb.append("    {\"input\": ").append(json(j.display))
-                            .append(", \"file\": ").append(json(j.finalPaths.get(i).getFileName().toString()))
-                            .append(", \"path\": ").append(json(j.finalPaths.get(i).toString()))
+                    sb.append("    {\"input\": ").append(Cli.jsonString(j.display))
+                            .append(", \"file\": ").append(Cli.jsonString(j.finalPaths.get(i).getFileName().toString()))
+                            .append(", \"path\": ").append(Cli.jsonString(j.finalPaths.get(i).toString()))
                             .append(", \"part\": ").append(p.index())
                             .append(", \"first_record\": ").append(p.rows() == 0 ? "null" : String.valueOf(p.firstRecord()))
                             .append(", \"last_record\": ").append(p.rows() == 0 ? "null" : String.valueOf(p.firstRecord() + p.rows() - 1))
                             .append(", \"rows\": ").append(p.rows())
                             .append(", \"bytes\": ").append(w.bytes())
-                            .append(", \"sha256\": ").append(json(w.sha256()))
+                            .append(", \"sha256\": ").append(Cli.jsonString(w.sha256()))
                             .append('}');
                 }
             }
@@ -375,26 +375,6 @@ class CsvSplitter implements Callable<Integer> {
             } finally {
                 Files.deleteIfExists(tmp);
             }
-        }
-
-        static String json(String v) {
-            if (v == null) return "null";
-            StringBuilder sb = new StringBuilder("\"");
-            for (int i = 0; i < v.length(); i++) {
-                char c = v.charAt(i);
-                switch (c) {
-                    case '"' -> sb.append("\\\"");
-                    case '\\' -> sb.append("\\\\");
-                    case '\n' -> sb.append("\\n");
-                    case '\r' -> sb.append("\\r");
-                    case '\t' -> sb.append("\\t");
-                    default -> {
-                        if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
-                        else sb.append(c);
-                    }
-                }
-            }
-            return sb.append('"').toString();
         }
     }
 

@@ -249,6 +249,27 @@ public final class Cli {
 
     // ---------------------------------------------------------------- summary
 
+    /** A JSON string literal of v (quotes, backslashes and control characters escaped; UTF-8 kept), or null for null. */
+    public static String jsonString(String v) {
+        if (v == null) return "null";
+        StringBuilder sb = new StringBuilder(v.length() + 2).append('"');
+        for (int i = 0; i < v.length(); i++) {
+            char c = v.charAt(i);
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> {
+                    if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
+                    else sb.append(c);
+                }
+            }
+        }
+        return sb.append('"').toString();
+    }
+
     /** "done: 1,000,000 rows, 100.0 MB in 1.23 s (813,008 rows/s, 81.3 MB/s)" */
     public static String summary(String verb, long items, String unit, long bytes, Duration elapsed) {
         double s = Math.max(elapsed.toNanos() / 1e9, 1e-9);

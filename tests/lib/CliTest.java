@@ -101,4 +101,13 @@ class CliTest {
                 Cli.summary("converted", 1_000_000, "rows", 100_000_000, Duration.ofSeconds(2)));
         assertEquals("sent: 10 events in 1.00 s (10 events/s)", Cli.summary("sent", 10, "events", -1, Duration.ofSeconds(1)));
     }
+
+    @Test
+    void jsonStringEscapesWhatJsonNeedsAndKeepsUtf8() throws Exception {
+        String v = "a\"b\\c\nd\re\tf\u0001g Zürich 😀";
+        String lit = Cli.jsonString(v);
+        assertEquals("\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g Zürich 😀\"", lit);
+        assertEquals(v, Json.MAPPER.readValue(lit, String.class), "Jackson reads back the same string");
+        assertEquals("null", Cli.jsonString(null));
+    }
 }
