@@ -111,20 +111,7 @@ public final class PostgrestServer implements AutoCloseable {
     }
 
     private static String jstr(String s) {
-        if (s == null) return "null";
-        StringBuilder sb = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                default -> {
-                    if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
-                    else sb.append(c);
-                }
-            }
-        }
-        return sb.append('"').toString();
+        return Cli.jsonString(s);
     }
 
     private Answer answer(HttpExchange ex) throws SQLException {
