@@ -36,8 +36,8 @@ public final class PgClient {
 
     // ------------------------------------------------------------------ named parameters
 
-    /** SQL with :name placeholders turned into ?, and the names in order. */
-    public record Named(String sql, List<String> names) {}
+    /** SQL with :name placeholders turned into ?, the names in order, and how many bare ? marks it already had. */
+    public record Named(String sql, List<String> names, int bareMarks) {}
 
     /**
      * Replaces {@code :name} with {@code ?}, leaving alone quoted strings, quoted identifiers, comments,
@@ -46,7 +46,7 @@ public final class PgClient {
     public static Named named(String sql) {
         StringBuilder out = new StringBuilder(sql.length());
         List<String> names = new ArrayList<>();
-        int n = sql.length();
+        int n = sql.length(), bare = 0;
         for (int i = 0; i < n; ) {
             char c = sql.charAt(i);
             if (c == '\'' || c == '"') {
@@ -93,11 +93,12 @@ public final class PgClient {
                 out.append('?');
                 i = j;
             } else {
+                if (c == '?') bare++;
                 out.append(c);
                 i++;
             }
         }
-        return new Named(out.toString(), names);
+        return new Named(out.toString(), names, bare);
     }
 
     /** Parses repeated {@code name=value} options. */

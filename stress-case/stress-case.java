@@ -3,6 +3,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/Config.java
 //SOURCES ../lib/Pg.java
+//SOURCES ../lib/PgClient.java
 //SOURCES ../lib/Pool.java
 //SOURCES ../lib/Latency.java
 //SOURCES ../lib/Json.java
@@ -512,44 +513,12 @@ class StressCase implements Callable<Integer> {
         }
     }
 
-    /** Replaces :name parameters with ? outside quotes, identifiers, comments and :: casts; returns the names in order. */
+    /** Replaces :name parameters with ? (lib/PgClient.named); returns the names in order. A bare ? is refused. */
     static String bindNamed(String sql, List<String> namesOut) {
-        StringBuilder sb = new StringBuilder();
-        int n = sql.length();
-        for (int i = 0; i < n; i++) {
-            char c = sql.charAt(i);
-            if (c == '\'' || c == '"') {
-                int j = i + 1;
-                while (j < n) {
-                    if (sql.charAt(j) == c) {
-                        if (j + 1 < n && sql.charAt(j + 1) == c) { j += 2; continue; }
-                        break;
-                    }
-                    j++;
-                }
-                sb.append(sql, i, Math.min(j + 1, n));
-                i = j;
-            } else if (c == '-' && i + 1 < n && sql.charAt(i + 1) == '-') {
-                int j = sql.indexOf('\n', i);
-                if (j < 0) j = n - 1;
-                sb.append(sql, i, j + 1);
-                i = j;
-            } else if (c == ':' && i + 1 < n && sql.charAt(i + 1) == ':') {
-                sb.append("::");
-                i++;
-            } else if (c == ':' && i + 1 < n && (Character.isLetter(sql.charAt(i + 1)) || sql.charAt(i + 1) == '_')) {
-                int j = i + 1;
-                while (j < n && (Character.isLetterOrDigit(sql.charAt(j)) || sql.charAt(j) == '_')) j++;
-                namesOut.add(sql.substring(i + 1, j));
-                sb.append('?');
-                i = j - 1;
-            } else if (c == '?') {
-                throw Cli.usage("--sql: use :name parameters, not '?'");
-            } else {
-                sb.append(c);
-            }
-        }
-        return sb.toString();
+        PgClient.Named q = PgClient.named(sql);
+        if (q.bareMarks() > 0) throw Cli.usage("--sql: use :name parameters, not '?'");
+        namesOut.addAll(q.names());
+        return q.sql();
     }
 
     // =====================================================================================================

@@ -156,6 +156,12 @@ class StressCaseTest {
         String sql = StressCase.bindNamed("SELECT ':no', x::text, \"a:b\" FROM t -- :comment\nWHERE a = :city AND b > :start_time AND c = :city", names);
         assertEquals("SELECT ':no', x::text, \"a:b\" FROM t -- :comment\nWHERE a = ? AND b > ? AND c = ?", sql);
         assertEquals(List.of("city", "start_time", "city"), names);
+        // block comments and dollar quotes too (the one parser, lib/PgClient.named), and a bare ? is refused
+        names.clear();
+        assertEquals("SELECT /* :x */ $$ :y $$, ?", StressCase.bindNamed("SELECT /* :x */ $$ :y $$, :z", names));
+        assertEquals(List.of("z"), names);
+        assertThrows(Cli.Failure.class, () -> StressCase.bindNamed("SELECT * FROM t WHERE a = ?", new ArrayList<>()));
+        assertEquals(0, PgClient.named("SELECT '?'").bareMarks(), "a ? inside quotes is text");
     }
 
     // ------------------------------------------------------------------ PostgreSQL and Tinybird side by side
