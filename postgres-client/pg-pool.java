@@ -1,6 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 21+
 //SOURCES ../lib/Cli.java
+//JAVA_OPTIONS -XX:TieredStopAtLevel=1
 //SOURCES ../lib/Config.java
 //SOURCES ../lib/Pg.java
 //SOURCES ../lib/Json.java
@@ -151,7 +152,7 @@ class PgPool implements Callable<Integer> {
     record Rand(String name, long lo, long hi) {}
 
     /** Outcome of a load run (for the report and for tests). */
-    record Outcome(long ok, long failed, long rows, Duration elapsed, Latency.Stats latency, String firstError) {
+    record Outcome(long ok, long failed, long rows, Duration elapsed, Latency.Stats latency, String firstError, long cpuNanos) {
         double qps() {
             return ok / Math.max(elapsed.toNanos() / 1e9, 1e-9);
         }
@@ -181,7 +182,7 @@ class PgPool implements Callable<Integer> {
         AtomicLong next = new AtomicLong(), ok = new AtomicLong(), failed = new AtomicLong(), rows = new AtomicLong();
         AtomicReference<SQLException> firstError = new AtomicReference<>();
         Latency latency = new Latency();
-        long elapsedNs;
+        long elapsedNs, cpuNs;
         try (HikariDataSource ds = pool(t, size);
              Cli.Progress progress = Cli.Progress.items("queries", duration == null ? count : -1, "queries", common.quiet)) {
             fill(ds, size, t);
@@ -189,14 +190,16 @@ class PgPool implements Callable<Integer> {
                 run(ds, q, values, rands, Long.MAX_VALUE, System.nanoTime() + warmup.toNanos(), new AtomicLong(), new AtomicLong(),
                         new AtomicLong(), new AtomicLong(), new AtomicReference<>(), new Latency(), null);
             }
+            long cpu0 = processCpuNanos();
             long t0 = System.nanoTime();
             long end = duration == null ? Long.MAX_VALUE : t0 + duration.toNanos();
             run(ds, q, values, rands, duration == null ? count : Long.MAX_VALUE, end, next, ok, failed, rows, firstError, latency, progress);
             elapsedNs = System.nanoTime() - t0;
+            cpuNs = cpu0 < 0 ? -1 : processCpuNanos() - cpu0;
         }
         SQLException fe = firstError.get();
         outcome = new Outcome(ok.get(), failed.get(), rows.get(), Duration.ofNanos(elapsedNs), latency.stats(),
-                fe == null ? null : PgClient.explain(fe, t).getMessage());
+                fe == null ? null : PgClient.explain(fe, t).getMessage(), cpuNs);
         out.print(report(outcome, concurrency, size));
         out.flush();
         err.println(Cli.summary("done", ok.get(), "queries", -1, outcome.elapsed())
@@ -254,6 +257,14 @@ class PgPool implements Callable<Integer> {
         }
     }
 
+    /** CPU time of this process (all threads) in nanoseconds, or -1 where the JVM cannot tell. */
+    static long processCpuNanos() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getProcessCpuTime();
+        }
+        return -1;
+    }
+
     /** Opens every connection of the pool before the clock starts (pgbench also times "without initial connection time"). */
     private static void fill(HikariDataSource ds, int size, Pg.Target t) throws Exception {
         List<Connection> held = new ArrayList<>();
@@ -274,6 +285,10 @@ class PgPool implements Callable<Integer> {
         sb.append(String.format(Locale.ROOT, "throughput  %,.0f queries/s over %.2f s%n", o.qps(), o.elapsed().toNanos() / 1e9));
         sb.append(String.format(Locale.ROOT, "latency     min %s, p50 %s, p90 %s, p99 %s, p99.9 %s, max %s (pool checkout + execute + fetch)%n",
                 Latency.ms(s.min()), Latency.ms(s.p50()), Latency.ms(s.p90()), Latency.ms(s.p99()), Latency.ms(s.p999()), Latency.ms(s.max())));
+        if (o.cpuNanos() >= 0 && o.ok() + o.failed() > 0) {
+            sb.append(String.format(Locale.ROOT, "client cpu  %.1f us per query, %.0f %% of one core (this process; when it shares the server's machine, its CPU is the server's loss)%n",
+                    o.cpuNanos() / 1e3 / (o.ok() + o.failed()), 100.0 * o.cpuNanos() / Math.max(1, o.elapsed().toNanos())));
+        }
         return sb.toString();
     }
 
