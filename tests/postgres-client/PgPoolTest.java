@@ -93,6 +93,9 @@ class PgPoolTest {
         assertEquals(300, count("SELECT count(*) FROM hits WHERE w = 7"), "every query ran exactly once");
         assertTrue(r.out.startsWith("queries     300 ok, 0 failed, 0 rows; 8 workers (virtual threads), pool of 8 connections\n"), r.out);
         assertTrue(r.out.matches("(?s).*throughput +[0-9,]+ queries/s over [0-9.]+ s\nlatency +min [0-9.]+ ms, p50 [0-9.]+ ms, p90 .*, p99 .*"), r.out);
+        var cpu = java.util.regex.Pattern.compile("\nclient cpu  ([0-9.]+) us per query, [0-9]+ % of one core").matcher(r.out);
+        assertTrue(cpu.find(), r.out);
+        assertTrue(Double.parseDouble(cpu.group(1)) > 0, "a query costs the client some CPU: " + r.out);
         assertTrue(r.err.startsWith("done: 300 queries in "), r.err);
     }
 
