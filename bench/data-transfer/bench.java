@@ -14,6 +14,7 @@
 //DESCRIPTION Benchmark of data-transfer/: weather rows from the Tinybird emulator into PostgreSQL (vs psql \copy of the same
 //DESCRIPTION rows from CSV, 1,000-row INSERTs, one INSERT per row) and into DynamoDB/dynalite (vs a bare parallel BatchWriteItem loop).
 //DESCRIPTION Run from the checkout: ./jbang bench/data-transfer/bench.java [--rows 1000000] [--dynamo-rows 100000] [--per-row-rows 20000]
+//DESCRIPTION (--dynamo-rows 0 runs the PostgreSQL part only)
 //MAIN DataTransferBench
 
 import java.io.BufferedWriter;
@@ -64,6 +65,16 @@ class DataTransferBench {
                 default -> throw new IllegalArgumentException("usage: bench.java [--rows N] [--dynamo-rows N] [--per-row-rows N]");
             }
         }
+        if (!Files.isExecutable(Path.of("jbang")) || !Files.exists(Path.of("data-transfer/tb-to-postgres.java"))) {
+            throw new IllegalStateException("run from the checkout: ./jbang bench/data-transfer/bench.java");
+        }
+        if (new ProcessBuilder("./jbang", "build", SCRIPT).inheritIO().start().waitFor() != 0) {
+            throw new IllegalStateException("./jbang build " + SCRIPT + " failed");
+        }
+        Process info = new ProcessBuilder("./jbang", "info", "classpath", SCRIPT).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String[] cpLines = new String(info.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip().split("\\n");
+        if (info.waitFor() != 0) throw new IllegalStateException("./jbang info classpath " + SCRIPT + " failed");
+        classpath = cpLines[cpLines.length - 1];
         Path work = Files.createTempDirectory("dt-bench");
         TinybirdEmulator.Weather weather = new TinybirdEmulator.Weather(1);
         try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).start()) {
@@ -130,7 +141,35 @@ class DataTransferBench {
         double rate = rows / secs;
         RESULTS.add(new String[] {name, String.format(Locale.ROOT, "%,d", rows), String.format(Locale.ROOT, "%.2f", secs),
                 String.format(Locale.ROOT, "%,.0f", rate), peerRate == null ? "1.00" : String.format(Locale.ROOT, "%.2f", rate / peerRate)});
-        System.out.printf("  %s: %,d rows in %.2f s (%,.0f rows/s)%n", name, rows, secs, rate);
+        double machine = (machineBusyTicks() - busyMark) / (double) TICKS, jvm = (processCpuNanos() - jvmMark) / 1e9;
+        System.out.printf("  %s: %,d rows in %.2f s (%,.0f rows/s); CPU %.2f s (bench JVM %.2f s, other processes %.2f s)%n",
+                name, rows, secs, rate, machine, jvm, machine - jvm);
+    }
+
+    /** CPU accounting of a run: the machine's busy time (/proc/stat) and this JVM's own (the emulator; the in-memory runs). */
+    static long busyMark, jvmMark;
+    static final long TICKS = 100; // USER_HZ
+
+    static long mark() {
+        busyMark = machineBusyTicks();
+        jvmMark = processCpuNanos();
+        return System.nanoTime();
+    }
+
+    static long machineBusyTicks() {
+        try {
+            String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            long busy = 0;
+            for (int i = 1; i < f.length && i <= 8; i++) if (i != 4 && i != 5) busy += Long.parseLong(f[i]); // all but idle, iowait
+            return busy;
+        } catch (Exception e) {
+            return 0;
+        }
+    }
+
+    static long processCpuNanos() {
+        return java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : 0;
     }
 
     // ------------------------------------------------------------------ PostgreSQL
@@ -188,38 +227,51 @@ class DataTransferBench {
         }
         System.out.printf("CSV for psql: %s (%.1f MB)%n", csv, Files.size(csv) / 1e6);
 
+        // 0. warm-up, not reported: the emulator stands in for Tinybird, a server that is warm when a transfer starts,
+        //    so its JSON writer is JIT-compiled by one full read before anything is measured
+        java.io.StringWriter warm = new java.io.StringWriter();
+        if (new CommandLine(new TbToPostgres()).setErr(new java.io.PrintWriter(warm)).execute("--once", "--quiet", "--dry-run",
+                "--host", emu.url(), "--token", emu.adminToken(), "--pipe", "reports_bench", "--url", db.libpqUri(), "--table", "none",
+                "--since", since, "--until", until, "--limit-param", "max_results", "--page-size", "10000", "--window", "30d") != 0) {
+            throw new IllegalStateException("warm-up read failed: " + warm);
+        }
+        System.gc();
+
         // 1. psql \copy
         fresh(db, ddl);
-        long t0 = System.nanoTime();
+        long c0 = mark();
         run(List.of("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", db.libpqUri(), "-c",
                 "\\copy weather_reports FROM '" + csv + "' WITH (FORMAT csv)"));
-        double copySecs = (System.nanoTime() - t0) / 1e9;
+        double copySecs = (System.nanoTime() - c0) / 1e9;
         checkCount(db, rows);
         double copyRate = rows / copySecs;
         result("psql \\copy from CSV (peer)", rows, copySecs, null);
 
-        // 2. our tool, from the emulator's endpoint, upsert semantics
+        // 2. our tool in its own process (JVM start, JIT warm-up and all), reading the emulator's endpoint, upsert
+        //    semantics, the token in the environment: as a java process (the script's //JAVA_OPTIONS, -cp of its jar),
+        //    and as users run it, through ./jbang (which adds JBang's own resolution, about 1 s)
+        List<String> args = List.of("--once", "--host", emu.url(), "--pipe", "reports_bench", "--url", db.libpqUri(),
+                "--since", since, "--until", until, "--limit-param", "max_results", "--page-size", "10000", "--window", "30d");
         fresh(db, ddl);
-        t0 = System.nanoTime();
-        java.io.StringWriter err = new java.io.StringWriter();
-        int rc = new CommandLine(new TbToPostgres()).setErr(new java.io.PrintWriter(err)).execute("--once", "--quiet",
-                "--host", emu.url(), "--token", emu.adminToken(), "--pipe", "reports_bench", "--url", db.libpqUri(),
-                "--since", since, "--until", until, "--limit-param", "max_results", "--page-size", "10000", "--window", "30d");
-        double ourSecs = (System.nanoTime() - t0) / 1e9;
-        if (rc != 0) throw new IllegalStateException("tb-to-postgres failed: " + err);
-        System.out.print("  " + err);
+        long t0 = mark();
+        String summary = script(emu, false, args, "--quiet");
+        double javaSecs = (System.nanoTime() - t0) / 1e9;
+        System.out.println("  " + summary);
         checkCount(db, rows);
-        result("tb-to-postgres (emulator endpoint -> COPY + upsert)", rows, ourSecs, copyRate);
+        result("tb-to-postgres (java process; endpoint -> COPY + upsert)", rows, javaSecs, copyRate);
 
-        // 2b. the source alone: the emulator's endpoint read and parsed, nothing written (--dry-run)
-        t0 = System.nanoTime();
-        err = new java.io.StringWriter();
-        rc = new CommandLine(new TbToPostgres()).setErr(new java.io.PrintWriter(err)).execute("--once", "--quiet", "--dry-run",
-                "--host", emu.url(), "--token", emu.adminToken(), "--pipe", "reports_bench", "--url", db.libpqUri(), "--table", "none",
-                "--since", since, "--until", until, "--limit-param", "max_results", "--page-size", "10000", "--window", "30d");
+        fresh(db, ddl);
+        t0 = mark();
+        script(emu, true, args, "--quiet");
+        double ourSecs = (System.nanoTime() - t0) / 1e9;
+        checkCount(db, rows);
+        result("tb-to-postgres (through ./jbang)", rows, ourSecs, copyRate);
+
+        // 2b. the source alone: endpoint read and parsed, nothing written (--dry-run), as a java process
+        t0 = mark();
+        script(emu, false, args, "--quiet", "--dry-run", "--table", "none");
         double srcSecs = (System.nanoTime() - t0) / 1e9;
-        if (rc != 0) throw new IllegalStateException("dry run failed: " + err);
-        result("  source alone: emulator endpoint read + parsed (--dry-run)", rows, srcSecs, copyRate);
+        result("  source alone: endpoint read + parsed (java, --dry-run)", rows, srcSecs, copyRate);
 
         // 2c. the engine and the PostgreSQL target alone: the same rows already parsed in memory (no HTTP, no JSON)
         Object[][][] mem = stored;
@@ -241,7 +293,7 @@ class DataTransferBench {
         new CommandLine(new Object() {
             @CommandLine.Mixin Transfer.Options opts = mo;
         }).parseArgs("--once", "--since", since, "--until", until, "--limit-param", "max_results", "--page-size", "10000", "--window", "30d");
-        t0 = System.nanoTime();
+        t0 = mark();
         TbToPostgres.PgTarget target = new TbToPostgres.PgTarget(db, "weather_reports", List.of("timestamp", "site_name"), "transfer_state",
                 Duration.ofMinutes(1), new java.io.PrintWriter(System.err));
         new Transfer.Engine(mo, memSource, target, new java.io.PrintWriter(System.err), true).run();
@@ -253,7 +305,7 @@ class DataTransferBench {
 
         // 3. 1,000-row INSERT ... ON CONFLICT DO UPDATE statements (JDBC, rows already in memory)
         fresh(db, ddl);
-        t0 = System.nanoTime();
+        t0 = mark();
         insertRows(db, w, rows, 1000);
         double multiSecs = (System.nanoTime() - t0) / 1e9;
         checkCount(db, rows);
@@ -262,11 +314,45 @@ class DataTransferBench {
         // 4. one INSERT per row, the original's way (on a subset)
         long sub = Math.min(perRowRows, rows) / CITIES * CITIES;
         fresh(db, ddl);
-        t0 = System.nanoTime();
+        t0 = mark();
         insertRows(db, w, sub, 1);
         double perRowSecs = (System.nanoTime() - t0) / 1e9;
         checkCount(db, sub);
         result("one INSERT ... ON CONFLICT per row (original's way, peer)", sub, perRowSecs, copyRate);
+    }
+
+    static final String SCRIPT = "data-transfer/tb-to-postgres.java", MAIN = "TbToPostgres";
+    static String classpath;
+
+    /**
+     * Runs tb-to-postgres in its own process, through ./jbang or as a java process (this JVM's java, the script's
+     * //JAVA_OPTIONS, the classpath ./jbang resolved), with TINYBIRD_TOKEN in its environment; returns its summary line.
+     */
+    static String script(TinybirdEmulator emu, boolean viaJbang, List<String> args, String... more) throws Exception {
+        List<String> cmd = new ArrayList<>();
+        String extra = System.getenv("BENCH_JAVA_OPTIONS"); // e.g. -XX:StartFlightRecording=filename=/tmp/x.jfr to profile the script
+        List<String> extraOpts = extra == null || extra.isBlank() ? List.of() : List.of(extra.strip().split("\\s+"));
+        if (viaJbang) {
+            cmd.add("./jbang");
+            for (String x : extraOpts) cmd.add("-R" + x);
+            cmd.add(SCRIPT);
+        } else {
+            cmd.add(ProcessHandle.current().info().command().orElse("java"));
+            for (String line : Files.readAllLines(Path.of(SCRIPT))) {
+                if (line.startsWith("//JAVA_OPTIONS ")) cmd.addAll(List.of(line.substring(15).strip().split("\\s+")));
+            }
+            cmd.addAll(extraOpts);
+            cmd.addAll(List.of("-cp", classpath, MAIN));
+        }
+        cmd.addAll(args);
+        cmd.addAll(List.of(more));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().put("TINYBIRD_TOKEN", emu.adminToken());
+        Process p = pb.start();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        if (p.waitFor() != 0) throw new IllegalStateException(SCRIPT + " failed: " + err);
+        String[] lines = err.split("\\n");
+        return lines[lines.length - 1];
     }
 
     static List<String> asPg(boolean root, String... cmd) {
@@ -325,6 +411,7 @@ class DataTransferBench {
 
     static void dynamo(TinybirdEmulator emu, TinybirdEmulator.Weather w, long rows, String since) throws Exception {
         rows = rows / CITIES * CITIES;
+        if (rows == 0) return; // --dynamo-rows 0: PostgreSQL only
         Process node = new ProcessBuilder("node", "support/dynalite-server.js").directory(new File("tests"))
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         Runtime.getRuntime().addShutdownHook(new Thread(node::destroyForcibly));
@@ -351,7 +438,7 @@ class DataTransferBench {
                 all.add(WriteRequest.builder().putRequest(PutRequest.builder().item(item).build()).build());
             }
             ExecutorService pool = Executors.newFixedThreadPool(8);
-            long t0 = System.nanoTime();
+            long t0 = mark();
             List<Future<?>> fs = new ArrayList<>();
             for (int i = 0; i < all.size(); i += 25) {
                 List<WriteRequest> chunk = all.subList(i, Math.min(all.size(), i + 25));
@@ -372,7 +459,7 @@ class DataTransferBench {
 
             // 2. our tool, from the emulator's endpoint
             java.io.StringWriter err = new java.io.StringWriter();
-            t0 = System.nanoTime();
+            t0 = mark();
             int rc = new CommandLine(new TbToDynamodb()).setErr(new java.io.PrintWriter(err)).execute("--once", "--quiet",
                     "--host", emu.url(), "--token", emu.adminToken(), "--pipe", "reports_bench", "--endpoint-url", endpoint,
                     "--region", "us-east-1", "--table", "ours", "--since", since, "--until", until, "--limit-param", "max_results",
