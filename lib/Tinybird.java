@@ -310,6 +310,8 @@ public final class Tinybird {
     public static final class ApiException extends Cli.Failure {
         public final int status;
         public final String serverText;
+        /** How long the server asked to wait, in ms (Retry-After; for a 429 else X-RateLimit-Reset); null when it did not say. */
+        public Long retryAfterMillis;
 
         public ApiException(int status, String serverText, String message) {
             super(Config.redact(message));
@@ -469,7 +471,12 @@ public final class Tinybird {
                 } catch (IOException e) {
                     body = "";
                 }
-                throw error(host, resp.statusCode(), body, what, scope);
+                ApiException e = error(host, resp.statusCode(), body, what, scope);
+                // a 429's wait: Retry-After, else X-RateLimit-Reset; any other status: Retry-After only (the rate-limit
+                // headers come with every answer and ask for nothing)
+                e.retryAfterMillis = resp.statusCode() == 429 ? serverWait(resp)
+                        : resp.headers().firstValue("Retry-After").map(Tinybird::parseRetryAfter).orElse(null);
+                throw e;
             }
             try {
                 return new Rows(resp.body(), ndjson, what);
@@ -1147,34 +1154,39 @@ public final class Tinybird {
         }
 
         long retryAfterMillis(HttpResponse<?> r, int attempt) {
-            Optional<String> ra = r.headers().firstValue("Retry-After");
-            Long ms = null;
-            if (ra.isPresent()) ms = parseRetryAfter(ra.get());
-            if (ms == null) {
-                Optional<String> reset = r.headers().firstValue("X-RateLimit-Reset");
-                if (reset.isPresent()) {
-                    try {
-                        ms = (long) (Double.parseDouble(reset.get().strip()) * 1000);
-                    } catch (NumberFormatException ignored) {
-                        // fall back to the backoff
-                    }
-                }
-            }
+            Long ms = serverWait(r);
             if (ms == null) return backoffMillis(attempt);
             return Math.max(0, Math.min(ms, s.maxRetryWait.toMillis()));
         }
+    }
 
-        static Long parseRetryAfter(String v) {
-            String t = v.strip();
-            try {
-                return (long) (Double.parseDouble(t) * 1000);
-            } catch (NumberFormatException notSeconds) {
+    /** The wait an answer asks for, in ms: Retry-After (seconds or an HTTP date), else X-RateLimit-Reset (seconds); null when none. */
+    static Long serverWait(HttpResponse<?> r) {
+        Optional<String> ra = r.headers().firstValue("Retry-After");
+        Long ms = ra.isPresent() ? parseRetryAfter(ra.get()) : null;
+        if (ms == null) {
+            Optional<String> reset = r.headers().firstValue("X-RateLimit-Reset");
+            if (reset.isPresent()) {
                 try {
-                    ZonedDateTime when = ZonedDateTime.parse(t, DateTimeFormatter.RFC_1123_DATE_TIME);
-                    return Math.max(0, Duration.between(Instant.now(), when.toInstant()).toMillis());
-                } catch (java.time.format.DateTimeParseException bad) {
-                    return null;
+                    ms = (long) (Double.parseDouble(reset.get().strip()) * 1000);
+                } catch (NumberFormatException ignored) {
+                    // no usable hint
                 }
+            }
+        }
+        return ms;
+    }
+
+    static Long parseRetryAfter(String v) {
+        String t = v.strip();
+        try {
+            return (long) (Double.parseDouble(t) * 1000);
+        } catch (NumberFormatException notSeconds) {
+            try {
+                ZonedDateTime when = ZonedDateTime.parse(t, DateTimeFormatter.RFC_1123_DATE_TIME);
+                return Math.max(0, Duration.between(Instant.now(), when.toInstant()).toMillis());
+            } catch (java.time.format.DateTimeParseException bad) {
+                return null;
             }
         }
     }

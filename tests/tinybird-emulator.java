@@ -89,6 +89,7 @@ import picocli.CommandLine.Spec;
  *     emu.faults().failNext(2, Fault.status(503));                 // the next 2 /v0/events requests answer 503
  *     emu.faults().fraction(0.2, 42, Fault.status(500).afterStore(), Fault.drop(), Fault.tooManyRequests(1));
  *     emu.faults().clear();
+ *     emu.faults().on("/v0/pipes/").failNext(1, Fault.tooManyRequests(2)); // API Endpoint reads (any path prefix; "/" for all)
  *     emu.registerPipe("big", params -> PipeResult.of(cols, iteratorOfObjectArrays));  // a pipe in code
  * }
  * }</pre>
@@ -148,8 +149,12 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
     long seed = 1;
 
     @Option(names = "--fault-rate", paramLabel = "FRACTION",
-            description = "Fail this fraction of Events API requests (deterministic by --seed), with the kinds of --fault.")
+            description = "Fail this fraction of requests (the Events API's, or those of --fault-path; deterministic by --seed), with the kinds of --fault.")
     double faultRate;
+
+    @Option(names = "--fault-path", paramLabel = "PREFIX",
+            description = "Requests subject to --fault-rate: paths starting with PREFIX (default: ${DEFAULT-VALUE}; /v0/pipes/ for API Endpoints, / for all).")
+    String faultPath = "/v0/events";
 
     @Option(names = "--fault", paramLabel = "KIND", split = ",",
             description = "Fault kinds for --fault-rate: 429, 500, 503, 422, drop, delay (default: 429,500,503,drop).")
@@ -170,7 +175,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             if (faultRate > 0) {
                 List<Fault> kinds = new ArrayList<>();
                 for (String k : faultKinds.isEmpty() ? List.of("429", "500", "503", "drop") : faultKinds) kinds.add(Fault.parse(k));
-                faults.fraction(faultRate, seed, kinds.toArray(Fault[]::new));
+                faults.on(faultPath).fraction(faultRate, seed, kinds.toArray(Fault[]::new));
             }
             start();
             PrintWriter out = spec.commandLine().getOut();
@@ -990,6 +995,13 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
                 return;
             }
             Map<String, List<String>> q = parseQuery(rawQuery);
+            if (!path.equals("/v0/events")) { // the Events API applies its own, before or after storing the rows
+                Fault fault = faults.pick(path);
+                if (fault != null) {
+                    faultsInjected.increment();
+                    if (applyFault(ex, fault)) return;
+                }
+            }
             if (path.equals("/v0/events")) {
                 events(ex, q);
             } else if (path.startsWith("/v0/pipes/")) {

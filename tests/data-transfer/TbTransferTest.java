@@ -42,8 +42,8 @@ class TbTransferTest {
 
     /**
      * Replaces the emulator's 'reports' pipe by the same pipe that first fails failFirst calls, then a share of calls,
-     * with 503 or 429 (alternating), and answers every call after delayMs. (The emulator's own fault injection covers
-     * the Events API only.)
+     * with 503 or 429 (alternating), and answers every call after delayMs (a slow source for the kill tests; for status
+     * codes, Retry-After and dropped connections see the emulator's fault switches in sourceFaultsFromTheEmulator...).
      */
     static void flakyReports(TinybirdEmulator emu, int failFirst, double failShare, long delayMs) {
         TinybirdEmulator.Weather weather = new TinybirdEmulator.Weather(1);
@@ -186,6 +186,33 @@ class TbTransferTest {
             assertEquals(0, r.exitCode(), r.err());
             assertTrue(r.err().contains("answered 503") && r.err().contains("answered 429") && r.err().contains("retrying"), r.err());
             unflaky(emu);
+            assertTableEqualsSource(db, "weather_reports", sourceRows(emu, SINCE, UNTIL));
+        }
+    }
+
+    @Test
+    void sourceFaultsFromTheEmulatorAreRetriedHonouringRetryAfterAndNothingIsLost() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            // the first reads answer 429 with Retry-After: 2, 503, two dropped connections (java.net.http retries a GET
+            // once by itself when the connection closes before an answer) and 500; then a fifth of them fail
+            emu.faults().on("/v0/pipes/").failNext(1, TinybirdEmulator.Fault.tooManyRequests(2))
+                    .failNext(1, TinybirdEmulator.Fault.status(503)).failNext(2, TinybirdEmulator.Fault.drop())
+                    .failNext(1, TinybirdEmulator.Fault.status(500))
+                    .fraction(0.2, 11, TinybirdEmulator.Fault.status(503), TinybirdEmulator.Fault.status(500), TinybirdEmulator.Fault.drop());
+            long t0 = System.nanoTime();
+            Result r = runIn(new TbToPostgres(), "--once", "--host", emu.url(), "--token", emu.adminToken(),
+                    "--url", db.libpqUri(), "--since", SINCE, "--until", UNTIL, "--limit-param", "max_results", "--page-size", "500");
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertEquals(0, r.exitCode(), r.err());
+            assertTrue(r.err().contains("answered 429") && r.err().contains("retrying in 2000 ms (as the server asked)"), r.err());
+            assertTrue(ms >= 2000, "the 429's Retry-After: 2 was waited for, took " + ms + " ms");
+            assertTrue(r.err().contains("answered 503") && r.err().contains("answered 500"), r.err());
+            assertTrue(r.err().contains("cannot reach Tinybird"), "a dropped connection was retried: " + r.err());
+            assertFalse(r.err().contains("answered 503 (Service temporarily unavailable, no data ingested, please retry again) to GET /v0/pipes/reports.json at "
+                    + emu.url() + "; retrying in 1000 ms (as"), "a 503 without Retry-After backs off (X-RateLimit-Reset is no wait request): " + r.err());
+            assertTrue(emu.stats().faultsInjected() >= 4, "faults injected: " + emu.stats().faultsInjected());
+            emu.faults().clear();
             assertTableEqualsSource(db, "weather_reports", sourceRows(emu, SINCE, UNTIL));
         }
     }
