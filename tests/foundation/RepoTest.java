@@ -134,6 +134,27 @@ class RepoTest {
         assertTrue((r.stdout() + r.stderr()).strip().matches("(?s)\\d+\\.\\d+\\.\\d+.*"), r.stdout() + r.stderr());
     }
 
+    /** README, "Using a script elsewhere": ./jbang export portable gives a jar (plus lib/) that runs with java -jar. */
+    @Test
+    void anExportedScriptRunsWithJavaDashJar() throws Exception {
+        Path dir = Files.createTempDirectory("export");
+        Path root = TestServices.repoRoot();
+        TestServices.Run r = TestServices.jbang(dir, Duration.ofMinutes(5), "export", "portable", root.resolve("large-files/csv-splitter.java").toString());
+        assertEquals(0, r.exitCode(), r.stdout() + r.stderr());
+        assertTrue(Files.isRegularFile(dir.resolve("csv-splitter.jar")) && Files.isDirectory(dir.resolve("lib")), r.stderr());
+        Files.writeString(dir.resolve("in.csv"), "id,name\n1,a\n2,\"b,c\"\n3,d\n");
+        String java = ProcessHandle.current().info().command().orElse("java"); // the JDK running the tests (21+)
+        TestServices.Run run = TestServices.run(dir, Duration.ofMinutes(2),
+                List.of(java, "-jar", "csv-splitter.jar", "-q", "in.csv", "--rows", "2", "-o", "parts"));
+        assertEquals(0, run.exitCode(), run.stdout() + run.stderr());
+        try (Stream<Path> parts = Files.list(dir.resolve("parts"))) {
+            List<String> csv = parts.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".csv")).sorted().toList();
+            assertEquals(2, csv.size(), "two parts of at most 2 rows: " + csv);
+            assertEquals("id,name\n1,a\n2,\"b,c\"\n", Files.readString(dir.resolve("parts").resolve(csv.get(0))));
+            assertEquals("id,name\n3,d\n", Files.readString(dir.resolve("parts").resolve(csv.get(1))));
+        }
+    }
+
     @Test
     void launcherBootstrapsFromMavenAndTwoFirstLaunchesCanRace() throws Exception {
         TestServices.requireTool("mvn", () -> TestServices.onPath("mvn"));
