@@ -135,9 +135,40 @@ public final class TestServices {
                     host  all all ::1/128 scram-sha-256
                     """);
             st.execute("SELECT pg_reload_conf()");
+            watchdog(Path.of(one(st, "SHOW data_directory")));
         }
         System.out.printf("[services] PostgreSQL on 127.0.0.1:%d (embedded, %.1f s)%n", pg.getPort(), (System.nanoTime() - t0) / 1e9);
         return t;
+    }
+
+    private static String one(Statement st, String sql) throws SQLException {
+        try (var rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    /**
+     * A runner killed with SIGKILL runs no shutdown hook: a detached watchdog (its own session, so a Ctrl-C or a kill
+     * of the runner's process group does not take it along) stops the embedded server and removes its folder once
+     * this JVM is gone. Best effort: without setsid the server outlives a SIGKILLed runner, as before.
+     */
+    private static void watchdog(Path dataDir) {
+        try {
+            String pid = Files.readAllLines(dataDir.resolve("postmaster.pid")).get(0).strip();
+            String dir = dataDir.toString();
+            if (!pid.matches("[0-9]+") || !dataDir.getFileName().toString().startsWith("epg") || dir.contains("'") || !onPath("setsid")) return;
+            // after a clean stop postmaster.pid is gone (and the pid may belong to someone else): only a server still
+            // running from this folder is stopped
+            String script = "while kill -0 " + ProcessHandle.current().pid() + " 2>/dev/null; do sleep 1; done; "
+                    + "if [ \"$(head -n 1 '" + dir + "/postmaster.pid' 2>/dev/null)\" = " + pid + " ]; then kill -INT " + pid + "; i=0; "
+                    + "while kill -0 " + pid + " 2>/dev/null && [ $i -lt 150 ]; do sleep 0.2; i=$((i+1)); done; fi; "
+                    + "rm -rf '" + dir + "'";
+            new ProcessBuilder("setsid", "sh", "-c", script).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        } catch (IOException | RuntimeException e) {
+            System.out.println("[services] no watchdog for the embedded PostgreSQL: " + e.getMessage());
+        }
     }
 
     private static synchronized void stopPostgres() {
