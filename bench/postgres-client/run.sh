@@ -10,6 +10,7 @@
 #      and its average) vs pg-query --repeat 1000 --sql 'SELECT 1' (median execute, after its JIT warm-up).
 #   2. throughput, pgbench's -S statement (SELECT abalance FROM pgbench_accounts WHERE aid = random), 50 clients:
 #      pgbench -S -M prepared -c 50 -j 2 -T D vs pg-pool -c 50 --duration D (virtual threads + HikariCP),
+#      then pg-pool again with --warmup 3s (its first 3 s, JIT warm-up, uncounted; pgbench, a C program, needs none),
 #      and each client's own CPU time per query (the part of the two cores the server does not get).
 # Environment: DURATION (seconds per throughput run, default 10), CLIENTS (default 50).
 set -euo pipefail
@@ -55,7 +56,7 @@ VERSION=$(psql "$URL" -Atc 'SHOW server_version' 2>/dev/null || echo "?")
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-declare -a PB_MED PB_AVG PQ_MED PB_TPS PP_QPS PB_CPU PP_CPU
+declare -a PB_MED PB_AVG PQ_MED PB_TPS PP_QPS PB_CPU PP_CPU PW_QPS PW_CPU
 for r in $(seq 1 "$ROUNDS"); do
   echo "bench: round $r/$ROUNDS" >&2
   # 1. latency
@@ -64,15 +65,23 @@ for r in $(seq 1 "$ROUNDS"); do
   PB_AVG[$r]=$(awk '/latency average/ {print $4}' "$WORK/pgbench1.out")
   "$JB" "$ROOT/postgres-client/pg-query.java" --url "$URL" --sql 'SELECT 1' --repeat 1000 --no-rows 2> "$WORK/pgquery.err" >/dev/null
   PQ_MED[$r]=$(awk '$1 == "execute" {print $4}' "$WORK/pgquery.err")
-  # 2. throughput
-  TIMEFORMAT='%U %S'
-  { time pgbench -n -S -M prepared -c "$CLIENTS" -j 2 -T "$DURATION" "$URL" > "$WORK/pgbenchS.out" 2>&1 ; } 2> "$WORK/pgbenchS.time"
-  PB_TPS[$r]=$(awk '/^tps/ {print $3; exit}' "$WORK/pgbenchS.out")
-  PB_CPU[$r]=$(awk -v t="${PB_TPS[$r]}" -v d="$DURATION" '{printf "%.1f", ($1 + $2) * 1e6 / (t * d)}' "$WORK/pgbenchS.time")
-  "$JB" "$ROOT/postgres-client/pg-pool.java" --url "$URL" -q --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \
-      --random aid=1..1000000 -c "$CLIENTS" --duration "${DURATION}s" > "$WORK/pgpool.out" 2>/dev/null
-  PP_QPS[$r]=$(awk '$1 == "throughput" {gsub(",", "", $2); print $2}' "$WORK/pgpool.out")
-  PP_CPU[$r]=$(awk '$1 == "client" && $2 == "cpu" {print $3}' "$WORK/pgpool.out")
+  # 2. throughput: the three runs in a rotating order (a run right after another meets a warmer server)
+  for k in $(seq 0 2); do
+    case $(( (r - 1 + k) % 3 )) in
+      0) TIMEFORMAT='%U %S'
+         { time pgbench -n -S -M prepared -c "$CLIENTS" -j 2 -T "$DURATION" "$URL" > "$WORK/pgbenchS.out" 2>&1 ; } 2> "$WORK/pgbenchS.time"
+         PB_TPS[$r]=$(awk '/^tps/ {print $3; exit}' "$WORK/pgbenchS.out")
+         PB_CPU[$r]=$(awk -v t="${PB_TPS[$r]}" -v d="$DURATION" '{printf "%.1f", ($1 + $2) * 1e6 / (t * d)}' "$WORK/pgbenchS.time") ;;
+      1) "$JB" "$ROOT/postgres-client/pg-pool.java" --url "$URL" -q --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \
+             --random aid=1..1000000 -c "$CLIENTS" --duration "${DURATION}s" > "$WORK/pgpool.out" 2>/dev/null
+         PP_QPS[$r]=$(awk '$1 == "throughput" {gsub(",", "", $2); print $2}' "$WORK/pgpool.out")
+         PP_CPU[$r]=$(awk '$1 == "client" && $2 == "cpu" {print $3}' "$WORK/pgpool.out") ;;
+      2) "$JB" "$ROOT/postgres-client/pg-pool.java" --url "$URL" -q --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \
+             --random aid=1..1000000 -c "$CLIENTS" --duration "${DURATION}s" --warmup 3s > "$WORK/pgpoolw.out" 2>/dev/null
+         PW_QPS[$r]=$(awk '$1 == "throughput" {gsub(",", "", $2); print $2}' "$WORK/pgpoolw.out")
+         PW_CPU[$r]=$(awk '$1 == "client" && $2 == "cpu" {print $3}' "$WORK/pgpoolw.out") ;;
+    esac
+  done
 done
 
 row() { # label, array name, format
@@ -100,6 +109,9 @@ echo "throughput of pgbench -S's SELECT, $CLIENTS clients, ${DURATION} s (per se
 row "  pgbench -S -M prepared -c $CLIENTS -j 2 (tps)" PB_TPS "%.0f"
 row "  pg-pool -c $CLIENTS --random aid=1..1000000 (queries/s)" PP_QPS "%.0f"
 ratio_row "  ratio pg-pool / pgbench (goal >= 0.90)" PP_QPS PB_TPS
+row "  pg-pool ... --warmup 3s (JIT warm-up uncounted, queries/s)" PW_QPS "%.0f"
+ratio_row "  ratio pg-pool --warmup 3s / pgbench (goal >= 0.90)" PW_QPS PB_TPS
 echo "client CPU per query in that run (microseconds; client and server share the cores, so this is what the server loses)"
 row "  pgbench (user + system time of the process)" PB_CPU "%.1f"
 row "  pg-pool (its own process CPU over the timed run)" PP_CPU "%.1f"
+row "  pg-pool --warmup 3s" PW_CPU "%.1f"
