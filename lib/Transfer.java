@@ -226,7 +226,8 @@ public final class Transfer {
     /**
      * A Tinybird API Endpoint as a source, through the lib/ endpoint reader. 429, 5xx, a refused connection and an
      * answer cut short are retried with exponential backoff (200 ms x 2^n, capped at 10 s, with jitter) for up to
-     * retryFor, waiting instead as long as a 429 or 503 asks (Retry-After, else X-RateLimit-Reset; at most 60 s); other errors (403, 404, 400: a bad token, pipe or parameter) stop at once.
+     * retryFor, waiting instead as long as a 429 or 503 asks (Retry-After, for a 429 else X-RateLimit-Reset; 50 ms to
+     * 60 s); other errors (403, 404, 400: a bad token, pipe or parameter) stop at once.
      */
     public static Source tinybirdSource(Tinybird.Client client, String pipe, Duration retryFor, PrintWriter err, boolean quiet) {
         return params -> {
@@ -248,7 +249,7 @@ public final class Transfer {
                     boolean retry = st == 429 || st == 408 || st >= 500;
                     if (!retry || System.nanoTime() > deadline) throw e;
                     boolean asked = e.retryAfterMillis != null && (st == 429 || st == 503);
-                    if (asked) wait = Math.min(e.retryAfterMillis, 60_000); // the server's Retry-After (or rate-limit reset)
+                    if (asked) wait = Math.max(50, Math.min(e.retryAfterMillis, 60_000)); // the server's Retry-After (or rate-limit reset)
                     if (!quiet) err.println("source: " + e.getMessage() + "; retrying in " + wait + " ms" + (asked ? " (as the server asked)" : ""));
                 } catch (Cli.Failure e) {
                     if (!(e.getCause() instanceof IOException) || System.nanoTime() > deadline) throw e;
