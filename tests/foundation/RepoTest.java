@@ -134,6 +134,59 @@ class RepoTest {
         assertTrue((r.stdout() + r.stderr()).strip().matches("(?s)\\d+\\.\\d+\\.\\d+.*"), r.stdout() + r.stderr());
     }
 
+    /**
+     * The launcher's fast path: a script's second launch reuses the command line JBang resolved the first time; the
+     * arguments still arrive verbatim, and an edit of a file the script pulls in with //SOURCES is picked up.
+     */
+    @Test
+    void launcherReusesTheResolvedCommandUntilASourceChanges() throws Exception {
+        Path dir = Files.createTempDirectory("launcher-cache");
+        Files.createDirectories(dir.resolve("app"));
+        Files.createDirectories(dir.resolve("shared"));
+        Files.writeString(dir.resolve("app/hello.java"), """
+                ///usr/bin/env jbang "$0" "$@" ; exit $?
+                //JAVA 21+
+                //SOURCES ../shared/Greet.java
+                class hello {
+                    public static void main(String[] args) {
+                        System.out.println(Greet.text() + "|" + String.join("|", args));
+                    }
+                }
+                """);
+        Path greet = dir.resolve("shared/Greet.java");
+        Files.writeString(greet, "class Greet { static String text() { return \"v1\"; } }\n");
+        List<String> cmd = List.of(TestServices.repoRoot().resolve("jbang").toString(), "app/hello.java", "a b", "$HOME", "it's", "", "*");
+        String expected = "|a b|$HOME|it's||*";
+        for (int i = 0; i < 2; i++) { // the first launch resolves through JBang, the second reuses its command line
+            TestServices.Run r = TestServices.run(dir, Duration.ofMinutes(3), cmd);
+            assertEquals(0, r.exitCode(), r.stderr());
+            assertEquals("v1" + expected, r.stdout().strip());
+        }
+        if (!TestServices.onPath("jbang")) { // an installed jbang is used as it is, without this cache
+            Path home = Path.of(System.getenv().getOrDefault("JBANG_LAUNCHER_HOME", System.getProperty("user.home") + "/.jbang/launcher"));
+            try (Stream<Path> versions = Files.list(home)) {
+                boolean cached = versions.map(v -> v.resolve("commands")).filter(Files::isDirectory).anyMatch(c -> {
+                    try (Stream<Path> e = Files.list(c)) {
+                        return e.anyMatch(f -> {
+                            try {
+                                return Files.readString(f).endsWith(" hello");
+                            } catch (IOException x) {
+                                return false;
+                            }
+                        });
+                    } catch (IOException x) {
+                        return false;
+                    }
+                });
+                assertTrue(cached, "a cached command line for hello.java under " + home);
+            }
+        }
+        Files.writeString(greet, "class Greet { static String text() { return \"v2\"; } }\n");
+        TestServices.Run r = TestServices.run(dir, Duration.ofMinutes(3), cmd);
+        assertEquals(0, r.exitCode(), r.stderr());
+        assertEquals("v2" + expected, r.stdout().strip(), "the edit of a //SOURCES file was picked up");
+    }
+
     /** README, "Using a script elsewhere": ./jbang export portable gives a jar (plus lib/) that runs with java -jar. */
     @Test
     void anExportedScriptRunsWithJavaDashJar() throws Exception {
