@@ -311,12 +311,17 @@ public final class Tinybird {
         public final int status;
         public final String serverText;
         /** How long the server asked to wait, in ms (Retry-After; for a 429 else X-RateLimit-Reset); null when it did not say. */
-        public Long retryAfterMillis;
+        public final Long retryAfterMillis;
 
         public ApiException(int status, String serverText, String message) {
+            this(status, serverText, message, null);
+        }
+
+        public ApiException(int status, String serverText, String message, Long retryAfterMillis) {
             super(Config.redact(message));
             this.status = status;
             this.serverText = serverText;
+            this.retryAfterMillis = retryAfterMillis;
         }
     }
 
@@ -343,6 +348,10 @@ public final class Tinybird {
     }
 
     static ApiException error(String host, int status, String body, String what, String scopeHint) {
+        return error(host, status, body, what, scopeHint, null);
+    }
+
+    static ApiException error(String host, int status, String body, String what, String scopeHint, Long retryAfterMillis) {
         String text = oneLine(serverText(body));
         String msg = "Tinybird answered " + status + (text.isEmpty() ? "" : " (" + text + ")") + " to " + what + " at " + host;
         if (status == 403) {
@@ -353,7 +362,7 @@ public final class Tinybird {
         } else if (status == 404 && what.startsWith("GET /v0/pipes") || status == 404 && what.startsWith("POST /v0/pipes")) {
             msg += " (is the pipe published as an API Endpoint in this workspace and region?)";
         }
-        return new ApiException(status, text, msg);
+        return new ApiException(status, text, msg, retryAfterMillis);
     }
 
     // ================================================================== client
@@ -471,12 +480,11 @@ public final class Tinybird {
                 } catch (IOException e) {
                     body = "";
                 }
-                ApiException e = error(host, resp.statusCode(), body, what, scope);
                 // a 429's wait: Retry-After, else X-RateLimit-Reset; any other status: Retry-After only (the rate-limit
                 // headers come with every answer and ask for nothing)
-                e.retryAfterMillis = resp.statusCode() == 429 ? serverWait(resp)
+                Long wait = resp.statusCode() == 429 ? serverWait(resp)
                         : resp.headers().firstValue("Retry-After").map(Tinybird::parseRetryAfter).orElse(null);
-                throw e;
+                throw error(host, resp.statusCode(), body, what, scope, wait);
             }
             try {
                 return new Rows(resp.body(), ndjson, what);
