@@ -270,6 +270,12 @@ public final class Cli {
         return sb.append('"').toString();
     }
 
+    /** CPU time of this process (all threads) in nanoseconds, or -1 where the JVM cannot tell. */
+    public static long processCpuNanos() {
+        return java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : -1;
+    }
+
     /** "done: 1,000,000 rows, 100.0 MB in 1.23 s (813,008 rows/s, 81.3 MB/s)" */
     public static String summary(String verb, long items, String unit, long bytes, Duration elapsed) {
         double s = Math.max(elapsed.toNanos() / 1e9, 1e-9);

@@ -190,12 +190,12 @@ class PgPool implements Callable<Integer> {
                 run(ds, q, values, rands, Long.MAX_VALUE, System.nanoTime() + warmup.toNanos(), new AtomicLong(), new AtomicLong(),
                         new AtomicLong(), new AtomicLong(), new AtomicReference<>(), new Latency(), null);
             }
-            long cpu0 = processCpuNanos();
+            long cpu0 = Cli.processCpuNanos();
             long t0 = System.nanoTime();
             long end = duration == null ? Long.MAX_VALUE : t0 + duration.toNanos();
             run(ds, q, values, rands, duration == null ? count : Long.MAX_VALUE, end, next, ok, failed, rows, firstError, latency, progress);
             elapsedNs = System.nanoTime() - t0;
-            cpuNs = cpu0 < 0 ? -1 : processCpuNanos() - cpu0;
+            cpuNs = cpu0 < 0 ? -1 : Cli.processCpuNanos() - cpu0;
         }
         SQLException fe = firstError.get();
         outcome = new Outcome(ok.get(), failed.get(), rows.get(), Duration.ofNanos(elapsedNs), latency.stats(),
@@ -255,14 +255,6 @@ class PgPool implements Callable<Integer> {
             }
             for (Future<?> f : fs) f.get();
         }
-    }
-
-    /** CPU time of this process (all threads) in nanoseconds, or -1 where the JVM cannot tell. */
-    static long processCpuNanos() {
-        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
-            return os.getProcessCpuTime();
-        }
-        return -1;
     }
 
     /** Opens every connection of the pool before the clock starts (pgbench also times "without initial connection time"). */

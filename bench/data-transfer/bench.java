@@ -141,7 +141,7 @@ class DataTransferBench {
         double rate = rows / secs;
         RESULTS.add(new String[] {name, String.format(Locale.ROOT, "%,d", rows), String.format(Locale.ROOT, "%.2f", secs),
                 String.format(Locale.ROOT, "%,.0f", rate), peerRate == null ? "1.00" : String.format(Locale.ROOT, "%.2f", rate / peerRate)});
-        double machine = (machineBusyTicks() - busyMark) / (double) TICKS, jvm = (processCpuNanos() - jvmMark) / 1e9;
+        double machine = (machineBusyTicks() - busyMark) / (double) TICKS, jvm = (Cli.processCpuNanos() - jvmMark) / 1e9;
         System.out.printf("  %s: %,d rows in %.2f s (%,.0f rows/s); CPU %.2f s (bench JVM %.2f s, other processes %.2f s)%n",
                 name, rows, secs, rate, machine, jvm, machine - jvm);
     }
@@ -152,7 +152,7 @@ class DataTransferBench {
 
     static long mark() {
         busyMark = machineBusyTicks();
-        jvmMark = processCpuNanos();
+        jvmMark = Cli.processCpuNanos();
         return System.nanoTime();
     }
 
@@ -165,11 +165,6 @@ class DataTransferBench {
         } catch (Exception e) {
             return 0;
         }
-    }
-
-    static long processCpuNanos() {
-        return java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
-                ? os.getProcessCpuTime() : 0;
     }
 
     // ------------------------------------------------------------------ PostgreSQL

@@ -45,7 +45,7 @@ class EStoreBench {
     static long cpuMark;
 
     static long cpuNanos() {
-        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+        return Cli.processCpuNanos();
     }
 
     static void cpuStart() {

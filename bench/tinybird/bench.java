@@ -58,7 +58,7 @@ class TinybirdBench implements Callable<Integer> {
 
     /** CPU time of this JVM (all threads: emulator and client side alike), in seconds. */
     static double cpu() {
-        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime() / 1e9;
+        return Cli.processCpuNanos() / 1e9;
     }
 
     static final String[] ACTIONS = {"view", "view", "view", "cart", "purchase", "uncart", "return"};
