@@ -142,8 +142,9 @@ class DataTransferBench {
         RESULTS.add(new String[] {name, String.format(Locale.ROOT, "%,d", rows), String.format(Locale.ROOT, "%.2f", secs),
                 String.format(Locale.ROOT, "%,.0f", rate), peerRate == null ? "1.00" : String.format(Locale.ROOT, "%.2f", rate / peerRate)});
         double machine = (machineBusyTicks() - busyMark) / (double) TICKS, jvm = (Cli.processCpuNanos() - jvmMark) / 1e9;
-        System.out.printf("  %s: %,d rows in %.2f s (%,.0f rows/s); CPU %.2f s (bench JVM %.2f s, other processes %.2f s)%n",
-                name, rows, secs, rate, machine, jvm, machine - jvm);
+        System.out.printf("  %s: %,d rows in %.2f s (%,.0f rows/s); CPU %.2f s (bench JVM %.2f s, other processes %.2f s%s)%n",
+                name, rows, secs, rate, machine, jvm, machine - jvm, scriptCpu < 0 ? "" : String.format(Locale.ROOT, ", of them the script %.2f s", scriptCpu));
+        scriptCpu = -1;
     }
 
     /** CPU accounting of a run: the machine's busy time (/proc/stat) and this JVM's own (the emulator; the in-memory runs). */
@@ -317,6 +318,8 @@ class DataTransferBench {
     }
 
     static final String SCRIPT = "data-transfer/tb-to-postgres.java", MAIN = "TbToPostgres";
+    /** The last script run's own CPU seconds (user + system, from /usr/bin/time), -1 when unknown. */
+    static double scriptCpu = -1;
     static String classpath;
 
     /**
@@ -325,6 +328,8 @@ class DataTransferBench {
      */
     static String script(TinybirdEmulator emu, boolean viaJbang, List<String> args, String... more) throws Exception {
         List<String> cmd = new ArrayList<>();
+        boolean timed = !viaJbang && Files.isExecutable(Path.of("/usr/bin/time"));
+        if (timed) cmd.addAll(List.of("/usr/bin/time", "-f", "cpu %U %S")); // the script process's own CPU time
         String extra = System.getenv("BENCH_JAVA_OPTIONS"); // e.g. -XX:StartFlightRecording=filename=/tmp/x.jfr to profile the script
         List<String> extraOpts = extra == null || extra.isBlank() ? List.of() : List.of(extra.strip().split("\\s+"));
         if (viaJbang) {
@@ -347,7 +352,14 @@ class DataTransferBench {
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         if (p.waitFor() != 0) throw new IllegalStateException(SCRIPT + " failed: " + err);
         String[] lines = err.split("\\n");
-        return lines[lines.length - 1];
+        String last = lines[lines.length - 1];
+        if (timed && last.startsWith("cpu ") && lines.length > 1) {
+            String[] f = last.split(" ");
+            scriptCpu = Double.parseDouble(f[1]) + Double.parseDouble(f[2]);
+            return lines[lines.length - 2];
+        }
+        scriptCpu = -1;
+        return last;
     }
 
     static List<String> asPg(boolean root, String... cmd) {

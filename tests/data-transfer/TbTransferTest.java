@@ -137,6 +137,31 @@ class TbTransferTest {
      * (more than one piece), integers past 64 bits, decimals with more digits than a double holds, booleans, nulls,
      * arrays. The table must hold exactly what the endpoint sent.
      */
+    /** COPY text writes numbers digit by digit: the same text as Long.toString and BigDecimal.toPlainString. */
+    @Test
+    void copyTextNumbersAreTheirPlainText() throws Exception {
+        List<java.math.BigDecimal> decimals = new ArrayList<>();
+        for (String t : List.of("0", "0.0", "-0.000", "0.05", "-0.05", "1.50", "80.5", "-12.25", "123456789012345678", "-0.123456789012345678",
+                "1234567890.12345678", "12345678901234567890.5", "1E+5", "1E-20", "-7E+2", "0.000000000000000001", "999999999999999999")) {
+            decimals.add(new java.math.BigDecimal(t));
+        }
+        Random rnd = new Random(7);
+        for (int i = 0; i < 20_000; i++) decimals.add(java.math.BigDecimal.valueOf(rnd.nextLong() >> rnd.nextInt(63), rnd.nextInt(22) - 2));
+        TbToPostgres.PgTarget.CopyText t = new TbToPostgres.PgTarget.CopyText(null); // never flushed: a value is far below its buffer
+        for (java.math.BigDecimal d : decimals) {
+            t.n = 0;
+            t.decimal(d);
+            assertEquals(d.toPlainString(), new String(t.buf, 0, t.n, java.nio.charset.StandardCharsets.US_ASCII), d.toString());
+        }
+        List<Long> longs = new ArrayList<>(List.of(0L, -1L, 9L, 10L, -10L, Long.MAX_VALUE, Long.MIN_VALUE, 1_000_000_000_000_000_000L));
+        for (int i = 0; i < 20_000; i++) longs.add(rnd.nextLong() >> rnd.nextInt(64));
+        for (long x : longs) {
+            t.n = 0;
+            t.number(x);
+            assertEquals(Long.toString(x), new String(t.buf, 0, t.n, java.nio.charset.StandardCharsets.US_ASCII));
+        }
+    }
+
     @Test
     void postgresKeepsAwkwardValuesExactly() throws Exception {
         Pg.Target db = TestServices.newDatabase();

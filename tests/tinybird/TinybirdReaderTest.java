@@ -146,6 +146,100 @@ class TinybirdReaderTest {
         }
     }
 
+    /** An answer's rows as JSON (meta, data, rows, rows_before_limit_at_least, statistics) and as NDJSON, the same rows. */
+    static String[] scannerAnswer() {
+        String big = "x".repeat(200_000) + "\\\"é" + "y".repeat(70_000); // past the scanner's 64 KB buffer, an escape and UTF-8 across it
+        List<String> rows = List.of(
+                "{\"s\":\"plain\",\"n\":42,\"d\":1.50,\"b\":true,\"z\":null,\"a\":[1,\"]\",{\"k\":\"}\\\"\"}],\"o\":{\"x\":[]}}",
+                "{\"s\":\"tab\\tnl\\nq\\\"bs\\\\sl\\/u\\u00e9\\ud83d\\ude00 é😀 \\b\\f\\r\",\"n\":-9223372036854775808,\"d\":1e5,\"b\":false,\"z\":0,\"a\":[],\"o\":{}}",
+                "{\"n\":9223372036854775807,\"s\":\"fields in another order, one unknown\",\"extra\":{\"deep\":[[[\"[\"]]]},\"d\":-0.0,\"b\":true,\"z\":123456789012345678901234567890}",
+                "{}",
+                " { \"s\" : \"spaces\" ,\n \"n\" : 0 , \"d\" : 2.5E-3 , \"a\" : [ 1 , 2 ] } ",
+                "{\"s\":\"" + big + "\",\"n\":123456789012345678,\"d\":0.1,\"z\":-12345678901234567890}",
+                "{\"s\":\"\",\"n\":-1,\"d\":3,\"b\":null}",
+                "{\"d\":-123456789.123456789,\"n\":1}", "{\"d\":1234567890.1234567891}", "{\"d\":-0.000}", "{\"d\":0.5e1}", "{\"d\":100.0}");
+        String meta = "[{\"name\":\"s\",\"type\":\"String\"},{\"name\":\"n\",\"type\":\"Int64\"},{\"name\":\"d\",\"type\":\"Float64\"},"
+                + "{\"name\":\"b\",\"type\":\"Bool\"},{\"name\":\"z\",\"type\":\"Nullable(Int256)\"},{\"name\":\"a\",\"type\":\"Array(String)\"},"
+                + "{\"name\":\"o\",\"type\":\"JSON\"}]";
+        String json = "{\"meta\": " + meta + ",\n\"data\": [\n" + String.join(",\n", rows) + "\n],\n\"rows\": 7,\n\"rows_before_limit_at_least\": 70,"
+                + "\"statistics\":{\"elapsed\":0.001,\"rows_read\":70,\"bytes_read\":1000}}";
+        return new String[] {json, String.join("\n", rows) + "\n"};
+    }
+
+    /** Reads every row with nextValues into s, n, d, b, z, a, o (the field "extra" is not asked for). */
+    static List<Object[]> values(Tinybird.Rows r) {
+        Map<String, Integer> index = new LinkedHashMap<>();
+        for (String c : List.of("s", "n", "d", "b", "z", "a", "o")) index.put(c, index.size());
+        List<Object[]> out = new ArrayList<>();
+        for (Object[] v; (v = r.nextValues(index, index.size())) != null; ) out.add(v);
+        return out;
+    }
+
+    /** An input stream that hands out one byte per read: every value crosses a buffer refill. */
+    static java.io.InputStream trickle(byte[] b) {
+        return new java.io.ByteArrayInputStream(b) {
+            @Override
+            public synchronized int read(byte[] dst, int off, int len) {
+                return super.read(dst, off, Math.min(len, 1));
+            }
+        };
+    }
+
+    @Test
+    void theRowScannerGivesTheValuesJacksonGives() throws Exception {
+        String[] answer = scannerAnswer();
+        byte[] json = answer[0].getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        List<Object[]> jackson = values(new Tinybird.Rows(new java.io.ByteArrayInputStream(answer[1].getBytes(java.nio.charset.StandardCharsets.UTF_8)), true, "ndjson"));
+        assertEquals(12, jackson.size());
+        for (java.io.InputStream in : List.of(new java.io.ByteArrayInputStream(json), trickle(json))) {
+            try (Tinybird.Rows r = new Tinybird.Rows(in, false, "json")) {
+                List<Object[]> scanned = values(r);
+                assertEquals(jackson.size(), scanned.size());
+                for (int i = 0; i < scanned.size(); i++) {
+                    assertArrayEquals(jackson.get(i), scanned.get(i), "row " + i);
+                    for (int c = 0; c < 7; c++) {
+                        Object a = jackson.get(i)[c], b = scanned.get(i)[c];
+                        assertEquals(a == null ? null : a.getClass(), b == null ? null : b.getClass(), "row " + i + " column " + c);
+                    }
+                }
+                assertEquals(12, r.count());
+                assertEquals(7L, r.rowsField());
+                assertEquals(70L, r.rowsBeforeLimitAtLeast());
+                assertEquals(70, r.statistics().get("rows_read").asInt());
+                assertEquals(7, r.meta().size());
+            }
+        }
+        // spot checks of what both say
+        Object[] r1 = jackson.get(1);
+        assertEquals("tab\tnl\nq\"bs\\sl/u\u00e9\ud83d\ude00 é😀 \b\f\r", r1[0]);
+        assertEquals(Long.MIN_VALUE, r1[1]);
+        assertEquals(new java.math.BigDecimal("1e5"), r1[2]);
+        assertEquals(new java.math.BigInteger("123456789012345678901234567890"), jackson.get(2)[4]);
+        assertEquals(new java.math.BigDecimal("1.50"), jackson.get(0)[2]);
+        assertEquals("[1,\"]\",{\"k\":\"}\\\"\"}]", jackson.get(0)[5].toString());
+        assertEquals(new java.math.BigDecimal("-123456789.123456789"), jackson.get(7)[2]);
+        assertEquals(new java.math.BigDecimal("0.000"), jackson.get(9)[2]);
+        assertEquals(270_002, ((String) jackson.get(5)[0]).length()); // x..., an escaped quote, é, y...
+        // a cut anywhere: an error, never fewer rows as if the answer were complete
+        for (int cut = 1; cut < json.length; cut += cut < 2000 ? 7 : 9973) {
+            byte[] part = java.util.Arrays.copyOf(json, cut);
+            try (Tinybird.Rows r = new Tinybird.Rows(new java.io.ByteArrayInputStream(part), false, "json")) {
+                values(r);
+                fail("an answer cut at byte " + cut + " of " + json.length + " was read as complete");
+            } catch (java.io.IOException | Cli.Failure expected) {
+                // the header or the rows are incomplete
+            }
+        }
+        // malformed rows: one clear error
+        for (String bad : List.of("[{\"s\":\"a\"}{}]", "[{\"s\" \"a\"}]", "[{\"n\":1-2}]", "[{\"n\":tru}]", "[{\"s\":\"\\x\"}]", "[{\"n\":.}]")) {
+            byte[] b = ("{\"meta\":[],\"data\":" + bad + "}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            try (Tinybird.Rows r = new Tinybird.Rows(new java.io.ByteArrayInputStream(b), false, "GET /v0/pipes/x.json")) {
+                Cli.Failure f = assertThrows(Cli.Failure.class, () -> values(r), bad);
+                assertTrue(f.getMessage().startsWith("broken answer from Tinybird to GET /v0/pipes/x.json after "), f.getMessage());
+            }
+        }
+    }
+
     @Test
     void streamsAMillionRowsWithA64MegabyteHeap() throws Exception {
         long n = 1_000_000;
