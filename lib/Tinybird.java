@@ -1080,13 +1080,36 @@ public final class Tinybird {
                 }
                 byte c = buf[i];
                 if (c == '"') {
-                    String s = new String(buf, pos, i - pos, StandardCharsets.ISO_8859_1);
+                    String s = i - pos <= 64 ? shared(pos, i) : new String(buf, pos, i - pos, StandardCharsets.ISO_8859_1);
                     pos = i + 1;
                     return s;
                 }
                 if (c == '\\' || c < 0) return escapedString(i);
                 i++;
             }
+        }
+
+        private final String[] recent = new String[4096];
+
+        /**
+         * A short ASCII string, the same String as the last one with these bytes in its slot of a 4,096-entry cache:
+         * a city, a description or a timestamp repeated over thousands of rows is one object, not one a row (less to
+         * allocate, and far less for the collector to copy while rows wait to be written).
+         */
+        private String shared(int from, int to) {
+            int h = 0;
+            for (int k = from; k < to; k++) h = 31 * h + buf[k];
+            int slot = (h ^ (h >>> 12) ^ (h >>> 24)) & (recent.length - 1);
+            String s = recent[slot];
+            int len = to - from;
+            if (s != null && s.length() == len) {
+                int k = 0;
+                while (k < len && s.charAt(k) == buf[from + k]) k++;
+                if (k == len) return s;
+            }
+            s = new String(buf, from, len, StandardCharsets.ISO_8859_1);
+            recent[slot] = s;
+            return s;
         }
 
         /** The rest of a string with escapes or non-ASCII (UTF-8) bytes, from i. */

@@ -18,6 +18,8 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -736,11 +738,18 @@ public final class Transfer {
         }
 
         private List<Object[]> dedupe(List<Object[]> rows, Counts c) {
-            Map<List<Object>, Integer> last = new HashMap<>(rows.size() * 2);
+            Map<Object, Integer> last = new HashMap<>(rows.size() * 2);
             for (int i = 0; i < rows.size(); i++) {
                 Object[] r = rows.get(i);
-                List<Object> k = new ArrayList<>(keyIdx.length);
-                for (int j : keyIdx) k.add(r[j] instanceof BigDecimal d ? d.stripTrailingZeros() : r[j]);
+                Object k;
+                if (keyIdx.length == 1) {
+                    k = keyPart(r[keyIdx[0]]);
+                    if (k == null) k = Collections.singletonList(null); // apart from every non-null key
+                } else {
+                    Object[] parts = new Object[keyIdx.length];
+                    for (int j = 0; j < parts.length; j++) parts[j] = keyPart(r[keyIdx[j]]);
+                    k = Arrays.asList(parts);
+                }
                 last.put(k, i);
             }
             if (last.size() == rows.size()) return rows;
@@ -752,6 +761,11 @@ public final class Transfer {
                 else c.skipped++;
             }
             return out;
+        }
+
+        /** A key value as dedupe compares it: decimals by value (1.50 = 1.5). */
+        private static Object keyPart(Object v) {
+            return v instanceof BigDecimal d ? d.stripTrailingZeros() : v;
         }
 
         private void reject(Object[] row, String why) throws IOException {

@@ -147,6 +147,13 @@ class TbTransferTest {
         }
         Random rnd = new Random(7);
         for (int i = 0; i < 20_000; i++) decimals.add(java.math.BigDecimal.valueOf(rnd.nextLong() >> rnd.nextInt(63), rnd.nextInt(22) - 2));
+        for (int i = 0; i < 200_000; i++) { // 15 digits and fewer, every scale: the double route must give the exact digits
+            long u = (long) (rnd.nextDouble() * Math.pow(10, 1 + rnd.nextInt(15)));
+            decimals.add(java.math.BigDecimal.valueOf(rnd.nextBoolean() ? u : -u, rnd.nextInt(19)));
+        }
+        for (long u : new long[] {999_999_999_999_999L, 100_000_000_000_000L, 123_456_789_012_345L, 5, 1}) {
+            for (int sc = 0; sc <= 18; sc++) decimals.add(java.math.BigDecimal.valueOf(u, sc));
+        }
         TbToPostgres.PgTarget.CopyText t = new TbToPostgres.PgTarget.CopyText(null); // never flushed: a value is far below its buffer
         for (java.math.BigDecimal d : decimals) {
             t.n = 0;

@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.Random;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.AfterEach;
@@ -220,6 +221,20 @@ class TinybirdReaderTest {
         assertEquals(new java.math.BigDecimal("-123456789.123456789"), jackson.get(7)[2]);
         assertEquals(new java.math.BigDecimal("0.000"), jackson.get(9)[2]);
         assertEquals(270_002, ((String) jackson.get(5)[0]).length()); // x..., an escaped quote, é, y...
+        // many short strings, repeated and not (the scanner shares the String of a recent equal one): each its own text
+        StringBuilder many = new StringBuilder("{\"meta\":[],\"data\":[");
+        StringBuilder manyNd = new StringBuilder();
+        Random rnd = new Random(3);
+        for (int i = 0; i < 30_000; i++) {
+            String row = "{\"s\":\"" + Integer.toString(rnd.nextInt(20_000), 36) + "-".repeat(rnd.nextInt(3)) + "\",\"a\":\"" + (i % 7 == 0 ? "" : "x" + i % 50) + "\"}";
+            many.append(i == 0 ? "" : ",").append(row);
+            manyNd.append(row).append('\n');
+        }
+        many.append("]}");
+        List<Object[]> manyScanned = values(new Tinybird.Rows(new java.io.ByteArrayInputStream(many.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)), false, "json"));
+        List<Object[]> manyJackson = values(new Tinybird.Rows(new java.io.ByteArrayInputStream(manyNd.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)), true, "ndjson"));
+        assertEquals(30_000, manyScanned.size());
+        for (int i = 0; i < manyScanned.size(); i++) assertArrayEquals(manyJackson.get(i), manyScanned.get(i), "row " + i);
         // a cut anywhere: an error, never fewer rows as if the answer were complete
         for (int cut = 1; cut < json.length; cut += cut < 2000 ? 7 : 9973) {
             byte[] part = java.util.Arrays.copyOf(json, cut);
