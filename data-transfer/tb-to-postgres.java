@@ -311,17 +311,22 @@ class TbToPostgres implements Callable<Integer> {
 
         private List<Transfer.Column> keyMeta;
         private boolean[] isKey;
+        private String[] lastClean;
 
         @Override
         public String validate(List<Transfer.Column> meta, Object[] row) {
             if (meta != keyMeta) { // once per answer's meta, not once per row
                 isKey = new boolean[meta.size()];
+                lastClean = new String[meta.size()];
                 for (int i = 0; i < meta.size(); i++) isKey[i] = key.contains(meta.get(i).name());
                 keyMeta = meta;
             }
             for (int i = 0; i < meta.size(); i++) {
                 if (row[i] == null && isKey[i]) return "key column " + meta.get(i).name() + " is null";
-                if (row[i] instanceof String s && s.indexOf('\0') >= 0) return "column " + meta.get(i).name() + " contains a NUL character (PostgreSQL text can't)";
+                if (row[i] instanceof String s && s != lastClean[i]) { // a String shared by many rows is checked once
+                    if (s.indexOf('\0') >= 0) return "column " + meta.get(i).name() + " contains a NUL character (PostgreSQL text can't)";
+                    lastClean[i] = s;
+                }
             }
             return null;
         }
@@ -492,6 +497,16 @@ class TbToPostgres implements Callable<Integer> {
                     buf[n++] = '-';
                     x = -x;
                 }
+                if (x <= Integer.MAX_VALUE) { // int arithmetic: C1 makes a runtime call of every long division
+                    int v = (int) x, len = 1;
+                    for (int t = v; t >= 10; t /= 10) len++;
+                    for (int i = n + len - 1; i >= n; i--) {
+                        buf[i] = (byte) ('0' + v % 10);
+                        v /= 10;
+                    }
+                    n += len;
+                    return;
+                }
                 int len = 1;
                 for (long t = x; t >= 10; t /= 10) len++;
                 for (int i = n + len - 1; i >= n; i--) {
@@ -522,6 +537,20 @@ class TbToPostgres implements Callable<Integer> {
                 for (long t = u; t >= 10; t /= 10) digits++;
                 int len = Math.max(digits, scale + 1) + (scale > 0 ? 1 : 0); // a zero before the point when all digits are decimals
                 int i = n + len - 1;
+                if (u <= Integer.MAX_VALUE) { // int arithmetic, as in number()
+                    int v = (int) u;
+                    for (int k = 0; k < scale; k++) {
+                        buf[i--] = (byte) ('0' + v % 10);
+                        v /= 10;
+                    }
+                    if (scale > 0) buf[i--] = '.';
+                    do {
+                        buf[i--] = (byte) ('0' + v % 10);
+                        v /= 10;
+                    } while (i >= n);
+                    n += len;
+                    return;
+                }
                 for (int k = 0; k < scale; k++) {
                     buf[i--] = (byte) ('0' + u % 10);
                     u /= 10;

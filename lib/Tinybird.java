@@ -931,10 +931,14 @@ public final class Tinybird {
         private int name(int field) throws IOException {
             if (field < seenName.length && seenName[field] != null) {
                 byte[] nm = seenName[field];
-                if (fill(nm.length + 1) > nm.length && buf[pos + nm.length] == '"'
-                        && java.util.Arrays.equals(buf, pos, pos + nm.length, nm, 0, nm.length)) {
-                    pos += nm.length + 1;
-                    return seenPos[field];
+                int len = nm.length;
+                if (fill(len + 1) > len && buf[pos + len] == '"') {
+                    int k = 0;
+                    while (k < len && buf[pos + k] == nm[k]) k++;
+                    if (k == len) {
+                        pos += len + 1;
+                        return seenPos[field];
+                    }
                 }
             }
             int start = pos;
@@ -1090,6 +1094,7 @@ public final class Tinybird {
         }
 
         private final String[] recent = new String[4096];
+        private final byte[][] recentBytes = new byte[4096][];
 
         /**
          * A short ASCII string, the same String as the last one with these bytes in its slot of a 4,096-entry cache:
@@ -1100,14 +1105,16 @@ public final class Tinybird {
             int h = 0;
             for (int k = from; k < to; k++) h = 31 * h + buf[k];
             int slot = (h ^ (h >>> 12) ^ (h >>> 24)) & (recent.length - 1);
-            String s = recent[slot];
+            byte[] b = recentBytes[slot];
             int len = to - from;
-            if (s != null && s.length() == len) {
+            if (b != null && b.length == len) {
                 int k = 0;
-                while (k < len && s.charAt(k) == buf[from + k]) k++;
-                if (k == len) return s;
+                while (k < len && b[k] == buf[from + k]) k++;
+                if (k == len) return recent[slot];
             }
-            s = new String(buf, from, len, StandardCharsets.ISO_8859_1);
+            b = java.util.Arrays.copyOfRange(buf, from, to);
+            String s = new String(b, StandardCharsets.ISO_8859_1);
+            recentBytes[slot] = b;
             recent[slot] = s;
             return s;
         }
