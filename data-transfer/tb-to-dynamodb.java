@@ -186,7 +186,30 @@ class TbToDynamodb implements Callable<Integer> {
             } catch (ResourceInUseException racing) {
                 // created meanwhile
             }
-            db.waiter().waitUntilTableExists(r -> r.tableName(name));
+            awaitActive(db, name);
+        }
+
+        /**
+         * Polls DescribeTable every 200 ms until the table is ACTIVE (up to 5 minutes). The SDK's waiter waits 20 s
+         * between its calls: a table that is still CREATING at the first look (dynalite: half a second; DynamoDB: a few
+         * seconds) cost a run 20 s.
+         */
+        static void awaitActive(DynamoDbClient db, String name) {
+            long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+            while (true) {
+                try {
+                    if (db.describeTable(r -> r.tableName(name)).table().tableStatus() == TableStatus.ACTIVE) return;
+                } catch (ResourceNotFoundException notYet) {
+                    // eventually consistent: not visible yet
+                }
+                if (System.nanoTime() > deadline) throw new Cli.Failure("DynamoDB table " + name + " is not ACTIVE after 5 minutes");
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new Cli.Failure("interrupted while waiting for table " + name);
+                }
+            }
         }
 
         @Override
