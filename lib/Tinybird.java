@@ -367,7 +367,7 @@ public final class Tinybird {
 
     // ================================================================== client
 
-    /** A host and a token over one java.net.http.HttpClient. Thread-safe. */
+    /** A host and a token: writes and imports over one java.net.http.HttpClient, reads over HttpURLConnection. Thread-safe. */
     public static final class Client implements AutoCloseable {
         private final String host;
         private final String token;
@@ -457,8 +457,8 @@ public final class Tinybird {
         /**
          * Sends a read (GET, or POST of body) and returns its rows as they arrive. Answers are streamed over the JDK's
          * blocking HttpURLConnection rather than java.net.http: the bytes go straight from the socket to the parser in
-         * the reading thread (bench/data-transfer: about a fifth of the CPU java.net.http's selector and body
-         * hand-off took for 190 MB of rows). Keep-alive connections are reused; the read timeout applies to every
+         * the reading thread (for 190 MB of rows: 0.2 s of CPU against the 1.3 s java.net.http's selector thread and
+         * body hand-off took). Keep-alive connections are reused; the read timeout applies to every
          * read, so a stalled answer fails instead of hanging; redirects are not followed (as with java.net.http).
          */
         private Rows open(String pathAndQuery, String body, String contentType, String what, String scope, boolean ndjson) {

@@ -267,7 +267,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             pipes.put("current_conditions", WEATHER::currentConditions);
         }
         // TCP_NODELAY on answers, as Tinybird's front (nginx: tcp_nodelay on) has it: without it, the JDK server's small
-        // chunk writes wait on the client's delayed ACKs (read before the first server of this JVM starts)
+        // chunk writes wait on the client's delayed ACKs (the JDK reads the property once, when the first server of a JVM starts)
         if (System.getProperty("sun.net.httpserver.nodelay") == null) System.setProperty("sun.net.httpserver.nodelay", "true");
         try {
             server = HttpServer.create(new InetSocketAddress(InetAddress.getByName(bind), port), 1024);
