@@ -941,7 +941,6 @@ public final class Tinybird {
                     }
                 }
             }
-            int start = pos;
             String s = string();
             Integer i = index.get(s);
             int col = i == null ? -1 : i;
@@ -949,9 +948,8 @@ public final class Tinybird {
                 seenName = java.util.Arrays.copyOf(seenName, field * 2);
                 seenPos = java.util.Arrays.copyOf(seenPos, field * 2);
             }
-            // remember the name's bytes when they were read in one piece (no escapes)
-            byte[] raw = s.getBytes(StandardCharsets.UTF_8);
-            seenName[field] = pos - 1 - start == raw.length && start + raw.length <= lim ? raw : null;
+            // its bytes, to be matched as they stand: only a name with no quote or backslash is the same text escaped
+            seenName[field] = s.indexOf('"') < 0 && s.indexOf('\\') < 0 ? s.getBytes(StandardCharsets.UTF_8) : null;
             seenPos[field] = col;
             return col;
         }

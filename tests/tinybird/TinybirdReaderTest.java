@@ -267,6 +267,20 @@ class TinybirdReaderTest {
                 // the header or the rows are incomplete
             }
         }
+        // field names with a quote or a backslash, then a row whose text looks like such a name: each read as itself
+        String odd = "{\"meta\":[],\"data\":[{\"s\\\":1,\\\"n\":\"x\"},{\"s\":1,\"n\":2}]}";
+        String oddNd = "{\"s\\\":1,\\\"n\":\"x\"}\n{\"s\":1,\"n\":2}\n";
+        Map<String, Integer> oddIndex = Map.of("s", 0, "n", 1, "s\":1,\"n", 2);
+        List<Object[]> oddScanned = new ArrayList<>(), oddJackson = new ArrayList<>();
+        try (Tinybird.Rows r = new Tinybird.Rows(new java.io.ByteArrayInputStream(odd.getBytes(java.nio.charset.StandardCharsets.UTF_8)), false, "json")) {
+            for (Object[] v; (v = r.nextValues(oddIndex, 3)) != null; ) oddScanned.add(v);
+        }
+        try (Tinybird.Rows r = new Tinybird.Rows(new java.io.ByteArrayInputStream(oddNd.getBytes(java.nio.charset.StandardCharsets.UTF_8)), true, "ndjson")) {
+            for (Object[] v; (v = r.nextValues(oddIndex, 3)) != null; ) oddJackson.add(v);
+        }
+        assertArrayEquals(new Object[] {null, null, "x"}, oddJackson.get(0));
+        assertArrayEquals(new Object[] {1L, 2L, null}, oddJackson.get(1));
+        for (int i = 0; i < 2; i++) assertArrayEquals(oddJackson.get(i), oddScanned.get(i), "row " + i);
         // malformed rows: one clear error
         for (String bad : List.of("[{\"s\":\"a\"}{}]", "[{\"s\" \"a\"}]", "[{\"n\":1-2}]", "[{\"n\":tru}]", "[{\"s\":\"\\x\"}]", "[{\"n\":.}]")) {
             byte[] b = ("{\"meta\":[],\"data\":" + bad + "}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
