@@ -65,7 +65,7 @@ import picocli.CommandLine.Spec;
         description = {
             "Streams synthetic e-commerce events (view, cart, uncart, purchase, return) that follow the shop's rules:",
             "a cart needs a prior view, an uncart or a purchase needs the product in the cart, a return needs an",
-            "unreturned purchase. The mix matches event_type_weights; duplicate_data_percentage % of the events are",
+            "unreturned purchase. The mix matches event_type_weights; duplicate_data_percentage %% of the events are",
             "sent twice with the same event_id. Sinks: stdout (the default), --out FILE, the Tinybird Events API,",
             "PostgreSQL (ecomm_totals, product_inventory, optionally every event).",
             "Settings: --config FILE (default ./settings.yaml when present, else the original's defaults); every",

@@ -126,6 +126,42 @@ class RepoTest {
         assertEquals(List.of(), failures);
     }
 
+
+    /**
+     * picocli runs each help text through String.format: a bare '%' (as in "errors<1%") prints "[picocli WARN] Could
+     * not format ..." above the help and leaves the line unformatted. Every script's texts must format cleanly.
+     */
+    @Test
+    void everyScriptsHelpFormatsWithoutPicocliWarnings() throws Exception {
+        Path root = TestServices.repoRoot();
+        List<String> problems = new ArrayList<>();
+        for (Path s : scripts()) {
+            String base = s.getFileName().toString().replace(".java", "");
+            if (base.equals("RunTests")) continue;
+            Matcher cls = Pattern.compile("(?m)^(public\\s+)?(final\\s+)?class\\s+(\\w+)").matcher(Files.readString(s));
+            assertTrue(cls.find(), s + ": no top-level class");
+            picocli.CommandLine cl = new picocli.CommandLine(Class.forName(cls.group(3)).getDeclaredConstructor().newInstance());
+            List<picocli.CommandLine.Model.CommandSpec> specs = new ArrayList<>(List.of(cl.getCommandSpec()));
+            cl.getSubcommands().values().forEach(sub -> specs.add(sub.getCommandSpec()));
+            for (picocli.CommandLine.Model.CommandSpec spec : specs) {
+                List<String> texts = new ArrayList<>();
+                texts.addAll(List.of(spec.usageMessage().description()));
+                texts.addAll(List.of(spec.usageMessage().header()));
+                texts.addAll(List.of(spec.usageMessage().footer()));
+                for (picocli.CommandLine.Model.OptionSpec o : spec.options()) texts.addAll(List.of(o.description()));
+                for (picocli.CommandLine.Model.PositionalParamSpec p : spec.positionalParameters()) texts.addAll(List.of(p.description()));
+                for (String t : texts) {
+                    if (!t.contains("%")) continue;
+                    try {
+                        String.format(t);
+                    } catch (java.util.IllegalFormatException e) {
+                        problems.add(root.relativize(s) + " (" + spec.qualifiedName() + "): " + t + "  <- " + e.getMessage());
+                    }
+                }
+            }
+        }
+        assertEquals(List.of(), problems, "write a literal % as %% in picocli texts");
+    }
     @Test
     void launcherPrintsJbangVersion() {
         TestServices.Run r = TestServices.jbang(null, Duration.ofMinutes(3), "--version");
