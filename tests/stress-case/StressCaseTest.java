@@ -7,6 +7,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,6 +25,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -347,6 +349,111 @@ class StressCaseTest {
         assertTrue(r.err.contains("http: answered nothing but errors"), r.err);
         String page = Files.readString(html);
         assertTrue(page.contains("<svg id=\"latency-over-time\"") && page.contains("connection"), "report written");
+    }
+
+    /**
+     * A server that answers the first request (the check before the run) and then takes requests without answering:
+     * each is a timeout after --timeout, not a hang.
+     */
+    @Test
+    void aServerThatStopsAnsweringGivesTimeoutsOnTime() throws Exception {
+        List<Socket> held = new CopyOnWriteArrayList<>();
+        AtomicLong requests = new AtomicLong();
+        try (ServerSocket silent = new ServerSocket(0, 128, java.net.InetAddress.getLoopbackAddress())) {
+            Thread acceptor = Thread.ofVirtual().start(() -> {
+                try {
+                    while (true) {
+                        Socket c = silent.accept();
+                        held.add(c);
+                        Thread.ofVirtual().start(() -> {
+                            try {
+                                var in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(), StandardCharsets.ISO_8859_1));
+                                for (String line; (line = in.readLine()) != null; ) {
+                                    if (!line.isEmpty()) continue; // the end of a request's headers
+                                    if (requests.incrementAndGet() == 1) {
+                                        c.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".getBytes(StandardCharsets.US_ASCII));
+                                    }
+                                }
+                            } catch (IOException closed) {
+                                // the client gave up on it
+                            }
+                        });
+                    }
+                } catch (IOException closed) {
+                    // the test is over
+                }
+            });
+            Path js = dir.resolve("silent.json");
+            long t0 = System.nanoTime();
+            R r = stress(Map.of(), "--target", "http", "--http-url", "http://127.0.0.1:" + silent.getLocalPort() + "/",
+                    "-c", "2", "--duration", "2s", "--timeout", "300ms", "--give-up", "30s", "--json", js.toString());
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            silent.close();
+            acceptor.join();
+            assertEquals(0, r.rc, r.err);
+            JsonNode t = json(js).path("targets").path("http");
+            assertEquals(0, t.path("ok").asLong(), r.out);
+            long timeouts = t.path("errors_by_kind").path("timeout").asLong();
+            // 2 workers x 2 s / 0.3 s = ~13 timeouts (the ticker checks every 10 ms); none of another kind
+            assertTrue(timeouts >= 8 && timeouts <= 16, "timeouts: " + timeouts + "\n" + r.out);
+            assertEquals(timeouts, t.path("errors").asLong(), r.out);
+            assertTrue(held.size() >= timeouts, "a timed-out connection is closed and a new one opened: " + held.size());
+            assertTrue(seconds < 10, "the run ended on time: " + seconds + " s");
+        } finally {
+            for (Socket s : held) s.close();
+        }
+    }
+
+    /** https: the certificate must be trusted and name the host (a trusted certificate for another name is refused). */
+    @Test
+    void httpsChecksThatTheCertificateNamesTheHost() throws Exception {
+        String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+        Path ks = dir.resolve("ks.p12"), cer = dir.resolve("s.cer"), ts = dir.resolve("ts.p12");
+        String pw = "changeit-" + System.nanoTime();
+        for (List<String> cmd : List.of(
+                List.of(keytool, "-genkeypair", "-alias", "s", "-keyalg", "EC", "-dname", "CN=localhost", "-ext", "SAN=dns:localhost",
+                        "-validity", "2", "-storetype", "PKCS12", "-keystore", ks.toString(), "-storepass", pw),
+                List.of(keytool, "-exportcert", "-alias", "s", "-keystore", ks.toString(), "-storepass", pw, "-file", cer.toString()),
+                List.of(keytool, "-importcert", "-noprompt", "-alias", "s", "-file", cer.toString(), "-storetype", "PKCS12",
+                        "-keystore", ts.toString(), "-storepass", pw))) {
+            TestServices.Run k = TestServices.run(dir, Duration.ofMinutes(1), cmd);
+            assertEquals(0, k.exitCode(), k.stderr());
+        }
+        java.security.KeyStore store = java.security.KeyStore.getInstance("PKCS12");
+        try (var in = Files.newInputStream(ks)) {
+            store.load(in, pw.toCharArray());
+        }
+        var kmf = javax.net.ssl.KeyManagerFactory.getInstance(javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(store, pw.toCharArray());
+        var ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+        ctx.init(kmf.getKeyManagers(), null, null);
+        var https = com.sun.net.httpserver.HttpsServer.create(new InetSocketAddress("127.0.0.1", 0), 128);
+        https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(ctx));
+        https.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        https.createContext("/", ex -> answer(ex, 200, "{\"rows\":1}"));
+        https.start();
+        try {
+            int port = https.getAddress().getPort();
+            List<String> java = List.of("env", "JAVA_TOOL_OPTIONS=-Djavax.net.ssl.trustStore=" + ts + " -Djavax.net.ssl.trustStorePassword=" + pw,
+                    TestServices.repoRoot().resolve("jbang").toString(), "stress-case/stress-case.java", "--target", "http", "-c", "2",
+                    "--duration", "1s", "-q");
+            Path js = dir.resolve("tls.json");
+            List<String> good = new ArrayList<>(java);
+            good.addAll(List.of("--http-url", "https://localhost:" + port + "/x", "--json", js.toString()));
+            TestServices.Run ok = TestServices.run(TestServices.repoRoot(), Duration.ofMinutes(5), good);
+            assertEquals(0, ok.exitCode(), ok.stderr());
+            JsonNode t = json(js).path("targets").path("http");
+            assertTrue(t.path("ok").asLong() > 0 && t.path("errors").asLong() == 0, t.toString());
+
+            List<String> wrongName = new ArrayList<>(java);
+            wrongName.addAll(List.of("--http-url", "https://127.0.0.1:" + port + "/x"));
+            TestServices.Run bad = TestServices.run(TestServices.repoRoot(), Duration.ofMinutes(5), wrongName);
+            assertNotEquals(0, bad.exitCode(), bad.stdout());
+            assertTrue(bad.stderr().contains("stress-case: http: cannot reach https://127.0.0.1:" + port)
+                    && bad.stderr().contains("127.0.0.1 found"), bad.stderr());
+        } finally {
+            https.stop(0);
+        }
     }
 
     // ------------------------------------------------------------------ thresholds
