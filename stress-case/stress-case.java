@@ -571,6 +571,7 @@ class StressCase implements Callable<Integer> {
             p.setProperty("options", p.containsKey("options") ? p.getProperty("options") + " " + opt : opt);
             p.setProperty("socketTimeout", Long.toString(timeout.toSeconds() + 5));
             p.putIfAbsent("connectTimeout", "10");
+            p.putIfAbsent("socketFactory", BlockingSocketFactory.class.getName()); // blocking sockets, timeouts by Deadlines
             p.putIfAbsent("ApplicationName", "stress-case");
             this.where = new Pg.Target(t.jdbcUrl(), p);
             this.wl = wl;
@@ -609,7 +610,27 @@ class StressCase implements Callable<Integer> {
             }
         }
 
+        /**
+         * Every connection of the pool opened before the clock starts (HikariCP opens them one at a time in the
+         * background: a run that started at once had ~40 of 50, and its workers queued for connections), then one
+         * real query: a target down or a query failing at start is one clear error.
+         */
         public void check() {
+            List<Connection> held = new ArrayList<>();
+            try {
+                HikariDataSource pool = pool();
+                for (int i = 0; i < poolSize; i++) held.add(pool.getConnection());
+            } catch (SQLException e) {
+                throw new Cli.Failure("postgres: opened " + held.size() + " of " + poolSize + " connections: " + oneLine(e), e);
+            } finally {
+                for (Connection c : held) {
+                    try {
+                        c.close();
+                    } catch (SQLException ignored) {
+                        // back to the pool anyway
+                    }
+                }
+            }
             try (Session s = session()) {
                 s.call(wl.values(Long.MAX_VALUE));
             } catch (Cli.Failure f) {
@@ -776,50 +797,57 @@ class StressCase implements Callable<Integer> {
 
     /**
      * Request timeouts without SO_TIMEOUT. A timed read (or a connect with a timeout) switches a JDK socket to
-     * non-blocking mode for good, and from then on every read of a platform thread that finds nothing yet costs three
-     * system calls (read, poll, read) where a blocking socket needs one: measured against nginx on the 2-core bench
-     * machine, ~20 % more CPU per request. Instead, connections stay blocking and this one daemon thread closes the
-     * socket of a request that is past its deadline (checked every 10 ms); the blocked read then fails and the caller
-     * reports a timeout. {@link #arm} before the I/O, {@link #disarm} after: false when the deadline fired.
+     * non-blocking mode for good: from then on every read of a platform thread that finds nothing yet costs three
+     * system calls (read, poll, read) where a blocking socket needs one, and every read of a virtual thread that has
+     * to wait schedules and cancels a timer. Measured on the 2-core bench machine against nginx: ~20 % more CPU per
+     * request. Instead, sockets stay blocking and one daemon thread closes the socket of a request that is past its
+     * deadline (checked every 10 ms); the blocked read then fails and the caller reports a timeout.
      */
     static final class Deadlines {
         static final long IDLE = 0, FIRED = -1;
         static final Set<Watched> watched = ConcurrentHashMap.newKeySet();
         private static Thread ticker;
 
-        /** A connection whose socket the ticker may close: its deadline (System.nanoTime(), IDLE or FIRED). */
-        abstract static class Watched {
+        private Deadlines() {}
+
+        /** One socket's deadline (System.nanoTime(), IDLE or FIRED) and how to close it (run on the ticker thread). */
+        static final class Watched {
             final AtomicLong deadline = new AtomicLong(IDLE);
+            final Runnable expire;
 
-            abstract void expire(); // closes the socket, from the ticker thread
-        }
+            Watched(Runnable expire) {
+                this.expire = expire;
+            }
 
-        static synchronized void watch(Watched w) {
-            watched.add(w);
-            if (ticker == null) {
-                ticker = Thread.ofPlatform().daemon(true).name("stress-case-deadlines").start(Deadlines::tick);
+            /** Watches this socket from now on (until {@link #unwatch}). */
+            void watch() {
+                if (watched.add(this)) startTicker();
+            }
+
+            void unwatch() {
+                watched.remove(this);
+            }
+
+            /** Starts a deadline timeoutNanos from now; returns it, the token for {@link #disarm}. */
+            long arm(long timeoutNanos) {
+                long d = System.nanoTime() + timeoutNanos;
+                if (d == IDLE || d == FIRED) d = 1;
+                deadline.set(d);
+                return d;
+            }
+
+            /** Ends the deadline; false when the ticker fired it first (the socket is closed or being closed). */
+            boolean disarm(long token) {
+                return deadline.compareAndSet(token, IDLE) || deadline.get() != FIRED;
+            }
+
+            boolean fired() {
+                return deadline.get() == FIRED;
             }
         }
 
-        static void unwatch(Watched w) {
-            watched.remove(w);
-        }
-
-        /** Starts a deadline timeoutNanos from now; returns it (the token for {@link #disarm}). */
-        static long arm(Watched w, long timeoutNanos) {
-            long d = System.nanoTime() + timeoutNanos;
-            if (d == IDLE || d == FIRED) d = 1;
-            w.deadline.set(d);
-            return d;
-        }
-
-        /** Ends the deadline; false when the ticker fired it first (the socket is closed or being closed). */
-        static boolean disarm(Watched w, long token) {
-            return w.deadline.compareAndSet(token, IDLE) || w.deadline.get() != FIRED;
-        }
-
-        static boolean fired(Watched w) {
-            return w.deadline.get() == FIRED;
+        private static synchronized void startTicker() {
+            if (ticker == null) ticker = Thread.ofPlatform().daemon(true).name("stress-case-deadlines").start(Deadlines::tick);
         }
 
         private static void tick() {
@@ -830,7 +858,7 @@ class StressCase implements Callable<Integer> {
                     long d = w.deadline.get();
                     if (d != IDLE && d != FIRED && now - d >= 0 && w.deadline.compareAndSet(d, FIRED)) {
                         try {
-                            w.expire();
+                            w.expire.run();
                         } catch (RuntimeException ignored) {
                             // closing anyway
                         }
@@ -840,12 +868,137 @@ class StressCase implements Callable<Integer> {
         }
     }
 
+    /**
+     * pgjdbc's socket factory (property socketFactory) for blocking sockets with {@link Deadlines}: connectTimeout
+     * and socketTimeout (setSoTimeout) are enforced by closing the socket, which pgjdbc then reports as an I/O error,
+     * as it does a timed-out read. Public with a public constructor: pgjdbc instantiates it by name.
+     */
+    public static final class BlockingSocketFactory extends javax.net.SocketFactory {
+        public BlockingSocketFactory() {}
+
+        @Override
+        public Socket createSocket() {
+            return new WatchedSocket();
+        }
+
+        @Override
+        public Socket createSocket(String host, int port) throws IOException {
+            Socket s = createSocket();
+            s.connect(new InetSocketAddress(host, port));
+            return s;
+        }
+
+        @Override
+        public Socket createSocket(String host, int port, java.net.InetAddress localHost, int localPort) throws IOException {
+            Socket s = createSocket();
+            s.bind(new InetSocketAddress(localHost, localPort));
+            s.connect(new InetSocketAddress(host, port));
+            return s;
+        }
+
+        @Override
+        public Socket createSocket(java.net.InetAddress host, int port) throws IOException {
+            Socket s = createSocket();
+            s.connect(new InetSocketAddress(host, port));
+            return s;
+        }
+
+        @Override
+        public Socket createSocket(java.net.InetAddress address, int port, java.net.InetAddress localAddress, int localPort) throws IOException {
+            Socket s = createSocket();
+            s.bind(new InetSocketAddress(localAddress, localPort));
+            s.connect(new InetSocketAddress(address, port));
+            return s;
+        }
+    }
+
+    /** A blocking socket whose connect and read timeouts are {@link Deadlines}. */
+    static final class WatchedSocket extends Socket {
+        final Deadlines.Watched watch = new Deadlines.Watched(this::abort);
+        volatile int soTimeoutMs;
+        private InputStream in;
+
+        private void abort() {
+            try {
+                super.close();
+            } catch (IOException ignored) {
+                // closed anyway
+            }
+        }
+
+        @Override
+        public void connect(java.net.SocketAddress endpoint, int timeoutMs) throws IOException {
+            if (timeoutMs <= 0) {
+                super.connect(endpoint, 0);
+                return;
+            }
+            watch.watch();
+            long token = watch.arm(timeoutMs * 1_000_000L);
+            try {
+                super.connect(endpoint, 0); // blocking; a connect with a timeout would make the socket non-blocking
+            } catch (IOException e) {
+                if (watch.fired()) throw new SocketTimeoutException("connect timed out after " + timeoutMs + " ms");
+                throw e;
+            }
+            if (!watch.disarm(token)) throw new SocketTimeoutException("connect timed out after " + timeoutMs + " ms");
+        }
+
+        @Override
+        public void setSoTimeout(int timeout) {
+            soTimeoutMs = Math.max(0, timeout); // enforced by the deadlines, the socket itself stays blocking
+        }
+
+        @Override
+        public int getSoTimeout() {
+            return soTimeoutMs;
+        }
+
+        @Override
+        public synchronized InputStream getInputStream() throws IOException {
+            if (in == null) {
+                InputStream raw = super.getInputStream();
+                in = new java.io.FilterInputStream(raw) {
+                    @Override
+                    public int read() throws IOException {
+                        byte[] one = new byte[1];
+                        int n = read(one, 0, 1);
+                        return n < 0 ? -1 : one[0] & 0xff;
+                    }
+
+                    @Override
+                    public int read(byte[] b, int off, int len) throws IOException {
+                        int t = soTimeoutMs;
+                        if (t == 0) return raw.read(b, off, len);
+                        watch.watch();
+                        long token = watch.arm(t * 1_000_000L);
+                        try {
+                            return raw.read(b, off, len);
+                        } catch (IOException e) {
+                            if (watch.fired()) throw new SocketTimeoutException("Read timed out after " + t + " ms");
+                            throw e;
+                        } finally {
+                            watch.disarm(token); // a read that completed as the deadline fired: the next one fails
+                        }
+                    }
+                };
+            }
+            return in;
+        }
+
+        @Override
+        public synchronized void close() throws IOException {
+            watch.unwatch();
+            super.close();
+        }
+    }
+
     /** A minimal HTTP/1.1 client: one keep-alive connection, GET only, Content-Length and chunked bodies. */
-    static final class Http1 extends Deadlines.Watched implements AutoCloseable {
+    static final class Http1 implements AutoCloseable {
         final String host, hostHeader;
         final int port, timeoutMs;
         final boolean tls;
         volatile Socket raw; // the TCP socket under TLS, closed by the deadline ticker
+        final Deadlines.Watched watch = new Deadlines.Watched(this::expire);
         Socket socket;
         InputStream in;
         OutputStream out;
@@ -867,8 +1020,8 @@ class StressCase implements Callable<Integer> {
         void connect() throws IOException {
             Socket r = new Socket();
             raw = r;
-            Deadlines.watch(this);
-            if (Deadlines.fired(this)) r.close(); // the deadline passed before the socket was there to close
+            watch.watch();
+            if (watch.fired()) r.close(); // the deadline passed before the socket was there to close
             Socket s = r;
             try {
                 r.setTcpNoDelay(true);
@@ -891,7 +1044,6 @@ class StressCase implements Callable<Integer> {
             pos = lim = 0;
         }
 
-        @Override
         void expire() {
             Socket r = raw;
             if (r != null) {
@@ -917,7 +1069,7 @@ class StressCase implements Callable<Integer> {
          * once on a stale keep-alive connection. A request past its deadline fails with SocketTimeoutException.
          */
         int send(byte[] req) throws IOException {
-            long token = Deadlines.arm(this, timeoutMs * 1_000_000L);
+            long token = watch.arm(timeoutMs * 1_000_000L);
             try {
                 boolean reused = socket != null;
                 if (socket == null) connect();
@@ -928,18 +1080,18 @@ class StressCase implements Callable<Integer> {
                     return readResponse();
                 } catch (IOException e) {
                     close();
-                    if (!reused || received || Deadlines.fired(this)) throw e;
+                    if (!reused || received || watch.fired()) throw e;
                     connect();
                     out.write(req);
                     out.flush();
                     return readResponse();
                 }
             } catch (IOException e) {
-                if (!Deadlines.fired(this)) throw e;
+                if (!watch.fired()) throw e;
                 close();
                 throw new SocketTimeoutException("no complete answer within " + timeoutMs + " ms");
             } finally {
-                if (!Deadlines.disarm(this, token)) close(); // fired just as the answer completed: reconnect next time
+                if (!watch.disarm(token)) close(); // fired just as the answer completed: reconnect next time
             }
         }
 
@@ -1111,7 +1263,7 @@ class StressCase implements Callable<Integer> {
             Socket s = socket, r = raw;
             socket = null;
             raw = null;
-            Deadlines.unwatch(this);
+            watch.unwatch();
             for (Socket x : new Socket[] {s, r}) {
                 if (x == null) continue;
                 try {
@@ -1249,6 +1401,15 @@ class StressCase implements Callable<Integer> {
             t0 = System.nanoTime();
             measureStart = t0 + s.warmup().toNanos();
             end = measureStart + s.duration().toNanos();
+            long[] cpuAtMeasure = {-1};
+            Thread cpuMark = Thread.ofVirtual().start(() -> { // the process's CPU as the warm-up ends
+                long w;
+                while ((w = measureStart - System.nanoTime()) > 0) {
+                    LockSupport.parkNanos(w);
+                    if (Thread.currentThread().isInterrupted()) return; // the run ended during the warm-up
+                }
+                cpuAtMeasure[0] = Cli.processCpuNanos();
+            });
             List<Thread> workers = new ArrayList<>();
             Thread.Builder builder = s.threads().equals("platform") ? Thread.ofPlatform().daemon(true) : Thread.ofVirtual();
             for (Live l : lives) {
@@ -1282,6 +1443,9 @@ class StressCase implements Callable<Integer> {
                 roll(prevTick, now, false);
                 prevTick = now;
             }
+            if (System.nanoTime() < measureStart) cpuMark.interrupt();
+            cpuMark.join();
+            long cpuAtEnd = Cli.processCpuNanos(), measuredEnd = System.nanoTime();
             // let in-flight requests finish, then close whatever still hangs
             long grace = s.timeout().toNanos() + 1_000_000_000L;
             for (Live l : lives) {
@@ -1307,7 +1471,12 @@ class StressCase implements Callable<Integer> {
                         l.maxStartDelayNs.get() / 1000, l.rows.sum(), l.series, l.gaveUp));
             }
             if (hlogWriter != null) closeHlog(results);
-            return new Report(s.toJson(startWallMs), s, results);
+            Report report = new Report(s.toJson(startWallMs), s, results);
+            if (cpuAtMeasure[0] >= 0 && cpuAtEnd >= 0 && measuredEnd > measureStart) {
+                report.clientCpuNs = cpuAtEnd - cpuAtMeasure[0];
+                report.clientSeconds = (measuredEnd - measureStart) / 1e9;
+            }
+            return report;
         }
 
         void work(Live l, Session session) {
@@ -1549,6 +1718,9 @@ class StressCase implements Callable<Integer> {
         final ObjectNode settingsJson;
         final Settings settings; // null after 'merge'
         final List<TargetResult> results;
+        /** This process's CPU over the measured part of the run, in nanoseconds (-1: not known, or a merge). */
+        long clientCpuNs = -1;
+        double clientSeconds;
 
         Report(ObjectNode settingsJson, Settings settings, List<TargetResult> results) {
             this.settingsJson = settingsJson;
@@ -1590,7 +1762,18 @@ class StressCase implements Callable<Integer> {
                 for (int i = 1; i < r.length; i++) sb.append("  ").append(pad(r[i], Math.max(w[i], 10), true));
                 sb.append('\n');
             }
+            String cpu = clientCpu();
+            if (cpu != null) sb.append(cpu).append('\n');
             return sb.toString();
+        }
+
+        /** "client cpu  41.0 us per request, 38 % of one core (...)", or null. */
+        String clientCpu() {
+            long n = 0;
+            for (TargetResult r : results) n += r.count();
+            if (clientCpuNs < 0 || n == 0 || clientSeconds <= 0) return null;
+            return String.format(Locale.ROOT, "client cpu  %.1f us per request, %.0f %% of one core (this process, measured part;"
+                    + " on a machine it shares with a server, its CPU is the server's loss)", clientCpuNs / 1e3 / n, 100 * clientCpuNs / 1e9 / clientSeconds);
         }
 
         private String[] row(String label, java.util.function.Function<TargetResult, String> f) {
@@ -1641,6 +1824,13 @@ class StressCase implements Callable<Integer> {
                     o.put("p99_ms", round3(p.p99()));
                     o.put("max_ms", round3(p.max()));
                 }
+            }
+            long n = 0;
+            for (TargetResult r : results) n += r.count();
+            if (clientCpuNs >= 0 && n > 0 && clientSeconds > 0) {
+                ObjectNode c = root.putObject("client_cpu");
+                c.put("us_per_request", round3(clientCpuNs / 1e3 / n));
+                c.put("cores", round3(clientCpuNs / 1e9 / clientSeconds));
             }
             ArrayNode th = root.putArray("thresholds");
             checks.forEach(th::add);

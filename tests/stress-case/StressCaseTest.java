@@ -290,6 +290,65 @@ class StressCaseTest {
     }
 
     @Test
+    void everyConnectionOfThePoolIsOpenBeforeTheFirstMeasuredRequest() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        // a division by zero (SQLSTATE 22012) for a request that sees fewer than 20 of the run's connections open
+        String sql = "SELECT 1 / (CASE WHEN (SELECT count(*) FROM pg_stat_activity WHERE application_name = 'stress-case'"
+                + " AND datname = current_database()) >= :n::int THEN 1 ELSE 0 END)";
+        Path js = dir.resolve("pool.json");
+        R r = stress(Map.of(), "--target", "postgres", "--url", db.libpqUri(), "--sql", sql, "--param", "n=value:20",
+                "-c", "20", "--warmup", "0s", "--duration", "1s", "--json", js.toString());
+        assertEquals(0, r.rc, r.err);
+        JsonNode root = json(js), t = root.path("targets").path("postgres");
+        assertTrue(t.path("ok").asLong() > 20, r.out);
+        assertEquals(0, t.path("errors").asLong(), "a request ran before the pool was full\n" + r.out);
+        // the client's own CPU over the measured part, in the table and the JSON
+        assertTrue(r.out.matches("(?s).*client cpu +[0-9.]+ us per request, [0-9]+ % of one core.*"), r.out);
+        assertTrue(root.path("client_cpu").path("us_per_request").asDouble() > 0, root.path("client_cpu").toString());
+        assertTrue(root.path("client_cpu").path("cores").asDouble() > 0, root.path("client_cpu").toString());
+    }
+
+    /**
+     * A "server" that takes the connection and never answers: the socket timeout (--timeout + 5 s, which pgjdbc also
+     * applies while it logs in) ends it, though the sockets are blocking (deadlines close them).
+     */
+    @Test
+    void aPostgresServerThatNeverAnswersIsOneClearErrorOnTime() throws Exception {
+        List<Socket> held = new CopyOnWriteArrayList<>();
+        try (ServerSocket silent = new ServerSocket(0, 128, java.net.InetAddress.getLoopbackAddress())) {
+            Thread acceptor = Thread.ofVirtual().start(() -> {
+                try {
+                    while (true) held.add(silent.accept());
+                } catch (IOException closed) {
+                    // the test is over
+                }
+            });
+            Thread.ofVirtual().start(() -> { // never a hung test: the "server" hangs up after 40 s
+                try {
+                    Thread.sleep(40_000);
+                    silent.close();
+                    for (Socket s : held) s.close();
+                } catch (Exception ignored) {
+                    // over
+                }
+            });
+            long t0 = System.nanoTime();
+            R r = stress(Map.of(), "--target", "postgres", "--url",
+                    "postgresql://someone@127.0.0.1:" + silent.getLocalPort() + "/db?sslmode=disable", "--timeout", "1s", "--duration", "1s");
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            silent.close();
+            acceptor.join();
+            assertEquals(1, r.rc, r.err);
+            assertTrue(r.err.startsWith("stress-case: postgres: cannot connect to 127.0.0.1:" + silent.getLocalPort()), r.err);
+            assertEquals(1, r.err.strip().lines().count(), r.err);
+            assertFalse(held.isEmpty(), "it did connect");
+            assertTrue(seconds > 5 && seconds < 15, "the 6 s socket timeout ended it: " + seconds + " s");
+        } finally {
+            for (Socket s : held) s.close();
+        }
+    }
+
+    @Test
     void postgresErrorsAreCountedByKindAndTheRunGoesOn() throws Exception {
         Pg.Target db = TestServices.newDatabase();
         R bad = stress(Map.of(), "--target", "postgres", "--url", db.libpqUri(), "--sql", "SELECT * FROM nope WHERE x = :n",
