@@ -7,7 +7,8 @@
 #   OPEN  stress-case --rate 10000/s for OPEN_DUR s against nginx: achieved rate (target: within 1 %), p99, late starts
 # Each closed-loop pair runs ROUNDS times, alternating peer and stress-case, and the table shows the medians (the
 # machine is shared: alternation and medians keep a busy neighbour from favouring one side).
-# Prints a table with rates, latencies and ratios. Needs: wrk, nginx (nginx-light), pgbench and
+# Prints a table with rates, latencies, ratios and each client's CPU per request (they share the 2 cores with the
+# servers). Needs: wrk, nginx (nginx-light), pgbench and
 # /usr/lib/postgresql/15/bin (postgresql-15). Settings: DUR (10), OPEN_DUR (30), RATE (10000), CONNS (50), SCALE (10),
 # ROUNDS (3), WARMUP (3: seconds of JVM warm-up given to stress-case, excluded from its results; wrk and pgbench need none).
 set -euo pipefail
@@ -66,19 +67,24 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/small.json" >/dev/null 2
 URL="http://127.0.0.1:$port/small.json"
 
 echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), DUR=${DUR}s, CONNS=$CONNS" >&2
-W_RPS=(); W_P50=(); W_P99=(); S_RPS=(); S_P50=(); S_P99=()
+W_RPS=(); W_P50=(); W_P99=(); S_RPS=(); S_P50=(); S_P99=(); W_CPU=(); S_CPU=()
+# CPU time of a process (user + system seconds, from bash's time with TIMEFORMAT='%U %S') per request, in microseconds
+cpu_per() { awk -v n="$2" '{ if (n + 0 > 0) printf "%.1f", ($1 + $2) * 1e6 / n; else print "nan" }' "$1"; }
 for round in $(seq "$ROUNDS"); do
   echo "bench: HTTP closed loop, round $round/$ROUNDS: wrk, then stress-case..." >&2
-  wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$URL" > "$work/wrk.txt"
+  TIMEFORMAT='%U %S'; { time wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$URL" > "$work/wrk.txt" 2>&1 ; } 2> "$work/wrk.time"
   W_RPS+=("$(awk '/^Requests\/sec:/ { print $2 }' "$work/wrk.txt")")
+  W_CPU+=("$(cpu_per "$work/wrk.time" "$(awk '/requests in/ { print $1 }' "$work/wrk.txt")")")
   W_P50+=("$(to_ms "$(awk '$1 == "50%" { print $2 }' "$work/wrk.txt")")")
   W_P99+=("$(to_ms "$(awk '$1 == "99%" { print $2 }' "$work/wrk.txt")")")
   "${SC[@]}" --target http --http-url "$URL" -c "$CONNS" --duration "${DUR}s" --warmup "${WARMUP}s" -q --json "$work/sc-http.json" > /dev/null 2>&1
   S_RPS+=("$(jnum "$work/sc-http.json" rps)"); S_P50+=("$(jnum "$work/sc-http.json" p50)"); S_P99+=("$(jnum "$work/sc-http.json" p99)")
+  S_CPU+=("$(jnum "$work/sc-http.json" us_per_request)")
 done
 echo "bench: HTTP rounds (req/s): wrk ${W_RPS[*]} | stress-case ${S_RPS[*]}" >&2
 wrk_rps=$(median "${W_RPS[@]}"); wrk_p50=$(median "${W_P50[@]}"); wrk_p99=$(median "${W_P99[@]}")
 sc_rps=$(median "${S_RPS[@]}"); sc_p50=$(median "${S_P50[@]}"); sc_p99=$(median "${S_P99[@]}")
+wrk_cpu=$(median "${W_CPU[@]}"); sc_cpu=$(median "${S_CPU[@]}")
 
 echo "bench: open model: stress-case --rate $RATE/s for ${OPEN_DUR}s..." >&2
 "${SC[@]}" --target http --http-url "$URL" -c "$CONNS" --rate "$RATE" --duration "${OPEN_DUR}s" --warmup "${WARMUP}s" -q \
@@ -94,29 +100,34 @@ as_pg "$PGBIN/initdb" -D "$work/pg" -U postgres --auth=trust -E UTF8 >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c shared_buffers=256MB" start >/dev/null
 echo "bench: pgbench -i -s $SCALE..." >&2
 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$pgport" -U postgres postgres > /dev/null 2>&1
-P_TPS=(); P_LAT=(); Q_RPS=(); Q_P50=(); Q_P99=(); Q_MEAN=()
+P_TPS=(); P_LAT=(); Q_RPS=(); Q_P50=(); Q_P99=(); Q_MEAN=(); P_CPU=(); Q_CPU=()
 for round in $(seq "$ROUNDS"); do
   echo "bench: SELECT by primary key, round $round/$ROUNDS: pgbench, then stress-case..." >&2
-  pgbench -S -M prepared -c "$CONNS" -j 2 -T "$DUR" -h 127.0.0.1 -p "$pgport" -U postgres postgres > "$work/pgbench.txt" 2>&1
+  TIMEFORMAT='%U %S'
+  { time pgbench -S -M prepared -c "$CONNS" -j 2 -T "$DUR" -h 127.0.0.1 -p "$pgport" -U postgres postgres > "$work/pgbench.txt" 2>&1 ; } 2> "$work/pgbench.time"
   P_TPS+=("$(awk -F'= ' '/^tps = / { split($2, a, " "); print a[1] }' "$work/pgbench.txt" | tail -1)")
   P_LAT+=("$(awk -F'= ' '/^latency average/ { split($2, a, " "); print a[1] }' "$work/pgbench.txt")")
+  P_CPU+=("$(cpu_per "$work/pgbench.time" "$(awk -F': ' '/actually processed/ { print $2 }' "$work/pgbench.txt" | cut -d/ -f1)")")
   "${SC[@]}" --target postgres --url "postgresql://postgres@127.0.0.1:$pgport/postgres" -c "$CONNS" --duration "${DUR}s" \
     --warmup "${WARMUP}s" -q --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \
     --param "aid=int:1..$((SCALE * 100000))" --json "$work/sc-pg.json" > /dev/null 2>&1
   Q_RPS+=("$(jnum "$work/sc-pg.json" rps)"); Q_P50+=("$(jnum "$work/sc-pg.json" p50)"); Q_P99+=("$(jnum "$work/sc-pg.json" p99)")
-  Q_MEAN+=("$(jnum "$work/sc-pg.json" mean)")
+  Q_MEAN+=("$(jnum "$work/sc-pg.json" mean)"); Q_CPU+=("$(jnum "$work/sc-pg.json" us_per_request)")
 done
 echo "bench: SQL rounds (TPS, req/s): pgbench ${P_TPS[*]} | stress-case ${Q_RPS[*]}" >&2
 pgb_tps=$(median "${P_TPS[@]}"); pgb_lat=$(median "${P_LAT[@]}")
 pg_rps=$(median "${Q_RPS[@]}"); pg_p50=$(median "${Q_P50[@]}"); pg_p99=$(median "${Q_P99[@]}"); pg_mean=$(median "${Q_MEAN[@]}")
+pgb_cpu=$(median "${P_CPU[@]}"); pg_cpu=$(median "${Q_CPU[@]}")
 
 # ---------------------------------------------------------------- the table
 printf '\n%-46s %12s %10s %10s %12s\n' "run" "req/s" "p50 ms" "p99 ms" "ratio"
 printf '%-46s %12.0f %10.3f %10.3f %12s\n' "HTTP wrk -t2 -c$CONNS -d${DUR}s (median of $ROUNDS)" "$wrk_rps" "$wrk_p50" "$wrk_p99" "1.00"
 printf '%-46s %12.0f %10.3f %10.3f %12s\n' "HTTP stress-case -c $CONNS (closed)" "$sc_rps" "$sc_p50" "$sc_p99" "$(ratio "$sc_rps" "$wrk_rps") (>= 0.80)"
 printf '%-46s %12s %10s %10s %12s\n' "  p50 / p99 vs wrk (within 0.80..1.20)" "" "$(ratio "$sc_p50" "$wrk_p50")" "$(ratio "$sc_p99" "$wrk_p99")" ""
+printf '%-46s %12s %10s %10s %12s\n' "  client CPU us/request: wrk / stress-case" "" "$wrk_cpu" "$sc_cpu" ""
 printf '%-46s %12.0f %10s %10s %12s\n' "SQL pgbench -S -M prepared -c$CONNS -j2 (median)" "$pgb_tps" "-" "-" "1.00"
 printf '%-46s %12.0f %10.3f %10.3f %12s\n' "SQL stress-case -c $CONNS (HikariCP, bind param)" "$pg_rps" "$pg_p50" "$pg_p99" "$(ratio "$pg_rps" "$pgb_tps") (>= 0.90)"
 printf '%-46s %12s %10s %10s %12s\n' "  mean latency ms: pgbench / stress-case" "" "$pgb_lat" "$pg_mean" ""
+printf '%-46s %12s %10s %10s %12s\n' "  client CPU us/request: pgbench / stress-case" "" "$pgb_cpu" "$pg_cpu" ""
 printf '%-46s %12.0f %10.3f %10.3f %12s\n' "OPEN stress-case --rate $RATE/s ${OPEN_DUR}s" "$op_rps" "$op_p50" "$op_p99" "$(ratio "$op_rps" "$RATE") (0.99..1.01)"
 printf '%-46s %12s\n' "  p99.9 ms / late starts / errors" "$op_p999 / $op_late / $op_err"
