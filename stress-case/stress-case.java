@@ -928,19 +928,24 @@ class StressCase implements Callable<Integer> {
 
         @Override
         public void connect(java.net.SocketAddress endpoint, int timeoutMs) throws IOException {
-            if (timeoutMs <= 0) {
-                super.connect(endpoint, 0);
-                return;
-            }
-            watch.watch();
-            long token = watch.arm(timeoutMs * 1_000_000L);
+            watch.watch(); // once: the reads' deadlines need it too
             try {
-                super.connect(endpoint, 0); // blocking; a connect with a timeout would make the socket non-blocking
+                if (timeoutMs <= 0) {
+                    super.connect(endpoint, 0);
+                    return;
+                }
+                long token = watch.arm(timeoutMs * 1_000_000L);
+                try {
+                    super.connect(endpoint, 0); // blocking; a connect with a timeout would make the socket non-blocking
+                } catch (IOException e) {
+                    if (watch.fired()) throw new SocketTimeoutException("connect timed out after " + timeoutMs + " ms");
+                    throw e;
+                }
+                if (!watch.disarm(token)) throw new SocketTimeoutException("connect timed out after " + timeoutMs + " ms");
             } catch (IOException e) {
-                if (watch.fired()) throw new SocketTimeoutException("connect timed out after " + timeoutMs + " ms");
+                watch.unwatch();
                 throw e;
             }
-            if (!watch.disarm(token)) throw new SocketTimeoutException("connect timed out after " + timeoutMs + " ms");
         }
 
         @Override
@@ -969,7 +974,6 @@ class StressCase implements Callable<Integer> {
                     public int read(byte[] b, int off, int len) throws IOException {
                         int t = soTimeoutMs;
                         if (t == 0) return raw.read(b, off, len);
-                        watch.watch();
                         long token = watch.arm(t * 1_000_000L);
                         try {
                             return raw.read(b, off, len);
