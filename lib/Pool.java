@@ -42,4 +42,23 @@ public final class Pool {
             throw e;
         }
     }
+
+    /**
+     * Opens every connection of the pool now (HikariCP opens them one at a time in the background), then hands them
+     * back: a load run that starts after this has all of them from its first request.
+     */
+    public static void fill(HikariDataSource ds, int size) throws java.sql.SQLException {
+        java.util.List<java.sql.Connection> held = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < size; i++) held.add(ds.getConnection());
+        } finally {
+            for (java.sql.Connection c : held) {
+                try {
+                    c.close();
+                } catch (java.sql.SQLException ignored) {
+                    // back to the pool anyway
+                }
+            }
+        }
+    }
 }

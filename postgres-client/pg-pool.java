@@ -258,14 +258,11 @@ class PgPool implements Callable<Integer> {
     }
 
     /** Opens every connection of the pool before the clock starts (pgbench also times "without initial connection time"). */
-    private static void fill(HikariDataSource ds, int size, Pg.Target t) throws Exception {
-        List<Connection> held = new ArrayList<>();
+    private static void fill(HikariDataSource ds, int size, Pg.Target t) {
         try {
-            for (int i = 0; i < size; i++) held.add(ds.getConnection());
+            Pool.fill(ds, size);
         } catch (SQLException e) {
             throw PgClient.explain(e, t);
-        } finally {
-            for (Connection c : held) c.close();
         }
     }
 

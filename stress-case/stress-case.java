@@ -616,20 +616,10 @@ class StressCase implements Callable<Integer> {
          * real query: a target down or a query failing at start is one clear error.
          */
         public void check() {
-            List<Connection> held = new ArrayList<>();
             try {
-                HikariDataSource pool = pool();
-                for (int i = 0; i < poolSize; i++) held.add(pool.getConnection());
+                Pool.fill(pool(), poolSize);
             } catch (SQLException e) {
-                throw new Cli.Failure("postgres: opened " + held.size() + " of " + poolSize + " connections: " + oneLine(e), e);
-            } finally {
-                for (Connection c : held) {
-                    try {
-                        c.close();
-                    } catch (SQLException ignored) {
-                        // back to the pool anyway
-                    }
-                }
+                throw new Cli.Failure("postgres: cannot open the pool's " + poolSize + " connections: " + oneLine(e), e);
             }
             try (Session s = session()) {
                 s.call(wl.values(Long.MAX_VALUE));
