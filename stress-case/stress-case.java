@@ -32,6 +32,10 @@ import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,6 +52,7 @@ import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -184,8 +189,9 @@ class StressCase implements Callable<Integer> {
     Integer poolSize;
 
     @Option(names = "--threads", paramLabel = "KIND", defaultValue = "auto",
-            description = "Worker threads: virtual, platform, or auto (platform up to 256 workers per target, virtual beyond: "
-                    + "blocking I/O on a few platform threads measured faster here). Default: ${DEFAULT-VALUE}.")
+            description = "How requests are driven: loop (plain-http targets in the closed model: a few selector threads, one a core, "
+                    + "each serving many connections, as wrk), platform or virtual (a thread a worker), or auto (loop where it "
+                    + "applies; else platform threads up to 256 workers per target, virtual beyond). Default: ${DEFAULT-VALUE}.")
     String threads;
 
     @Option(names = "--threshold", paramLabel = "EXPR", description = "A pass/fail criterion, k6 style; exit code 99 when missed.")
@@ -237,10 +243,13 @@ class StressCase implements Callable<Integer> {
         Double ratePerSec = rate == null ? null : parseRate(rate);
         List<Threshold> ths = new ArrayList<>();
         for (String t : thresholds) ths.add(Threshold.parse(t, kinds));
-        if (!threads.equals("virtual") && !threads.equals("platform") && !threads.equals("auto")) {
-            throw Cli.usage("--threads must be virtual, platform or auto");
+        if (!List.of("auto", "loop", "platform", "virtual").contains(threads)) throw Cli.usage("--threads must be auto, loop, platform or virtual");
+        if (threads.equals("loop") && ratePerSec != null) {
+            throw Cli.usage("--threads loop drives the closed model only (--concurrency); with --rate use auto, platform or virtual");
         }
-        String threadKind = threads.equals("auto") ? (concurrency * kinds.size() <= 256 ? "platform" : "virtual") : threads;
+        boolean eventLoop = ratePerSec == null && (threads.equals("auto") || threads.equals("loop"));
+        String threadKind = threads.equals("platform") || threads.equals("virtual") ? threads
+                : concurrency * kinds.size() <= 256 ? "platform" : "virtual";
         int[] win = parseRange(window, "--window");
         if (win[0] < 0 || win[1] < win[0]) throw Cli.usage("--window: MIN..MAX days with 0 <= MIN <= MAX");
 
@@ -263,6 +272,12 @@ class StressCase implements Callable<Integer> {
                     }
                 });
             }
+            List<String> drive = new ArrayList<>();
+            for (Target t : targets) {
+                if (eventLoop && t instanceof HttpTarget h && h.plain()) drive.add(t.name() + ": event loop, " + loopThreads(concurrency) + " threads");
+                else if (threads.equals("loop")) throw Cli.usage("--threads loop speaks plain http; " + t.name() + " needs auto, platform or virtual");
+                else drive.add(t.name() + ": " + threadKind + " threads");
+            }
             // cities: from the endpoint's api_cities when Tinybird is a target, else from the table
             if (wl.needsCities()) {
                 // both targets: the cities both know, so that both answer the same questions
@@ -282,7 +297,7 @@ class StressCase implements Callable<Integer> {
             for (Target t : targets) t.check(); // one real request each: a target down at start is one clear error
 
             Settings settings = new Settings(kinds, ratePerSec, concurrency, duration, warmup, maxRequests, timeout, seed,
-                    describeWorkload(kinds, wl), threadKind);
+                    describeWorkload(kinds, wl), threadKind, eventLoop, String.join(", ", drive));
             Engine engine = new Engine(targets, settings, wl, err, live || (!common.quiet && Cli.isTerminal()), giveUp, lateAfter, hlog);
             Report report = engine.run();
             return finish(report, ths);
@@ -676,6 +691,7 @@ class StressCase implements Callable<Integer> {
         final Duration timeout;
         final boolean tinybird;
         final List<Http1> open = new CopyOnWriteArrayList<>();
+        final List<HttpLoop> loops = new CopyOnWriteArrayList<>();
 
         HttpTarget(String name, String url, String token, Workload wl, Duration timeout, boolean tinybird) {
             this.name = name;
@@ -695,6 +711,11 @@ class StressCase implements Callable<Integer> {
 
         public String name() {
             return name;
+        }
+
+        /** Plain http (the event loop speaks no TLS). */
+        boolean plain() {
+            return base.getScheme().equals("http");
         }
 
         Http1 connection() {
@@ -771,6 +792,7 @@ class StressCase implements Callable<Integer> {
 
         public void close() {
             for (Http1 h : open) h.close();
+            for (HttpLoop l : loops) l.abort();
         }
     }
 
@@ -1006,7 +1028,7 @@ class StressCase implements Callable<Integer> {
             this.host = u.getHost();
             this.tls = u.getScheme().equals("https");
             this.port = u.getPort() > 0 ? u.getPort() : tls ? 443 : 80;
-            this.hostHeader = u.getPort() > 0 ? host + ":" + port : host;
+            this.hostHeader = hostHeader(u);
             this.timeoutMs = timeoutMs;
         }
 
@@ -1050,8 +1072,7 @@ class StressCase implements Callable<Integer> {
         }
 
         byte[] request(String pathAndQuery, String extraHeaders) {
-            return ("GET " + pathAndQuery + " HTTP/1.1\r\nHost: " + hostHeader
-                    + "\r\nUser-Agent: stress-case\r\nAccept: */*\r\n" + extraHeaders + "\r\n").getBytes(StandardCharsets.UTF_8);
+            return getRequest(hostHeader, pathAndQuery, extraHeaders);
         }
 
         int get(String pathAndQuery, String extraHeaders) throws IOException {
@@ -1140,52 +1161,15 @@ class StressCase implements Callable<Integer> {
             }
         }
 
-        private static boolean nameIs(byte[] b, int off, int len, String name) {
-            if (len != name.length()) return false;
-            for (int i = 0; i < len; i++) if (Character.toLowerCase((char) (b[off + i] & 0xff)) != name.charAt(i)) return false;
-            return true;
-        }
-
         private int readResponse() throws IOException {
             int end = headerEnd();
-            int p = pos;
-            int eol = p;
-            while (buf[eol] != '\n') eol++;
-            String status = new String(buf, p, eol - p, StandardCharsets.ISO_8859_1).strip();
-            if (!status.startsWith("HTTP/1.") || status.length() < 12) throw new IOException("not an HTTP response: " + shorten(status));
-            int code;
-            try {
-                code = Integer.parseInt(status.substring(9, 12));
-            } catch (NumberFormatException e) {
-                throw new IOException("bad HTTP status line: " + shorten(status));
-            }
-            long length = -1;
-            boolean chunked = false, closeAfter = status.startsWith("HTTP/1.0");
-            p = eol + 1;
-            while (p < end - 2) {
-                eol = p;
-                while (buf[eol] != '\n') eol++;
-                int colon = p;
-                while (colon < eol && buf[colon] != ':') colon++;
-                if (colon < eol) {
-                    int nameLen = colon - p;
-                    if (nameIs(buf, p, nameLen, "content-length")) {
-                        long n = 0;
-                        for (int i = colon + 1; i < eol; i++) if (buf[i] >= '0' && buf[i] <= '9') n = n * 10 + (buf[i] - '0');
-                        length = n;
-                    } else if (nameIs(buf, p, nameLen, "transfer-encoding")) {
-                        chunked = new String(buf, colon + 1, eol - colon - 1, StandardCharsets.ISO_8859_1).toLowerCase(Locale.ROOT).contains("chunked");
-                    } else if (nameIs(buf, p, nameLen, "connection")) {
-                        String lv = new String(buf, colon + 1, eol - colon - 1, StandardCharsets.ISO_8859_1).toLowerCase(Locale.ROOT);
-                        if (lv.contains("close")) closeAfter = true;
-                        else if (lv.contains("keep-alive")) closeAfter = false;
-                    }
-                }
-                p = eol + 1;
-            }
+            Head h = Head.parse(buf, pos, end);
+            int code = h.code();
+            long length = h.length();
+            boolean chunked = h.chunked(), closeAfter = h.closeAfter();
             pos = end;
             bodyLen = 0;
-            if (code == 204 || code == 304 || (code >= 100 && code < 200)) {
+            if (h.noBody()) {
                 // no body
             } else if (chunked) {
                 while (true) {
@@ -1235,21 +1219,7 @@ class StressCase implements Callable<Integer> {
 
         /** The "rows" count of a Tinybird JSON answer (it follows "data"), or -1. */
         long tinybirdRows() {
-            byte[] key = "\"rows\":".getBytes(StandardCharsets.US_ASCII);
-            outer:
-            for (int i = bodyLen - key.length; i >= 0; i--) {
-                for (int k = 0; k < key.length; k++) if (body[i + k] != key[k]) continue outer;
-                int j = i + key.length;
-                while (j < bodyLen && body[j] == ' ') j++;
-                long n = 0;
-                boolean any = false;
-                while (j < bodyLen && body[j] >= '0' && body[j] <= '9') {
-                    n = n * 10 + (body[j++] - '0');
-                    any = true;
-                }
-                return any ? n : -1;
-            }
-            return -1;
+            return StressCase.tinybirdRows(body, 0, bodyLen);
         }
 
         @Override
@@ -1267,6 +1237,450 @@ class StressCase implements Callable<Integer> {
                 }
             }
         }
+    }
+
+    /**
+     * The closed model on a plain-http target the way wrk drives it: a few selector threads, each keeping its share
+     * of the keep-alive connections busy. With a thread a connection, each thread blocks and wakes once a request: on
+     * the 2-core bench machine that scheduling was 41 % of the client's CPU. Here one epoll_wait serves every
+     * connection that is ready. The bookkeeping is {@link Engine#work}'s: a request starts when its connection is
+     * free, its latency runs to the last byte of the answer, --timeout bounds it (connecting included, checked every
+     * 10 ms), a stale keep-alive connection is retried once on a new one, and a connection that could not connect
+     * waits 10 ms before the next try (no hot loop on a dead server).
+     */
+    static final class HttpLoop implements Runnable {
+        static final long TICK_NS = 10_000_000L;
+        final Engine engine;
+        final Live live;
+        final HttpTarget target;
+        final Selector selector;
+        final List<Conn> conns = new ArrayList<>();
+        final long timeoutNs;
+        final byte[] fixed;
+        final String hostHeader, extraHeaders;
+        final int port;
+        InetSocketAddress address;
+        int retired;
+        volatile boolean aborted;
+
+        /** One keep-alive connection and the request on it. */
+        static final class Conn {
+            SocketChannel ch;
+            SelectionKey key;
+            ByteBuffer out, inBuf;
+            byte[] in = new byte[16 * 1024];
+            int len, headEnd = -1, scanned, chunkAt;
+            Head head;
+            long intended, deadline, wakeAt;
+            boolean measured, busy, reused, received, retried, retired;
+        }
+
+        HttpLoop(Engine engine, Live live, HttpTarget target, int connections) throws IOException {
+            this.engine = engine;
+            this.live = live;
+            this.target = target;
+            this.selector = Selector.open();
+            this.timeoutNs = engine.s.timeout().toNanos();
+            this.hostHeader = hostHeader(target.base);
+            this.extraHeaders = target.headers();
+            this.port = target.base.getPort() > 0 ? target.base.getPort() : 80;
+            this.fixed = target.wl.names.isEmpty() ? getRequest(hostHeader, target.pathAndQuery(new Object[0]), extraHeaders) : null;
+            for (int k = 0; k < connections; k++) {
+                Conn c = new Conn();
+                c.inBuf = ByteBuffer.wrap(c.in);
+                conns.add(c);
+            }
+            target.loops.add(this);
+        }
+
+        /** Ends the loop at once: in-flight requests are dropped uncounted, as a closed connection's are. */
+        void abort() {
+            aborted = true;
+            selector.wakeup();
+        }
+
+        @Override
+        public void run() {
+            try {
+                long now = System.nanoTime();
+                for (Conn c : conns) next(c, now);
+                long nextTick = System.nanoTime() + TICK_NS;
+                while (retired < conns.size() && !aborted) {
+                    long wait = Math.max(1, (nextTick - System.nanoTime()) / 1_000_000);
+                    selector.select(this::ready, wait);
+                    now = System.nanoTime();
+                    if (now - nextTick >= 0) {
+                        nextTick = now + TICK_NS;
+                        for (Conn c : conns) {
+                            if (c.retired) continue;
+                            if (c.busy && now - c.deadline >= 0) {
+                                c.retried = true; // no second try past the deadline
+                                fail(c, new SocketTimeoutException("no complete answer within " + timeoutNs / 1_000_000 + " ms"), now);
+                            }
+                            resume(c, now);
+                        }
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // the selector itself failed: count it once, end this loop's connections
+                if (!live.stop) live.errors.computeIfAbsent(errorKind(e), k -> new LongAdder()).increment();
+            } finally {
+                for (Conn c : conns) if (!c.retired) retire(c);
+                try {
+                    selector.close();
+                } catch (IOException ignored) {
+                    // closing anyway
+                }
+                target.loops.remove(this);
+            }
+        }
+
+        /** Starts the connection's next request, or retires it when the run has none left for it. */
+        void next(Conn c, long now) {
+            while (true) {
+                if (live.stop || now - engine.end >= 0) {
+                    retire(c);
+                    return;
+                }
+                long i = live.seq.getAndIncrement();
+                boolean measured = now - engine.measureStart >= 0;
+                if (measured && engine.s.maxRequests() != null && live.measuredIssued.incrementAndGet() > engine.s.maxRequests()) {
+                    live.endNs = now;
+                    live.stop = true;
+                    retire(c);
+                    return;
+                }
+                c.intended = now;
+                c.measured = measured;
+                c.deadline = now + timeoutNs;
+                c.busy = true;
+                c.retried = false;
+                c.out = ByteBuffer.wrap(fixed != null ? fixed : getRequest(hostHeader, target.pathAndQuery(target.wl.values(i)), extraHeaders));
+                if (send(c, now) || c.busy || c.retired || now - c.wakeAt < 0) return; // sent, retried, or waiting
+                now = System.nanoTime(); // failed at once (counted): the next request
+            }
+        }
+
+        /** Sends c.out on the open connection or a new one; false when the request failed at once (already counted). */
+        boolean send(Conn c, long now) {
+            c.len = 0;
+            c.headEnd = -1;
+            c.scanned = 0;
+            c.received = false;
+            c.reused = c.ch != null;
+            try {
+                if (c.ch == null) {
+                    if (address == null || address.isUnresolved()) {
+                        address = new InetSocketAddress(target.base.getHost(), port);
+                        if (address.isUnresolved()) throw new UnknownHostException(target.base.getHost());
+                    }
+                    SocketChannel ch = SocketChannel.open();
+                    c.ch = ch;
+                    ch.configureBlocking(false);
+                    ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
+                    boolean connected = ch.connect(address);
+                    c.key = ch.register(selector, connected ? SelectionKey.OP_READ : SelectionKey.OP_CONNECT, c);
+                    if (!connected) return true;
+                }
+                write(c);
+                return true;
+            } catch (IOException e) {
+                fail(c, e, now);
+                return false;
+            }
+        }
+
+        void write(Conn c) throws IOException {
+            c.ch.write(c.out);
+            c.key.interestOps(c.out.hasRemaining() ? SelectionKey.OP_READ | SelectionKey.OP_WRITE : SelectionKey.OP_READ);
+        }
+
+        void ready(SelectionKey k) {
+            Conn c = (Conn) k.attachment();
+            if (!k.isValid() || c.key != k || !c.busy) return;
+            try {
+                if (k.isConnectable()) {
+                    c.ch.finishConnect();
+                    write(c);
+                    return;
+                }
+                if (k.isWritable()) write(c);
+                if (k.isReadable()) read(c);
+            } catch (IOException e) {
+                long now = System.nanoTime();
+                fail(c, e, now);
+                resume(c, now);
+            }
+        }
+
+        /** After a failure: the next request now, unless the connection waits (or is retired). */
+        void resume(Conn c, long now) {
+            if (!c.busy && !c.retired && now - c.wakeAt >= 0) next(c, now);
+        }
+
+        void read(Conn c) throws IOException {
+            while (true) {
+                if (c.len == c.in.length) {
+                    c.in = Arrays.copyOf(c.in, c.in.length * 2);
+                    c.inBuf = ByteBuffer.wrap(c.in);
+                }
+                c.inBuf.limit(c.in.length).position(c.len);
+                int n = c.ch.read(c.inBuf);
+                if (n == 0) return;
+                if (n < 0) {
+                    if (c.headEnd >= 0 && !c.head.noBody() && !c.head.chunked() && c.head.length() < 0) {
+                        done(c, c.len, true); // the body ran to the end of the connection
+                        return;
+                    }
+                    throw new EOFException(c.received ? "connection closed in the middle of a response" : "connection closed by the server");
+                }
+                c.received = true;
+                c.len += n;
+                int end = answerEnd(c);
+                if (end >= 0) {
+                    done(c, end, end < c.len || c.head.closeAfter());
+                    return;
+                }
+                if (c.len < c.in.length) return; // all there was for now
+            }
+        }
+
+        /** Where the answer in c.in ends, or -1 while it is incomplete. */
+        int answerEnd(Conn c) throws IOException {
+            if (c.headEnd < 0) {
+                byte[] b = c.in;
+                for (int i = Math.max(3, c.scanned); i < c.len; i++) {
+                    if (b[i] == '\n' && b[i - 1] == '\r' && b[i - 2] == '\n' && b[i - 3] == '\r') {
+                        c.headEnd = i + 1;
+                        break;
+                    }
+                }
+                if (c.headEnd < 0) {
+                    c.scanned = c.len;
+                    if (c.len > 64 * 1024) throw new IOException("HTTP headers over 64 KB");
+                    return -1;
+                }
+                c.head = Head.parse(b, 0, c.headEnd);
+                c.chunkAt = c.headEnd;
+            }
+            Head h = c.head;
+            if (h.noBody()) return c.headEnd;
+            if (h.chunked()) return chunkedEnd(c);
+            if (h.length() >= 0) return c.len - c.headEnd >= h.length() ? (int) (c.headEnd + h.length()) : -1;
+            return -1; // until the server closes the connection
+        }
+
+        /** Walks the chunks received so far (remembering complete ones); the answer's end, or -1. */
+        static int chunkedEnd(Conn c) throws IOException {
+            byte[] b = c.in;
+            while (true) {
+                int nl = indexOf(b, '\n', c.chunkAt, c.len);
+                if (nl < 0) return -1;
+                long size = chunkSize(b, c.chunkAt, nl);
+                if (size == 0) { // trailers up to an empty line
+                    int p = nl + 1;
+                    while (true) {
+                        int e = indexOf(b, '\n', p, c.len);
+                        if (e < 0) return -1;
+                        if (e == p || (e == p + 1 && b[p] == '\r')) return e + 1;
+                        p = e + 1;
+                    }
+                }
+                long dataEnd = nl + 1 + size;
+                if (dataEnd >= c.len) return -1;
+                int e = indexOf(b, '\n', (int) dataEnd, c.len);
+                if (e < 0) return -1;
+                c.chunkAt = e + 1;
+            }
+        }
+
+        static long chunkSize(byte[] b, int from, int nl) throws IOException {
+            int to = nl;
+            for (int i = from; i < nl; i++) {
+                if (b[i] == ';') {
+                    to = i;
+                    break;
+                }
+            }
+            String sz = new String(b, from, to - from, StandardCharsets.ISO_8859_1).strip();
+            try {
+                long n = Long.parseLong(sz, 16);
+                if (n < 0) throw new NumberFormatException();
+                return n;
+            } catch (NumberFormatException e) {
+                throw new IOException("bad chunk size: " + shorten(sz));
+            }
+        }
+
+        static int indexOf(byte[] b, char ch, int from, int to) {
+            for (int i = from; i < to; i++) if (b[i] == ch) return i;
+            return -1;
+        }
+
+        /** The body of a chunked answer in c.in, joined. */
+        static byte[] dechunk(Conn c, int end) throws IOException {
+            byte[] b = c.in, body = new byte[end - c.headEnd];
+            int n = 0, p = c.headEnd;
+            while (true) {
+                int nl = indexOf(b, '\n', p, end);
+                long size = chunkSize(b, p, nl);
+                if (size == 0) return Arrays.copyOf(body, n);
+                System.arraycopy(b, nl + 1, body, n, (int) size);
+                n += (int) size;
+                p = indexOf(b, '\n', nl + 1 + (int) size, end) + 1;
+            }
+        }
+
+        /** The answer in c.in[0, end) is complete: counts it, then starts the next request. */
+        void done(Conn c, int end, boolean close) throws IOException {
+            long now = System.nanoTime();
+            int code = c.head.code();
+            if (code >= 200 && code <= 299) {
+                long rows = -1;
+                if (target.tinybird) {
+                    if (c.head.chunked()) {
+                        byte[] body = dechunk(c, end);
+                        rows = tinybirdRows(body, 0, body.length);
+                    } else {
+                        rows = tinybirdRows(c.in, c.headEnd, end);
+                    }
+                }
+                engine.succeeded(live, c.intended, c.measured, rows, now);
+            } else {
+                engine.failed(live, c.measured, new HttpStatus(code, ""));
+            }
+            c.busy = false;
+            if (close) closeChannel(c); // answers run to the end, "Connection: close", or stray bytes after one
+            next(c, now);
+        }
+
+        /**
+         * A request failed: once more on a new connection when a kept-alive one turned out stale, else counted, and
+         * the connection waits 10 ms after a connection error (the caller starts the next request: {@link #resume}).
+         */
+        void fail(Conn c, IOException e, long now) {
+            closeChannel(c);
+            if (c.reused && !c.received && !c.retried && now - c.deadline < 0) {
+                c.retried = true;
+                c.out.rewind();
+                send(c, now);
+                return;
+            }
+            c.busy = false;
+            if (live.stop) {
+                retire(c);
+                return;
+            }
+            engine.failed(live, c.measured, e);
+            c.wakeAt = errorKind(e).equals("connection") ? now + TICK_NS : now;
+        }
+
+        void closeChannel(Conn c) {
+            SocketChannel ch = c.ch;
+            c.ch = null;
+            c.key = null;
+            if (ch != null) {
+                try {
+                    ch.close();
+                } catch (IOException ignored) {
+                    // closed anyway
+                }
+            }
+        }
+
+        void retire(Conn c) {
+            if (c.retired) return;
+            c.retired = true;
+            c.busy = false;
+            closeChannel(c);
+            retired++;
+            live.done.countDown();
+        }
+    }
+
+    /** An HTTP/1.x answer's status line and headers, as far as a client reading answers needs them. */
+    record Head(int code, long length, boolean chunked, boolean closeAfter) {
+        /** Parses the header block buf[p, end) (end just past the blank line). */
+        static Head parse(byte[] buf, int p, int end) throws IOException {
+            int eol = p;
+            while (buf[eol] != '\n') eol++;
+            String status = new String(buf, p, eol - p, StandardCharsets.ISO_8859_1).strip();
+            if (!status.startsWith("HTTP/1.") || status.length() < 12) throw new IOException("not an HTTP response: " + shorten(status));
+            int code;
+            try {
+                code = Integer.parseInt(status.substring(9, 12));
+            } catch (NumberFormatException e) {
+                throw new IOException("bad HTTP status line: " + shorten(status));
+            }
+            long length = -1;
+            boolean chunked = false, closeAfter = status.startsWith("HTTP/1.0");
+            p = eol + 1;
+            while (p < end - 2) {
+                eol = p;
+                while (buf[eol] != '\n') eol++;
+                int colon = p;
+                while (colon < eol && buf[colon] != ':') colon++;
+                if (colon < eol) {
+                    int nameLen = colon - p;
+                    if (nameIs(buf, p, nameLen, "content-length")) {
+                        long n = 0;
+                        for (int i = colon + 1; i < eol; i++) if (buf[i] >= '0' && buf[i] <= '9') n = n * 10 + (buf[i] - '0');
+                        length = n;
+                    } else if (nameIs(buf, p, nameLen, "transfer-encoding")) {
+                        chunked = new String(buf, colon + 1, eol - colon - 1, StandardCharsets.ISO_8859_1).toLowerCase(Locale.ROOT).contains("chunked");
+                    } else if (nameIs(buf, p, nameLen, "connection")) {
+                        String lv = new String(buf, colon + 1, eol - colon - 1, StandardCharsets.ISO_8859_1).toLowerCase(Locale.ROOT);
+                        if (lv.contains("close")) closeAfter = true;
+                        else if (lv.contains("keep-alive")) closeAfter = false;
+                    }
+                }
+                p = eol + 1;
+            }
+            return new Head(code, length, chunked, closeAfter);
+        }
+
+        /** An answer with this status has no body, whatever its headers say. */
+        boolean noBody() {
+            return code == 204 || code == 304 || (code >= 100 && code < 200);
+        }
+
+        private static boolean nameIs(byte[] b, int off, int len, String name) {
+            if (len != name.length()) return false;
+            for (int i = 0; i < len; i++) if (Character.toLowerCase((char) (b[off + i] & 0xff)) != name.charAt(i)) return false;
+            return true;
+        }
+    }
+
+    /** The "rows" count of a Tinybird JSON answer in body[from, to) (it follows "data"), or -1. */
+    static long tinybirdRows(byte[] body, int from, int to) {
+        byte[] key = ROWS_KEY;
+        outer:
+        for (int i = to - key.length; i >= from; i--) {
+            for (int k = 0; k < key.length; k++) if (body[i + k] != key[k]) continue outer;
+            int j = i + key.length;
+            while (j < to && body[j] == ' ') j++;
+            long n = 0;
+            boolean any = false;
+            while (j < to && body[j] >= '0' && body[j] <= '9') {
+                n = n * 10 + (body[j++] - '0');
+                any = true;
+            }
+            return any ? n : -1;
+        }
+        return -1;
+    }
+
+    static final byte[] ROWS_KEY = "\"rows\":".getBytes(StandardCharsets.US_ASCII);
+
+    /** A GET request's bytes. */
+    static byte[] getRequest(String hostHeader, String pathAndQuery, String extraHeaders) {
+        return ("GET " + pathAndQuery + " HTTP/1.1\r\nHost: " + hostHeader
+                + "\r\nUser-Agent: stress-case\r\nAccept: */*\r\n" + extraHeaders + "\r\n").getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** The Host header for a URL: the port only when the URL names one. */
+    static String hostHeader(URI u) {
+        return u.getPort() > 0 ? u.getHost() + ":" + u.getPort() : u.getHost();
     }
 
     /** The kind of a failed request: "http 503", "sqlstate 42P01", "timeout", "connection", or the exception's name. */
@@ -1309,7 +1723,7 @@ class StressCase implements Callable<Integer> {
     // =====================================================================================================
 
     record Settings(List<String> targets, Double rate, int concurrency, Duration duration, Duration warmup, Long maxRequests,
-                    Duration timeout, long seed, String workload, String threads) {
+                    Duration timeout, long seed, String workload, String threads, boolean eventLoop, String drive) {
         ObjectNode toJson(long startMs) {
             ObjectNode o = Json.MAPPER.createObjectNode();
             o.put("started", Instant.ofEpochMilli(startMs).toString());
@@ -1323,7 +1737,7 @@ class StressCase implements Callable<Integer> {
             if (maxRequests != null) o.put("max_requests", maxRequests);
             o.put("timeout_s", timeout.toMillis() / 1000.0);
             o.put("seed", seed);
-            o.put("threads", threads);
+            o.put("threads", drive);
             o.put("workload", workload);
             o.put("java", Runtime.version().toString());
             o.put("cpus", Runtime.getRuntime().availableProcessors());
@@ -1407,6 +1821,14 @@ class StressCase implements Callable<Integer> {
             List<Thread> workers = new ArrayList<>();
             Thread.Builder builder = s.threads().equals("platform") ? Thread.ofPlatform().daemon(true) : Thread.ofVirtual();
             for (Live l : lives) {
+                if (s.eventLoop() && l.target instanceof HttpTarget h && h.plain()) {
+                    int n = loopThreads(s.concurrency());
+                    for (int k = 0; k < n; k++) {
+                        HttpLoop loop = new HttpLoop(this, l, h, s.concurrency() / n + (k < s.concurrency() % n ? 1 : 0));
+                        workers.add(Thread.ofPlatform().daemon(true).name("load-" + h.name() + "-loop-" + k).start(loop));
+                    }
+                    continue;
+                }
                 for (int w = 0; w < s.concurrency(); w++) {
                     Session session = l.target.session();
                     workers.add(builder.name("load-" + l.target.name() + "-" + w).start(() -> work(l, session)));
@@ -1506,26 +1928,33 @@ class StressCase implements Callable<Integer> {
                     Object[] v = wl.values(i);
                     try {
                         long rows = session.call(v);
-                        long done = System.nanoTime();
-                        l.anyOk.increment();
-                        if (measured) {
-                            // latency from the intended start (open model) or the actual start (closed model)
-                            l.recorder.recordValue(Math.max(1, Math.min((done - intended) / 1000, TimeUnit.HOURS.toMicros(1))));
-                            if (rows > 0) l.rows.add(rows);
-                        }
+                        succeeded(l, intended, measured, rows, System.nanoTime());
                     } catch (Exception e) {
                         if (l.stop) break;
-                        l.anyErrors.increment();
-                        if (measured) {
-                            l.intervalErrors.increment();
-                            l.errors.computeIfAbsent(errorKind(e), k -> new LongAdder()).increment();
-                        }
+                        failed(l, measured, e);
                         if (s.rate() == null && errorKind(e).equals("connection")) LockSupport.parkNanos(10_000_000L); // no hot loop on a dead server
                     }
                 }
             } finally {
                 session.close();
                 l.done.countDown();
+            }
+        }
+
+        /** Counts an answer; its latency runs from the intended start (open model) or the actual start (closed model). */
+        void succeeded(Live l, long intended, boolean measured, long rows, long done) {
+            l.anyOk.increment();
+            if (measured) {
+                l.recorder.recordValue(Math.max(1, Math.min((done - intended) / 1000, TimeUnit.HOURS.toMicros(1))));
+                if (rows > 0) l.rows.add(rows);
+            }
+        }
+
+        void failed(Live l, boolean measured, Exception e) {
+            l.anyErrors.increment();
+            if (measured) {
+                l.intervalErrors.increment();
+                l.errors.computeIfAbsent(errorKind(e), k -> new LongAdder()).increment();
             }
         }
 
@@ -1623,6 +2052,11 @@ class StressCase implements Callable<Integer> {
             if (hlogStream.checkError()) throw new IOException("cannot write " + hlogPath);
             Files.move(hlogTmp, hlogPath.toAbsolutePath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         }
+    }
+
+    /** Selector threads for the event loop: one a core (wrk's -t2 on the 2-core bench machine), at most one a connection. */
+    static int loopThreads(int connections) {
+        return Math.max(1, Math.min(connections, Runtime.getRuntime().availableProcessors()));
     }
 
     static double round3(double d) {

@@ -463,6 +463,110 @@ class StressCaseTest {
         }
     }
 
+    /**
+     * The event loop (the closed model's default on plain http) reads every framing an HTTP/1.1 server may use and
+     * retries a kept-alive connection the server closed without notice: Content-Length (headers and body in separate
+     * writes), chunked (split mid-chunk, with an extension and a trailer), a body running to the end of the connection
+     * (HTTP/1.0), "Connection: close", and a keep-alive connection dropped after its 5th answer. Every answer the
+     * server sent is counted, rows from the Tinybird "rows" field included, and nothing is an error; the same with a
+     * thread a worker.
+     */
+    @Test
+    void everyWayAnAnswerCanBeFramedIsReadAndStaleConnectionsAreRetried() throws Exception {
+        AtomicLong answered = new AtomicLong(), connections = new AtomicLong();
+        try (ServerSocket srv = new ServerSocket(0, 128, java.net.InetAddress.getLoopbackAddress())) {
+            Thread acceptor = Thread.ofVirtual().start(() -> {
+                try {
+                    while (true) {
+                        Socket c = srv.accept();
+                        long k = connections.incrementAndGet();
+                        Thread.ofVirtual().start(() -> serveFramings(c, k, answered));
+                    }
+                } catch (IOException closed) {
+                    // the test is over
+                }
+            });
+            String url = "http://127.0.0.1:" + srv.getLocalPort();
+            for (String threads : List.of("loop", "platform")) {
+                long before = answered.get();
+                Path js = dir.resolve("framed-" + threads + ".json");
+                R r = stress(Map.of("TINYBIRD_TOKEN", "t"), "--target", "tinybird", "--host", url, "--pipe", "reports",
+                        "--param", "city=list:Denver", "-c", "4", "--duration", "1s", "--threads", threads, "--json", js.toString());
+                assertEquals(0, r.rc, threads + ": " + r.err + r.out);
+                JsonNode t = json(js).path("targets").path("tinybird");
+                assertEquals(0, t.path("errors").asLong(), threads + ": " + r.out);
+                long sent = answered.get() - before - 1; // the check before the run
+                assertTrue(sent > 100, threads + ": " + sent);
+                assertEquals(sent, t.path("requests").asLong(), threads + ": every answer counted once\n" + r.out);
+                assertEquals(3 * sent, t.path("rows").asLong(), threads + ": rows\n" + r.out);
+                assertTrue(json(js).path("settings").path("threads").asText().contains(threads.equals("loop") ? "event loop" : "platform"),
+                        json(js).path("settings").toString());
+            }
+            assertTrue(connections.get() > answered.get() / 4, "connections were closed and reopened: " + connections.get());
+            srv.close();
+            acceptor.join();
+        }
+        R bad = stress(Map.of(), "--target", "http", "--http-url", "http://127.0.0.1:1/", "--rate", "10/s", "--threads", "loop");
+        assertEquals(2, bad.rc, bad.err);
+        assertTrue(bad.err.contains("--threads loop drives the closed model only"), bad.err);
+        bad = stress(Map.of(), "--target", "http", "--http-url", "https://127.0.0.1:1/", "--threads", "loop");
+        assertEquals(2, bad.rc, bad.err);
+        assertTrue(bad.err.contains("--threads loop speaks plain http"), bad.err);
+    }
+
+    /**
+     * Answers the requests on the k-th connection (see the test above): of three connections, one answers four with
+     * Content-Length and chunked in turn and is then dropped; one answers with Content-Length, then HTTP/1.0 to the
+     * end of the connection; one chunked, then with "Connection: close".
+     */
+    static void serveFramings(Socket c, long k, AtomicLong answered) {
+        try (c) {
+            var in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(), StandardCharsets.ISO_8859_1));
+            OutputStream out = c.getOutputStream();
+            byte[] body = "{\"data\":[{\"a\":1},{\"a\":2},{\"a\":3}],\"rows\":3,\"statistics\":{}}".getBytes(StandardCharsets.US_ASCII);
+            int onThis = 0;
+            for (String line; (line = in.readLine()) != null; ) {
+                if (!line.isEmpty()) continue; // the end of a request's headers
+                answered.incrementAndGet();
+                onThis++;
+                int framing = switch ((int) (k % 3)) {
+                    case 0 -> onThis % 2; // Content-Length, chunked, Content-Length, chunked, dropped
+                    case 1 -> onThis == 1 ? 0 : 2;
+                    default -> onThis == 1 ? 1 : 3;
+                };
+                switch (framing) {
+                    case 0 -> {
+                        out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                        out.flush();
+                        out.write(body);
+                    }
+                    case 1 -> {
+                        out.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                        out.write(("10;part=1\r\n" + new String(body, 0, 16, StandardCharsets.US_ASCII) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+                        out.write(Integer.toHexString(body.length - 16).getBytes(StandardCharsets.US_ASCII));
+                        out.flush(); // the rest of the size line, the data and the end come in another segment
+                        out.write(("\r\n" + new String(body, 16, body.length - 16, StandardCharsets.US_ASCII) + "\r\n0\r\nX-Trailer: y\r\n\r\n")
+                                .getBytes(StandardCharsets.US_ASCII));
+                    }
+                    case 2 -> {
+                        out.write("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                        out.write(body);
+                        return; // the body ends with the connection
+                    }
+                    default -> {
+                        out.write(("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                        out.write(body);
+                        return;
+                    }
+                }
+                out.flush();
+                if (onThis == 4) return; // dropped without notice: the client's next request on it finds it closed
+            }
+        } catch (IOException gone) {
+            // the client closed it
+        }
+    }
+
     /** https: the certificate must be trusted and name the host (a trusted certificate for another name is refused). */
     @Test
     void httpsChecksThatTheCertificateNamesTheHost() throws Exception {
