@@ -1164,6 +1164,10 @@ class StressCase implements Callable<Integer> {
         private int readResponse() throws IOException {
             int end = headerEnd();
             Head h = Head.parse(buf, pos, end);
+            if (h.interim()) {
+                pos = end;
+                return readResponse();
+            }
             int code = h.code();
             long length = h.length();
             boolean chunked = h.chunked(), closeAfter = h.closeAfter();
@@ -1250,6 +1254,7 @@ class StressCase implements Callable<Integer> {
      */
     static final class HttpLoop implements Runnable {
         static final long TICK_NS = 10_000_000L;
+        static final int MAX_ANSWER = 1 << 30; // a whole answer is kept (Tinybird's row count is at its end)
         final Engine engine;
         final Live live;
         final HttpTarget target;
@@ -1260,6 +1265,7 @@ class StressCase implements Callable<Integer> {
         final String hostHeader, extraHeaders;
         final int port;
         InetSocketAddress address;
+        long resolvedAt;
         int retired;
         volatile boolean aborted;
 
@@ -1290,6 +1296,8 @@ class StressCase implements Callable<Integer> {
                 c.inBuf = ByteBuffer.wrap(c.in);
                 conns.add(c);
             }
+            this.resolvedAt = System.nanoTime();
+            this.address = new InetSocketAddress(target.base.getHost(), port); // once, as wrk does
             target.loops.add(this);
         }
 
@@ -1302,13 +1310,12 @@ class StressCase implements Callable<Integer> {
         @Override
         public void run() {
             try {
-                long now = System.nanoTime();
-                for (Conn c : conns) next(c, now);
+                for (Conn c : conns) next(c, System.nanoTime()); // each request's clock starts as it is sent
                 long nextTick = System.nanoTime() + TICK_NS;
                 while (retired < conns.size() && !aborted) {
                     long wait = Math.max(1, (nextTick - System.nanoTime()) / 1_000_000);
                     selector.select(this::ready, wait);
-                    now = System.nanoTime();
+                    long now = System.nanoTime();
                     if (now - nextTick >= 0) {
                         nextTick = now + TICK_NS;
                         for (Conn c : conns) {
@@ -1322,8 +1329,8 @@ class StressCase implements Callable<Integer> {
                     }
                 }
             } catch (IOException | RuntimeException e) {
-                // the selector itself failed: count it once, end this loop's connections
-                if (!live.stop) live.errors.computeIfAbsent(errorKind(e), k -> new LongAdder()).increment();
+                // the selector itself failed: counted once, this loop's connections end
+                if (!live.stop) engine.failed(live, System.nanoTime() - engine.measureStart >= 0, e);
             } finally {
                 for (Conn c : conns) if (!c.retired) retire(c);
                 try {
@@ -1370,8 +1377,11 @@ class StressCase implements Callable<Integer> {
             c.reused = c.ch != null;
             try {
                 if (c.ch == null) {
-                    if (address == null || address.isUnresolved()) {
-                        address = new InetSocketAddress(target.base.getHost(), port);
+                    if (address.isUnresolved()) { // looked up again at most once a second (a lookup blocks the loop)
+                        if (now - resolvedAt >= 1_000_000_000L) {
+                            resolvedAt = now;
+                            address = new InetSocketAddress(target.base.getHost(), port);
+                        }
                         if (address.isUnresolved()) throw new UnknownHostException(target.base.getHost());
                     }
                     SocketChannel ch = SocketChannel.open();
@@ -1391,7 +1401,11 @@ class StressCase implements Callable<Integer> {
         }
 
         void write(Conn c) throws IOException {
-            c.ch.write(c.out);
+            try {
+                c.ch.write(c.out);
+            } catch (IOException e) {
+                throw connectionError(e);
+            }
             c.key.interestOps(c.out.hasRemaining() ? SelectionKey.OP_READ | SelectionKey.OP_WRITE : SelectionKey.OP_READ);
         }
 
@@ -1400,17 +1414,29 @@ class StressCase implements Callable<Integer> {
             if (!k.isValid() || c.key != k || !c.busy) return;
             try {
                 if (k.isConnectable()) {
-                    c.ch.finishConnect();
+                    try {
+                        c.ch.finishConnect();
+                    } catch (IOException e) {
+                        throw connectionError(e);
+                    }
                     write(c);
                     return;
                 }
                 if (k.isWritable()) write(c);
                 if (k.isReadable()) read(c);
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 long now = System.nanoTime();
-                fail(c, e, now);
+                fail(c, e instanceof IOException io ? io : new IOException(e.toString(), e), now);
                 resume(c, now);
             }
+        }
+
+        /** A channel's own failure ("Broken pipe", "Connection reset by peer") as the socket would name it. */
+        static IOException connectionError(IOException e) {
+            if (e instanceof SocketException || e instanceof EOFException) return e;
+            SocketException s = new SocketException(e.getMessage());
+            s.initCause(e);
+            return s;
         }
 
         /** After a failure: the next request now, unless the connection waits (or is retired). */
@@ -1421,11 +1447,17 @@ class StressCase implements Callable<Integer> {
         void read(Conn c) throws IOException {
             while (true) {
                 if (c.len == c.in.length) {
+                    if (c.in.length >= MAX_ANSWER) throw new IOException("an answer over " + (MAX_ANSWER >> 20) + " MB");
                     c.in = Arrays.copyOf(c.in, c.in.length * 2);
                     c.inBuf = ByteBuffer.wrap(c.in);
                 }
                 c.inBuf.limit(c.in.length).position(c.len);
-                int n = c.ch.read(c.inBuf);
+                int n;
+                try {
+                    n = c.ch.read(c.inBuf);
+                } catch (IOException e) {
+                    throw connectionError(e);
+                }
                 if (n == 0) return;
                 if (n < 0) {
                     if (c.headEnd >= 0 && !c.head.noBody() && !c.head.chunked() && c.head.length() < 0) {
@@ -1462,6 +1494,13 @@ class StressCase implements Callable<Integer> {
                 }
                 c.head = Head.parse(b, 0, c.headEnd);
                 c.chunkAt = c.headEnd;
+                if (c.head.interim()) { // 100 Continue, 103 Early Hints: the answer follows
+                    System.arraycopy(b, c.headEnd, b, 0, c.len - c.headEnd);
+                    c.len -= c.headEnd;
+                    c.headEnd = -1;
+                    c.scanned = 0;
+                    return answerEnd(c);
+                }
             }
             Head h = c.head;
             if (h.noBody()) return c.headEnd;
@@ -1505,7 +1544,7 @@ class StressCase implements Callable<Integer> {
             String sz = new String(b, from, to - from, StandardCharsets.ISO_8859_1).strip();
             try {
                 long n = Long.parseLong(sz, 16);
-                if (n < 0) throw new NumberFormatException();
+                if (n < 0 || n > MAX_ANSWER) throw new NumberFormatException();
                 return n;
             } catch (NumberFormatException e) {
                 throw new IOException("bad chunk size: " + shorten(sz));
@@ -1550,7 +1589,7 @@ class StressCase implements Callable<Integer> {
                 engine.failed(live, c.measured, new HttpStatus(code, ""));
             }
             c.busy = false;
-            if (close) closeChannel(c); // answers run to the end, "Connection: close", or stray bytes after one
+            if (close || c.out.hasRemaining()) closeChannel(c); // "Connection: close", stray bytes, or answered before sent in full
             next(c, now);
         }
 
@@ -1637,6 +1676,11 @@ class StressCase implements Callable<Integer> {
                 p = eol + 1;
             }
             return new Head(code, length, chunked, closeAfter);
+        }
+
+        /** An interim answer (1xx but 101): the real one follows on the same connection. */
+        boolean interim() {
+            return code >= 100 && code < 200 && code != 101;
         }
 
         /** An answer with this status has no body, whatever its headers say. */

@@ -506,6 +506,42 @@ class StressCaseTest {
             srv.close();
             acceptor.join();
         }
+        // an answer that cannot be read is one error, and the loop goes on with the next request
+        try (ServerSocket srv = new ServerSocket(0, 128, java.net.InetAddress.getLoopbackAddress())) {
+            AtomicLong requests = new AtomicLong();
+            Thread acceptor = Thread.ofVirtual().start(() -> {
+                try {
+                    while (true) {
+                        Socket c = srv.accept();
+                        Thread.ofVirtual().start(() -> {
+                            try (c) {
+                                var in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(), StandardCharsets.ISO_8859_1));
+                                for (String line; (line = in.readLine()) != null; ) {
+                                    if (!line.isEmpty()) continue;
+                                    String size = requests.incrementAndGet() == 1 ? "2" : "7fffffffffffffff"; // the check passes
+                                    c.getOutputStream().write(("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\n{}\r\n"
+                                            + (size.equals("2") ? "0\r\n\r\n" : "")).getBytes(StandardCharsets.US_ASCII));
+                                }
+                            } catch (IOException gone) {
+                                // closed by the client
+                            }
+                        });
+                    }
+                } catch (IOException closed) {
+                    // the test is over
+                }
+            });
+            Path js = dir.resolve("garbled.json");
+            R r = stress(Map.of(), "--target", "http", "--http-url", "http://127.0.0.1:" + srv.getLocalPort() + "/", "-c", "2",
+                    "--duration", "1s", "--give-up", "0", "--json", js.toString());
+            srv.close();
+            acceptor.join();
+            assertEquals(0, r.rc, r.err);
+            JsonNode t = json(js).path("targets").path("http");
+            assertEquals(0, t.path("ok").asLong(), r.out);
+            assertTrue(t.path("errors").asLong() > 20, "every garbled answer is an error, and the loop goes on\n" + r.out);
+            assertEquals(t.path("errors").asLong(), t.path("errors_by_kind").path("io: IOException").asLong(), r.out);
+        }
         R bad = stress(Map.of(), "--target", "http", "--http-url", "http://127.0.0.1:1/", "--rate", "10/s", "--threads", "loop");
         assertEquals(2, bad.rc, bad.err);
         assertTrue(bad.err.contains("--threads loop drives the closed model only"), bad.err);
@@ -516,8 +552,8 @@ class StressCaseTest {
 
     /**
      * Answers the requests on the k-th connection (see the test above): of three connections, one answers four with
-     * Content-Length and chunked in turn and is then dropped; one answers with Content-Length, then HTTP/1.0 to the
-     * end of the connection; one chunked, then with "Connection: close".
+     * Content-Length and chunked in turn and is then dropped; one answers with 103 Early Hints and Content-Length, then
+     * HTTP/1.0 to the end of the connection; one chunked, then with "Connection: close".
      */
     static void serveFramings(Socket c, long k, AtomicLong answered) {
         try (c) {
@@ -534,6 +570,10 @@ class StressCaseTest {
                     case 1 -> onThis == 1 ? 0 : 2;
                     default -> onThis == 1 ? 1 : 3;
                 };
+                if (k % 3 == 1 && onThis == 1) { // an interim answer first: the real one follows
+                    out.write("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                }
                 switch (framing) {
                     case 0 -> {
                         out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
