@@ -1,6 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 21+
-//JAVA_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:+UseTransparentHugePages -Xlog:pagesize=off
+//JAVA_OPTIONS -XX:TieredStopAtLevel=1 -XX:CompileThresholdScaling=0.05 -XX:+UseSerialGC -XX:+UseTransparentHugePages -Xlog:pagesize=off
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/Config.java
 //SOURCES ../lib/Pg.java
