@@ -223,6 +223,23 @@ class RepoTest {
         assertEquals("v2" + expected, r.stdout().strip(), "the edit of a //SOURCES file was picked up");
     }
 
+    /**
+     * An alias runs from the top of the checkout and from a folder below it, also where a folder has the alias's name
+     * (JBang took ./stress-case, the folder, for the script and failed: the README's on-stage demo did not run).
+     */
+    @Test
+    void launcherRunsAnAliasFromAnyFolderEvenWhereAFolderHasItsName() {
+        Path root = TestServices.repoRoot();
+        assertTrue(Files.isDirectory(root.resolve("stress-case")), "the folder that shadowed the alias");
+        for (var c : List.of(Map.entry(root, List.of("./jbang", "stress-case", "--version")),
+                Map.entry(root.resolve("stress-case"), List.of("../jbang", "seed-data", "--version")),
+                Map.entry(root.resolve("postgres-client"), List.of("../jbang", "stress-case", "--version")))) {
+            TestServices.Run r = TestServices.run(c.getKey(), Duration.ofMinutes(3), c.getValue());
+            assertEquals(0, r.exitCode(), c + ": " + r.stderr());
+            assertTrue(r.stdout().startsWith("py-utilities (Java) "), c + ": " + r.stdout() + r.stderr());
+        }
+    }
+
     /** README, "Using a script elsewhere": ./jbang export portable gives a jar (plus lib/) that runs with java -jar. */
     @Test
     void anExportedScriptRunsWithJavaDashJar() throws Exception {
