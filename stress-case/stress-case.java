@@ -860,10 +860,12 @@ class StressCase implements Callable<Integer> {
 
         private static synchronized void startTicker() {
             if (ticker == null) ticker = Thread.ofPlatform().daemon(true).name("stress-case-deadlines").start(Deadlines::tick);
+            else LockSupport.unpark(ticker); // it sleeps while nothing is watched
         }
 
         private static void tick() {
             while (true) {
+                if (watched.isEmpty()) LockSupport.park(); // a watch() after this check leaves a permit: no lost wake-up
                 LockSupport.parkNanos(10_000_000L);
                 long now = System.nanoTime();
                 for (Watched w : watched) {
