@@ -59,7 +59,7 @@ import picocli.CommandLine.Spec;
  * not fit, the whole input is classified and written again, so the types are always those of the whole input and
  * no value is ever altered. Reading (gunzip, transcoding, UTF-8 validation) and writing run on their own threads.
  */
-@Command(name = "csv-to-ndjson", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
+@Command(name = "csv-to-ndjson", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130, sortOptions = false,
         description = {"Converts CSV to NDJSON (one JSON object a line, keys in header order), with one type per column:",
                 "integer (signed 64-bit), float, boolean (true/false in any case), null for empty cells, string otherwise.",
                 "Values are never altered: 01234, 0x1F, 6164739959125e55, 3,50 and 20-digit integers stay strings;",

@@ -61,7 +61,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 @Command(name = "e-store", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, sortOptions = false,
-        usageHelpWidth = 110,
+        usageHelpWidth = 130,
         description = {
             "Streams synthetic e-commerce events (view, cart, uncart, purchase, return) that follow the shop's rules:",
             "a cart needs a prior view, an uncart or a purchase needs the product in the cart, a return needs an",

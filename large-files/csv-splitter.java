@@ -61,8 +61,8 @@ import picocli.CommandLine.Spec;
  * writer thread that runs beside the scan. With {@code --gzip} or {@code --manifest} the bytes go through the JVM
  * (deflate, SHA-256). Memory stays small and constant: the scan buffer plus a copy buffer per writer.
  */
-@Command(name = "csv-splitter", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
-        sortOptions = false, usageHelpAutoWidth = true,
+@Command(name = "csv-splitter", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130,
+        sortOptions = false,
         description = {
                 "Splits huge CSV (or NDJSON) files into parts that each load on their own.",
                 "The header is repeated in every part; a record is never cut (quoted fields",

@@ -53,7 +53,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "pg-pool", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+@Command(name = "pg-pool", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130,
         description = {"Runs a query N times over C concurrent workers (virtual threads) sharing a HikariCP pool, and reports",
                 "queries/s and latency percentiles (pool checkout + execute + fetch). Or loads/unloads CSV with COPY."},
         footer = {"", "Examples:",

@@ -35,7 +35,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "pg-query", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+@Command(name = "pg-query", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130,
         description = {"Runs a query over plain JDBC and reports connect, execute (to first row) and fetch (all rows) times;",
                 "printing is never included. Rows go to stdout, timings to stderr."},
         footer = {"", "Examples:",

@@ -44,7 +44,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "supabase-query", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+@Command(name = "supabase-query", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130,
         description = {"Reads rows from Supabase through its REST API (PostgREST) or straight from PostgreSQL through the pooler,",
                 "with the same filters both ways; times the requests (printing excluded)."},
         footer = {"", "Examples:",

@@ -42,7 +42,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "seed-data", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+@Command(name = "seed-data", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130,
         description = {
                 "Generates weather reports every 4 hours for --cities cities over --days days from 2023-05-01 (deterministic,",
                 "the local emulator's weather_data exactly) and loads them into PostgreSQL (table weather_reports, primary key",

@@ -93,7 +93,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-@Command(name = "stress-case", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+@Command(name = "stress-case", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130,
         subcommands = {StressCase.Merge.class},
         description = {
                 "Loads PostgreSQL and a Tinybird API endpoint with the same questions, side by side, and measures latency",
@@ -2385,7 +2385,7 @@ class StressCase implements Callable<Integer> {
     // merge
     // =====================================================================================================
 
-    @Command(name = "merge", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+    @Command(name = "merge", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130,
             description = {"Combines --hlog files (from several load machines, or several runs) into one result:",
                     "histograms are added per target, so percentiles are those of all requests together; req/s is the",
                     "sum of each file's req/s (machines loading at the same time)."},

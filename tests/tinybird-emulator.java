@@ -104,9 +104,9 @@ import picocli.CommandLine.Spec;
  * (multipart part csv/ndjson, or a full body), {@code GET|POST /v0/sql} (SELECT cols|*|count() FROM ds [WHERE a = 'x'
  * AND ...] [ORDER BY c [DESC]] [LIMIT n] [FORMAT JSON|JSONEachRow|CSV]), {@code GET /tokens}, {@code GET /v0/jobs/<id>}.
  */
-@Command(name = "tinybird-emulator", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
-        description = "A local Tinybird emulator for tests and offline demos: Events API, API Endpoints (pipes), "
-                + "Data Sources API and a small Query API, with the built-in weather demo data.",
+@Command(name = "tinybird-emulator", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130,
+        description = {"A local Tinybird emulator for tests and offline demos: Events API, API Endpoints (pipes), Data Sources API",
+                "and a small Query API, with the built-in weather demo data."},
         footer = {"", "Examples:",
                 "  ./jbang tests/tinybird-emulator.java --port 7181",
                 "  ./jbang tests/tinybird-emulator.java --admin-token admin-dev --token ingest-dev=DATASOURCES:APPEND:events",

@@ -162,6 +162,37 @@ class RepoTest {
         }
         assertEquals(List.of(), problems, "write a literal % as %% in picocli texts");
     }
+
+    /**
+     * The scripts' descriptions and examples are written as lines; picocli wraps each at the usage width (80 unless
+     * the command says otherwise), which cut them mid-sentence ("... and reports" / "queries/s and ...") and split
+     * example commands over two lines. Every such line must come out of --help whole.
+     */
+    @Test
+    void everyScriptsHelpKeepsItsDescriptionAndExampleLinesWhole() throws Exception {
+        Path root = TestServices.repoRoot();
+        List<String> problems = new ArrayList<>();
+        for (Path s : scripts()) {
+            String base = s.getFileName().toString().replace(".java", "");
+            if (base.equals("RunTests")) continue;
+            Matcher cls = Pattern.compile("(?m)^(public\\s+)?(final\\s+)?class\\s+(\\w+)").matcher(Files.readString(s));
+            assertTrue(cls.find(), s + ": no top-level class");
+            picocli.CommandLine cl = new picocli.CommandLine(Class.forName(cls.group(3)).getDeclaredConstructor().newInstance());
+            List<picocli.CommandLine> commands = new ArrayList<>(List.of(cl));
+            commands.addAll(cl.getSubcommands().values());
+            for (picocli.CommandLine c : commands) {
+                List<String> shown = c.getUsageMessage(picocli.CommandLine.Help.Ansi.OFF).lines().map(String::strip).toList();
+                List<String> texts = new ArrayList<>(List.of(c.getCommandSpec().usageMessage().description()));
+                texts.addAll(List.of(c.getCommandSpec().usageMessage().footer()));
+                for (String t : texts) {
+                    String line = t.replace("%%", "%").strip();
+                    if (line.isEmpty() || line.contains("${") || line.contains("%n")) continue;
+                    if (!shown.contains(line)) problems.add(root.relativize(s) + " (" + c.getCommandSpec().qualifiedName() + "): " + line);
+                }
+            }
+        }
+        assertEquals(List.of(), problems, "these lines were wrapped in --help: set usageHelpWidth = 130 or shorten them");
+    }
     @Test
     void launcherPrintsJbangVersion() {
         TestServices.Run r = TestServices.jbang(null, Duration.ofMinutes(3), "--version");
