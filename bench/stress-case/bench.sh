@@ -13,10 +13,17 @@
 # /usr/lib/postgresql/15/bin (postgresql-15). Settings: DUR (10), OPEN_DUR (30), RATE (10000), CONNS (50), SCALE (10),
 # ROUNDS (3), WARMUP (3: seconds of warm-up excluded from stress-case's results - the JVM's; for SQL pgbench gets the
 # same, since a warm-up also warms the server's new backends; wrk needs none, nginx has nothing to warm a connection).
+# PIN=1: servers on core 0, every client on core 1 (taskset), as when the load comes from a machine of its own; by
+# default all share both cores, so a client's CPU a request is taken from the server.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DUR=${DUR:-10}; OPEN_DUR=${OPEN_DUR:-30}; RATE=${RATE:-10000}; CONNS=${CONNS:-50}; SCALE=${SCALE:-10}; WARMUP=${WARMUP:-3}; ROUNDS=${ROUNDS:-3}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PIN=${PIN:-0}; SRV=(); CLI=()
+if [ "$PIN" = 1 ]; then
+  [ "$(nproc)" -ge 2 ] || { echo "bench: PIN=1 needs 2 cores" >&2; exit 1; }
+  SRV=(taskset -c 0); CLI=(taskset -c 1)
+fi
 for t in wrk nginx pgbench "$PGBIN/initdb" "$PGBIN/pg_ctl"; do
   command -v "$t" >/dev/null 2>&1 || { echo "bench: $t is missing (apt-get install wrk nginx-light postgresql-15)" >&2; exit 1; }
 done
@@ -39,7 +46,7 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
-SC=(./jbang stress-case/stress-case.java)
+SC=("${CLI[@]}" ./jbang stress-case/stress-case.java)
 "${SC[@]}" --version >/dev/null # compile once, outside the measurements
 
 # ---------------------------------------------------------------- nginx
@@ -63,18 +70,19 @@ http {
   }
 }
 EOF
-nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+"${SRV[@]}" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 nginx_pid=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/small.json" >/dev/null 2>&1 && break; sleep 0.1; done
 URL="http://127.0.0.1:$port/small.json"
 
-echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), DUR=${DUR}s, CONNS=$CONNS" >&2
+placing="servers and clients share $(nproc) cores"; [ "$PIN" = 1 ] && placing="servers on core 0, clients on core 1 (PIN=1)"
+echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), DUR=${DUR}s, CONNS=$CONNS, $placing" >&2
 W_RPS=(); W_P50=(); W_P99=(); S_RPS=(); S_P50=(); S_P99=(); W_CPU=(); S_CPU=()
 # CPU time of a process (user + system seconds, from bash's time with TIMEFORMAT='%U %S') per request, in microseconds
 cpu_per() { awk -v n="$2" '{ if (n + 0 > 0) printf "%.1f", ($1 + $2) * 1e6 / n; else print "nan" }' "$1"; }
 for round in $(seq "$ROUNDS"); do
   echo "bench: HTTP closed loop, round $round/$ROUNDS: wrk, then stress-case..." >&2
-  TIMEFORMAT='%U %S'; { time wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$URL" > "$work/wrk.txt" 2>&1 ; } 2> "$work/wrk.time"
+  TIMEFORMAT='%U %S'; { time "${CLI[@]}" wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$URL" > "$work/wrk.txt" 2>&1 ; } 2> "$work/wrk.time"
   W_RPS+=("$(awk '/^Requests\/sec:/ { print $2 }' "$work/wrk.txt")")
   W_CPU+=("$(cpu_per "$work/wrk.time" "$(awk '/requests in/ { print $1 }' "$work/wrk.txt")")")
   W_P50+=("$(to_ms "$(awk '$1 == "50%" { print $2 }' "$work/wrk.txt")")")
@@ -99,7 +107,7 @@ pgport=$(free_port)
 mkdir -p "$work/pg"
 [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
 as_pg "$PGBIN/initdb" -D "$work/pg" -U postgres --auth=trust -E UTF8 >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c shared_buffers=256MB" start >/dev/null
+as_pg "${SRV[@]}" "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c shared_buffers=256MB" start >/dev/null
 echo "bench: pgbench -i -s $SCALE..." >&2
 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$pgport" -U postgres postgres > /dev/null 2>&1
 P_TPS=(); P_LAT=(); Q_RPS=(); Q_P50=(); Q_P99=(); Q_MEAN=(); P_CPU=(); Q_CPU=()
@@ -108,7 +116,7 @@ for round in $(seq "$ROUNDS"); do
   TIMEFORMAT='%U %S'
   # pgbench runs WARMUP + DUR s and is measured over its last DUR s (its per-second progress lines): a warm-up
   # warms the server's fresh backends too (slow for their first seconds on a VM), so both sides get the same one
-  { time pgbench -S -M prepared -c "$CONNS" -j 2 -T "$((DUR + WARMUP))" -P 1 -h 127.0.0.1 -p "$pgport" -U postgres postgres > "$work/pgbench.txt" 2>&1 ; } 2> "$work/pgbench.time"
+  { time "${CLI[@]}" pgbench -S -M prepared -c "$CONNS" -j 2 -T "$((DUR + WARMUP))" -P 1 -h 127.0.0.1 -p "$pgport" -U postgres postgres > "$work/pgbench.txt" 2>&1 ; } 2> "$work/pgbench.time"
   P_TPS+=("$(awk -v w="$WARMUP" '/^progress: / && $2 + 0 > w + 0.5 { s += $4; n++ } END { if (n) printf "%.1f", s / n; else print 0 }' "$work/pgbench.txt")")
   P_LAT+=("$(awk -v w="$WARMUP" '/^progress: / && $2 + 0 > w + 0.5 { s += $4 * $7; n += $4 } END { if (n) printf "%.3f", s / n; else print 0 }' "$work/pgbench.txt")")
   P_CPU+=("$(cpu_per "$work/pgbench.time" "$(awk -F': ' '/actually processed/ { print $2 }' "$work/pgbench.txt" | cut -d/ -f1)")")
@@ -124,7 +132,8 @@ pg_rps=$(median "${Q_RPS[@]}"); pg_p50=$(median "${Q_P50[@]}"); pg_p99=$(median 
 pgb_cpu=$(median "${P_CPU[@]}"); pg_cpu=$(median "${Q_CPU[@]}")
 
 # ---------------------------------------------------------------- the table
-printf '\n%-46s %12s %10s %10s %12s\n' "run" "req/s" "p50 ms" "p99 ms" "ratio"
+printf '\n%s\n' "$placing"
+printf '%-46s %12s %10s %10s %12s\n' "run" "req/s" "p50 ms" "p99 ms" "ratio"
 printf '%-46s %12.0f %10.3f %10.3f %12s\n' "HTTP wrk -t2 -c$CONNS -d${DUR}s (median of $ROUNDS)" "$wrk_rps" "$wrk_p50" "$wrk_p99" "1.00"
 printf '%-46s %12.0f %10.3f %10.3f %12s\n' "HTTP stress-case -c $CONNS (closed)" "$sc_rps" "$sc_p50" "$sc_p99" "$(ratio "$sc_rps" "$wrk_rps") (>= 0.80)"
 printf '%-46s %12s %10s %10s %12s\n' "  p50 / p99 vs wrk (within 0.80..1.20)" "" "$(ratio "$sc_p50" "$wrk_p50")" "$(ratio "$sc_p99" "$wrk_p99")" ""
