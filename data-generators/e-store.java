@@ -78,8 +78,10 @@ import picocli.CommandLine.Spec;
             "  ./jbang data-generators/e-store.java --postgres --db-update-interval 30s --url postgresql://me@localhost/shop",
             "  ./jbang data-generators/e-store.java --shard 0/2 --seed 7 ...   and   --shard 1/2 --seed 7 ... on another machine",
             "",
-            "Environment: TINYBIRD_TOKEN (or the original's TINYBIRD_SOURCE_TOKEN, TINYBIRD_KEY), CLOUD_REGION, DATASOURCE_NAME,",
-            "DATABASE_URL / PG* / POSTGRES_DATABASE_*; also read from .env.local, .env and --env-file."})
+            "  ./jbang data-generators/e-store.java --host http://localhost:7181 --datasource estore_events --eps 500   # the emulator",
+            "",
+            "Environment: TINYBIRD_TOKEN (or the original's TINYBIRD_SOURCE_TOKEN, TINYBIRD_KEY), CLOUD_REGION or TINYBIRD_HOST,",
+            "DATASOURCE_NAME, DATABASE_URL / PG* / POSTGRES_DATABASE_*; also read from .env.local, .env and --env-file."})
 class EStore implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common = new Cli.Common();
@@ -157,6 +159,19 @@ class EStore implements Callable<Integer> {
     @Option(names = "--cloud-region", paramLabel = "HOST",
             description = "Value for {CLOUD_REGION} in the endpoint, e.g. api.us-east.aws (default: CLOUD_REGION).")
     String cloudRegion;
+
+    @Option(names = "--host", paramLabel = "URL",
+            description = "Tinybird API host instead of the endpoint template, e.g. https://api.us-east.tinybird.co or "
+                    + "http://localhost:7181 (default: TINYBIRD_HOST when neither --endpoint nor --cloud-region is given).")
+    String host;
+
+    @Option(names = "--region", paramLabel = "NAME",
+            description = "Tinybird region instead of --host: gcp-europe-west3, gcp-us-east4, aws-us-east-1, ..., "
+                    + "or local (the emulator on http://localhost:7181).")
+    String region;
+
+    @Option(names = "--insecure", description = "Allow plain http to a host that is not localhost.")
+    boolean insecure;
 
     @Option(names = "--pg-events", description = "Also COPY every event sent into the PostgreSQL table 'events'.")
     boolean pgEvents;
@@ -242,7 +257,8 @@ class EStore implements Callable<Integer> {
 
     /** The settings.yaml keys (and ours), resolved: defaults, then the file, then options. */
     static final class Settings {
-        String endpoint = "https://{CLOUD_REGION}.tinybird.co/v0/events?name={DATASOURCE_NAME}";
+        static final String DEFAULT_ENDPOINT = "https://{CLOUD_REGION}.tinybird.co/v0/events?name={DATASOURCE_NAME}";
+        String endpoint = DEFAULT_ENDPOINT;
         int customers = 500;
         int products = 500;
         double duplicatePct = 2;
@@ -1451,13 +1467,14 @@ class EStore implements Callable<Integer> {
             List<String> names = cmd.datasources != null ? cmd.datasources
                     : cfg.get("DATASOURCE_NAME").map(List::of).orElse(List.of());
             if (token == null) {
-                if (cmd.datasources != null || cmd.endpoint != null) {
+                if (cmd.datasources != null || cmd.endpoint != null || cmd.host != null || cmd.region != null) {
                     throw Cli.usage("writing to Tinybird needs a token: set TINYBIRD_TOKEN (environment, .env.local, .env) or --token");
                 }
                 return List.of();
             }
             Config.registerSecret(token);
-            boolean named = !s.endpoint.contains("{DATASOURCE_NAME}");
+            String template = eventsTemplate(cfg);
+            boolean named = !template.contains("{DATASOURCE_NAME}");
             if (names.isEmpty() && !named) {
                 cmd.spec.commandLine().getErr().println(cmd.spec.root().name() + ": a Tinybird token is set but no data source:"
                         + " writing to stdout (set --datasource or DATASOURCE_NAME to send to Tinybird)");
@@ -1469,12 +1486,32 @@ class EStore implements Callable<Integer> {
                 Map<String, String> vars = new LinkedHashMap<>();
                 vars.put("CLOUD_REGION", region);
                 vars.put("DATASOURCE_NAME", ds);
-                Tinybird.Endpoint ep = Tinybird.parseUrl(s.endpoint, vars, false);
+                Tinybird.Endpoint ep = Tinybird.parseUrl(template, vars, cmd.insecure);
                 String name = ep.datasource() != null && !ep.datasource().isBlank() ? ep.datasource() : ds;
                 if (name.isBlank()) throw Cli.usage("tinybird_api_endpoint names no data source (?name=...): " + Config.redact(s.endpoint));
                 out.add(new Tinybird.Endpoint(ep.host(), name));
             }
             return out;
+        }
+
+        /**
+         * The Events API URL template. The original's (tinybird_api_endpoint, --endpoint, {CLOUD_REGION} from
+         * --cloud-region / CLOUD_REGION) unless the endpoint is the default one and the host is named the way every
+         * other script names it: --host, --region, else TINYBIRD_HOST (or TINYBIRD_REGION without CLOUD_REGION).
+         */
+        String eventsTemplate(Config cfg) {
+            boolean hostGiven = cmd.host != null && !cmd.host.isBlank(), regionGiven = cmd.region != null && !cmd.region.isBlank();
+            if ((hostGiven || regionGiven) && cmd.endpoint != null) {
+                throw Cli.usage("--endpoint names the whole Events API URL: give it or --host/--region, not both");
+            }
+            if (!s.endpoint.equals(Settings.DEFAULT_ENDPOINT) || cmd.cloudRegion != null && !hostGiven && !regionGiven) return s.endpoint;
+            String host;
+            if (hostGiven) host = cmd.host.strip();
+            else if (regionGiven) host = Tinybird.resolveHost(null, cmd.region, cmd.insecure, cfg);
+            else if (cfg.get("TINYBIRD_HOST", "TB_HOST", "TINYBIRD_API_URL").isPresent()
+                    || cfg.get("CLOUD_REGION").isEmpty() && cfg.get("TINYBIRD_REGION").isPresent()) host = Tinybird.resolveHost(null, null, cmd.insecure, cfg);
+            else return s.endpoint;
+            return host.contains("/v0/") ? host : host.replaceAll("/+$", "") + "/v0/events?name={DATASOURCE_NAME}";
         }
 
         Stats execute() throws Exception {

@@ -174,6 +174,36 @@ class EStoreSinksTest {
         }
     }
 
+    /**
+     * The README's emulator set-up (TINYBIRD_HOST + TINYBIRD_TOKEN, "every script now talks to the emulator") and the
+     * --host every other script has: e-store used to build its URL from {CLOUD_REGION} only and went to the cloud.
+     */
+    @Test
+    void theHostComesFromTinybirdHostOrHostLikeEveryOtherScript() throws Exception {
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            String token = emu.adminToken();
+            Result r = run(Map.of("TINYBIRD_TOKEN", token, "TINYBIRD_HOST", emu.url()), fastRetries(),
+                    "--datasource", "from_env_host", "--count", "700", "--seed", "3");
+            assertEquals(0, r.rc, r.err);
+            assertEquals(700, emu.rowCount("from_env_host"));
+
+            // --host beats TINYBIRD_HOST; a trailing slash is fine
+            r = run(Map.of("TINYBIRD_TOKEN", token, "TINYBIRD_HOST", "http://127.0.0.1:9"), fastRetries(),
+                    "--host", emu.url() + "/", "--datasource", "from_option", "--count", "300");
+            assertEquals(0, r.rc, r.err);
+            assertEquals(300, emu.rowCount("from_option"));
+
+            // the original's CLOUD_REGION still works where TINYBIRD_HOST is not set (here: an unresolvable name fails)
+            r = run(Map.of("TINYBIRD_TOKEN", token), tb -> tb.writerTuning = s -> s.maxAttempts(1), "--cloud-region", "no-such-region.invalid", "--datasource", "x", "--count", "5");
+            assertEquals(1, r.rc, r.err);
+            assertTrue(r.err.contains("no-such-region.invalid.tinybird.co"), r.err);
+
+            r = run(Map.of("TINYBIRD_TOKEN", token), null, "--host", emu.url(), "--endpoint", emu.url() + "/v0/events?name=x", "--count", "5");
+            assertEquals(2, r.rc);
+            assertTrue(r.err.contains("--endpoint names the whole Events API URL"), r.err);
+        }
+    }
+
     @Test
     void tokenAndDataSourceFromDotEnvLocal() throws Exception {
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
