@@ -331,6 +331,7 @@ public final class PgClient {
         PrintWriter pw = new PrintWriter(w);
         JsonGenerator g = Json.FACTORY.createGenerator(pw);
         g.configure(JsonGenerator.Feature.AUTO_CLOSE_TARGET, false);
+        g.setRootValueSeparator(null); // Jackson puts a space between root values: " {...}" on every line after the first
         if (!lines) g.writeStartArray();
         boolean first = true;
         for (String[] row : r.rows()) {

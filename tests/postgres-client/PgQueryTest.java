@@ -174,6 +174,9 @@ class PgQueryTest {
         Out nd = query(vars, "--sql", "SELECT site_name, '{\"a\": [1]}'::jsonb AS j, NULL::int AS n FROM weather_reports WHERE site_name = :c",
                 "-p", "c=Coeur d'Alene", "--format", "ndjson");
         assertEquals("{\"site_name\":\"Coeur d'Alene\",\"j\":{\"a\":[1]},\"n\":null}\n", nd.out);
+        Out nd2 = query(vars, "--sql", sql, "-p", "t=68", "-p", "not_city=Boulder", "--format", "ndjson");
+        assertEquals("{\"site_name\":\"Denver\",\"temp_f\":71.5,\"wet\":false,\"description\":\"clear sky\"}\n"
+                + "{\"site_name\":\"Denver\",\"temp_f\":68.25,\"wet\":false,\"description\":\"few clouds\"}\n", nd2.out);
         Out table = query(vars, "--sql", "SELECT site_name AS city, count(*) AS n FROM weather_reports GROUP BY 1 ORDER BY 2 DESC, 1");
         assertEquals("""
                      city      | n
