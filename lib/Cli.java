@@ -1,5 +1,6 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS me.tongfei:progressbar:0.10.1
+//DEPS org.slf4j:slf4j-api:2.0.17 org.slf4j:slf4j-nop:2.0.17
 //SOURCES Config.java
 
 import java.io.FileNotFoundException;
@@ -37,6 +38,10 @@ import picocli.CommandLine.Option;
  * a progress bar and the summary line.
  *
  * <p>Exit codes: 0 ok, 1 failure, 2 usage (picocli's default for bad options).
+ *
+ * <p>slf4j-nop (with its API pinned at 2.x, over the AWS SDK's 1.7): the libraries' logging (HikariCP, the AWS SDK, the
+ * MongoDB driver) stays quiet, and SLF4J's own "Failed to load class org.slf4j.impl.StaticLoggerBinder" warning, three
+ * lines above every tb-to-dynamodb run, is gone; the scripts report what matters themselves.
  */
 public final class Cli {
     private Cli() {}

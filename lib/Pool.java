@@ -1,5 +1,4 @@
 //DEPS com.zaxxer:HikariCP:7.1.0
-//DEPS org.slf4j:slf4j-nop:2.0.17
 //SOURCES Pg.java
 
 import java.util.Map;

@@ -205,7 +205,8 @@ public final class Transfer {
         public Duration retryFor;
 
         @Option(names = "--batch-rows", paramLabel = "N",
-                description = "Most rows per write to the target (default: the target's own, e.g. 10000 for PostgreSQL); each write commits a watermark.")
+                description = "Most rows per write to the target, at most the target's own (PostgreSQL 50000, Tinybird 50000 "
+                        + "through the Events API, MongoDB 5000), which is the default; each write commits a watermark.")
         public Integer batchRows;
 
         public String job() {
@@ -812,7 +813,10 @@ public final class Transfer {
         StringBuilder sb = new StringBuilder(dryRun ? "dry run: " : "done: ");
         sb.append(String.format(Locale.ROOT, "%,d rows read", t.read));
         if (c.upserted > 0) sb.append(String.format(Locale.ROOT, ", %,d written (upserts)", c.upserted));
-        sb.append(String.format(Locale.ROOT, ", %,d inserted, %,d updated, %,d skipped, %,d rejected", c.inserted, c.updated, c.skipped, c.rejected));
+        // a target that can't tell inserts from updates (DynamoDB) reports upserts only: "0 inserted, 0 updated" there
+        // read as if nothing had been written
+        if (c.upserted == 0 || c.inserted + c.updated > 0) sb.append(String.format(Locale.ROOT, ", %,d inserted, %,d updated", c.inserted, c.updated));
+        sb.append(String.format(Locale.ROOT, ", %,d skipped, %,d rejected", c.skipped, c.rejected));
         sb.append(String.format(Locale.ROOT, " in %.2f s (%,.0f rows/s; %,d requests", s, t.read / s, t.requests));
         if (t.watermark != null) sb.append(", watermark ").append(text(t.watermark));
         if (t.resumedFrom != null) sb.append(", from ").append(t.resumedFrom);

@@ -156,6 +156,9 @@ class TbToDynamodbTest {
             Transfer.Totals tot = TransferEngineTest.run(TransferEngineTest.options("--once", "--until", "none"), src, t);
             t.close();
             assertEquals(2100, tot.counts.upserted);
+            // DynamoDB can't tell inserts from updates: the summary says upserts, not "0 inserted, 0 updated"
+            String line = Transfer.summary(tot, java.time.Duration.ofSeconds(1), false);
+            assertTrue(line.startsWith("done: 2,100 rows read, 2,100 written (upserts), 0 skipped, 0 rejected in 1.00 s"), line);
             assertTrue(proxy.throttled.get() > 0 && proxy.partial.get() > 0, "faults were injected: " + proxy.throttled + " / " + proxy.partial);
         }
         try (DynamoDbClient db = TestServices.dynamodb()) {
@@ -232,6 +235,7 @@ class TbToDynamodbTest {
             });
             counter.close();
             assertTrue(landed >= 2, "a kill hit a running transfer: " + Files.readString(log));
+            assertFalse(Files.readString(log).contains("SLF4J"), "the AWS SDK's logging facade warned: " + Files.readString(log));
             TbTransferTest.unflaky(emu);
             Map<String, ObjectNode> source = TbTransferTest.sourceRows(emu, since, until);
             try (DynamoDbClient db = TestServices.dynamodb()) {
