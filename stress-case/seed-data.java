@@ -53,7 +53,8 @@ import picocli.CommandLine.Spec;
                 "  seed-data.java --target postgres --replace                    # the emulator's 381,060 rows",
                 "  seed-data.java --target both --days 120 --cities 20 --city \"Coeur d'Alene\" --replace",
                 "  seed-data.java --target postgres --url postgresql://app@db:5432/demo --days 30",
-                "  seed-data.java --target tinybird --host http://localhost:7181 --datasource weather_data",
+                "  seed-data.java --target tinybird --host http://localhost:7181 --datasource weather_copy   # the emulator's weather_data is",
+                "                                                          # built in (read-only); seed it under another name",
                 "",
                 "Environment: DATABASE_URL / PG* / POSTGRES_DATABASE_* (PostgreSQL); TINYBIRD_HOST, TINYBIRD_TOKEN",
                 "(a token that can append to the data source)."})

@@ -110,7 +110,7 @@ import picocli.CommandLine.Spec;
         footer = {"", "Examples:",
                 "  ./jbang tests/tinybird-emulator.java --port 7181",
                 "  ./jbang tests/tinybird-emulator.java --admin-token admin-dev --token ingest-dev=DATASOURCES:APPEND:events",
-                "  TINYBIRD_TOKEN=admin-dev ./jbang data-generators/e-store.java --region local ...",
+                "  TINYBIRD_TOKEN=admin-dev ./jbang data-generators/e-store.java --region local --datasource estore_events --eps 500",
                 "  curl -H 'Authorization: Bearer admin-dev' 'http://localhost:7181/v0/pipes/reports.json?city=denver&max_results=3'"})
 class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
 
@@ -157,7 +157,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
     String faultPath = "/v0/events";
 
     @Option(names = "--fault", paramLabel = "KIND", split = ",",
-            description = "Fault kinds for --fault-rate: 429, 500, 503, 422, drop, delay (default: 429,500,503,drop).")
+            description = "Fault kinds for --fault-rate: 429, 500, 503, 422, drop, drop-after, delay (default: 429,500,503,drop).")
     List<String> faultKinds = new ArrayList<>();
 
     public static void main(String[] args) {
@@ -184,8 +184,13 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             for (Token t : tokens.values()) {
                 if (!t.value.equals(adminToken) && !t.value.equals(userToken)) out.println("token " + t.name + ": " + String.join(",", t.scopes));
             }
-            if (!noWeather) out.println("demo data: weather_data (" + WEATHER.rows() + " rows); pipes reports, reportsv2, api_cities, most_recent, current_conditions");
-            out.println("try: curl -H 'Authorization: Bearer " + adminToken() + "' '" + url() + "/v0/pipes/reports.json?city=denver&max_results=3'");
+            if (!noWeather) {
+                out.println("demo data: weather_data (" + WEATHER.rows() + " rows, built in and read-only: appends to it are refused "
+                        + "with 403, seed another name); pipes reports, reportsv2, api_cities, most_recent, current_conditions");
+                out.println("try: curl -H 'Authorization: Bearer " + adminToken() + "' '" + url() + "/v0/pipes/reports.json?city=denver&max_results=3'");
+            } else {
+                out.println("try: curl -H 'Authorization: Bearer " + adminToken() + "' '" + url() + "/v0/datasources'");
+            }
             out.flush();
             CountDownLatch stop = new CountDownLatch(1);
             PrintWriter err = spec.commandLine().getErr();
