@@ -259,12 +259,14 @@ class RepoTest {
      * (JBang took ./stress-case, the folder, for the script and failed: the README's on-stage demo did not run).
      */
     @Test
-    void launcherRunsAnAliasFromAnyFolderEvenWhereAFolderHasItsName() {
+    void launcherRunsAnAliasFromAnyFolderEvenWhereAFolderHasItsName() throws IOException {
         Path root = TestServices.repoRoot();
         assertTrue(Files.isDirectory(root.resolve("stress-case")), "the folder that shadowed the alias");
+        Path outside = Files.createTempDirectory("outside"); // no jbang-catalog.json above it: the launcher's own is used
         for (var c : List.of(Map.entry(root, List.of("./jbang", "stress-case", "--version")),
                 Map.entry(root.resolve("stress-case"), List.of("../jbang", "seed-data", "--version")),
-                Map.entry(root.resolve("postgres-client"), List.of("../jbang", "stress-case", "--version")))) {
+                Map.entry(root.resolve("postgres-client"), List.of("../jbang", "stress-case", "--version")),
+                Map.entry(outside, List.of(root.resolve("jbang").toString(), "csv-splitter", "--version")))) {
             TestServices.Run r = TestServices.run(c.getKey(), Duration.ofMinutes(3), c.getValue());
             assertEquals(0, r.exitCode(), c + ": " + r.stderr());
             assertTrue(r.stdout().startsWith("py-utilities (Java) "), c + ": " + r.stdout() + r.stderr());
