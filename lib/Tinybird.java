@@ -240,7 +240,7 @@ public final class Tinybird {
         @Option(names = "--host", paramLabel = "URL",
                 description = "Tinybird API host (https://api.us-east.tinybird.co), a full Events API URL, or the original's "
                         + "template https://{CLOUD_REGION}.tinybird.co/v0/events?name={DATASOURCE_NAME}. "
-                        + "Default: TINYBIRD_HOST, else --region, else https://api.tinybird.co.")
+                        + "Default: --region, else TINYBIRD_HOST, else TINYBIRD_REGION, else https://api.tinybird.co.")
         public String host;
 
         @Option(names = "--region", paramLabel = "NAME",
@@ -250,8 +250,8 @@ public final class Tinybird {
         public String region;
 
         @Option(names = "--token", paramLabel = "TOKEN",
-                description = "Tinybird token (default: TINYBIRD_TOKEN from the environment or .env). Prefer the "
-                        + "environment: a command line shows in ps. Never printed.")
+                description = "Tinybird token (default: the token variables listed below, from the environment or .env). "
+                        + "Prefer the environment: a command line shows in ps. Never printed.")
         public String token;
 
         @Option(names = "--insecure", description = "Allow plain http to a host that is not localhost.")
