@@ -453,11 +453,14 @@ public final class Transfer {
                     + text(start.value()) + ")";
             Resume lo = start;
             try {
-                while (true) {
+                for (int round = 1; ; round++) {
                     Object hi = windowEnd();
+                    Totals before = o.once ? null : copy(totals);
+                    long t0 = System.nanoTime();
                     // --window: consecutive sub-windows, oldest first, read ahead of the writes (one pipeline)
                     Object reached = syncWindow(lo, hi);
                     if (reached != null) lo = new Resume(reached, false, "watermark");
+                    if (before != null && !quiet) roundLine(round, before, Duration.ofNanos(System.nanoTime() - t0));
                     if (o.once || stop.get()) break;
                     if (sleepInterruptibly(o.every)) break;
                 }
@@ -465,6 +468,36 @@ public final class Transfer {
                 if (rejects != null) rejects.close();
             }
             return totals;
+        }
+
+        private static Totals copy(Totals t) {
+            Totals c = new Totals();
+            c.read = t.read;
+            c.batches = t.batches;
+            c.windows = t.windows;
+            c.requests = t.requests;
+            c.counts.add(t.counts);
+            return c;
+        }
+
+        /** Follow mode: one line a round (what that round did), so a log shows each sync, not only the final total. */
+        private void roundLine(int round, Totals before, Duration took) {
+            Totals d = copy(totals);
+            d.read -= before.read;
+            d.batches -= before.batches;
+            d.windows -= before.windows;
+            d.requests -= before.requests;
+            d.counts.inserted -= before.counts.inserted;
+            d.counts.updated -= before.counts.updated;
+            d.counts.upserted -= before.counts.upserted;
+            d.counts.skipped -= before.counts.skipped;
+            d.counts.rejected -= before.counts.rejected;
+            d.watermark = totals.watermark;
+            String line = "round " + round + ": " + summary(d, took, o.dryRun).replaceFirst("^(done|dry run): ", "")
+                    + (stop.get() ? "" : "; next in " + (o.every.toMillis() % 1000 == 0 ? o.every.toSeconds() + " s" : o.every.toMillis() + " ms"));
+            boolean bar = progress != null && progress.visible();
+            err.println((bar ? "\r\033[K" : "") + line);
+            err.flush();
         }
 
         private boolean sleepInterruptibly(Duration d) throws InterruptedException {

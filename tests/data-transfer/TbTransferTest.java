@@ -409,6 +409,29 @@ class TbTransferTest {
         }
     }
 
+    /** Follow mode prints a line a round (what that round did), for logs: before, only the final total came out. */
+    @Test
+    void followModeSaysWhatEachRoundDid(@TempDir Path dir) throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            String until = "2023-05-02 00:00:00";
+            int expected = sourceRows(emu, SINCE, until).size();
+            Path log = dir.resolve("log.txt");
+            Process p = start("data-transfer/tb-to-postgres.java", "TbToPostgres", log, List.of("--every", "300ms", "--host", emu.url(),
+                    "--token", emu.adminToken(), "--url", db.libpqUri(), "--since", SINCE, "--until", until));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (System.nanoTime() < deadline && !Files.readString(log).contains("round 3:")) Thread.sleep(50);
+            p.destroy();
+            assertTrue(p.waitFor(40, TimeUnit.SECONDS), "stops promptly");
+            String out = Files.readString(log);
+            assertTrue(out.contains(String.format(java.util.Locale.ROOT, "round 1: %,d rows read, %,d inserted, 0 updated", expected, expected)), out);
+            assertTrue(out.contains("; next in 300 ms"), out);
+            assertTrue(out.contains("round 2: 0 rows read, 0 inserted, 0 updated") && out.contains("round 3: 0 rows read"), out);
+            assertTrue(out.contains(String.format(java.util.Locale.ROOT, "done: %,d rows read", expected)), out);
+            assertEquals(expected, countRows(db));
+        }
+    }
+
     @Test
     void followModeStopsCleanlyOnSigterm(@TempDir Path dir) throws Exception {
         Pg.Target db = TestServices.newDatabase();
