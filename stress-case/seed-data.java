@@ -128,6 +128,8 @@ class SeedData implements Callable<Integer> {
                     + "description text, humidity smallint, precip real, pressure smallint, temp_f real, wind_dir smallint, "
                     + "wind_speed real, PRIMARY KEY (timestamp, site_name))");
             st.execute("CREATE INDEX IF NOT EXISTS " + Pg.ident(table + "_site_time") + " ON " + tbl + " (site_name, timestamp)");
+            // pg-query's and pg-pool's default query matches the city case-insensitively, lower(site_name) = lower(:city)
+            st.execute("CREATE INDEX IF NOT EXISTS " + Pg.ident(table + "_lower_site") + " ON " + tbl + " (lower(site_name))");
             if (replace) {
                 st.execute("TRUNCATE " + tbl);
             } else {

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.LocalDate;
 import java.time.LocalDateTime;
@@ -176,6 +177,16 @@ class StressCaseTest {
         assertTrue(s.err.contains("postgres: 300 rows"), s.err);
         try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).start();
              Connection c = Pg.connect(db)) {
+            // pg-query's default query (a case-insensitive city) can use an index on the seeded table, not only a scan
+            try (Statement st = c.createStatement()) {
+                st.execute("SET enable_seqscan = off");
+                StringBuilder plan = new StringBuilder();
+                try (ResultSet rs = st.executeQuery("EXPLAIN " + PgClient.CITY_QUERY.replace(":city", "'denver'").replace(":limit", "1000"))) {
+                    while (rs.next()) plan.append(rs.getString(1)).append('\n');
+                }
+                assertTrue(plan.toString().contains("weather_reports_lower_site"), plan.toString());
+                st.execute("RESET enable_seqscan");
+            }
             // identical data: PostgreSQL's rows are the emulator's reports rows, field by field
             String city = "Anaheim";
             JsonNode tb = Json.MAPPER.readTree(java.net.http.HttpClient.newHttpClient().send(
