@@ -127,6 +127,20 @@ class RepoTest {
     }
 
 
+    /** Every script's command and its subcommands, each with its script (the test runner compiled them all). */
+    static List<Map.Entry<Path, picocli.CommandLine>> commands() throws Exception {
+        List<Map.Entry<Path, picocli.CommandLine>> out = new ArrayList<>();
+        for (Path s : scripts()) {
+            if (s.getFileName().toString().equals("RunTests.java")) continue;
+            Matcher cls = Pattern.compile("(?m)^(public\\s+)?(final\\s+)?class\\s+(\\w+)").matcher(Files.readString(s));
+            assertTrue(cls.find(), s + ": no top-level class");
+            picocli.CommandLine cl = new picocli.CommandLine(Class.forName(cls.group(3)).getDeclaredConstructor().newInstance());
+            out.add(Map.entry(s, cl));
+            cl.getSubcommands().values().forEach(sub -> out.add(Map.entry(s, sub)));
+        }
+        return out;
+    }
+
     /**
      * picocli runs each help text through String.format: a bare '%' (as in "errors<1%") prints "[picocli WARN] Could
      * not format ..." above the help and leaves the line unformatted. Every script's texts must format cleanly.
@@ -135,28 +149,20 @@ class RepoTest {
     void everyScriptsHelpFormatsWithoutPicocliWarnings() throws Exception {
         Path root = TestServices.repoRoot();
         List<String> problems = new ArrayList<>();
-        for (Path s : scripts()) {
-            String base = s.getFileName().toString().replace(".java", "");
-            if (base.equals("RunTests")) continue;
-            Matcher cls = Pattern.compile("(?m)^(public\\s+)?(final\\s+)?class\\s+(\\w+)").matcher(Files.readString(s));
-            assertTrue(cls.find(), s + ": no top-level class");
-            picocli.CommandLine cl = new picocli.CommandLine(Class.forName(cls.group(3)).getDeclaredConstructor().newInstance());
-            List<picocli.CommandLine.Model.CommandSpec> specs = new ArrayList<>(List.of(cl.getCommandSpec()));
-            cl.getSubcommands().values().forEach(sub -> specs.add(sub.getCommandSpec()));
-            for (picocli.CommandLine.Model.CommandSpec spec : specs) {
-                List<String> texts = new ArrayList<>();
-                texts.addAll(List.of(spec.usageMessage().description()));
-                texts.addAll(List.of(spec.usageMessage().header()));
-                texts.addAll(List.of(spec.usageMessage().footer()));
-                for (picocli.CommandLine.Model.OptionSpec o : spec.options()) texts.addAll(List.of(o.description()));
-                for (picocli.CommandLine.Model.PositionalParamSpec p : spec.positionalParameters()) texts.addAll(List.of(p.description()));
-                for (String t : texts) {
-                    if (!t.contains("%")) continue;
-                    try {
-                        String.format(t);
-                    } catch (java.util.IllegalFormatException e) {
-                        problems.add(root.relativize(s) + " (" + spec.qualifiedName() + "): " + t + "  <- " + e.getMessage());
-                    }
+        for (Map.Entry<Path, picocli.CommandLine> cmd : commands()) {
+            picocli.CommandLine.Model.CommandSpec spec = cmd.getValue().getCommandSpec();
+            List<String> texts = new ArrayList<>();
+            texts.addAll(List.of(spec.usageMessage().description()));
+            texts.addAll(List.of(spec.usageMessage().header()));
+            texts.addAll(List.of(spec.usageMessage().footer()));
+            for (picocli.CommandLine.Model.OptionSpec o : spec.options()) texts.addAll(List.of(o.description()));
+            for (picocli.CommandLine.Model.PositionalParamSpec p : spec.positionalParameters()) texts.addAll(List.of(p.description()));
+            for (String t : texts) {
+                if (!t.contains("%")) continue;
+                try {
+                    String.format(t);
+                } catch (java.util.IllegalFormatException e) {
+                    problems.add(root.relativize(cmd.getKey()) + " (" + spec.qualifiedName() + "): " + t + "  <- " + e.getMessage());
                 }
             }
         }
@@ -172,27 +178,20 @@ class RepoTest {
     void everyScriptsHelpKeepsItsDescriptionAndExampleLinesWhole() throws Exception {
         Path root = TestServices.repoRoot();
         List<String> problems = new ArrayList<>();
-        for (Path s : scripts()) {
-            String base = s.getFileName().toString().replace(".java", "");
-            if (base.equals("RunTests")) continue;
-            Matcher cls = Pattern.compile("(?m)^(public\\s+)?(final\\s+)?class\\s+(\\w+)").matcher(Files.readString(s));
-            assertTrue(cls.find(), s + ": no top-level class");
-            picocli.CommandLine cl = new picocli.CommandLine(Class.forName(cls.group(3)).getDeclaredConstructor().newInstance());
-            List<picocli.CommandLine> commands = new ArrayList<>(List.of(cl));
-            commands.addAll(cl.getSubcommands().values());
-            for (picocli.CommandLine c : commands) {
-                List<String> shown = c.getUsageMessage(picocli.CommandLine.Help.Ansi.OFF).lines().map(String::strip).toList();
-                List<String> texts = new ArrayList<>(List.of(c.getCommandSpec().usageMessage().description()));
-                texts.addAll(List.of(c.getCommandSpec().usageMessage().footer()));
-                for (String t : texts) {
-                    String line = t.replace("%%", "%").strip();
-                    if (line.isEmpty() || line.contains("${") || line.contains("%n")) continue;
-                    if (!shown.contains(line)) problems.add(root.relativize(s) + " (" + c.getCommandSpec().qualifiedName() + "): " + line);
-                }
+        for (Map.Entry<Path, picocli.CommandLine> cmd : commands()) {
+            picocli.CommandLine c = cmd.getValue();
+            List<String> shown = c.getUsageMessage(picocli.CommandLine.Help.Ansi.OFF).lines().map(String::strip).toList();
+            List<String> texts = new ArrayList<>(List.of(c.getCommandSpec().usageMessage().description()));
+            texts.addAll(List.of(c.getCommandSpec().usageMessage().footer()));
+            for (String t : texts) {
+                String line = t.replace("%%", "%").strip();
+                if (line.isEmpty() || line.contains("${") || line.contains("%n")) continue;
+                if (!shown.contains(line)) problems.add(root.relativize(cmd.getKey()) + " (" + c.getCommandSpec().qualifiedName() + "): " + line);
             }
         }
         assertEquals(List.of(), problems, "these lines were wrapped in --help: set usageHelpWidth = 130 or shorten them");
     }
+
     @Test
     void launcherPrintsJbangVersion() {
         TestServices.Run r = TestServices.jbang(null, Duration.ofMinutes(3), "--version");

@@ -43,7 +43,7 @@ class TinybirdEmulatorScriptTest {
             String text = seen.toString();
             assertTrue(text.contains("Tinybird emulator listening on http://127.0.0.1:" + port), text);
             assertTrue(text.contains("admin token: admin-dev"), text);
-            assertTrue(text.contains("weather_data (381060 rows)"), text);
+            assertTrue(text.contains("weather_data (381060 rows, built in and read-only"), text);
             try (Tinybird.Client c = new Tinybird.Client("http://localhost:" + port, "ingest-dev");
                  Tinybird.Writer w = c.writer("demo")) {
                 w.append(Map.of("id", 1));
