@@ -1488,7 +1488,7 @@ class EStore implements Callable<Integer> {
                 vars.put("DATASOURCE_NAME", ds);
                 Tinybird.Endpoint ep = Tinybird.parseUrl(template, vars, cmd.insecure);
                 String name = ep.datasource() != null && !ep.datasource().isBlank() ? ep.datasource() : ds;
-                if (name.isBlank()) throw Cli.usage("tinybird_api_endpoint names no data source (?name=...): " + Config.redact(s.endpoint));
+                if (name.isBlank()) throw Cli.usage("tinybird_api_endpoint names no data source (?name=...): " + Config.redact(template));
                 out.add(new Tinybird.Endpoint(ep.host(), name));
             }
             return out;
