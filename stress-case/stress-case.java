@@ -774,6 +774,7 @@ class StressCase implements Callable<Integer> {
 
         public Session session() {
             Http1 h = connection();
+            h.tailOnly = true; // the answers are counted, not kept (an error's text is its end)
             String hdr = headers();
             byte[] fixed = wl.names.isEmpty() ? h.request(pathAndQuery(new Object[0]), hdr) : null;
             return new Session() {
@@ -1025,6 +1026,8 @@ class StressCase implements Callable<Integer> {
         byte[] body = new byte[16 * 1024];
         int bodyLen;
         boolean received;
+        /** Only the end of an answer is needed (the measured requests: Tinybird's row count is at its end). */
+        boolean tailOnly;
 
         Http1(URI u, int timeoutMs) {
             this.host = u.getHost();
@@ -1211,6 +1214,12 @@ class StressCase implements Callable<Integer> {
         }
 
         private void append(int take) {
+            if (bodyLen + take > body.length && tailOnly && body.length >= HttpLoop.KEEP) {
+                // a long answer: keep its last TAIL bytes, so the buffer stays about KEEP bytes (as HttpLoop.compact)
+                int keep = Math.min(bodyLen, HttpLoop.TAIL);
+                System.arraycopy(body, bodyLen - keep, body, 0, keep);
+                bodyLen = keep;
+            }
             if (bodyLen + take > body.length) {
                 body = java.util.Arrays.copyOf(body, Math.max(body.length * 2, bodyLen + take));
             }
@@ -1256,7 +1265,8 @@ class StressCase implements Callable<Integer> {
      */
     static final class HttpLoop implements Runnable {
         static final long TICK_NS = 10_000_000L;
-        static final int MAX_ANSWER = 1 << 30; // a whole answer is kept (Tinybird's row count is at its end)
+        static final int MAX_ANSWER = 1 << 30; // a header or a chunk this long is refused
+        static final int KEEP = 1 << 20, TAIL = 64 * 1024; // of a longer answer, the last TAIL bytes are kept (compact)
         final Engine engine;
         final Live live;
         final HttpTarget target;
@@ -1278,6 +1288,7 @@ class StressCase implements Callable<Integer> {
             ByteBuffer out, inBuf;
             byte[] in = new byte[16 * 1024];
             int len, headEnd = -1, scanned, chunkAt;
+            long dropped; // body bytes of this answer let go (see compact)
             Head head;
             long intended, deadline, wakeAt;
             boolean measured, busy, reused, received, retried, retired;
@@ -1374,6 +1385,7 @@ class StressCase implements Callable<Integer> {
         boolean send(Conn c, long now) {
             c.len = 0;
             c.headEnd = -1;
+            c.dropped = 0;
             c.scanned = 0;
             c.received = false;
             c.reused = c.ch != null;
@@ -1448,6 +1460,7 @@ class StressCase implements Callable<Integer> {
 
         void read(Conn c) throws IOException {
             while (true) {
+                if (c.len == c.in.length && c.len >= KEEP) compact(c);
                 if (c.len == c.in.length) {
                     if (c.in.length >= MAX_ANSWER) throw new IOException("an answer over " + (MAX_ANSWER >> 20) + " MB");
                     c.in = Arrays.copyOf(c.in, c.in.length * 2);
@@ -1507,8 +1520,56 @@ class StressCase implements Callable<Integer> {
             Head h = c.head;
             if (h.noBody()) return c.headEnd;
             if (h.chunked()) return chunkedEnd(c);
-            if (h.length() >= 0) return c.len - c.headEnd >= h.length() ? (int) (c.headEnd + h.length()) : -1;
+            if (h.length() >= 0) return c.len - c.headEnd + c.dropped >= h.length() ? (int) (c.headEnd + h.length() - c.dropped) : -1;
             return -1; // until the server closes the connection
+        }
+
+        /**
+         * A long answer: only its end is needed (Tinybird's row count follows the data), so the body read so far is cut
+         * to its last TAIL bytes and the buffer stays about KEEP bytes, whatever the answer's size (50 connections x
+         * 100 MB answers were 5 GB of heap). A chunked body keeps its complete chunks as one chunk of their last TAIL
+         * data bytes, so the chunk walk and dechunk go on as before.
+         */
+        static void compact(Conn c) throws IOException {
+            if (c.headEnd < 0 || c.head.noBody()) return;
+            byte[] b = c.in;
+            if (!c.head.chunked()) {
+                int body = c.len - c.headEnd;
+                if (body <= TAIL) return;
+                System.arraycopy(b, c.len - TAIL, b, c.headEnd, TAIL);
+                c.dropped += body - TAIL;
+                c.len = c.headEnd + TAIL;
+                return;
+            }
+            if (c.chunkAt - c.headEnd <= 2 * TAIL) return; // too little walked to be worth it; the buffer grows
+            byte[] data = dechunkTo(c, c.chunkAt);
+            int keep = Math.min(data.length, TAIL);
+            byte[] size = (Integer.toHexString(keep) + "\r\n").getBytes(StandardCharsets.US_ASCII);
+            int rest = c.len - c.chunkAt, at = c.headEnd;
+            System.arraycopy(size, 0, b, at, size.length);
+            at += size.length;
+            System.arraycopy(data, data.length - keep, b, at, keep);
+            at += keep;
+            b[at++] = '\r';
+            b[at++] = '\n';
+            System.arraycopy(b, c.chunkAt, b, at, rest);
+            c.dropped += c.chunkAt - at;
+            c.chunkAt = at;
+            c.len = at + rest;
+        }
+
+        /** The data of the complete chunks in c.in[headEnd, to). */
+        static byte[] dechunkTo(Conn c, int to) throws IOException {
+            byte[] b = c.in, data = new byte[to - c.headEnd];
+            int n = 0, p = c.headEnd;
+            while (p < to) {
+                int nl = indexOf(b, '\n', p, to);
+                int size = (int) chunkSize(b, p, nl);
+                System.arraycopy(b, nl + 1, data, n, size);
+                n += size;
+                p = indexOf(b, '\n', nl + 1 + size, to) + 1;
+            }
+            return Arrays.copyOf(data, n);
         }
 
         /** Walks the chunks received so far (remembering complete ones); the answer's end, or -1. */

@@ -562,6 +562,86 @@ class StressCaseTest {
     }
 
     /**
+     * A pipe that answers 12 MB a request: the measured answers are counted, not kept, so a run fits a small heap.
+     * stress-case runs in its own JVM with -Xmx48m and 4 connections, with the event loop and with platform threads,
+     * the answers framed by Content-Length and chunked (8 KB chunks) in turn; before, each connection's buffer grew
+     * to the size of the answer (4 x 16 MB) and the run died of OutOfMemoryError. The row count (at the answer's
+     * end) must still be right.
+     */
+    @Test
+    void longAnswersAreCountedInBoundedMemory() throws Exception {
+        int rows = 400_000;
+        StringBuilder json = new StringBuilder("{\"meta\":[{\"name\":\"site_name\",\"type\":\"String\"}],\"data\":[");
+        for (int i = 0; i < rows; i++) json.append(i == 0 ? "" : ",").append("{\"site_name\":\"Denver\",\"n\":").append(i).append('}');
+        json.append("],\"rows\":").append(rows).append(",\"rows_before_limit_at_least\":").append(rows)
+                .append(",\"statistics\":{\"elapsed\":0.001,\"rows_read\":1,\"bytes_read\":1}}");
+        byte[] body = json.toString().getBytes(StandardCharsets.US_ASCII);
+        assertTrue(body.length > 10_000_000, "a long answer: " + body.length);
+        byte[] plain = concat(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII), body);
+        java.io.ByteArrayOutputStream chunked = new java.io.ByteArrayOutputStream();
+        chunked.writeBytes("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        for (int at = 0; at < body.length; at += 8192) {
+            int n = Math.min(8192, body.length - at);
+            chunked.writeBytes((Integer.toHexString(n) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+            chunked.write(body, at, n);
+            chunked.writeBytes("\r\n".getBytes(StandardCharsets.US_ASCII));
+        }
+        chunked.writeBytes("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        byte[][] answers = {plain, chunked.toByteArray()};
+        AtomicLong answered = new AtomicLong();
+        try (ServerSocket srv = new ServerSocket(0, 128, java.net.InetAddress.getLoopbackAddress())) {
+            Thread acceptor = Thread.ofVirtual().start(() -> {
+                try {
+                    while (true) {
+                        Socket c = srv.accept();
+                        Thread.ofVirtual().start(() -> {
+                            try (c) {
+                                var in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(), StandardCharsets.ISO_8859_1));
+                                OutputStream out = c.getOutputStream();
+                                for (String line; (line = in.readLine()) != null; ) {
+                                    if (!line.isEmpty()) continue;
+                                    out.write(answers[(int) (answered.getAndIncrement() % 2)]);
+                                    out.flush();
+                                }
+                            } catch (IOException gone) {
+                                // closed by the client
+                            }
+                        });
+                    }
+                } catch (IOException closed) {
+                    // the test is over
+                }
+            });
+            String cp = TbTransferTest.classpath("stress-case/stress-case.java");
+            for (String threads : List.of("loop", "platform")) {
+                Path js = dir.resolve("long-" + threads + ".json"), log = dir.resolve("long-" + threads + ".log");
+                ProcessBuilder pb = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-Xmx48m", "-cp", cp,
+                        "StressCase", "--target", "tinybird", "--host", "http://127.0.0.1:" + srv.getLocalPort(), "--pipe", "reports",
+                        "--param", "city=list:Denver", "-c", "4", "--warmup", "0s", "--duration", "2s", "--threads", threads,
+                        "-q", "--json", js.toString()).redirectErrorStream(true).redirectOutput(log.toFile());
+                pb.environment().put("TINYBIRD_TOKEN", "t");
+                Process p = pb.start();
+                assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), threads + ": ends");
+                assertEquals(0, p.exitValue(), threads + ": " + Files.readString(log));
+                JsonNode t = json(js).path("targets").path("tinybird");
+                assertEquals(0, t.path("errors").asLong(), threads + ": " + Files.readString(log));
+                long requests = t.path("requests").asLong();
+                assertTrue(requests >= 4, threads + ": " + requests);
+                assertEquals((long) rows * requests, t.path("rows").asLong(), threads + ": the row count of every answer\n" + Files.readString(log));
+            }
+            srv.close();
+            acceptor.join();
+        }
+    }
+
+    static byte[] concat(byte[] a, byte[] b) {
+        byte[] c = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, c, a.length, b.length);
+        return c;
+    }
+
+    /**
      * Answers the requests on the k-th connection (see the test above): of three connections, one answers four with
      * Content-Length and chunked in turn and is then dropped; one answers with 103 Early Hints and Content-Length, then
      * HTTP/1.0 to the end of the connection; one chunked, then with "Connection: close".
