@@ -1495,16 +1495,18 @@ class EStore implements Callable<Integer> {
         }
 
         /**
-         * The Events API URL template. The original's (tinybird_api_endpoint, --endpoint, {CLOUD_REGION} from
-         * --cloud-region / CLOUD_REGION) unless the endpoint is the default one and the host is named the way every
-         * other script names it: --host, --region, else TINYBIRD_HOST (or TINYBIRD_REGION without CLOUD_REGION).
+         * The Events API URL template: --endpoint; else --host or --region (as every other script names the host);
+         * else the original's (tinybird_api_endpoint from the file, or the default with {CLOUD_REGION} from
+         * --cloud-region); else TINYBIRD_HOST (or TINYBIRD_REGION without CLOUD_REGION); else the default template.
          */
         String eventsTemplate(Config cfg) {
             boolean hostGiven = cmd.host != null && !cmd.host.isBlank(), regionGiven = cmd.region != null && !cmd.region.isBlank();
             if ((hostGiven || regionGiven) && cmd.endpoint != null) {
                 throw Cli.usage("--endpoint names the whole Events API URL: give it or --host/--region, not both");
             }
-            if (!s.endpoint.equals(Settings.DEFAULT_ENDPOINT) || cmd.cloudRegion != null && !hostGiven && !regionGiven) return s.endpoint;
+            // an option wins over the file: --host/--region over its tinybird_api_endpoint; the file over the environment
+            boolean customEndpoint = cmd.endpoint != null || !s.endpoint.equals(Settings.DEFAULT_ENDPOINT);
+            if (!hostGiven && !regionGiven && (customEndpoint || cmd.cloudRegion != null)) return s.endpoint;
             String host;
             if (hostGiven) host = cmd.host.strip();
             else if (regionGiven) host = Tinybird.resolveHost(null, cmd.region, cmd.insecure, cfg);

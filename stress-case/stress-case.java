@@ -1543,6 +1543,7 @@ class StressCase implements Callable<Integer> {
             }
             if (c.chunkAt - c.headEnd <= 2 * TAIL) return; // too little walked to be worth it; the buffer grows
             byte[] data = dechunkTo(c, c.chunkAt);
+            if (data.length == 0) return; // (only the last chunk is empty; a chunk of 0 bytes here would end the body)
             int keep = Math.min(data.length, TAIL);
             byte[] size = (Integer.toHexString(keep) + "\r\n").getBytes(StandardCharsets.US_ASCII);
             int rest = c.len - c.chunkAt, at = c.headEnd;

@@ -25,6 +25,7 @@ CLIENTS=${CLIENTS:-50}
 PIN=${PIN:-0}; SRV=(); CLI=()
 if [ "$PIN" = 1 ]; then
   [ "$(nproc)" -ge 2 ] || { echo "bench: PIN=1 needs 2 cores" >&2; exit 1; }
+  command -v taskset >/dev/null 2>&1 || { echo "bench: PIN=1 needs taskset (util-linux)" >&2; exit 1; }
   SRV=(taskset -c 0); CLI=(taskset -c 1)
 fi
 JB="$ROOT/jbang"
@@ -51,7 +52,7 @@ else
   [ -n "$AS" ] && chown postgres "$WORK"
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   $AS "$PG_BIN/initdb" -D "$WORK/data" -U postgres -A trust >/dev/null
-  $AS "${SRV[@]}" "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off" start >/dev/null
+  $AS ${SRV[@]+"${SRV[@]}"} "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w -o "-p $PORT -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off" start >/dev/null
   PGPID=started
   URL="postgresql://postgres@127.0.0.1:$PORT/postgres"
 fi
@@ -69,26 +70,26 @@ declare -a PB_MED PB_AVG PQ_MED PB_TPS PBW_TPS PP_QPS PB_CPU PP_CPU PW_QPS PW_CP
 for r in $(seq 1 "$ROUNDS"); do
   echo "bench: round $r/$ROUNDS" >&2
   # 1. latency
-  (cd "$WORK" && rm -f pgbench_log.* && "${CLI[@]}" pgbench -n -M prepared -c 1 -t 1000 -f select1.sql -l "$URL" > pgbench1.out 2>&1)
+  (cd "$WORK" && rm -f pgbench_log.* && ${CLI[@]+"${CLI[@]}"} pgbench -n -M prepared -c 1 -t 1000 -f select1.sql -l "$URL" > pgbench1.out 2>&1)
   PB_MED[$r]=$(cat "$WORK"/pgbench_log.* | awk '{print $3/1000}' | median)
   PB_AVG[$r]=$(awk '/latency average/ {print $4}' "$WORK/pgbench1.out")
-  "${CLI[@]}" "$JB" "$ROOT/postgres-client/pg-query.java" --url "$URL" --sql 'SELECT 1' --repeat 1000 --no-rows 2> "$WORK/pgquery.err" >/dev/null
+  ${CLI[@]+"${CLI[@]}"} "$JB" "$ROOT/postgres-client/pg-query.java" --url "$URL" --sql 'SELECT 1' --repeat 1000 --no-rows 2> "$WORK/pgquery.err" >/dev/null
   PQ_MED[$r]=$(awk '$1 == "execute" {print $4}' "$WORK/pgquery.err")
   # 2. throughput: the three runs in a rotating order (a run right after another meets a warmer server)
   for k in $(seq 0 2); do
     case $(( (r - 1 + k) % 3 )) in
       0) TIMEFORMAT='%U %S'
-         { time "${CLI[@]}" pgbench -n -S -M prepared -c "$CLIENTS" -j 2 -T "$((DURATION + 3))" -P 1 "$URL" > "$WORK/pgbenchS.out" 2>&1 ; } 2> "$WORK/pgbenchS.time"
+         { time ${CLI[@]+"${CLI[@]}"} pgbench -n -S -M prepared -c "$CLIENTS" -j 2 -T "$((DURATION + 3))" -P 1 "$URL" > "$WORK/pgbenchS.out" 2>&1 ; } 2> "$WORK/pgbenchS.time"
          # per-second progress lines: the first DURATION seconds (cold), and the DURATION after 3 s (warm)
          PB_TPS[$r]=$(awk -v d="$DURATION" '/^progress: / && $2 + 0 < d + 0.5 { s += $4; n++ } END { if (n) printf "%.1f", s / n; else print 0 }' "$WORK/pgbenchS.out")
          PBW_TPS[$r]=$(awk '/^progress: / && $2 + 0 > 3.5 { s += $4; n++ } END { if (n) printf "%.1f", s / n; else print 0 }' "$WORK/pgbenchS.out")
          PB_CPU[$r]=$(awk -v n="$(awk -F': ' '/actually processed/ { split($2, a, "/"); print a[1] }' "$WORK/pgbenchS.out")" \
              '{ if (n + 0 > 0) printf "%.1f", ($1 + $2) * 1e6 / n; else print "nan" }' "$WORK/pgbenchS.time") ;;
-      1) "${CLI[@]}" "$JB" "$ROOT/postgres-client/pg-pool.java" --url "$URL" -q --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \
+      1) ${CLI[@]+"${CLI[@]}"} "$JB" "$ROOT/postgres-client/pg-pool.java" --url "$URL" -q --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \
              --random aid=1..1000000 -c "$CLIENTS" --duration "${DURATION}s" > "$WORK/pgpool.out" 2>/dev/null
          PP_QPS[$r]=$(awk '$1 == "throughput" {gsub(",", "", $2); print $2}' "$WORK/pgpool.out")
          PP_CPU[$r]=$(awk '$1 == "client" && $2 == "cpu" {print $3}' "$WORK/pgpool.out") ;;
-      2) "${CLI[@]}" "$JB" "$ROOT/postgres-client/pg-pool.java" --url "$URL" -q --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \
+      2) ${CLI[@]+"${CLI[@]}"} "$JB" "$ROOT/postgres-client/pg-pool.java" --url "$URL" -q --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \
              --random aid=1..1000000 -c "$CLIENTS" --duration "${DURATION}s" --warmup 3s > "$WORK/pgpoolw.out" 2>/dev/null
          PW_QPS[$r]=$(awk '$1 == "throughput" {gsub(",", "", $2); print $2}' "$WORK/pgpoolw.out")
          PW_CPU[$r]=$(awk '$1 == "client" && $2 == "cpu" {print $3}' "$WORK/pgpoolw.out") ;;

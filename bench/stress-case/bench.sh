@@ -22,6 +22,7 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PIN=${PIN:-0}; SRV=(); CLI=()
 if [ "$PIN" = 1 ]; then
   [ "$(nproc)" -ge 2 ] || { echo "bench: PIN=1 needs 2 cores" >&2; exit 1; }
+  command -v taskset >/dev/null 2>&1 || { echo "bench: PIN=1 needs taskset (util-linux)" >&2; exit 1; }
   SRV=(taskset -c 0); CLI=(taskset -c 1)
 fi
 for t in wrk nginx pgbench "$PGBIN/initdb" "$PGBIN/pg_ctl"; do
@@ -46,7 +47,7 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 
-SC=("${CLI[@]}" ./jbang stress-case/stress-case.java)
+SC=(${CLI[@]+"${CLI[@]}"} ./jbang stress-case/stress-case.java)
 "${SC[@]}" --version >/dev/null # compile once, outside the measurements
 
 # ---------------------------------------------------------------- nginx
@@ -70,7 +71,7 @@ http {
   }
 }
 EOF
-"${SRV[@]}" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+${SRV[@]+"${SRV[@]}"} nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 nginx_pid=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/small.json" >/dev/null 2>&1 && break; sleep 0.1; done
 URL="http://127.0.0.1:$port/small.json"
@@ -82,7 +83,7 @@ W_RPS=(); W_P50=(); W_P99=(); S_RPS=(); S_P50=(); S_P99=(); W_CPU=(); S_CPU=()
 cpu_per() { awk -v n="$2" '{ if (n + 0 > 0) printf "%.1f", ($1 + $2) * 1e6 / n; else print "nan" }' "$1"; }
 for round in $(seq "$ROUNDS"); do
   echo "bench: HTTP closed loop, round $round/$ROUNDS: wrk, then stress-case..." >&2
-  TIMEFORMAT='%U %S'; { time "${CLI[@]}" wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$URL" > "$work/wrk.txt" 2>&1 ; } 2> "$work/wrk.time"
+  TIMEFORMAT='%U %S'; { time ${CLI[@]+"${CLI[@]}"} wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$URL" > "$work/wrk.txt" 2>&1 ; } 2> "$work/wrk.time"
   W_RPS+=("$(awk '/^Requests\/sec:/ { print $2 }' "$work/wrk.txt")")
   W_CPU+=("$(cpu_per "$work/wrk.time" "$(awk '/requests in/ { print $1 }' "$work/wrk.txt")")")
   W_P50+=("$(to_ms "$(awk '$1 == "50%" { print $2 }' "$work/wrk.txt")")")
@@ -107,7 +108,7 @@ pgport=$(free_port)
 mkdir -p "$work/pg"
 [ "$(id -u)" = 0 ] && chown postgres "$work/pg"
 as_pg "$PGBIN/initdb" -D "$work/pg" -U postgres --auth=trust -E UTF8 >/dev/null
-as_pg "${SRV[@]}" "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c shared_buffers=256MB" start >/dev/null
+as_pg ${SRV[@]+"${SRV[@]}"} "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c shared_buffers=256MB" start >/dev/null
 echo "bench: pgbench -i -s $SCALE..." >&2
 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$pgport" -U postgres postgres > /dev/null 2>&1
 P_TPS=(); P_LAT=(); Q_RPS=(); Q_P50=(); Q_P99=(); Q_MEAN=(); P_CPU=(); Q_CPU=()
@@ -116,7 +117,7 @@ for round in $(seq "$ROUNDS"); do
   TIMEFORMAT='%U %S'
   # pgbench runs WARMUP + DUR s and is measured over its last DUR s (its per-second progress lines): a warm-up
   # warms the server's fresh backends too (slow for their first seconds on a VM), so both sides get the same one
-  { time "${CLI[@]}" pgbench -S -M prepared -c "$CONNS" -j 2 -T "$((DUR + WARMUP))" -P 1 -h 127.0.0.1 -p "$pgport" -U postgres postgres > "$work/pgbench.txt" 2>&1 ; } 2> "$work/pgbench.time"
+  { time ${CLI[@]+"${CLI[@]}"} pgbench -S -M prepared -c "$CONNS" -j 2 -T "$((DUR + WARMUP))" -P 1 -h 127.0.0.1 -p "$pgport" -U postgres postgres > "$work/pgbench.txt" 2>&1 ; } 2> "$work/pgbench.time"
   P_TPS+=("$(awk -v w="$WARMUP" '/^progress: / && $2 + 0 > w + 0.5 { s += $4; n++ } END { if (n) printf "%.1f", s / n; else print 0 }' "$work/pgbench.txt")")
   P_LAT+=("$(awk -v w="$WARMUP" '/^progress: / && $2 + 0 > w + 0.5 { s += $4 * $7; n += $4 } END { if (n) printf "%.3f", s / n; else print 0 }' "$work/pgbench.txt")")
   P_CPU+=("$(cpu_per "$work/pgbench.time" "$(awk -F': ' '/actually processed/ { print $2 }' "$work/pgbench.txt" | cut -d/ -f1)")")

@@ -193,6 +193,14 @@ class EStoreSinksTest {
             assertEquals(0, r.rc, r.err);
             assertEquals(300, emu.rowCount("from_option"));
 
+            // an option wins over the settings file: --host over its tinybird_api_endpoint
+            Path yaml = tmp.resolve("custom-endpoint.yaml");
+            Files.writeString(yaml, "tinybird_api_endpoint: \"https://no-such-host.invalid/v0/events?name={DATASOURCE_NAME}\"\n");
+            r = run(Map.of("TINYBIRD_TOKEN", token), fastRetries(), "--config", yaml.toString(), "--host", emu.url(),
+                    "--datasource", "over_the_file", "--count", "200");
+            assertEquals(0, r.rc, r.err);
+            assertEquals(200, emu.rowCount("over_the_file"));
+
             // the original's CLOUD_REGION still works where TINYBIRD_HOST is not set (here: an unresolvable name fails)
             r = run(Map.of("TINYBIRD_TOKEN", token), tb -> tb.writerTuning = s -> s.maxAttempts(1), "--cloud-region", "no-such-region.invalid", "--datasource", "x", "--count", "5");
             assertEquals(1, r.rc, r.err);
