@@ -520,27 +520,10 @@ class StressCaseTest {
         // an answer that cannot be read is one error, and the loop goes on with the next request
         try (ServerSocket srv = new ServerSocket(0, 128, java.net.InetAddress.getLoopbackAddress())) {
             AtomicLong requests = new AtomicLong();
-            Thread acceptor = Thread.ofVirtual().start(() -> {
-                try {
-                    while (true) {
-                        Socket c = srv.accept();
-                        Thread.ofVirtual().start(() -> {
-                            try (c) {
-                                var in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(), StandardCharsets.ISO_8859_1));
-                                for (String line; (line = in.readLine()) != null; ) {
-                                    if (!line.isEmpty()) continue;
-                                    String size = requests.incrementAndGet() == 1 ? "2" : "7fffffffffffffff"; // the check passes
-                                    c.getOutputStream().write(("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\n{}\r\n"
-                                            + (size.equals("2") ? "0\r\n\r\n" : "")).getBytes(StandardCharsets.US_ASCII));
-                                }
-                            } catch (IOException gone) {
-                                // closed by the client
-                            }
-                        });
-                    }
-                } catch (IOException closed) {
-                    // the test is over
-                }
+            Thread acceptor = answerEachRequest(srv, () -> {
+                String size = requests.incrementAndGet() == 1 ? "2" : "7fffffffffffffff"; // the check passes
+                return ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\n{}\r\n"
+                        + (size.equals("2") ? "0\r\n\r\n" : "")).getBytes(StandardCharsets.US_ASCII);
             });
             Path js = dir.resolve("garbled.json");
             R r = stress(Map.of(), "--target", "http", "--http-url", "http://127.0.0.1:" + srv.getLocalPort() + "/", "-c", "2",
@@ -591,28 +574,7 @@ class StressCaseTest {
         byte[][] answers = {plain, chunked.toByteArray()};
         AtomicLong answered = new AtomicLong();
         try (ServerSocket srv = new ServerSocket(0, 128, java.net.InetAddress.getLoopbackAddress())) {
-            Thread acceptor = Thread.ofVirtual().start(() -> {
-                try {
-                    while (true) {
-                        Socket c = srv.accept();
-                        Thread.ofVirtual().start(() -> {
-                            try (c) {
-                                var in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(), StandardCharsets.ISO_8859_1));
-                                OutputStream out = c.getOutputStream();
-                                for (String line; (line = in.readLine()) != null; ) {
-                                    if (!line.isEmpty()) continue;
-                                    out.write(answers[(int) (answered.getAndIncrement() % 2)]);
-                                    out.flush();
-                                }
-                            } catch (IOException gone) {
-                                // closed by the client
-                            }
-                        });
-                    }
-                } catch (IOException closed) {
-                    // the test is over
-                }
-            });
+            Thread acceptor = answerEachRequest(srv, () -> answers[(int) (answered.getAndIncrement() % 2)]);
             String cp = TbTransferTest.classpath("stress-case/stress-case.java");
             for (String threads : List.of("loop", "platform")) {
                 Path js = dir.resolve("long-" + threads + ".json"), log = dir.resolve("long-" + threads + ".log");
@@ -633,6 +595,35 @@ class StressCaseTest {
             srv.close();
             acceptor.join();
         }
+    }
+
+    /**
+     * A bare HTTP/1.1 server on srv: a virtual thread a connection writes answer.get() after each request's empty line
+     * (keep-alive); the returned acceptor ends when srv is closed.
+     */
+    static Thread answerEachRequest(ServerSocket srv, java.util.function.Supplier<byte[]> answer) {
+        return Thread.ofVirtual().start(() -> {
+            try {
+                while (true) {
+                    Socket c = srv.accept();
+                    Thread.ofVirtual().start(() -> {
+                        try (c) {
+                            var in = new java.io.BufferedReader(new java.io.InputStreamReader(c.getInputStream(), StandardCharsets.ISO_8859_1));
+                            OutputStream out = c.getOutputStream();
+                            for (String line; (line = in.readLine()) != null; ) {
+                                if (!line.isEmpty()) continue;
+                                out.write(answer.get());
+                                out.flush();
+                            }
+                        } catch (IOException gone) {
+                            // closed by the client
+                        }
+                    });
+                }
+            } catch (IOException closed) {
+                // the test is over
+            }
+        });
     }
 
     static byte[] concat(byte[] a, byte[] b) {
