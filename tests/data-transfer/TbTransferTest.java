@@ -383,8 +383,13 @@ class TbTransferTest {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (System.nanoTime() < deadline && countRows(db) < 600) Thread.sleep(100);
             assertTrue(p.isAlive(), "still running when PostgreSQL stops: " + Files.readString(log));
-            pg.close();
-            Thread.sleep(1500);
+            long postmaster = Long.parseLong(Files.readAllLines(data.resolve("postmaster.pid")).get(0).trim());
+            pg.close(); // pg_ctl stop -m fast -t 5: it gives up silently after 5 s on a busy machine
+            stopForSure(postmaster);
+            // the transfer must meet the outage: restart only once it has said it is retrying
+            deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (System.nanoTime() < deadline && p.isAlive() && !Files.readString(log).contains("retrying")) Thread.sleep(50);
+            Thread.sleep(500);
             pg = EmbeddedPostgres.builder().setDataDirectory(data).setCleanDataDirectory(false).setPort(port)
                     .setServerConfig("fsync", "off").start();
             assertTrue(p.waitFor(3, TimeUnit.MINUTES));
@@ -397,6 +402,14 @@ class TbTransferTest {
         } finally {
             pg.close();
         }
+    }
+
+    /** Fast shutdown (SIGINT) of a postmaster that is still up, and wait until it is gone. */
+    static void stopForSure(long postmaster) throws Exception {
+        ProcessHandle pm = ProcessHandle.of(postmaster).orElse(null);
+        if (pm == null || !pm.isAlive()) return;
+        new ProcessBuilder("kill", "-INT", Long.toString(postmaster)).inheritIO().start().waitFor();
+        pm.onExit().get(60, TimeUnit.SECONDS);
     }
 
     static long countRows(Pg.Target db) {
