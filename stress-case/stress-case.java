@@ -2086,7 +2086,8 @@ class StressCase implements Callable<Integer> {
                             h.getTotalCount() == 0 ? 0 : h.getMaxValue() / 1000.0));
                     if (hlogWriter != null) writeInterval(l.target.name(), h, errs, measFrom, to);
                 } else if (to > measureStart) {
-                    l.total.add(h); // a sliver at the very end: keep its requests
+                    l.total.add(h); // a sliver at the very end: keep its requests (in the hlog too: a merge must add up)
+                    if (hlogWriter != null && h.getTotalCount() + errs > 0) writeInterval(l.target.name(), h, errs, measFrom, to);
                 }
                 if (!last && giveUpNs > 0 && l.gaveUp == null && l.done.getCount() > 0) {
                     if (ok == 0 && bad > 0) l.badSeconds++;

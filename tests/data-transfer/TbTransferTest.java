@@ -370,7 +370,7 @@ class TbTransferTest {
         }
         Path data = dir.resolve("pgdata");
         EmbeddedPostgres pg = EmbeddedPostgres.builder().setDataDirectory(data).setCleanDataDirectory(false).setPort(port)
-                .setServerConfig("fsync", "off").start();
+                .setServerConfig("fsync", "off").setPGStartupWait(Duration.ofSeconds(60)).start();
         String until = "2023-05-11 00:00:00";
         Pg.Target db = Pg.resolve("postgresql://postgres@127.0.0.1:" + port + "/postgres", Config.of(Map.of(), Path.of("/nonexistent"), null));
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
@@ -391,7 +391,7 @@ class TbTransferTest {
             while (System.nanoTime() < deadline && p.isAlive() && !Files.readString(log).contains("retrying")) Thread.sleep(50);
             Thread.sleep(500);
             pg = EmbeddedPostgres.builder().setDataDirectory(data).setCleanDataDirectory(false).setPort(port)
-                    .setServerConfig("fsync", "off").start();
+                    .setServerConfig("fsync", "off").setPGStartupWait(Duration.ofSeconds(60)).start();
             assertTrue(p.waitFor(3, TimeUnit.MINUTES));
             String out = Files.readString(log);
             assertEquals(0, p.exitValue(), out);
@@ -400,7 +400,10 @@ class TbTransferTest {
             unflaky(emu);
             assertTableEqualsSource(db, "weather_reports", sourceRows(emu, SINCE, until));
         } finally {
+            Path pid = data.resolve("postmaster.pid");
+            long postmaster = Files.exists(pid) ? Long.parseLong(Files.readAllLines(pid).get(0).trim()) : -1;
             pg.close();
+            if (postmaster > 0) stopForSure(postmaster); // before @TempDir is deleted under it
         }
     }
 

