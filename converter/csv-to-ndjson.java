@@ -133,7 +133,7 @@ class CsvToNdjson implements Callable<Integer> {
     long sample = 1_000_000;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new CsvToNdjson()).execute(args));
+        System.exit(Cli.commandLine(new CsvToNdjson()).execute(args));
     }
 
     @Override

@@ -210,7 +210,7 @@ class EStore implements Callable<Integer> {
     private volatile boolean stop;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new EStore()).execute(args));
+        System.exit(Cli.commandLine(new EStore()).execute(args));
     }
 
     @Override

@@ -93,7 +93,7 @@ class TbToDynamodb implements Callable<Integer> {
     int writers;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new TbToDynamodb()).execute(args));
+        System.exit(Cli.commandLine(new TbToDynamodb()).execute(args));
     }
 
     @Override

@@ -89,7 +89,7 @@ class TbToMongodb implements Callable<Integer> {
     List<String> key;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new TbToMongodb()).execute(args));
+        System.exit(Cli.commandLine(new TbToMongodb()).execute(args));
     }
 
     @Override

@@ -74,7 +74,7 @@ class TbToPostgres implements Callable<Integer> {
     String stateTable;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new TbToPostgres()).execute(args));
+        System.exit(Cli.commandLine(new TbToPostgres()).execute(args));
     }
 
     @Override

@@ -71,7 +71,7 @@ class TbToTinybird implements Callable<Integer> {
     List<String> key;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new TbToTinybird()).execute(args));
+        System.exit(Cli.commandLine(new TbToTinybird()).execute(args));
     }
 
     @Override

@@ -139,7 +139,7 @@ class CsvSplitter implements Callable<Integer> {
     InputStream stdin = System.in;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new CsvSplitter()).execute(args));
+        System.exit(Cli.commandLine(new CsvSplitter()).execute(args));
     }
 
     @Override

@@ -84,6 +84,30 @@ public final class Cli {
         }
     }
 
+    /**
+     * The command line every script runs: {@code System.exit(Cli.commandLine(new MyCommand()).execute(args))}. A bad
+     * option or value is one line naming it, with picocli's suggestions and a pointer to --help, exit code 2: the
+     * whole usage after a typo hides the one line that matters.
+     */
+    public static CommandLine commandLine(Object command) {
+        CommandLine cl = new CommandLine(command);
+        cl.setParameterExceptionHandler(Cli::shortUsageError);
+        return cl;
+    }
+
+    static int shortUsageError(CommandLine.ParameterException ex, String[] args) {
+        CommandLine cl = ex.getCommandLine();
+        PrintWriter err = cl.getErr();
+        StringBuilder line = new StringBuilder(cl.getCommandSpec().qualifiedName()).append(": ").append(firstLine(ex.getMessage()));
+        if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+            line.append(" (did you mean ").append(String.join(" or ", u.getSuggestions().stream().limit(3).toList())).append("?)");
+        }
+        line.append("; see --help");
+        err.println(Config.redact(line.toString()));
+        err.flush();
+        return cl.getCommandSpec().exitCodeOnInvalidInput();
+    }
+
     /** A user mistake or an expected failure: printed as one line (no stack trace), exit code 1. */
     public static class Failure extends RuntimeException {
         public final int exitCode;

@@ -102,14 +102,7 @@ public final class Config {
 
     /** Parses a dotenv file: KEY=VALUE, optional 'export ', # comments, '...' literal, "..." with escapes. */
     static Map<String, String> parseDotenv(Path p) {
-        List<String> lines;
-        try {
-            lines = Files.readAllLines(p, StandardCharsets.UTF_8);
-        } catch (NoSuchFileException e) {
-            throw new Cli.Failure("env file not found: " + p);
-        } catch (IOException e) {
-            throw new Cli.Failure("cannot read env file " + p + ": " + e.getMessage());
-        }
+        List<String> lines = readUtf8Lines(p);
         Map<String, String> out = new LinkedHashMap<>();
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i).strip();
@@ -151,10 +144,12 @@ public final class Config {
                     j = 0;
                 }
                 if (!closed) throw new Cli.Failure(p + ": unclosed double quote in the value of " + key);
+                afterClosingQuote(p, i, key, cur.substring(j + 1), '"');
                 value = sb.toString();
             } else if (raw.startsWith("'")) {
                 int end = raw.indexOf('\'', 1);
                 if (end < 0) throw new Cli.Failure(p + ":" + (i + 1) + ": unclosed single quote in the value of " + key);
+                afterClosingQuote(p, i, key, raw.substring(end + 1), '\'');
                 value = raw.substring(1, end);
             } else {
                 int hash = raw.indexOf(" #");
@@ -163,6 +158,48 @@ public final class Config {
             out.put(key, value);
         }
         return out;
+    }
+
+    /**
+     * After a closing quote only blanks and a comment may follow: a value cut at a quote it contains (a token with a
+     * '"' in it) would otherwise be used silently, shorter than written.
+     */
+    private static void afterClosingQuote(Path p, int lineIndex, String key, String rest, char quote) {
+        String r = rest.strip();
+        if (r.isEmpty() || r.startsWith("#")) return;
+        throw new Cli.Failure(p + ":" + (lineIndex + 1) + ": text after the closing " + (quote == '"' ? "double" : "single")
+                + " quote in the value of " + key + (quote == '"'
+                        ? " (write a \" inside a double-quoted value as \\\", or single-quote the whole value)"
+                        : " (a single-quoted value can not hold a ': double-quote it instead)"));
+    }
+
+    /** The file's lines, decoded as strict UTF-8: a byte that is not UTF-8 is a one-line error naming the line. */
+    private static List<String> readUtf8Lines(Path p) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(p);
+        } catch (NoSuchFileException e) {
+            throw new Cli.Failure("env file not found: " + p);
+        } catch (IOException e) {
+            throw new Cli.Failure("cannot read env file " + p + ": " + e.getMessage());
+        }
+        java.nio.charset.CharsetDecoder dec = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+        List<String> lines = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i <= bytes.length; i++) {
+            if (i < bytes.length && bytes[i] != '\n') continue;
+            int end = i > start && bytes[i - 1] == '\r' ? i - 1 : i;
+            if (i == bytes.length && start == bytes.length) break; // no line after a final newline
+            try {
+                lines.add(dec.decode(java.nio.ByteBuffer.wrap(bytes, start, end - start)).toString());
+            } catch (java.nio.charset.CharacterCodingException e) {
+                throw new Cli.Failure(p + ":" + (lines.size() + 1) + ": not valid UTF-8 (save the file as UTF-8)");
+            }
+            start = i + 1;
+        }
+        return lines;
     }
 
     // ---------------------------------------------------------------- redaction

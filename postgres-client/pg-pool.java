@@ -26,6 +26,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -128,7 +129,7 @@ class PgPool implements Callable<Integer> {
     boolean force;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new PgPool()).execute(args));
+        System.exit(Cli.commandLine(new PgPool()).execute(args));
     }
 
     @Override
@@ -412,14 +413,15 @@ class PgPool implements Callable<Integer> {
         if (Files.exists(target) && !force) throw new FileAlreadyExistsException(copyOut.toString());
         Path dir = target.getParent();
         if (!Files.isDirectory(dir)) throw new Cli.Failure("no such folder: " + dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".part");
+        // beside the target, created with the user's umask (createTempFile would make it 0600)
+        Path tmp = dir.resolve("." + target.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".part");
         long t0 = System.nanoTime();
         long rows;
         AtomicLong bytes = new AtomicLong();
         try {
             try (Connection c = PgClient.connect(t);
                  Cli.Progress progress = Cli.Progress.bytes("copy out", -1, common.quiet);
-                 OutputStream os = new FilterOutputStream(Files.newOutputStream(tmp)) {
+                 OutputStream os = new FilterOutputStream(Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW)) {
                      @Override
                      public void write(byte[] b, int off, int len) throws IOException {
                          out.write(b, off, len);
@@ -430,7 +432,10 @@ class PgPool implements Callable<Integer> {
                 CopyManager cm = c.unwrap(PGConnection.class).getCopyAPI();
                 rows = cm.copyOut("COPY " + source + " TO STDOUT (FORMAT csv" + (noHeader ? "" : ", HEADER true") + ")", os);
             } catch (SQLException e) {
+                if (e.getCause() instanceof IOException io) throw new Cli.Failure("cannot write " + copyOut + ": " + io.getMessage(), io);
                 throw PgClient.explain(e, t);
+            } catch (IOException e) {
+                throw new Cli.Failure("cannot write " + copyOut + ": " + e.getMessage(), e);
             }
             try {
                 Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

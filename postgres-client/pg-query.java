@@ -107,7 +107,7 @@ class PgQuery implements Callable<Integer> {
     boolean pooler;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new PgQuery()).execute(args));
+        System.exit(Cli.commandLine(new PgQuery()).execute(args));
     }
 
     @Override

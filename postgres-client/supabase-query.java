@@ -118,7 +118,7 @@ class SupabaseQuery implements Callable<Integer> {
     boolean pooler;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new SupabaseQuery()).execute(args));
+        System.exit(Cli.commandLine(new SupabaseQuery()).execute(args));
     }
 
     @Override

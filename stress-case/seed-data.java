@@ -93,7 +93,7 @@ class SeedData implements Callable<Integer> {
     boolean replace;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new SeedData()).execute(args));
+        System.exit(Cli.commandLine(new SeedData()).execute(args));
     }
 
     @Override

@@ -223,7 +223,7 @@ class StressCase implements Callable<Integer> {
     static final DateTimeFormatter TB_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new StressCase()).execute(args));
+        System.exit(Cli.commandLine(new StressCase()).execute(args));
     }
 
     @Override
@@ -335,6 +335,8 @@ class StressCase implements Callable<Integer> {
         try {
             Files.writeString(tmp, text, StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE_NEW);
             Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new Cli.Failure("cannot write " + file + ": " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
         } finally {
             Files.deleteIfExists(tmp);
         }

@@ -161,7 +161,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
     List<String> faultKinds = new ArrayList<>();
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new TinybirdEmulator()).execute(args));
+        System.exit(Cli.commandLine(new TinybirdEmulator()).execute(args));
     }
 
     @Override

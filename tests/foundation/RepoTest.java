@@ -83,8 +83,8 @@ class RepoTest {
             if (!text.contains("versionProvider = Cli.Version.class")) problems.add(rel + ": does not use the shared version provider");
             Matcher main = Pattern.compile("static\\s+void\\s+main\\s*\\(String\\[\\]\\s*(\\w+)\\)[^{]*\\{\\s*([^}]*)\\}").matcher(text);
             if (!main.find()) problems.add(rel + ": no main");
-            else if (!main.group(2).strip().matches("System\\.exit\\(new CommandLine\\(new \\w+\\(\\)\\)\\.execute\\(" + main.group(1) + "\\)\\);")) {
-                problems.add(rel + ": main must only be System.exit(new CommandLine(new X()).execute(args))");
+            else if (!main.group(2).strip().matches("System\\.exit\\(Cli\\.commandLine\\(new \\w+\\(\\)\\)\\.execute\\(" + main.group(1) + "\\)\\);")) {
+                problems.add(rel + ": main must only be System.exit(Cli.commandLine(new X()).execute(args))");
             }
             if (lines.stream().anyMatch(l -> l.startsWith("//DEPS ") && !l.contains("@pom") && l.split(":").length < 3)) {
                 problems.add(rel + ": unpinned //DEPS");
@@ -139,6 +139,28 @@ class RepoTest {
             cl.getSubcommands().values().forEach(sub -> out.add(Map.entry(s, sub)));
         }
         return out;
+    }
+
+    /** A mistyped option or a bad value is one line naming it and pointing at --help, never the whole usage. */
+    @Test
+    void everyScriptsBadOptionIsOneLineThatPointsAtHelp() throws Exception {
+        Path root = TestServices.repoRoot();
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<Path, picocli.CommandLine> e : commands()) {
+            if (e.getValue().getParent() != null) continue;
+            java.io.StringWriter out = new java.io.StringWriter(), err = new java.io.StringWriter();
+            picocli.CommandLine cl = Cli.commandLine(e.getValue().getCommand())
+                    .setOut(new java.io.PrintWriter(out)).setErr(new java.io.PrintWriter(err));
+            int rc = cl.execute("--quite");
+            String rel = root.relativize(e.getKey()).toString();
+            String text = err.toString();
+            if (rc != 2) problems.add(rel + ": exit " + rc + ", not 2");
+            if (text.strip().lines().count() != 1 || text.contains("Usage:") || !text.contains("see --help")) {
+                problems.add(rel + ": not one line pointing at --help:\n" + text);
+            }
+            if (!text.contains("'--quite'") && !text.contains("Missing required")) problems.add(rel + ": does not say what is wrong: " + text);
+        }
+        assertEquals(List.of(), problems);
     }
 
     /**

@@ -74,6 +74,18 @@ class CliTest {
     }
 
     @Test
+    void aBadOptionIsOneLineWithASuggestionAndAPointerToHelp() {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        int rc = Cli.commandLine(new Demo()).setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute("--wht");
+        assertEquals(2, rc);
+        assertEquals(1, err.toString().strip().lines().count(), err.toString());
+        assertTrue(err.toString().startsWith("demo: Unknown option: '--wht'") && err.toString().contains("--what")
+                && err.toString().contains("see --help"), err.toString());
+        assertFalse(err.toString().contains("Usage:"), err.toString());
+        assertEquals("", out.toString());
+    }
+
+    @Test
     void versionAndHelp() {
         assertTrue(exec("--version").out.contains(Cli.VERSION));
         Result h = exec("--help");

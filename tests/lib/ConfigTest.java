@@ -55,6 +55,33 @@ class ConfigTest {
     }
 
     @Test
+    void textAfterAClosingQuoteIsAnErrorNotACutValue() throws Exception {
+        Files.writeString(dir.resolve(".env"), "OK=\"fine\"   # a comment may follow\nTINYBIRD_TOKEN=\"p.abc\"def\"\n");
+        Cli.Failure f = assertThrows(Cli.Failure.class, () -> Config.of(Map.of(), dir, null));
+        assertTrue(f.getMessage().contains(".env:2") && f.getMessage().contains("TINYBIRD_TOKEN"), f.getMessage());
+        assertFalse(f.getMessage().contains("p.abc"), "the value is not echoed: " + f.getMessage());
+        Files.writeString(dir.resolve(".env"), "A='one'two\n");
+        f = assertThrows(Cli.Failure.class, () -> Config.of(Map.of(), dir, null));
+        assertTrue(f.getMessage().contains(".env:1") && f.getMessage().contains(" A "), f.getMessage());
+        Files.writeString(dir.resolve(".env"), "OK=\"fine\"   # a comment\nS='x' # too\n");
+        Config c = Config.of(Map.of(), dir, null);
+        assertEquals("fine", c.get("OK").orElseThrow());
+        assertEquals("x", c.get("S").orElseThrow());
+    }
+
+    @Test
+    void invalidUtf8NamesTheFileAndLine() throws Exception {
+        byte[] latin1 = "A=1\nB=caf\u00e9\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        Files.write(dir.resolve(".env"), latin1);
+        Cli.Failure f = assertThrows(Cli.Failure.class, () -> Config.of(Map.of(), dir, null));
+        assertTrue(f.getMessage().contains(".env:2") && f.getMessage().contains("UTF-8"), f.getMessage());
+        Files.writeString(dir.resolve(".env"), "A=1\r\nB=caf\u00e9\r\nC=3");
+        Config c = Config.of(Map.of(), dir, null);
+        assertEquals("caf\u00e9", c.get("B").orElseThrow());
+        assertEquals("3", c.get("C").orElseThrow());
+    }
+
+    @Test
     void missingEnvFileIsOneLine() {
         Cli.Failure f = assertThrows(Cli.Failure.class, () -> Config.of(Map.of(), dir, dir.resolve("nope.env")));
         assertTrue(f.getMessage().startsWith("env file not found"), f.getMessage());

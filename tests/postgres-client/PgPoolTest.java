@@ -72,6 +72,23 @@ class PgPoolTest {
         if (bouncer != null) bouncer.close();
     }
 
+    @Test
+    void copyOutOntoAFullDiskNamesTheFileAndLeavesNothing() throws Exception {
+        try (Connection c = Pg.connect(user()); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE wide AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 5000) g");
+        }
+        try (FullDisk disk = FullDisk.mount("256k")) {
+            Path out = disk.dir.resolve("wide.csv");
+            Out o = pool("--url", url, "--copy-out", out.toString(), "--table", "wide");
+            assertEquals(1, o.rc, o.err);
+            assertEquals(1, o.err.strip().lines().count(), o.err);
+            assertTrue(o.err.contains("cannot write " + out) && o.err.contains("No space left on device"), o.err);
+            try (var files = Files.list(disk.dir)) {
+                assertEquals(List.of(), files.map(p -> p.getFileName().toString()).toList(), "no file, no temp file");
+            }
+        }
+    }
+
     static Pg.Target user() {
         return Pg.resolve(url, Config.of(Map.of(), Path.of("/nonexistent-dir"), null));
     }
@@ -170,6 +187,11 @@ class PgPoolTest {
         try (var s = Files.list(dir)) {
             assertEquals(List.of("in.csv", "out.csv"), s.map(p -> p.getFileName().toString()).sorted().toList(), "no temp files left");
         }
+
+        Path reference = Files.createFile(dir.resolve("reference"));
+        assertEquals(Files.getPosixFilePermissions(reference), Files.getPosixFilePermissions(out),
+                "--copy-out writes with the user's umask, like any file the user creates");
+        Files.delete(reference);
 
         Path bad = dir.resolve("bad.csv");
         Files.writeString(bad, "id,name\n10,ok\n11,fine\nnot-a-number,broken\n");
