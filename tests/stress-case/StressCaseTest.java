@@ -853,6 +853,23 @@ class StressCaseTest {
         assertTrue(garbage.err.startsWith("stress-case: " + ja), garbage.err);
     }
 
+    @Test
+    void aReportThatCanNotBeWrittenNamesItsFileAndLeavesNothing() throws Exception {
+        Path a = dir.resolve("a.hlog");
+        assertEquals(0, stress(Map.of(), "--target", "http", "--http-url", base + "/ok", "-c", "2", "--duration", "1s",
+                "--hlog", a.toString()).rc);
+        try (FullDisk disk = FullDisk.mount("64k")) {
+            disk.fill();
+            Path html = disk.dir.resolve("report.html");
+            R r = stress(Map.of(), "merge", a.toString(), "--html", html.toString());
+            assertEquals(1, r.rc, r.err);
+            assertTrue(r.err.contains("cannot write " + html) && r.err.contains("No space left on device"), r.err);
+            try (var files = Files.list(disk.dir)) {
+                assertEquals(List.of(".filler"), files.map(p -> p.getFileName().toString()).toList(), "no report, no temp file");
+            }
+        }
+    }
+
     // ------------------------------------------------------------------ HTML in a real browser
 
     @Test
