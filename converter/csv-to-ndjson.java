@@ -78,7 +78,9 @@ class CsvToNdjson implements Callable<Integer> {
     List<String> files = new ArrayList<>();
 
     @Option(names = {"-o", "--output"}, paramLabel = "FILE|DIR",
-            description = "Write to FILE (.gz compresses), or into DIR as <name>.ndjson per input (an existing folder or a path ending in /). Default: stdout.")
+            description = "Write to FILE (.gz compresses), or into DIR as <name>.ndjson per input (an existing folder or a path ending in /). Default: stdout."
+                    + " A file appears only complete: written to a temp file beside it, renamed at the end (with DIR, all of the run's files together),"
+                    + " so a failure (bad input, a full disk, Ctrl-C) leaves no output file and no temp file.")
     String output;
 
     @Option(names = {"-f", "--force"}, description = "Overwrite existing output files.")
@@ -142,7 +144,19 @@ class CsvToNdjson implements Callable<Integer> {
             Settings s = settings();
             long t0 = System.nanoTime();
             List<String> inputs = files.isEmpty() ? List.of("-") : files;
-            Totals totals = convertAll(s, inputs);
+            Thread cleanup = new Thread(temps::deleteAll, "csv-to-ndjson-cleanup");
+            Runtime.getRuntime().addShutdownHook(cleanup); // Ctrl-C: no temp file stays behind
+            Totals totals;
+            try {
+                totals = convertAll(s, inputs);
+            } finally {
+                temps.deleteAll();
+                try {
+                    Runtime.getRuntime().removeShutdownHook(cleanup);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook runs anyway
+                }
+            }
             PrintWriter err = spec.commandLine().getErr();
             String line = Cli.summary("converted", totals.rows, "rows", totals.bytes, Duration.ofNanos(System.nanoTime() - t0));
             if (inputs.size() > 1) line += " from " + inputs.size() + " files";
@@ -234,25 +248,40 @@ class CsvToNdjson implements Callable<Integer> {
     Totals convertAll(Settings s, List<String> inputs) throws Exception {
         if (inputs.stream().filter("-"::equals).count() > 1) throw Cli.usage("stdin (-) can be read only once");
         if (schema != null && inputs.size() != 1) throw Cli.usage("--schema works with one input file");
+        if (schema != null && Files.exists(schema) && !force) throw new java.nio.file.FileAlreadyExistsException(schema.toString());
         boolean toDir = output != null && (output.endsWith("/") || Files.isDirectory(Path.of(output)));
         Totals totals = new Totals();
-        try (Cli.Progress progress = Cli.Progress.bytes("csv-to-ndjson", totalSize(inputs), s.quiet)) {
-            if (toDir) {
-                Path dir = Path.of(output);
-                Files.createDirectories(dir);
-                for (String in : inputs) {
-                    if (in.equals("-")) throw Cli.usage("stdin has no name: with -o DIR give files");
-                    Path target = dir.resolve(outputName(in));
+        List<Path[]> done = new ArrayList<>(); // {complete temp file, final name}: all renamed at the end, or none
+        try {
+            try (Cli.Progress progress = Cli.Progress.bytes("csv-to-ndjson", totalSize(inputs), s.quiet)) {
+                if (toDir) {
+                    Path dir = Path.of(output);
+                    try {
+                        Files.createDirectories(dir);
+                    } catch (IOException e) {
+                        throw cannotWrite(dir, e);
+                    }
+                    for (String in : inputs) {
+                        if (in.equals("-")) throw Cli.usage("stdin has no name: with -o DIR give files");
+                        Path target = dir.resolve(outputName(in));
+                        if (Files.exists(target) && !force) throw new java.nio.file.FileAlreadyExistsException(target.toString());
+                    }
+                    for (String in : inputs) {
+                        Path target = dir.resolve(outputName(in));
+                        done.add(new Path[] {convertToFile(s, List.of(in), target, totals, progress), target});
+                    }
+                } else if (output != null) {
+                    Path target = Path.of(output);
                     if (Files.exists(target) && !force) throw new java.nio.file.FileAlreadyExistsException(target.toString());
+                    done.add(new Path[] {convertToFile(s, inputs, target, totals, progress), target});
+                } else {
+                    convertToStdout(s, inputs, totals, progress);
                 }
-                for (String in : inputs) convertToFile(s, List.of(in), dir.resolve(outputName(in)), totals, progress);
-            } else if (output != null) {
-                Path target = Path.of(output);
-                if (Files.exists(target) && !force) throw new java.nio.file.FileAlreadyExistsException(target.toString());
-                convertToFile(s, inputs, target, totals, progress);
-            } else {
-                convertToStdout(s, inputs, totals, progress);
             }
+            if (schema != null) done.add(new Path[] {writeTemp(schema, schemaText), schema});
+            publishAll(done);
+        } finally {
+            for (Path[] d : done) deleteQuietly(d[0]);
         }
         return totals;
     }
@@ -279,67 +308,193 @@ class CsvToNdjson implements Callable<Integer> {
         return n + ".ndjson" + (gz ? ".gz" : "");
     }
 
-    /** Converts the inputs into target (renamed into place at the end; nothing is left behind on failure). */
-    void convertToFile(Settings s, List<String> inputs, Path target, Totals totals, Cli.Progress progress) throws Exception {
+    /** The run's temporary files: removed at the end of the run, after a failure, and on Ctrl-C (a shutdown hook). */
+    static final class Temps {
+        final java.util.Set<Path> paths = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+        /** A new temp file in dir; write errors name shownAs (the file the user asked for). */
+        Path create(Path dir, String prefix, String suffix, Path shownAs) {
+            try {
+                Path p = dir == null ? Files.createTempFile(prefix, suffix) : Files.createTempFile(dir, prefix, suffix);
+                paths.add(p);
+                return p;
+            } catch (IOException e) {
+                throw cannotWrite(shownAs, e);
+            }
+        }
+
+        void deleteAll() {
+            for (Path p : List.copyOf(paths)) {
+                deleteQuietly(p);
+                paths.remove(p);
+            }
+        }
+    }
+
+    final Temps temps = new Temps();
+
+    static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+            // a temp file that cannot be deleted is reported by nothing better than the failure at hand
+        }
+    }
+
+    /** A write failure (a full disk, a read-only folder) as one line that names the file. */
+    static Cli.Failure cannotWrite(Path file, Throwable e) {
+        return new Cli.Failure("cannot write " + file + ": " + reason(e), e);
+    }
+
+    static String reason(Throwable e) {
+        if (e instanceof Cli.Failure f) return f.getMessage();
+        if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
+        if (e instanceof java.nio.file.FileSystemException f) return e.getClass().getSimpleName() + " " + f.getFile();
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
+    /**
+     * Converts the inputs into a temp file next to target and returns it, complete and closed (the caller renames it
+     * into place); on failure the temp files are gone.
+     */
+    Path convertToFile(Settings s, List<String> inputs, Path target, Totals totals, Cli.Progress progress) throws Exception {
         Path parent = target.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
+        try {
+            Files.createDirectories(parent);
+        } catch (IOException e) {
+            throw cannotWrite(target, e);
+        }
         boolean gz = target.getFileName().toString().endsWith(".gz");
-        Path tmp = Files.createTempFile(parent, "." + target.getFileName(), ".tmp");
+        Path tmp = temps.create(parent, "." + target.getFileName(), ".tmp", target);
         List<Path> parts = new ArrayList<>();
+        boolean ok = false;
         try {
             if (!gz && inputs.size() == 1 && !s.stream) {
-                convertOne(s, inputs.get(0), tmp, null, totals, progress);
+                convertOne(s, inputs.get(0), tmp, target, null, totals, progress);
             } else if (s.stream) {
-                try (OutputStream os = open(tmp, gz)) {
-                    for (String in : inputs) convertOne(s, in, null, os, totals, progress);
+                try (OutputStream os = open(tmp, gz, target)) {
+                    for (String in : inputs) convertOne(s, in, null, target, os, totals, progress);
                 }
             } else {
                 for (String in : inputs) {
-                    Path part = Files.createTempFile(parent, "." + target.getFileName(), ".part");
+                    Path part = temps.create(parent, "." + target.getFileName(), ".part", target);
                     parts.add(part);
-                    convertOne(s, in, part, null, totals, progress);
+                    convertOne(s, in, part, target, null, totals, progress);
                 }
-                try (OutputStream os = open(tmp, gz)) {
+                try (OutputStream os = open(tmp, gz, target)) {
                     for (Path p : parts) Files.copy(p, os);
                 }
             }
-            publish(tmp, target);
+            ok = true;
+            return tmp;
         } finally {
-            Files.deleteIfExists(tmp);
-            for (Path p : parts) Files.deleteIfExists(p);
+            if (!ok) deleteQuietly(tmp);
+            for (Path p : parts) deleteQuietly(p);
+        }
+    }
+
+    /** Renames complete temp files to their final names; if one rename fails, those already renamed are removed. */
+    static void publishAll(List<Path[]> done) {
+        List<Path> published = new ArrayList<>();
+        try {
+            for (Path[] d : done) {
+                publish(d[0], d[1]);
+                published.add(d[1]);
+            }
+        } catch (RuntimeException e) {
+            for (Path p : published) deleteQuietly(p);
+            throw e;
         }
     }
 
     /** Gives the temp file ordinary permissions (temp files are created owner-only) and renames it into place. */
-    static void publish(Path tmp, Path target) throws IOException {
+    static void publish(Path tmp, Path target) {
         try {
-            Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-        } catch (UnsupportedOperationException e) {
-            // not a POSIX file system
+            try {
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (UnsupportedOperationException e) {
+                // not a POSIX file system
+            }
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw cannotWrite(target, e);
         }
-        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
-    static OutputStream open(Path p, boolean gz) throws IOException {
-        OutputStream os = Files.newOutputStream(p, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+    /** A buffered (or gzip) stream to the temp file p; write errors name shownAs. */
+    static OutputStream open(Path p, boolean gz, Path shownAs) throws IOException {
+        OutputStream file;
+        try {
+            file = Files.newOutputStream(p, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw cannotWrite(shownAs, e);
+        }
+        OutputStream os = new Named(file, shownAs);
         return gz ? new GZIPOutputStream(os, 1 << 16) : new java.io.BufferedOutputStream(os, 1 << 16);
+    }
+
+    /** A file's write errors (a full disk) as a one-line failure naming the file the user asked for. */
+    static final class Named extends java.io.FilterOutputStream {
+        final Path shownAs;
+
+        Named(OutputStream out, Path shownAs) {
+            super(out);
+            this.shownAs = shownAs;
+        }
+
+        @Override
+        public void write(int b) {
+            try {
+                out.write(b);
+            } catch (IOException e) {
+                throw cannotWrite(shownAs, e);
+            }
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            try {
+                out.write(b, off, len);
+            } catch (IOException e) {
+                throw cannotWrite(shownAs, e);
+            }
+        }
+
+        @Override
+        public void flush() {
+            try {
+                out.flush();
+            } catch (IOException e) {
+                throw cannotWrite(shownAs, e);
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                out.close();
+            } catch (IOException e) {
+                throw cannotWrite(shownAs, e);
+            }
+        }
     }
 
     void convertToStdout(Settings s, List<String> inputs, Totals totals, Cli.Progress progress) throws Exception {
         OutputStream stdout = stdout();
         if (s.stream) {
-            for (String in : inputs) convertOne(s, in, null, stdout, totals, progress);
+            for (String in : inputs) convertOne(s, in, null, null, stdout, totals, progress);
             stdout.flush();
             return;
         }
         for (String in : inputs) {
-            Path part = Files.createTempFile("csv-to-ndjson", ".ndjson");
+            Path part = temps.create(null, "csv-to-ndjson", ".ndjson", Path.of(System.getProperty("java.io.tmpdir")));
             try {
-                convertOne(s, in, part, null, totals, progress);
+                convertOne(s, in, part, part, null, totals, progress);
                 Files.copy(part, stdout);
                 stdout.flush();
             } finally {
-                Files.deleteIfExists(part);
+                deleteQuietly(part);
             }
         }
     }
@@ -357,11 +512,15 @@ class CsvToNdjson implements Callable<Integer> {
         };
     }
 
-    /** Converts one input to the file part (restartable) or to the stream out (--stream). */
-    void convertOne(Settings s, String input, Path part, OutputStream out, Totals totals, Cli.Progress progress) throws Exception {
-        Source src = input.equals("-") ? Source.stdin(s) : Source.file(Path.of(input), s);
+    /** The --schema text of the (one) input, published with the data at the end. */
+    String schemaText;
+
+    /** Converts one input to the file part (restartable) or to the stream out (--stream); write errors name shownAs. */
+    void convertOne(Settings s, String input, Path part, Path shownAs, OutputStream out, Totals totals, Cli.Progress progress) throws Exception {
+        Source src = input.equals("-") ? Source.stdin(s, temps) : Source.file(Path.of(input), s);
         try {
             Job job = new Job(s, src, progress);
+            job.shownAs = shownAs;
             job.run(part, out);
             totals.rows += job.rows;
             totals.bytes += job.bytesIn;
@@ -369,22 +528,27 @@ class CsvToNdjson implements Callable<Integer> {
             totals.restarts += job.restarts;
             totals.chunks += job.chunks;
             totals.sequentialChunks += job.sequentialChunks;
-            if (schema != null) writeSchema(schema, job.schemaText(schema.getFileName().toString().endsWith(".datasource")));
+            if (schema != null) schemaText = job.schemaText(schema.getFileName().toString().endsWith(".datasource"));
         } finally {
             src.cleanup();
         }
     }
 
-    void writeSchema(Path target, String text) throws IOException {
-        if (Files.exists(target) && !force) throw new java.nio.file.FileAlreadyExistsException(target.toString());
+    /** text in a temp file next to target, complete and closed. */
+    Path writeTemp(Path target, String text) {
         Path parent = target.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
-        Path tmp = Files.createTempFile(parent, "." + target.getFileName(), ".tmp");
+        try {
+            Files.createDirectories(parent);
+        } catch (IOException e) {
+            throw cannotWrite(target, e);
+        }
+        Path tmp = temps.create(parent, "." + target.getFileName(), ".tmp", target);
         try {
             Files.writeString(tmp, text);
-            publish(tmp, target);
-        } finally {
-            Files.deleteIfExists(tmp);
+            return tmp;
+        } catch (IOException e) {
+            deleteQuietly(tmp);
+            throw cannotWrite(target, e);
         }
     }
 
@@ -463,7 +627,7 @@ class CsvToNdjson implements Callable<Integer> {
         }
 
         /** stdin: read as it comes with --stream; otherwise first copied to a temp file, so a second pass can read it. */
-        static Source stdin(Settings s) throws IOException {
+        static Source stdin(Settings s, Temps temps) throws IOException {
             if (s.stream) {
                 return new Source("stdin", s) {
                     boolean opened;
@@ -479,11 +643,11 @@ class CsvToNdjson implements Callable<Integer> {
                     }
                 };
             }
-            Path spool = Files.createTempFile("csv-to-ndjson-stdin", ".csv");
-            try {
-                Files.copy(STDIN.get(), spool, StandardCopyOption.REPLACE_EXISTING);
+            Path spool = temps.create(null, "csv-to-ndjson-stdin", ".csv", Path.of(System.getProperty("java.io.tmpdir")));
+            try (OutputStream os = new Named(Files.newOutputStream(spool, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE), spool)) {
+                STDIN.get().transferTo(os);
             } catch (IOException | RuntimeException e) {
-                Files.deleteIfExists(spool);
+                deleteQuietly(spool);
                 throw e;
             }
             return new Source("stdin", s) {
@@ -1019,6 +1183,7 @@ class CsvToNdjson implements Callable<Integer> {
         byte[] head;
         int headLen;
         boolean headIsAll;
+        Path shownAs; // the output file named in write errors
 
         Job(Settings s, Source src, Cli.Progress progress) {
             this.s = s;
@@ -1168,7 +1333,7 @@ class CsvToNdjson implements Callable<Integer> {
             dateState = new int[ncols];
             Arrays.fill(dateState, Dates.START);
             int[] ty = type.clone();
-            Sink sink = part != null ? new AsyncFileSink(part) : new StreamSink(out);
+            Sink sink = part != null ? new AsyncFileSink(part, shownAs) : new StreamSink(out);
             Chunker chunker = new Chunker(in, progress, progress0);
             int nWorkers = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
             java.util.concurrent.ExecutorService workers = java.util.concurrent.Executors.newFixedThreadPool(nWorkers, r -> {
@@ -1736,14 +1901,21 @@ class CsvToNdjson implements Callable<Integer> {
     /** Writes buffers to a file on a background thread (the page-cache copy is real work on 2 cores). */
     static final class AsyncFileSink implements Sink {
         final FileChannel ch;
+        final Path shownAs;
         final BlockingQueue<Object> queue = new ArrayBlockingQueue<>(3);
         final BlockingQueue<byte[]> free = new ArrayBlockingQueue<>(4);
         final Thread thread;
         volatile Throwable failure;
         static final Object STOP = new Object();
 
-        AsyncFileSink(Path p) throws IOException {
-            ch = FileChannel.open(p, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.CREATE);
+        /** Writes to p; errors name shownAs (the file the user asked for, p being its temp file). */
+        AsyncFileSink(Path p, Path shownAs) throws IOException {
+            this.shownAs = shownAs;
+            try {
+                ch = FileChannel.open(p, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.CREATE);
+            } catch (IOException e) {
+                throw cannotWrite(shownAs, e);
+            }
             for (int i = 0; i < 3; i++) free.add(new byte[Writer.BUF]);
             thread = new Thread(this::loop, "ndjson-writer");
             thread.setDaemon(true);
@@ -1786,10 +1958,9 @@ class CsvToNdjson implements Callable<Integer> {
             }
         }
 
-        private void check() throws IOException {
+        private void check() {
             Throwable t = failure;
-            if (t instanceof IOException io) throw io;
-            if (t != null) throw new IOException(t);
+            if (t != null) throw cannotWrite(shownAs, t);
         }
 
         public void close(boolean ok) throws IOException {
@@ -1799,7 +1970,11 @@ class CsvToNdjson implements Callable<Integer> {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            ch.close();
+            try {
+                ch.close();
+            } catch (IOException e) {
+                if (ok) throw cannotWrite(shownAs, e);
+            }
             if (ok) check();
         }
     }

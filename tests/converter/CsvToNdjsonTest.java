@@ -391,6 +391,66 @@ class CsvToNdjsonTest {
         assertEquals("keep\n", Files.readString(out));
     }
 
+    @Test
+    void aFullDiskIsOneLineNamingTheFileAndLeavesNoFile() throws Exception {
+        StringBuilder sb = new StringBuilder("id,name\n");
+        for (int i = 0; i < 50_000; i++) sb.append(i).append(",name ").append(i).append('\n'); // about 1.5 MB of NDJSON
+        Path big = dir.resolve("big.csv"), small = dir.resolve("small.csv");
+        Files.writeString(big, sb);
+        Files.writeString(small, "a\n1\n");
+        try (FullDisk disk = FullDisk.mount("256k")) {
+            Path out = disk.dir.resolve("big.ndjson");
+            fails(exec(null, big.toString(), "-o", out.toString()), "cannot write " + out + ": No space left on device");
+            assertEquals(List.of(), names(disk.dir), "no file under the final name, no temp file");
+            fails(exec(null, big.toString(), "-o", out.toString(), "--stream"), "cannot write " + out + ": No space left on device");
+            assertEquals(List.of(), names(disk.dir));
+            fails(exec(null, small.toString(), big.toString(), "-o", out.toString()), "cannot write " + out + ": No space left on device");
+            assertEquals(List.of(), names(disk.dir));
+            // -o DIR: small.ndjson fits, big.ndjson does not: all of the run's files appear together, or none
+            fails(exec(null, small.toString(), big.toString(), "-o", disk.dir + "/"),
+                    "cannot write " + disk.dir.resolve("big.ndjson") + ": No space left on device");
+            assertEquals(List.of(), names(disk.dir), "small.ndjson is not published without big.ndjson");
+            // the schema goes with the data: nothing of either
+            Path schema = disk.dir.resolve("big.datasource");
+            fails(exec(null, big.toString(), "-o", out.toString(), "--schema", schema.toString()), "cannot write " + out);
+            assertEquals(List.of(), names(disk.dir));
+        }
+        // with room, the same -o DIR run writes both
+        Path room = dir.resolve("room");
+        ok(exec(null, small.toString(), big.toString(), "-o", room + "/"));
+        assertEquals(List.of("big.ndjson", "small.ndjson"), names(room));
+    }
+
+    @Test
+    void ctrlCLeavesNoTempFileBehind() throws Exception {
+        Path outDir = Files.createDirectories(dir.resolve("o")), tmp = Files.createDirectories(dir.resolve("tmp"));
+        String javaBin = ProcessHandle.current().info().command().orElse("java");
+        // env --default-signal: a runner started in the background by a shell ignores SIGINT, and its children would too
+        List<String> cmd = List.of("env", "--default-signal=INT", javaBin, "-Djava.io.tmpdir=" + tmp, "-cp", System.getProperty("java.class.path"),
+                "CsvToNdjson", "-", "-o", outDir.resolve("x.ndjson").toString());
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try (var stdin = p.getOutputStream()) {
+            stdin.write("a,b\n1,2\n".getBytes(StandardCharsets.UTF_8));
+            stdin.flush(); // and stdin stays open: the run waits for more
+            long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+            while (System.nanoTime() < deadline && (names(outDir).isEmpty() || names(tmp).isEmpty())) Thread.sleep(20);
+            assertEquals(1, names(outDir).size(), "the output's temp file exists while stdin is read");
+            assertEquals(1, names(tmp).size(), "so does the spool of stdin");
+            assertEquals(0, new ProcessBuilder("sh", "-c", "kill -INT " + p.pid()).start().waitFor());
+            assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "stopped by Ctrl-C");
+        } finally {
+            p.destroyForcibly();
+        }
+        assertEquals(List.of(), names(outDir), "no temp file and no output");
+        assertEquals(List.of(), names(tmp), "no spool");
+    }
+
+    static List<String> names(Path folder) throws IOException {
+        try (Stream<Path> s = Files.list(folder)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
     // ------------------------------------------------------------------ inputs and outputs
 
     @Test
