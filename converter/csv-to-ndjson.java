@@ -58,6 +58,8 @@ import picocli.CommandLine.Spec;
  * {@code --sample} bytes) and every later value is checked against its column's type while writing; when one does
  * not fit, the whole input is classified and written again, so the types are always those of the whole input and
  * no value is ever altered. Reading (gunzip, transcoding, UTF-8 validation) and writing run on their own threads.
+ * Memory is bounded by settings, never by the input: a record is held whole (fields are slices of the read buffer),
+ * so --max-record caps it; chunks have a largest size; output buffers keep theirs (a long record is written in pieces).
  */
 @Command(name = "csv-to-ndjson", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130, sortOptions = false,
         description = {"Converts CSV to NDJSON (one JSON object a line, keys in header order), with one type per column:",
@@ -133,6 +135,14 @@ class CsvToNdjson implements Callable<Integer> {
     @Option(names = "--sample", paramLabel = "SIZE", converter = Cli.SizeConverter.class,
             description = "Bytes read to guess the types before writing (default: 1MB). Without --stream the guess is checked, so it only affects speed.")
     long sample = 1_000_000;
+
+    @Option(names = "--max-record", paramLabel = "SIZE", converter = Cli.SizeConverter.class,
+            description = "Longest record (row) accepted, in bytes (default: 32MB; at least 1MB, at most 1GB). A record is held whole in memory,"
+                    + " so the limit bounds memory: a longer one is an error naming its line and column. A larger limit needs about 3 bytes of"
+                    + " heap per byte of it: e.g. jbang -R-Xmx1g csv-to-ndjson.java --max-record 256MB ...")
+    long maxRecord = DEFAULT_MAX_RECORD;
+
+    static final long DEFAULT_MAX_RECORD = 32_000_000;
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new CsvToNdjson()).execute(args));
@@ -221,6 +231,14 @@ class CsvToNdjson implements Callable<Integer> {
         s.sampleBytes = (int) Math.min(sample, 256L << 20);
         s.schema = schema != null;
         s.quiet = common.quiet;
+        if (maxRecord < 1_000_000 || maxRecord > 1L << 30) throw Cli.usage("--max-record must be between 1MB and 1GiB, not " + maxRecord + " bytes");
+        long heap = Runtime.getRuntime().maxMemory();
+        if (maxRecord > DEFAULT_MAX_RECORD && 3 * maxRecord + (64L << 20) > heap) {
+            throw Cli.usage("--max-record " + Cli.humanBytes(maxRecord) + " needs about " + Cli.humanBytes(3 * maxRecord + (64L << 20))
+                    + " of heap and this JVM has " + Cli.humanBytes(heap) + ": give it more, e.g. jbang -R-Xmx" + ((3 * maxRecord >> 30) + 1)
+                    + "g csv-to-ndjson.java ...");
+        }
+        s.maxRecord = maxRecord;
         return s;
     }
 
@@ -568,6 +586,7 @@ class CsvToNdjson implements Callable<Integer> {
         Map<String, Integer> forced = new LinkedHashMap<>();
         List<byte[]> trueWords = new ArrayList<>(), falseWords = new ArrayList<>();
         int sampleBytes = 1_000_000;
+        long maxRecord = DEFAULT_MAX_RECORD;
 
         boolean utf8() {
             return charset.equals(StandardCharsets.UTF_8);
@@ -943,6 +962,8 @@ class CsvToNdjson implements Callable<Integer> {
         int recStart, recEnd;
         Cli.Progress progress;
         long progressBase;
+        long maxRecord = Integer.MAX_VALUE - 64; // a longer record is an error: it bounds the buffer, so memory
+        String[] columns; // column names for errors (null: field N)
 
         Parser(InputStream in, String name, byte delim, boolean partial) {
             this.in = in;
@@ -985,6 +1006,7 @@ class CsvToNdjson implements Callable<Integer> {
                         continue;
                     }
                 }
+                if (r - pos > maxRecord) throw tooLong(pos, r, true);
                 recStart = pos;
                 recEnd = r;
                 pos = r;
@@ -1002,7 +1024,10 @@ class CsvToNdjson implements Callable<Integer> {
                 lim -= pos;
                 pos = 0;
             }
-            if (lim == buf.length) buf = Arrays.copyOf(buf, buf.length * 2);
+            if (lim == buf.length) { // the record under way fills the buffer
+                if (lim - pos > maxRecord) throw tooLong(pos, lim, false);
+                buf = Arrays.copyOf(buf, (int) Math.max(lim + 1L, Math.min(buf.length * 2L, maxRecord + 2)));
+            }
             int r = in.read(buf, lim, buf.length - lim);
             if (r < 0) {
                 eof = true;
@@ -1105,6 +1130,40 @@ class CsvToNdjson implements Callable<Integer> {
                     return p + 1 < lim && b[p + 1] == '\n' ? p + 2 : p + 1;
                 }
             }
+        }
+
+        /** The record in buf[from, to) is over --max-record: the error names its line and its longest field. */
+        private Cli.Failure tooLong(int from, int to, boolean complete) {
+            int best = 0, bestLen = -1, f = 0, fs = from;
+            boolean quoted = false;
+            for (int i = from; i < to; i++) {
+                byte c = buf[i];
+                if (c == '"') quoted = !quoted;
+                else if (c == delim && !quoted) {
+                    if (i - fs > bestLen) {
+                        best = f;
+                        bestLen = i - fs;
+                    }
+                    f++;
+                    fs = i + 1;
+                }
+            }
+            if (to - fs > bestLen) {
+                best = f;
+                bestLen = to - fs;
+            }
+            String col = columns != null && best < columns.length ? "column '" + columns[best] + "'" : "field " + (best + 1);
+            return new Cli.Failure(name + ": line " + recordLine + " (record " + (records + 1) + "), " + col + ": the record is longer than --max-record "
+                    + Cli.humanBytes(maxRecord) + " (this field alone is " + Cli.humanBytes(bestLen) + (complete ? "" : " so far")
+                    + "); give a larger --max-record");
+        }
+
+        /** The start of field i as a Java string, for messages (a long value is not decoded whole). */
+        String preview(int i) {
+            int len = Math.min(end[i] - start[i], 256);
+            String t = new String(buf, start[i], len, StandardCharsets.UTF_8);
+            if ((flags[i] & FLAG_ESC) != 0) t = t.replace("\"\"", "\"");
+            return t.length() > 60 || len < end[i] - start[i] ? t.substring(0, Math.min(60, t.length())) + "..." : t;
         }
 
         private void grow() {
@@ -1231,11 +1290,14 @@ class CsvToNdjson implements Callable<Integer> {
         /** Header and the first records of the head: names, keys and tentative types. */
         private void sample() throws IOException {
             Parser p = new Parser(new ByteArrayInputStream(head, 0, headLen), src.name, delim, !headIsAll);
+            p.maxRecord = s.maxRecord;
             // make sure the header is inside the head
             boolean got = p.next();
             if (!got && !headIsAll) throw new Cli.Failure(src.name + ": the first record is longer than --sample " + s.sampleBytes + " bytes; give a larger --sample");
             if (!got) throw new Cli.Failure(src.name + ": the input is empty (no records)");
             setColumns(p);
+            p.columns = names;
+            if (s.header) p.records = 0; // record numbers count data records
             sampleMask = new int[ncols];
             boolean[] seen = new boolean[ncols];
             Arrays.fill(sampleMask, M_ALL);
@@ -1300,7 +1362,12 @@ class CsvToNdjson implements Callable<Integer> {
             Arrays.fill(mask, M_ALL);
             try (InputStream in = new Prefetch(src.open(), src.name)) {
                 Parser p = new Parser(in, src.name, delim, false);
-                if (s.header) p.next();
+                p.maxRecord = s.maxRecord;
+                p.columns = names;
+                if (s.header) {
+                    p.next();
+                    p.records = 0; // record numbers count data records
+                }
                 while (p.next()) {
                     int m = Math.min(p.n, ncols);
                     for (int c = 0; c < m; c++) {
@@ -1368,6 +1435,8 @@ class CsvToNdjson implements Callable<Integer> {
                     // up to the first chunk end that is also a record end; the chunks after it were cut right
                     ChunkStream cs = new ChunkStream(chunker, c);
                     Parser p = new Parser(cs, src.name, delim, false);
+                    p.maxRecord = s.maxRecord;
+                    p.columns = names;
                     p.line = 1 + lines;
                     p.records = records;
                     Writer w = new Writer(this, sink, ty);
@@ -1421,6 +1490,7 @@ class CsvToNdjson implements Callable<Integer> {
                 return r;
             }
             Parser p = new Parser(c.data, c.len, src.name, delim, c.last);
+            p.maxRecord = s.maxRecord;
             CollectSink cs = new CollectSink(r);
             try {
                 Writer w = new Writer(this, cs, ty);
@@ -1549,6 +1619,8 @@ class CsvToNdjson implements Callable<Integer> {
     /** Cuts the input into chunks after the last line feed of each MiB and hands them to the workers, in order. */
     static final class Chunker implements Runnable {
         static final Chunk END = new Chunk(null, -1, null, 0, true);
+        /** The largest chunk: chunks in flight stay bounded whatever the records (a longer one goes one record at a time). */
+        static final int MAX_CHUNK = 8 << 20;
         final InputStream in;
         final Cli.Progress progress;
         final long progress0;
@@ -1586,13 +1658,13 @@ class CsvToNdjson implements Callable<Integer> {
                     int cut = n;
                     while (cut > 0 && b[cut - 1] != '\n') cut--;
                     if (cut == 0) {
-                        if (b.length < (8 << 20)) { // no line feed yet: a long record, read on into a bigger buffer
-                            b = Arrays.copyOf(b, b.length * 2);
+                        if (b.length < MAX_CHUNK) { // no line feed yet: a long record, read on into a bigger buffer
+                            b = Arrays.copyOf(b, Math.min(MAX_CHUNK, b.length * 2));
                             continue;
                         }
                         cut = n; // still none: cut anyway; the check will fail and the rest goes one record at a time
                     }
-                    byte[] next = BUFFERS.get(Math.max(Pool.SIZE, (n - cut) * 2));
+                    byte[] next = BUFFERS.get(Math.min(MAX_CHUNK, Math.max(Pool.SIZE, (n - cut) * 2)));
                     System.arraycopy(b, cut, next, 0, n - cut);
                     put(new Chunk(this, index++, b, cut, false));
                     n = n - cut;
@@ -2024,10 +2096,13 @@ class CsvToNdjson implements Callable<Integer> {
         }
 
         void record(Parser p) throws IOException {
-            int need = (p.recEnd - p.recStart) * 6 + keysLen + ncols * 8 + 8;
+            long need = (p.recEnd - p.recStart) * 6L + keysLen + ncols * 8L + 8;
             if (op + need > ob.length) {
                 flush();
-                if (need > ob.length) ob = new byte[need];
+                if (need > ob.length) {
+                    recordLarge(p);
+                    return;
+                }
             }
             final byte[] b = p.buf, o = ob;
             final int[] st = p.start, en = p.end;
@@ -2098,6 +2173,90 @@ class CsvToNdjson implements Callable<Integer> {
             op = q;
         }
 
+        /**
+         * A record that may not fit one output buffer (up to 6 output bytes an input byte): the same bytes as
+         * {@link #record}, written in pieces, so output buffers keep their size whatever the record.
+         */
+        private void recordLarge(Parser p) throws IOException {
+            final byte[] b = p.buf;
+            final int n = Math.min(p.n, ncols);
+            put(OPEN, 0, 1);
+            boolean firstKey = true;
+            for (int c = 0; c < ncols; c++) {
+                int s = c < n ? p.start[c] : 0, e = c < n ? p.end[c] : 0;
+                byte fl = c < n ? p.flags[c] : 0;
+                if (s == e) {
+                    hasEmpty[c] = true;
+                    if (empty == Settings.EMPTY_OMIT) continue;
+                    put(keys[c], firstKey ? 1 : 0, keys[c].length);
+                    firstKey = false;
+                    if (empty == Settings.EMPTY_NULL) put(NULL, 0, 4);
+                    else put(EMPTY_STRING, 0, 2);
+                    continue;
+                }
+                put(keys[c], firstKey ? 1 : 0, keys[c].length);
+                firstKey = false;
+                switch (ty[c]) {
+                    case T_INT -> {
+                        if ((fl & Parser.FLAG_ESC) != 0 || !isInt(b, s, e)) throw bad(p, c);
+                        put(b, s, e);
+                    }
+                    case T_FLOAT -> {
+                        if ((fl & Parser.FLAG_ESC) != 0 || !isFloat(b, s, e)) throw bad(p, c);
+                        put(b, s, e);
+                    }
+                    case T_BOOL -> {
+                        int v = (fl & Parser.FLAG_ESC) != 0 ? -1 : boolValue(b, s, e, bools);
+                        if (v < 0) throw bad(p, c);
+                        byte[] w = v == 1 ? TRUE : FALSE;
+                        put(w, 0, w.length);
+                    }
+                    case T_UNDECIDED -> {
+                        if (classify(b, s, e, fl) != 0 && !job.s.stream) throw bad(p, c);
+                        ty[c] = T_STRING;
+                        stringLarge(b, s, e, fl);
+                        if (schema) dateState[c] = Dates.update(dateState[c], b, s, e) | 0x10000000;
+                    }
+                    default -> {
+                        stringLarge(b, s, e, fl);
+                        if (schema) dateState[c] = Dates.update(dateState[c], b, s, e) | 0x10000000;
+                    }
+                }
+            }
+            put(CLOSE, 0, 2);
+        }
+
+        static final byte[] OPEN = {'{'}, CLOSE = {'}', '\n'}, QUOTE = {'"'}, EMPTY_STRING = {'"', '"'};
+
+        /** Copies src[s, e) to the output, flushing full buffers. */
+        private void put(byte[] src, int s, int e) throws IOException {
+            while (s < e) {
+                if (op == ob.length) flush();
+                int k = Math.min(e - s, ob.length - op);
+                System.arraycopy(src, s, ob, op, k);
+                op += k;
+                s += k;
+            }
+        }
+
+        /** A JSON string of any length, escaped a piece at a time (a piece never splits a "" pair). */
+        private void stringLarge(byte[] b, int s, int e, byte fl) throws IOException {
+            put(QUOTE, 0, 1);
+            int piece = ob.length / 8;
+            for (int i = s; i < e; ) {
+                int j = Math.min(e, i + piece);
+                if ((fl & Parser.FLAG_ESC) != 0 && j < e) {
+                    int k = j;
+                    while (k > i && b[k - 1] == '"') k--;
+                    if (((j - k) & 1) == 1) j++; // the run of quotes ends with the first of a pair
+                }
+                if (op + (j - i) * 6 > ob.length) flush();
+                op = stringBody(b, i, j, fl, ob, op);
+                i = j;
+            }
+            put(QUOTE, 0, 1);
+        }
+
         private int key(byte[] o, int q, int c, boolean first) {
             byte[] k = keys[c];
             if (first) {
@@ -2110,8 +2269,7 @@ class CsvToNdjson implements Callable<Integer> {
 
         private RuntimeException bad(Parser p, int c) {
             if (job.forcedType[c] != 0) {
-                String v = p.text(c);
-                if (v.length() > 60) v = v.substring(0, 60) + "...";
+                String v = p.preview(c);
                 return new Cli.Failure(job.src.name + ": line " + p.recordLine + " (record " + p.records + "), column '" + job.names[c]
                         + "': '" + v + "' is not " + (ty[c] == T_INT ? "an " : "a ") + TYPE_NAMES[ty[c]] + " (--types)");
             }
@@ -2121,6 +2279,13 @@ class CsvToNdjson implements Callable<Integer> {
         /** A JSON string from the field bytes: "" pairs become \", control characters are escaped, UTF-8 is copied. */
         static int string(byte[] b, int s, int e, byte fl, byte[] o, int q) {
             o[q++] = '"';
+            q = stringBody(b, s, e, fl, o, q);
+            o[q++] = '"';
+            return q;
+        }
+
+        /** The inside of {@link #string}. */
+        static int stringBody(byte[] b, int s, int e, byte fl, byte[] o, int q) {
             int step = (fl & Parser.FLAG_ESC) != 0 ? 2 : 1;
             int i = s;
             while (i < e) {
@@ -2156,7 +2321,6 @@ class CsvToNdjson implements Callable<Integer> {
                 }
                 i++;
             }
-            o[q++] = '"';
             return q;
         }
 

@@ -347,6 +347,76 @@ class CsvToNdjsonTest {
         assertEquals("late", r.row(n - 1).get("w").asText());
     }
 
+    @Test
+    void aLongFieldConvertsInTheScriptsOwnHeap() throws Exception {
+        // 24 MB in one quoted field, with "" pairs, line breaks, control characters and UTF-8 (up to 6 output bytes an
+        // input byte), run with the script's own JVM options (its small -Xmx)
+        String csvUnit = "ab\"\"c\n\u0001\u00e9,", jsonUnit = "ab\\\"c\\n\\u0001\u00e9,";
+        int n = 24_000_000 / csvUnit.getBytes(StandardCharsets.UTF_8).length;
+        Path in = dir.resolve("long.csv"), out = dir.resolve("long.ndjson");
+        Files.writeString(in, "id,blob,n\n1,\"" + csvUnit.repeat(n) + "\",5\n2,y,6\n");
+        List<String> opts = new ArrayList<>();
+        for (String l : Files.readAllLines(TestServices.repoRoot().resolve("converter/csv-to-ndjson.java"))) {
+            if (l.startsWith("//JAVA_OPTIONS ")) opts.addAll(List.of(l.substring(15).trim().split("\\s+")));
+        }
+        assertTrue(opts.stream().anyMatch(o -> o.startsWith("-Xmx")), "the script sets its heap: " + opts);
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
+        cmd.addAll(opts);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "CsvToNdjson", "-q", in.toString(), "-o", out.toString()));
+        TestServices.Run run = TestServices.run(dir, Duration.ofMinutes(3), cmd);
+        assertEquals(0, run.exitCode(), run.stderr());
+        String expected = "{\"id\":1,\"blob\":\"" + jsonUnit.repeat(n) + "\",\"n\":5}\n{\"id\":2,\"blob\":\"y\",\"n\":6}\n";
+        String got = Files.readString(out, StandardCharsets.UTF_8);
+        assertEquals(expected.length(), got.length());
+        assertTrue(expected.equals(got), "the output, byte for byte");
+    }
+
+    @Test
+    void aRecordOverMaxRecordIsOneLineNamingLineAndColumn() throws IOException {
+        String big = "x".repeat(1_500_000);
+        // in the middle of the input (parallel chunks, then one record at a time), in the sample, on stdin with --stream
+        Result mid = convert("id,blob,n\n1,a,1\n2,\"" + big + "\",2\n3,c,3\n", "--max-record", "1MB");
+        fails(mid, "line 3 (record 2), column 'blob': the record is longer than --max-record 1.0 MB (this field alone is ", "give a larger --max-record");
+        assertEquals("", mid.out, "no output file");
+        fails(convert("id,blob\n1,\"" + big + "\"\n", "--max-record", "1MB", "--sample", "4MB"), "line 2 (record 1), column 'blob': the record is longer than --max-record");
+        fails(exec(("id,n,blob\n1,2," + big + "\n").getBytes(StandardCharsets.UTF_8), "--stream", "--max-record", "1MB"),
+                "stdin: line 2 (record 1), column 'blob': the record is longer than --max-record");
+        // raised, it converts
+        Result raised = convert("id,blob,n\n1,a,1\n2,\"" + big + "\",2\n", "--max-record", "2MB");
+        ok(raised);
+        assertEquals(big, raised.row(1).get("blob").asText());
+        assertEquals(2, exec(null, "--max-record", "10kB", "x.csv").rc, "below 1MB is a usage error");
+    }
+
+    @Test
+    void longRecordsAreWrittenInPiecesWithTheSameBytes() throws IOException {
+        // records over 1/6 MiB take the piecewise writer: every type, "" pairs across piece edges (even and odd), escapes
+        String pairs = "\"\"".repeat(300_000), odd = "x" + pairs, mixed = "\u00e9\t\u0002\\ \"\"q\"\" \n".repeat(40_000);
+        String fl = "0." + "1".repeat(900);
+        String csv = "s,t,u,i,f,b,e\n"
+                + "\"" + pairs + "\",\"" + odd + "\",\"" + mixed + "\",12,0.5,true,\n"
+                + "short,x,y,-3," + fl + ",FALSE,\n";
+        Result r = convert(csv);
+        ok(r);
+        assertEquals(2, r.rows.size());
+        JsonNode a = r.row(0), b = r.row(1);
+        assertEquals("\"".repeat(300_000), a.get("s").asText());
+        assertEquals("x" + "\"".repeat(300_000), a.get("t").asText());
+        assertEquals("\u00e9\t\u0002\\ \"q\" \n".repeat(40_000), a.get("u").asText());
+        assertEquals(12, a.get("i").asLong());
+        assertTrue(a.get("b").asBoolean());
+        assertTrue(a.get("e").isNull());
+        assertFalse(b.get("b").asBoolean());
+        assertTrue(r.out.contains(",\"f\":" + fl + ","), "a float copied verbatim");
+        assertTrue(r.out.startsWith("{\"s\":\"\\\"\\\""), r.out.substring(0, 20));
+        assertTrue(r.out.contains("\\u0002"), "control characters as \\u escapes");
+        // the same rows with --empty omit: no key for the empty cell
+        Result omit = convert(csv, "--empty", "omit");
+        ok(omit);
+        assertFalse(omit.row(0).has("e"));
+        assertEquals(r.row(0).get("u"), omit.row(0).get("u"));
+    }
+
     // ------------------------------------------------------------------ errors
 
     @Test
