@@ -58,6 +58,8 @@ import picocli.CommandLine.Spec;
  * {@code --sample} bytes) and every later value is checked against its column's type while writing; when one does
  * not fit, the whole input is classified and written again, so the types are always those of the whole input and
  * no value is ever altered. Reading (gunzip, transcoding, UTF-8 validation) and writing run on their own threads.
+ * Memory is bounded by settings, never by the input: a record is held whole (fields are slices of the read buffer),
+ * so --max-record caps it; chunks have a largest size; output buffers keep theirs (a long record is written in pieces).
  */
 @Command(name = "csv-to-ndjson", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130, sortOptions = false,
         description = {"Converts CSV to NDJSON (one JSON object a line, keys in header order), with one type per column:",
@@ -78,7 +80,9 @@ class CsvToNdjson implements Callable<Integer> {
     List<String> files = new ArrayList<>();
 
     @Option(names = {"-o", "--output"}, paramLabel = "FILE|DIR",
-            description = "Write to FILE (.gz compresses), or into DIR as <name>.ndjson per input (an existing folder or a path ending in /). Default: stdout.")
+            description = "Write to FILE (.gz compresses), or into DIR as <name>.ndjson per input (an existing folder or a path ending in /). Default: stdout."
+                    + " A file appears only complete: written to a temp file beside it, renamed at the end (with DIR, all of the run's files together),"
+                    + " so a failure (bad input, a full disk, Ctrl-C) leaves no output file and no temp file.")
     String output;
 
     @Option(names = {"-f", "--force"}, description = "Overwrite existing output files.")
@@ -132,6 +136,14 @@ class CsvToNdjson implements Callable<Integer> {
             description = "Bytes read to guess the types before writing (default: 1MB). Without --stream the guess is checked, so it only affects speed.")
     long sample = 1_000_000;
 
+    @Option(names = "--max-record", paramLabel = "SIZE", converter = Cli.SizeConverter.class,
+            description = "Longest record (row) accepted, in bytes (default: 32MB; at least 1MB, at most 1GB). A record is held whole in memory,"
+                    + " so the limit bounds memory: a longer one is an error naming its line and column. A larger limit needs about 3 bytes of"
+                    + " heap per byte of it: e.g. jbang -R-Xmx1g csv-to-ndjson.java --max-record 256MB ...")
+    long maxRecord = DEFAULT_MAX_RECORD;
+
+    static final long DEFAULT_MAX_RECORD = 32_000_000;
+
     public static void main(String[] args) {
         System.exit(Cli.commandLine(new CsvToNdjson()).execute(args));
     }
@@ -142,7 +154,19 @@ class CsvToNdjson implements Callable<Integer> {
             Settings s = settings();
             long t0 = System.nanoTime();
             List<String> inputs = files.isEmpty() ? List.of("-") : files;
-            Totals totals = convertAll(s, inputs);
+            Thread cleanup = new Thread(temps::deleteAll, "csv-to-ndjson-cleanup");
+            Runtime.getRuntime().addShutdownHook(cleanup); // Ctrl-C: no temp file stays behind
+            Totals totals;
+            try {
+                totals = convertAll(s, inputs);
+            } finally {
+                temps.deleteAll();
+                try {
+                    Runtime.getRuntime().removeShutdownHook(cleanup);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook runs anyway
+                }
+            }
             PrintWriter err = spec.commandLine().getErr();
             String line = Cli.summary("converted", totals.rows, "rows", totals.bytes, Duration.ofNanos(System.nanoTime() - t0));
             if (inputs.size() > 1) line += " from " + inputs.size() + " files";
@@ -207,6 +231,14 @@ class CsvToNdjson implements Callable<Integer> {
         s.sampleBytes = (int) Math.min(sample, 256L << 20);
         s.schema = schema != null;
         s.quiet = common.quiet;
+        if (maxRecord < 1_000_000 || maxRecord > 1L << 30) throw Cli.usage("--max-record must be between 1MB and 1GiB, not " + maxRecord + " bytes");
+        long heap = Runtime.getRuntime().maxMemory();
+        if (maxRecord > DEFAULT_MAX_RECORD && 3 * maxRecord + (64L << 20) > heap) {
+            throw Cli.usage("--max-record " + Cli.humanBytes(maxRecord) + " needs about " + Cli.humanBytes(3 * maxRecord + (64L << 20))
+                    + " of heap and this JVM has " + Cli.humanBytes(heap) + ": give it more, e.g. jbang -R-Xmx" + ((3 * maxRecord >> 30) + 1)
+                    + "g csv-to-ndjson.java ...");
+        }
+        s.maxRecord = maxRecord;
         return s;
     }
 
@@ -234,25 +266,40 @@ class CsvToNdjson implements Callable<Integer> {
     Totals convertAll(Settings s, List<String> inputs) throws Exception {
         if (inputs.stream().filter("-"::equals).count() > 1) throw Cli.usage("stdin (-) can be read only once");
         if (schema != null && inputs.size() != 1) throw Cli.usage("--schema works with one input file");
+        if (schema != null && Files.exists(schema) && !force) throw new java.nio.file.FileAlreadyExistsException(schema.toString());
         boolean toDir = output != null && (output.endsWith("/") || Files.isDirectory(Path.of(output)));
         Totals totals = new Totals();
-        try (Cli.Progress progress = Cli.Progress.bytes("csv-to-ndjson", totalSize(inputs), s.quiet)) {
-            if (toDir) {
-                Path dir = Path.of(output);
-                Files.createDirectories(dir);
-                for (String in : inputs) {
-                    if (in.equals("-")) throw Cli.usage("stdin has no name: with -o DIR give files");
-                    Path target = dir.resolve(outputName(in));
+        List<Path[]> done = new ArrayList<>(); // {complete temp file, final name}: all renamed at the end, or none
+        try {
+            try (Cli.Progress progress = Cli.Progress.bytes("csv-to-ndjson", totalSize(inputs), s.quiet)) {
+                if (toDir) {
+                    Path dir = Path.of(output);
+                    try {
+                        Files.createDirectories(dir);
+                    } catch (IOException e) {
+                        throw cannotWrite(dir, e);
+                    }
+                    for (String in : inputs) {
+                        if (in.equals("-")) throw Cli.usage("stdin has no name: with -o DIR give files");
+                        Path target = dir.resolve(outputName(in));
+                        if (Files.exists(target) && !force) throw new java.nio.file.FileAlreadyExistsException(target.toString());
+                    }
+                    for (String in : inputs) {
+                        Path target = dir.resolve(outputName(in));
+                        done.add(new Path[] {convertToFile(s, List.of(in), target, totals, progress), target});
+                    }
+                } else if (output != null) {
+                    Path target = Path.of(output);
                     if (Files.exists(target) && !force) throw new java.nio.file.FileAlreadyExistsException(target.toString());
+                    done.add(new Path[] {convertToFile(s, inputs, target, totals, progress), target});
+                } else {
+                    convertToStdout(s, inputs, totals, progress);
                 }
-                for (String in : inputs) convertToFile(s, List.of(in), dir.resolve(outputName(in)), totals, progress);
-            } else if (output != null) {
-                Path target = Path.of(output);
-                if (Files.exists(target) && !force) throw new java.nio.file.FileAlreadyExistsException(target.toString());
-                convertToFile(s, inputs, target, totals, progress);
-            } else {
-                convertToStdout(s, inputs, totals, progress);
             }
+            if (schema != null) done.add(new Path[] {writeTemp(schema, schemaText), schema});
+            publishAll(done);
+        } finally {
+            for (Path[] d : done) deleteQuietly(d[0]);
         }
         return totals;
     }
@@ -279,67 +326,193 @@ class CsvToNdjson implements Callable<Integer> {
         return n + ".ndjson" + (gz ? ".gz" : "");
     }
 
-    /** Converts the inputs into target (renamed into place at the end; nothing is left behind on failure). */
-    void convertToFile(Settings s, List<String> inputs, Path target, Totals totals, Cli.Progress progress) throws Exception {
+    /** The run's temporary files: removed at the end of the run, after a failure, and on Ctrl-C (a shutdown hook). */
+    static final class Temps {
+        final java.util.Set<Path> paths = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+        /** A new temp file in dir; write errors name shownAs (the file the user asked for). */
+        Path create(Path dir, String prefix, String suffix, Path shownAs) {
+            try {
+                Path p = dir == null ? Files.createTempFile(prefix, suffix) : Files.createTempFile(dir, prefix, suffix);
+                paths.add(p);
+                return p;
+            } catch (IOException e) {
+                throw cannotWrite(shownAs, e);
+            }
+        }
+
+        void deleteAll() {
+            for (Path p : List.copyOf(paths)) {
+                deleteQuietly(p);
+                paths.remove(p);
+            }
+        }
+    }
+
+    final Temps temps = new Temps();
+
+    static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+            // a temp file that cannot be deleted is reported by nothing better than the failure at hand
+        }
+    }
+
+    /** A write failure (a full disk, a read-only folder) as one line that names the file. */
+    static Cli.Failure cannotWrite(Path file, Throwable e) {
+        return new Cli.Failure("cannot write " + file + ": " + reason(e), e);
+    }
+
+    static String reason(Throwable e) {
+        if (e instanceof Cli.Failure f) return f.getMessage();
+        if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
+        if (e instanceof java.nio.file.FileSystemException f) return e.getClass().getSimpleName() + " " + f.getFile();
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
+    /**
+     * Converts the inputs into a temp file next to target and returns it, complete and closed (the caller renames it
+     * into place); on failure the temp files are gone.
+     */
+    Path convertToFile(Settings s, List<String> inputs, Path target, Totals totals, Cli.Progress progress) throws Exception {
         Path parent = target.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
+        try {
+            Files.createDirectories(parent);
+        } catch (IOException e) {
+            throw cannotWrite(target, e);
+        }
         boolean gz = target.getFileName().toString().endsWith(".gz");
-        Path tmp = Files.createTempFile(parent, "." + target.getFileName(), ".tmp");
+        Path tmp = temps.create(parent, "." + target.getFileName(), ".tmp", target);
         List<Path> parts = new ArrayList<>();
+        boolean ok = false;
         try {
             if (!gz && inputs.size() == 1 && !s.stream) {
-                convertOne(s, inputs.get(0), tmp, null, totals, progress);
+                convertOne(s, inputs.get(0), tmp, target, null, totals, progress);
             } else if (s.stream) {
-                try (OutputStream os = open(tmp, gz)) {
-                    for (String in : inputs) convertOne(s, in, null, os, totals, progress);
+                try (OutputStream os = open(tmp, gz, target)) {
+                    for (String in : inputs) convertOne(s, in, null, target, os, totals, progress);
                 }
             } else {
                 for (String in : inputs) {
-                    Path part = Files.createTempFile(parent, "." + target.getFileName(), ".part");
+                    Path part = temps.create(parent, "." + target.getFileName(), ".part", target);
                     parts.add(part);
-                    convertOne(s, in, part, null, totals, progress);
+                    convertOne(s, in, part, target, null, totals, progress);
                 }
-                try (OutputStream os = open(tmp, gz)) {
+                try (OutputStream os = open(tmp, gz, target)) {
                     for (Path p : parts) Files.copy(p, os);
                 }
             }
-            publish(tmp, target);
+            ok = true;
+            return tmp;
         } finally {
-            Files.deleteIfExists(tmp);
-            for (Path p : parts) Files.deleteIfExists(p);
+            if (!ok) deleteQuietly(tmp);
+            for (Path p : parts) deleteQuietly(p);
+        }
+    }
+
+    /** Renames complete temp files to their final names; if one rename fails, those already renamed are removed. */
+    static void publishAll(List<Path[]> done) {
+        List<Path> published = new ArrayList<>();
+        try {
+            for (Path[] d : done) {
+                publish(d[0], d[1]);
+                published.add(d[1]);
+            }
+        } catch (RuntimeException e) {
+            for (Path p : published) deleteQuietly(p);
+            throw e;
         }
     }
 
     /** Gives the temp file ordinary permissions (temp files are created owner-only) and renames it into place. */
-    static void publish(Path tmp, Path target) throws IOException {
+    static void publish(Path tmp, Path target) {
         try {
-            Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-        } catch (UnsupportedOperationException e) {
-            // not a POSIX file system
+            try {
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (UnsupportedOperationException e) {
+                // not a POSIX file system
+            }
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw cannotWrite(target, e);
         }
-        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
-    static OutputStream open(Path p, boolean gz) throws IOException {
-        OutputStream os = Files.newOutputStream(p, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+    /** A buffered (or gzip) stream to the temp file p; write errors name shownAs. */
+    static OutputStream open(Path p, boolean gz, Path shownAs) throws IOException {
+        OutputStream file;
+        try {
+            file = Files.newOutputStream(p, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw cannotWrite(shownAs, e);
+        }
+        OutputStream os = new Named(file, shownAs);
         return gz ? new GZIPOutputStream(os, 1 << 16) : new java.io.BufferedOutputStream(os, 1 << 16);
+    }
+
+    /** A file's write errors (a full disk) as a one-line failure naming the file the user asked for. */
+    static final class Named extends java.io.FilterOutputStream {
+        final Path shownAs;
+
+        Named(OutputStream out, Path shownAs) {
+            super(out);
+            this.shownAs = shownAs;
+        }
+
+        @Override
+        public void write(int b) {
+            try {
+                out.write(b);
+            } catch (IOException e) {
+                throw cannotWrite(shownAs, e);
+            }
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            try {
+                out.write(b, off, len);
+            } catch (IOException e) {
+                throw cannotWrite(shownAs, e);
+            }
+        }
+
+        @Override
+        public void flush() {
+            try {
+                out.flush();
+            } catch (IOException e) {
+                throw cannotWrite(shownAs, e);
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                out.close();
+            } catch (IOException e) {
+                throw cannotWrite(shownAs, e);
+            }
+        }
     }
 
     void convertToStdout(Settings s, List<String> inputs, Totals totals, Cli.Progress progress) throws Exception {
         OutputStream stdout = stdout();
         if (s.stream) {
-            for (String in : inputs) convertOne(s, in, null, stdout, totals, progress);
+            for (String in : inputs) convertOne(s, in, null, null, stdout, totals, progress);
             stdout.flush();
             return;
         }
         for (String in : inputs) {
-            Path part = Files.createTempFile("csv-to-ndjson", ".ndjson");
+            Path part = temps.create(null, "csv-to-ndjson", ".ndjson", Path.of(System.getProperty("java.io.tmpdir")));
             try {
-                convertOne(s, in, part, null, totals, progress);
+                convertOne(s, in, part, part, null, totals, progress);
                 Files.copy(part, stdout);
                 stdout.flush();
             } finally {
-                Files.deleteIfExists(part);
+                deleteQuietly(part);
             }
         }
     }
@@ -357,11 +530,15 @@ class CsvToNdjson implements Callable<Integer> {
         };
     }
 
-    /** Converts one input to the file part (restartable) or to the stream out (--stream). */
-    void convertOne(Settings s, String input, Path part, OutputStream out, Totals totals, Cli.Progress progress) throws Exception {
-        Source src = input.equals("-") ? Source.stdin(s) : Source.file(Path.of(input), s);
+    /** The --schema text of the (one) input, published with the data at the end. */
+    String schemaText;
+
+    /** Converts one input to the file part (restartable) or to the stream out (--stream); write errors name shownAs. */
+    void convertOne(Settings s, String input, Path part, Path shownAs, OutputStream out, Totals totals, Cli.Progress progress) throws Exception {
+        Source src = input.equals("-") ? Source.stdin(s, temps) : Source.file(Path.of(input), s);
         try {
             Job job = new Job(s, src, progress);
+            job.shownAs = shownAs;
             job.run(part, out);
             totals.rows += job.rows;
             totals.bytes += job.bytesIn;
@@ -369,22 +546,27 @@ class CsvToNdjson implements Callable<Integer> {
             totals.restarts += job.restarts;
             totals.chunks += job.chunks;
             totals.sequentialChunks += job.sequentialChunks;
-            if (schema != null) writeSchema(schema, job.schemaText(schema.getFileName().toString().endsWith(".datasource")));
+            if (schema != null) schemaText = job.schemaText(schema.getFileName().toString().endsWith(".datasource"));
         } finally {
             src.cleanup();
         }
     }
 
-    void writeSchema(Path target, String text) throws IOException {
-        if (Files.exists(target) && !force) throw new java.nio.file.FileAlreadyExistsException(target.toString());
+    /** text in a temp file next to target, complete and closed. */
+    Path writeTemp(Path target, String text) {
         Path parent = target.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
-        Path tmp = Files.createTempFile(parent, "." + target.getFileName(), ".tmp");
+        try {
+            Files.createDirectories(parent);
+        } catch (IOException e) {
+            throw cannotWrite(target, e);
+        }
+        Path tmp = temps.create(parent, "." + target.getFileName(), ".tmp", target);
         try {
             Files.writeString(tmp, text);
-            publish(tmp, target);
-        } finally {
-            Files.deleteIfExists(tmp);
+            return tmp;
+        } catch (IOException e) {
+            deleteQuietly(tmp);
+            throw cannotWrite(target, e);
         }
     }
 
@@ -404,6 +586,7 @@ class CsvToNdjson implements Callable<Integer> {
         Map<String, Integer> forced = new LinkedHashMap<>();
         List<byte[]> trueWords = new ArrayList<>(), falseWords = new ArrayList<>();
         int sampleBytes = 1_000_000;
+        long maxRecord = DEFAULT_MAX_RECORD;
 
         boolean utf8() {
             return charset.equals(StandardCharsets.UTF_8);
@@ -463,7 +646,7 @@ class CsvToNdjson implements Callable<Integer> {
         }
 
         /** stdin: read as it comes with --stream; otherwise first copied to a temp file, so a second pass can read it. */
-        static Source stdin(Settings s) throws IOException {
+        static Source stdin(Settings s, Temps temps) throws IOException {
             if (s.stream) {
                 return new Source("stdin", s) {
                     boolean opened;
@@ -479,11 +662,11 @@ class CsvToNdjson implements Callable<Integer> {
                     }
                 };
             }
-            Path spool = Files.createTempFile("csv-to-ndjson-stdin", ".csv");
-            try {
-                Files.copy(STDIN.get(), spool, StandardCopyOption.REPLACE_EXISTING);
+            Path spool = temps.create(null, "csv-to-ndjson-stdin", ".csv", Path.of(System.getProperty("java.io.tmpdir")));
+            try (OutputStream os = new Named(Files.newOutputStream(spool, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE), spool)) {
+                STDIN.get().transferTo(os);
             } catch (IOException | RuntimeException e) {
-                Files.deleteIfExists(spool);
+                deleteQuietly(spool);
                 throw e;
             }
             return new Source("stdin", s) {
@@ -779,6 +962,8 @@ class CsvToNdjson implements Callable<Integer> {
         int recStart, recEnd;
         Cli.Progress progress;
         long progressBase;
+        long maxRecord = Integer.MAX_VALUE - 64; // a longer record is an error: it bounds the buffer, so memory
+        String[] columns; // column names for errors (null: field N)
 
         Parser(InputStream in, String name, byte delim, boolean partial) {
             this.in = in;
@@ -821,6 +1006,7 @@ class CsvToNdjson implements Callable<Integer> {
                         continue;
                     }
                 }
+                if (r - pos > maxRecord) throw tooLong(pos, r, true);
                 recStart = pos;
                 recEnd = r;
                 pos = r;
@@ -838,7 +1024,10 @@ class CsvToNdjson implements Callable<Integer> {
                 lim -= pos;
                 pos = 0;
             }
-            if (lim == buf.length) buf = Arrays.copyOf(buf, buf.length * 2);
+            if (lim == buf.length) { // the record under way fills the buffer
+                if (lim - pos > maxRecord) throw tooLong(pos, lim, false);
+                buf = Arrays.copyOf(buf, (int) Math.max(lim + 1L, Math.min(buf.length * 2L, maxRecord + 2)));
+            }
             int r = in.read(buf, lim, buf.length - lim);
             if (r < 0) {
                 eof = true;
@@ -943,6 +1132,40 @@ class CsvToNdjson implements Callable<Integer> {
             }
         }
 
+        /** The record in buf[from, to) is over --max-record: the error names its line and its longest field. */
+        private Cli.Failure tooLong(int from, int to, boolean complete) {
+            int best = 0, bestLen = -1, f = 0, fs = from;
+            boolean quoted = false;
+            for (int i = from; i < to; i++) {
+                byte c = buf[i];
+                if (c == '"') quoted = !quoted;
+                else if (c == delim && !quoted) {
+                    if (i - fs > bestLen) {
+                        best = f;
+                        bestLen = i - fs;
+                    }
+                    f++;
+                    fs = i + 1;
+                }
+            }
+            if (to - fs > bestLen) {
+                best = f;
+                bestLen = to - fs;
+            }
+            String col = columns != null && best < columns.length ? "column '" + columns[best] + "'" : "field " + (best + 1);
+            return new Cli.Failure(name + ": line " + recordLine + " (record " + (records + 1) + "), " + col + ": the record is longer than --max-record "
+                    + Cli.humanBytes(maxRecord) + " (this field alone is " + Cli.humanBytes(bestLen) + (complete ? "" : " so far")
+                    + "); give a larger --max-record");
+        }
+
+        /** The start of field i as a Java string, for messages (a long value is not decoded whole). */
+        String preview(int i) {
+            int len = Math.min(end[i] - start[i], 256);
+            String t = new String(buf, start[i], len, StandardCharsets.UTF_8);
+            if ((flags[i] & FLAG_ESC) != 0) t = t.replace("\"\"", "\"");
+            return t.length() > 60 || len < end[i] - start[i] ? t.substring(0, Math.min(60, t.length())) + "..." : t;
+        }
+
         private void grow() {
             int c = start.length * 2;
             start = Arrays.copyOf(start, c);
@@ -1019,6 +1242,7 @@ class CsvToNdjson implements Callable<Integer> {
         byte[] head;
         int headLen;
         boolean headIsAll;
+        Path shownAs; // the output file named in write errors
 
         Job(Settings s, Source src, Cli.Progress progress) {
             this.s = s;
@@ -1066,11 +1290,14 @@ class CsvToNdjson implements Callable<Integer> {
         /** Header and the first records of the head: names, keys and tentative types. */
         private void sample() throws IOException {
             Parser p = new Parser(new ByteArrayInputStream(head, 0, headLen), src.name, delim, !headIsAll);
+            p.maxRecord = s.maxRecord;
             // make sure the header is inside the head
             boolean got = p.next();
             if (!got && !headIsAll) throw new Cli.Failure(src.name + ": the first record is longer than --sample " + s.sampleBytes + " bytes; give a larger --sample");
             if (!got) throw new Cli.Failure(src.name + ": the input is empty (no records)");
             setColumns(p);
+            p.columns = names;
+            if (s.header) p.records = 0; // record numbers count data records
             sampleMask = new int[ncols];
             boolean[] seen = new boolean[ncols];
             Arrays.fill(sampleMask, M_ALL);
@@ -1135,7 +1362,12 @@ class CsvToNdjson implements Callable<Integer> {
             Arrays.fill(mask, M_ALL);
             try (InputStream in = new Prefetch(src.open(), src.name)) {
                 Parser p = new Parser(in, src.name, delim, false);
-                if (s.header) p.next();
+                p.maxRecord = s.maxRecord;
+                p.columns = names;
+                if (s.header) {
+                    p.next();
+                    p.records = 0; // record numbers count data records
+                }
                 while (p.next()) {
                     int m = Math.min(p.n, ncols);
                     for (int c = 0; c < m; c++) {
@@ -1168,7 +1400,7 @@ class CsvToNdjson implements Callable<Integer> {
             dateState = new int[ncols];
             Arrays.fill(dateState, Dates.START);
             int[] ty = type.clone();
-            Sink sink = part != null ? new AsyncFileSink(part) : new StreamSink(out);
+            Sink sink = part != null ? new AsyncFileSink(part, shownAs) : new StreamSink(out);
             Chunker chunker = new Chunker(in, progress, progress0);
             int nWorkers = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
             java.util.concurrent.ExecutorService workers = java.util.concurrent.Executors.newFixedThreadPool(nWorkers, r -> {
@@ -1203,6 +1435,8 @@ class CsvToNdjson implements Callable<Integer> {
                     // up to the first chunk end that is also a record end; the chunks after it were cut right
                     ChunkStream cs = new ChunkStream(chunker, c);
                     Parser p = new Parser(cs, src.name, delim, false);
+                    p.maxRecord = s.maxRecord;
+                    p.columns = names;
                     p.line = 1 + lines;
                     p.records = records;
                     Writer w = new Writer(this, sink, ty);
@@ -1256,6 +1490,7 @@ class CsvToNdjson implements Callable<Integer> {
                 return r;
             }
             Parser p = new Parser(c.data, c.len, src.name, delim, c.last);
+            p.maxRecord = s.maxRecord;
             CollectSink cs = new CollectSink(r);
             try {
                 Writer w = new Writer(this, cs, ty);
@@ -1384,6 +1619,8 @@ class CsvToNdjson implements Callable<Integer> {
     /** Cuts the input into chunks after the last line feed of each MiB and hands them to the workers, in order. */
     static final class Chunker implements Runnable {
         static final Chunk END = new Chunk(null, -1, null, 0, true);
+        /** The largest chunk: chunks in flight stay bounded whatever the records (a longer one goes one record at a time). */
+        static final int MAX_CHUNK = 8 << 20;
         final InputStream in;
         final Cli.Progress progress;
         final long progress0;
@@ -1421,13 +1658,13 @@ class CsvToNdjson implements Callable<Integer> {
                     int cut = n;
                     while (cut > 0 && b[cut - 1] != '\n') cut--;
                     if (cut == 0) {
-                        if (b.length < (8 << 20)) { // no line feed yet: a long record, read on into a bigger buffer
-                            b = Arrays.copyOf(b, b.length * 2);
+                        if (b.length < MAX_CHUNK) { // no line feed yet: a long record, read on into a bigger buffer
+                            b = Arrays.copyOf(b, Math.min(MAX_CHUNK, b.length * 2));
                             continue;
                         }
                         cut = n; // still none: cut anyway; the check will fail and the rest goes one record at a time
                     }
-                    byte[] next = BUFFERS.get(Math.max(Pool.SIZE, (n - cut) * 2));
+                    byte[] next = BUFFERS.get(Math.min(MAX_CHUNK, Math.max(Pool.SIZE, (n - cut) * 2)));
                     System.arraycopy(b, cut, next, 0, n - cut);
                     put(new Chunk(this, index++, b, cut, false));
                     n = n - cut;
@@ -1736,14 +1973,21 @@ class CsvToNdjson implements Callable<Integer> {
     /** Writes buffers to a file on a background thread (the page-cache copy is real work on 2 cores). */
     static final class AsyncFileSink implements Sink {
         final FileChannel ch;
+        final Path shownAs;
         final BlockingQueue<Object> queue = new ArrayBlockingQueue<>(3);
         final BlockingQueue<byte[]> free = new ArrayBlockingQueue<>(4);
         final Thread thread;
         volatile Throwable failure;
         static final Object STOP = new Object();
 
-        AsyncFileSink(Path p) throws IOException {
-            ch = FileChannel.open(p, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.CREATE);
+        /** Writes to p; errors name shownAs (the file the user asked for, p being its temp file). */
+        AsyncFileSink(Path p, Path shownAs) throws IOException {
+            this.shownAs = shownAs;
+            try {
+                ch = FileChannel.open(p, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.CREATE);
+            } catch (IOException e) {
+                throw cannotWrite(shownAs, e);
+            }
             for (int i = 0; i < 3; i++) free.add(new byte[Writer.BUF]);
             thread = new Thread(this::loop, "ndjson-writer");
             thread.setDaemon(true);
@@ -1786,10 +2030,9 @@ class CsvToNdjson implements Callable<Integer> {
             }
         }
 
-        private void check() throws IOException {
+        private void check() {
             Throwable t = failure;
-            if (t instanceof IOException io) throw io;
-            if (t != null) throw new IOException(t);
+            if (t != null) throw cannotWrite(shownAs, t);
         }
 
         public void close(boolean ok) throws IOException {
@@ -1799,7 +2042,11 @@ class CsvToNdjson implements Callable<Integer> {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            ch.close();
+            try {
+                ch.close();
+            } catch (IOException e) {
+                if (ok) throw cannotWrite(shownAs, e);
+            }
             if (ok) check();
         }
     }
@@ -1849,10 +2096,13 @@ class CsvToNdjson implements Callable<Integer> {
         }
 
         void record(Parser p) throws IOException {
-            int need = (p.recEnd - p.recStart) * 6 + keysLen + ncols * 8 + 8;
+            long need = (p.recEnd - p.recStart) * 6L + keysLen + ncols * 8L + 8;
             if (op + need > ob.length) {
                 flush();
-                if (need > ob.length) ob = new byte[need];
+                if (need > ob.length) {
+                    recordLarge(p);
+                    return;
+                }
             }
             final byte[] b = p.buf, o = ob;
             final int[] st = p.start, en = p.end;
@@ -1923,6 +2173,90 @@ class CsvToNdjson implements Callable<Integer> {
             op = q;
         }
 
+        /**
+         * A record that may not fit one output buffer (up to 6 output bytes an input byte): the same bytes as
+         * {@link #record}, written in pieces, so output buffers keep their size whatever the record.
+         */
+        private void recordLarge(Parser p) throws IOException {
+            final byte[] b = p.buf;
+            final int n = Math.min(p.n, ncols);
+            put(OPEN, 0, 1);
+            boolean firstKey = true;
+            for (int c = 0; c < ncols; c++) {
+                int s = c < n ? p.start[c] : 0, e = c < n ? p.end[c] : 0;
+                byte fl = c < n ? p.flags[c] : 0;
+                if (s == e) {
+                    hasEmpty[c] = true;
+                    if (empty == Settings.EMPTY_OMIT) continue;
+                    put(keys[c], firstKey ? 1 : 0, keys[c].length);
+                    firstKey = false;
+                    if (empty == Settings.EMPTY_NULL) put(NULL, 0, 4);
+                    else put(EMPTY_STRING, 0, 2);
+                    continue;
+                }
+                put(keys[c], firstKey ? 1 : 0, keys[c].length);
+                firstKey = false;
+                switch (ty[c]) {
+                    case T_INT -> {
+                        if ((fl & Parser.FLAG_ESC) != 0 || !isInt(b, s, e)) throw bad(p, c);
+                        put(b, s, e);
+                    }
+                    case T_FLOAT -> {
+                        if ((fl & Parser.FLAG_ESC) != 0 || !isFloat(b, s, e)) throw bad(p, c);
+                        put(b, s, e);
+                    }
+                    case T_BOOL -> {
+                        int v = (fl & Parser.FLAG_ESC) != 0 ? -1 : boolValue(b, s, e, bools);
+                        if (v < 0) throw bad(p, c);
+                        byte[] w = v == 1 ? TRUE : FALSE;
+                        put(w, 0, w.length);
+                    }
+                    case T_UNDECIDED -> {
+                        if (classify(b, s, e, fl) != 0 && !job.s.stream) throw bad(p, c);
+                        ty[c] = T_STRING;
+                        stringLarge(b, s, e, fl);
+                        if (schema) dateState[c] = Dates.update(dateState[c], b, s, e) | 0x10000000;
+                    }
+                    default -> {
+                        stringLarge(b, s, e, fl);
+                        if (schema) dateState[c] = Dates.update(dateState[c], b, s, e) | 0x10000000;
+                    }
+                }
+            }
+            put(CLOSE, 0, 2);
+        }
+
+        static final byte[] OPEN = {'{'}, CLOSE = {'}', '\n'}, QUOTE = {'"'}, EMPTY_STRING = {'"', '"'};
+
+        /** Copies src[s, e) to the output, flushing full buffers. */
+        private void put(byte[] src, int s, int e) throws IOException {
+            while (s < e) {
+                if (op == ob.length) flush();
+                int k = Math.min(e - s, ob.length - op);
+                System.arraycopy(src, s, ob, op, k);
+                op += k;
+                s += k;
+            }
+        }
+
+        /** A JSON string of any length, escaped a piece at a time (a piece never splits a "" pair). */
+        private void stringLarge(byte[] b, int s, int e, byte fl) throws IOException {
+            put(QUOTE, 0, 1);
+            int piece = ob.length / 8;
+            for (int i = s; i < e; ) {
+                int j = Math.min(e, i + piece);
+                if ((fl & Parser.FLAG_ESC) != 0 && j < e) {
+                    int k = j;
+                    while (k > i && b[k - 1] == '"') k--;
+                    if (((j - k) & 1) == 1) j++; // the run of quotes ends with the first of a pair
+                }
+                if (op + (j - i) * 6 > ob.length) flush();
+                op = stringBody(b, i, j, fl, ob, op);
+                i = j;
+            }
+            put(QUOTE, 0, 1);
+        }
+
         private int key(byte[] o, int q, int c, boolean first) {
             byte[] k = keys[c];
             if (first) {
@@ -1935,8 +2269,7 @@ class CsvToNdjson implements Callable<Integer> {
 
         private RuntimeException bad(Parser p, int c) {
             if (job.forcedType[c] != 0) {
-                String v = p.text(c);
-                if (v.length() > 60) v = v.substring(0, 60) + "...";
+                String v = p.preview(c);
                 return new Cli.Failure(job.src.name + ": line " + p.recordLine + " (record " + p.records + "), column '" + job.names[c]
                         + "': '" + v + "' is not " + (ty[c] == T_INT ? "an " : "a ") + TYPE_NAMES[ty[c]] + " (--types)");
             }
@@ -1946,6 +2279,13 @@ class CsvToNdjson implements Callable<Integer> {
         /** A JSON string from the field bytes: "" pairs become \", control characters are escaped, UTF-8 is copied. */
         static int string(byte[] b, int s, int e, byte fl, byte[] o, int q) {
             o[q++] = '"';
+            q = stringBody(b, s, e, fl, o, q);
+            o[q++] = '"';
+            return q;
+        }
+
+        /** The inside of {@link #string}. */
+        static int stringBody(byte[] b, int s, int e, byte fl, byte[] o, int q) {
             int step = (fl & Parser.FLAG_ESC) != 0 ? 2 : 1;
             int i = s;
             while (i < e) {
@@ -1981,7 +2321,6 @@ class CsvToNdjson implements Callable<Integer> {
                 }
                 i++;
             }
-            o[q++] = '"';
             return q;
         }
 

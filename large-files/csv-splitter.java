@@ -71,8 +71,10 @@ import picocli.CommandLine.Spec;
                 "--max-size is a hard cap in bytes that counts the header: a part is bigger",
                 "only when one record alone is, and then that record gets a part of its own",
                 "and a warning. Parts are written to a temporary folder inside the output",
-                "folder and moved into place at the end: a failure (an unclosed quote, a",
-                "full disk) leaves no parts behind.", ""},
+                "folder and moved into place together at the end (the parts of every input,",
+                "and the --manifest): a failure (an unclosed quote, a full disk, Ctrl-C)",
+                "leaves no parts behind, and no temporary files. A long header is copied",
+                "from the input into each part, never held whole in memory.", ""},
         footer = {"", "Examples:",
                 "  csv-splitter.java big.csv       # big_1.csv ... (100 MB at most), next to it",
                 "  csv-splitter.java big.csv --max-size 10MiB -o parts/ --manifest parts/m.json",
@@ -216,17 +218,32 @@ class CsvSplitter implements Callable<Integer> {
                 long rows = 0, bytes = 0;
                 int parts = 0;
                 for (Job j : jobs) {
-                    if (j.stdinSpool) spool(stdin, j.input);
+                    if (j.stdinSpool) spool(stdin, j);
                     new Splitter(this, j).run();
                     rows += j.records;
                     bytes += j.inputSize;
                     parts += j.written.size();
                 }
-                // all inputs split: now move every part into place
+                // all inputs split: now move every part (and the manifest) into place, all or none
                 for (Job j : jobs) j.finalNames();
                 checkCollisions(jobs);
-                for (Job j : jobs) j.moveIntoPlace();
-                if (manifest != null) writeManifest(manifest, jobs);
+                Path manifestTmp = manifest == null ? null : writeManifest(manifest, jobs);
+                List<Path> moved = new ArrayList<>();
+                try {
+                    for (Job j : jobs) j.moveIntoPlace(moved);
+                    if (manifest != null) moveManifest(manifestTmp, manifest);
+                } catch (Throwable t) {
+                    for (Path p : moved) {
+                        try {
+                            Files.deleteIfExists(p);
+                        } catch (IOException ignored) {
+                            // the failure at hand is the one to report
+                        }
+                    }
+                    throw t;
+                } finally {
+                    if (manifestTmp != null) Files.deleteIfExists(manifestTmp);
+                }
                 Set<Path> dirs = new LinkedHashSet<>();
                 for (Job j : jobs) dirs.add(j.outDir);
                 String where = dirs.size() == 1 ? " in " + shown(dirs.iterator().next()) : " in " + dirs.size() + " folders";
@@ -305,10 +322,27 @@ class CsvSplitter implements Callable<Integer> {
             }
         }
 
-        void spool(InputStream stdin, Path spool) throws IOException {
-            try (OutputStream out = Files.newOutputStream(spool, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                stdin.transferTo(out);
+        void spool(InputStream stdin, Job j) throws IOException {
+            OutputStream out;
+            try {
+                out = Files.newOutputStream(j.input, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            } catch (IOException e) {
+                throw spoolFailure(j, e);
             }
+            try (out) {
+                byte[] b = new byte[1 << 16];
+                for (int n; (n = stdin.read(b)) > 0; ) {
+                    try {
+                        out.write(b, 0, n);
+                    } catch (IOException e) {
+                        throw spoolFailure(j, e);
+                    }
+                }
+            }
+        }
+
+        static Cli.Failure spoolFailure(Job j, IOException e) {
+            return new Cli.Failure("cannot copy stdin into " + shown(j.outDir) + " (it is read twice): " + reason(e) + "; no parts written", e);
         }
 
         void checkCollisions(List<Job> jobs) {
@@ -343,7 +377,8 @@ class CsvSplitter implements Callable<Integer> {
             }
         }
 
-        void writeManifest(Path manifest, List<Job> jobs) throws IOException {
+        /** The manifest in a temp file beside it (moved into place with the parts). */
+        Path writeManifest(Path manifest, List<Job> jobs) throws IOException {
             StringBuilder sb = new StringBuilder("{\n  \"parts\": [");
             boolean first = true;
             for (Job j : jobs) {
@@ -366,16 +401,31 @@ class CsvSplitter implements Callable<Integer> {
             }
             sb.append(first ? "]\n}\n" : "\n  ]\n}\n");
             Path abs = manifest.toAbsolutePath();
-            Files.createDirectories(abs.getParent());
             // not Files.createTempFile: it makes the file private (0600); the manifest is an ordinary file
             Path tmp = abs.resolveSibling("." + abs.getFileName() + "." + ProcessHandle.current().pid() + "." + System.nanoTime() + ".tmp");
             try {
+                Files.createDirectories(abs.getParent());
                 Files.writeString(tmp, sb.toString(), StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
+                return tmp;
+            } catch (IOException e) {
                 Files.deleteIfExists(tmp);
+                throw new Cli.Failure("cannot write " + manifest + ": " + reason(e) + "; no parts written", e);
             }
         }
+
+        static void moveManifest(Path tmp, Path manifest) {
+            try {
+                Files.move(tmp, manifest.toAbsolutePath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                throw new Cli.Failure("cannot write " + manifest + ": " + reason(e) + "; no parts written", e);
+            }
+        }
+    }
+
+    static String reason(IOException e) {
+        if (e instanceof AccessDeniedException) return "permission denied";
+        if (e instanceof FileSystemException f && f.getReason() != null) return f.getReason();
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
     // ================================================================== one input
@@ -449,13 +499,20 @@ class CsvSplitter implements Callable<Integer> {
                         + " (use --force to overwrite)");
         }
 
+        /** A write failure (a full disk) as one line naming the part and the folder. */
+        Cli.Failure cannotWrite(int part, IOException e) {
+            return new Cli.Failure("cannot write part " + part + " of " + display + " in " + Run.shown(outDir) + ": " + reason(e)
+                    + "; no parts written", e);
+        }
+
         void finalNames() {
             int width = String.valueOf(Math.max(1, written.size())).length();
             finalPaths = new ArrayList<>();
             for (int i = 0; i < written.size(); i++) finalPaths.add(outDir.resolve(partName(i + 1, width)));
         }
 
-        void moveIntoPlace() throws IOException {
+        /** Renames the parts to their final names; each one renamed is added to moved (undone if a later one fails). */
+        void moveIntoPlace(List<Path> moved) throws IOException {
             if (!run.s.force) {
                 for (Path p : finalPaths) if (Files.exists(p)) throw new FileAlreadyExistsException(p.toString());
             }
@@ -465,8 +522,15 @@ class CsvSplitter implements Callable<Integer> {
             if (run.s.force) for (Path p : existingParts()) if (!mine.contains(p.getFileName().toString())) stale.add(p);
             for (int i = 0; i < written.size(); i++) {
                 Path target = finalPaths.get(i);
-                if (run.s.force) Files.move(written.get(i).tmp(), target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-                else Files.move(written.get(i).tmp(), target, StandardCopyOption.ATOMIC_MOVE);
+                try {
+                    if (run.s.force) Files.move(written.get(i).tmp(), target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    else Files.move(written.get(i).tmp(), target, StandardCopyOption.ATOMIC_MOVE);
+                } catch (FileAlreadyExistsException e) {
+                    throw e;
+                } catch (IOException e) {
+                    throw new Cli.Failure("cannot write " + target + ": " + reason(e) + "; no parts written", e);
+                }
+                moved.add(target);
             }
             if (!stale.isEmpty())
                 run.warn(display + ": " + stale.size() + " older part file(s) remain from an earlier run, e.g. " + stale.get(0));
@@ -487,6 +551,8 @@ class CsvSplitter implements Callable<Integer> {
         static final long ONES = 0x0101010101010101L, LOW7 = 0x7F7F7F7F7F7F7F7FL, HIGH = 0x8080808080808080L;
         static final long QUOTES = ONES * '"', NEWLINES = ONES * '\n';
         static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
+        /** A longer header is not held in memory (it would grow with the input): each part copies it from the input. */
+        static final int MAX_PREFIX_IN_MEMORY = 1 << 20;
 
         final Run run;
         final Settings s;
@@ -496,7 +562,8 @@ class CsvSplitter implements Callable<Integer> {
         // decisions
         boolean headerPending;
         long bomLen, headerEnd, prefixLen, prefixCur;
-        byte[] prefix = new byte[0];
+        byte[] prefix = new byte[0]; // null: the header is long, parts get it copied from the input file
+        boolean prefixBom;
         long partStart, prevEnd, rowsInPart, records, emittedRecords;
         int partCount;
         long[] targets; // PARTS mode: cut at the first record end >= targets[nextTarget]
@@ -590,17 +657,22 @@ class CsvSplitter implements Callable<Integer> {
         void setupPrefix(long end) {
             headerEnd = end;
             prevEnd = end;
-            try {
-                ByteBuffer h = ByteBuffer.allocate((int) Math.min(Integer.MAX_VALUE - 16, end - bomLen));
-                while (h.hasRemaining()) if (in.read(h, bomLen + h.position()) < 0) break;
-                boolean bom = bomLen > 0 && s.bomEach();
-                prefix = new byte[(bom ? 3 : 0) + h.position()];
-                if (bom) System.arraycopy(BOM, 0, prefix, 0, 3);
-                System.arraycopy(h.array(), 0, prefix, bom ? 3 : 0, h.position());
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
+            prefixBom = bomLen > 0 && s.bomEach();
+            prefixLen = (prefixBom ? 3 : 0) + end - bomLen;
+            if (prefixLen > MAX_PREFIX_IN_MEMORY) {
+                prefix = null;
+            } else {
+                try {
+                    ByteBuffer h = ByteBuffer.allocate((int) (end - bomLen));
+                    while (h.hasRemaining()) if (in.read(h, bomLen + h.position()) < 0) break;
+                    if (h.hasRemaining()) throw new IOException(job.display + ": the input shrank while it was being split");
+                    prefix = new byte[(int) prefixLen];
+                    if (prefixBom) System.arraycopy(BOM, 0, prefix, 0, 3);
+                    System.arraycopy(h.array(), 0, prefix, prefixBom ? 3 : 0, h.position());
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
             }
-            prefixLen = prefix.length;
             if (s.mode() == Mode.SIZE && (s.maxSize() < headerEnd || s.maxSize() < prefixLen))
                 throw Cli.usage(job.display + ": --max-size " + s.maxSize() + " B is smaller than the header ("
                         + Math.max(headerEnd, prefixLen) + " bytes with its line end" + (bomLen > 0 ? " and BOM" : "") + ")");
@@ -788,6 +860,8 @@ class CsvSplitter implements Callable<Integer> {
                                 finishPart(p);
                             }
                             advance(c, c.decided());
+                        } catch (IOException e) {
+                            failure = sp.job.cannotWrite(current, e);
                         } catch (Throwable t) {
                             failure = t;
                         }
@@ -837,7 +911,7 @@ class CsvSplitter implements Callable<Integer> {
             if (outCh != null) {
                 while (from < to) {
                     long n = in.transferTo(from, to - from, outCh);
-                    if (n <= 0) throw new IOException(sp.job.display + ": the input shrank while it was being split");
+                    if (n <= 0) throw new Cli.Failure(sp.job.display + ": the input shrank while it was being split; no parts written");
                     from += n;
                 }
                 return;
@@ -847,7 +921,7 @@ class CsvSplitter implements Callable<Integer> {
                 b.clear();
                 if (to - from < b.capacity()) b.limit((int) (to - from));
                 int r = in.read(b, from);
-                if (r <= 0) throw new IOException(sp.job.display + ": the input shrank while it was being split");
+                if (r <= 0) throw new Cli.Failure(sp.job.display + ": the input shrank while it was being split; no parts written");
                 outStream.write(b.array(), 0, r);
                 from += r;
             }
@@ -856,19 +930,28 @@ class CsvSplitter implements Callable<Integer> {
         void open() throws IOException, NoSuchAlgorithmException {
             if (tmp != null) return;
             tmp = sp.job.tmpDir.resolve("part-" + current);
-            byte[] prefix = current > 1 ? sp.prefix : new byte[0];
             if (sp.s.gzip() || !sp.s.digest()) { // with --gzip: the plain part first, compressed on the pool
                 outCh = FileChannel.open(sp.s.gzip() ? raw(tmp) : tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                ByteBuffer pre = ByteBuffer.wrap(prefix);
-                while (pre.hasRemaining()) outCh.write(pre);
             } else {
                 md = sp.s.digest() ? MessageDigest.getInstance("SHA-256") : null;
                 OutputStream file = new java.io.BufferedOutputStream(
                         Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), 1 << 16);
                 counted = new CountingStream(md == null ? file : new DigestOutputStream(file, md));
                 outStream = counted;
-                outStream.write(prefix);
             }
+            if (current > 1) writePrefix();
+        }
+
+        /** The repeated header (and BOM with --bom-each), from memory or, when long, from the input file. */
+        void writePrefix() throws IOException {
+            byte[] head = sp.prefix != null ? sp.prefix : sp.prefixBom ? Splitter.BOM : new byte[0];
+            if (outCh != null) {
+                ByteBuffer pre = ByteBuffer.wrap(head);
+                while (pre.hasRemaining()) outCh.write(pre);
+            } else {
+                outStream.write(head);
+            }
+            if (sp.prefix == null) copyFromFile(sp.bomLen, sp.headerEnd);
         }
 
         void finishPart(Part p) throws IOException, NoSuchAlgorithmException {
@@ -917,18 +1000,22 @@ class CsvSplitter implements Callable<Integer> {
             return part.resolveSibling(part.getFileName() + ".raw");
         }
 
-        Written gzip(Part p, Path raw, Path gz) throws IOException, NoSuchAlgorithmException {
+        Written gzip(Part p, Path raw, Path gz) throws NoSuchAlgorithmException {
             MessageDigest digest = sp.s.digest() ? MessageDigest.getInstance("SHA-256") : null;
             CountingStream count;
-            try (InputStream in = Files.newInputStream(raw);
-                 OutputStream file = new java.io.BufferedOutputStream(
-                         Files.newOutputStream(gz, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), 1 << 16)) {
-                count = new CountingStream(digest == null ? file : new DigestOutputStream(file, digest));
-                try (GZIPOutputStream z = new GZIPOutputStream(count, 1 << 16)) {
-                    in.transferTo(z);
+            try {
+                try (InputStream in = Files.newInputStream(raw);
+                     OutputStream file = new java.io.BufferedOutputStream(
+                             Files.newOutputStream(gz, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), 1 << 16)) {
+                    count = new CountingStream(digest == null ? file : new DigestOutputStream(file, digest));
+                    try (GZIPOutputStream z = new GZIPOutputStream(count, 1 << 16)) {
+                        in.transferTo(z);
+                    }
                 }
+                Files.delete(raw);
+            } catch (IOException e) {
+                throw sp.job.cannotWrite(p.index(), e);
             }
-            Files.delete(raw);
             return new Written(p, gz, count.count, digest == null ? null : HexFormat.of().formatHex(digest.digest()));
         }
 

@@ -347,6 +347,76 @@ class CsvToNdjsonTest {
         assertEquals("late", r.row(n - 1).get("w").asText());
     }
 
+    @Test
+    void aLongFieldConvertsInTheScriptsOwnHeap() throws Exception {
+        // 24 MB in one quoted field, with "" pairs, line breaks, control characters and UTF-8 (up to 6 output bytes an
+        // input byte), run with the script's own JVM options (its small -Xmx)
+        String csvUnit = "ab\"\"c\n\u0001\u00e9,", jsonUnit = "ab\\\"c\\n\\u0001\u00e9,";
+        int n = 24_000_000 / csvUnit.getBytes(StandardCharsets.UTF_8).length;
+        Path in = dir.resolve("long.csv"), out = dir.resolve("long.ndjson");
+        Files.writeString(in, "id,blob,n\n1,\"" + csvUnit.repeat(n) + "\",5\n2,y,6\n");
+        List<String> opts = new ArrayList<>();
+        for (String l : Files.readAllLines(TestServices.repoRoot().resolve("converter/csv-to-ndjson.java"))) {
+            if (l.startsWith("//JAVA_OPTIONS ")) opts.addAll(List.of(l.substring(15).trim().split("\\s+")));
+        }
+        assertTrue(opts.stream().anyMatch(o -> o.startsWith("-Xmx")), "the script sets its heap: " + opts);
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
+        cmd.addAll(opts);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "CsvToNdjson", "-q", in.toString(), "-o", out.toString()));
+        TestServices.Run run = TestServices.run(dir, Duration.ofMinutes(3), cmd);
+        assertEquals(0, run.exitCode(), run.stderr());
+        String expected = "{\"id\":1,\"blob\":\"" + jsonUnit.repeat(n) + "\",\"n\":5}\n{\"id\":2,\"blob\":\"y\",\"n\":6}\n";
+        String got = Files.readString(out, StandardCharsets.UTF_8);
+        assertEquals(expected.length(), got.length());
+        assertTrue(expected.equals(got), "the output, byte for byte");
+    }
+
+    @Test
+    void aRecordOverMaxRecordIsOneLineNamingLineAndColumn() throws IOException {
+        String big = "x".repeat(1_500_000);
+        // in the middle of the input (parallel chunks, then one record at a time), in the sample, on stdin with --stream
+        Result mid = convert("id,blob,n\n1,a,1\n2,\"" + big + "\",2\n3,c,3\n", "--max-record", "1MB");
+        fails(mid, "line 3 (record 2), column 'blob': the record is longer than --max-record 1.0 MB (this field alone is ", "give a larger --max-record");
+        assertEquals("", mid.out, "no output file");
+        fails(convert("id,blob\n1,\"" + big + "\"\n", "--max-record", "1MB", "--sample", "4MB"), "line 2 (record 1), column 'blob': the record is longer than --max-record");
+        fails(exec(("id,n,blob\n1,2," + big + "\n").getBytes(StandardCharsets.UTF_8), "--stream", "--max-record", "1MB"),
+                "stdin: line 2 (record 1), column 'blob': the record is longer than --max-record");
+        // raised, it converts
+        Result raised = convert("id,blob,n\n1,a,1\n2,\"" + big + "\",2\n", "--max-record", "2MB");
+        ok(raised);
+        assertEquals(big, raised.row(1).get("blob").asText());
+        assertEquals(2, exec(null, "--max-record", "10kB", "x.csv").rc, "below 1MB is a usage error");
+    }
+
+    @Test
+    void longRecordsAreWrittenInPiecesWithTheSameBytes() throws IOException {
+        // records over 1/6 MiB take the piecewise writer: every type, "" pairs across piece edges (even and odd), escapes
+        String pairs = "\"\"".repeat(300_000), odd = "x" + pairs, mixed = "\u00e9\t\u0002\\ \"\"q\"\" \n".repeat(40_000);
+        String fl = "0." + "1".repeat(900);
+        String csv = "s,t,u,i,f,b,e\n"
+                + "\"" + pairs + "\",\"" + odd + "\",\"" + mixed + "\",12,0.5,true,\n"
+                + "short,x,y,-3," + fl + ",FALSE,\n";
+        Result r = convert(csv);
+        ok(r);
+        assertEquals(2, r.rows.size());
+        JsonNode a = r.row(0), b = r.row(1);
+        assertEquals("\"".repeat(300_000), a.get("s").asText());
+        assertEquals("x" + "\"".repeat(300_000), a.get("t").asText());
+        assertEquals("\u00e9\t\u0002\\ \"q\" \n".repeat(40_000), a.get("u").asText());
+        assertEquals(12, a.get("i").asLong());
+        assertTrue(a.get("b").asBoolean());
+        assertTrue(a.get("e").isNull());
+        assertFalse(b.get("b").asBoolean());
+        assertTrue(r.out.contains(",\"f\":" + fl + ","), "a float copied verbatim");
+        assertTrue(r.out.startsWith("{\"s\":\"\\\"\\\""), r.out.substring(0, 20));
+        assertTrue(r.out.contains("\\u0002"), "control characters as \\u escapes");
+        // the same rows with --empty omit: no key for the empty cell
+        Result omit = convert(csv, "--empty", "omit");
+        ok(omit);
+        assertFalse(omit.row(0).has("e"));
+        assertEquals(r.row(0).get("u"), omit.row(0).get("u"));
+    }
+
     // ------------------------------------------------------------------ errors
 
     @Test
@@ -389,6 +459,66 @@ class CsvToNdjsonTest {
         fails(exec(null, in.toString(), "-o", out.toString()), "already exists");
         fails(exec(null, in.toString(), "-o", out.toString(), "--force"), "3 fields");
         assertEquals("keep\n", Files.readString(out));
+    }
+
+    @Test
+    void aFullDiskIsOneLineNamingTheFileAndLeavesNoFile() throws Exception {
+        StringBuilder sb = new StringBuilder("id,name\n");
+        for (int i = 0; i < 50_000; i++) sb.append(i).append(",name ").append(i).append('\n'); // about 1.5 MB of NDJSON
+        Path big = dir.resolve("big.csv"), small = dir.resolve("small.csv");
+        Files.writeString(big, sb);
+        Files.writeString(small, "a\n1\n");
+        try (FullDisk disk = FullDisk.mount("256k")) {
+            Path out = disk.dir.resolve("big.ndjson");
+            fails(exec(null, big.toString(), "-o", out.toString()), "cannot write " + out + ": No space left on device");
+            assertEquals(List.of(), names(disk.dir), "no file under the final name, no temp file");
+            fails(exec(null, big.toString(), "-o", out.toString(), "--stream"), "cannot write " + out + ": No space left on device");
+            assertEquals(List.of(), names(disk.dir));
+            fails(exec(null, small.toString(), big.toString(), "-o", out.toString()), "cannot write " + out + ": No space left on device");
+            assertEquals(List.of(), names(disk.dir));
+            // -o DIR: small.ndjson fits, big.ndjson does not: all of the run's files appear together, or none
+            fails(exec(null, small.toString(), big.toString(), "-o", disk.dir + "/"),
+                    "cannot write " + disk.dir.resolve("big.ndjson") + ": No space left on device");
+            assertEquals(List.of(), names(disk.dir), "small.ndjson is not published without big.ndjson");
+            // the schema goes with the data: nothing of either
+            Path schema = disk.dir.resolve("big.datasource");
+            fails(exec(null, big.toString(), "-o", out.toString(), "--schema", schema.toString()), "cannot write " + out);
+            assertEquals(List.of(), names(disk.dir));
+        }
+        // with room, the same -o DIR run writes both
+        Path room = dir.resolve("room");
+        ok(exec(null, small.toString(), big.toString(), "-o", room + "/"));
+        assertEquals(List.of("big.ndjson", "small.ndjson"), names(room));
+    }
+
+    @Test
+    void ctrlCLeavesNoTempFileBehind() throws Exception {
+        Path outDir = Files.createDirectories(dir.resolve("o")), tmp = Files.createDirectories(dir.resolve("tmp"));
+        String javaBin = ProcessHandle.current().info().command().orElse("java");
+        // env --default-signal: a runner started in the background by a shell ignores SIGINT, and its children would too
+        List<String> cmd = List.of("env", "--default-signal=INT", javaBin, "-Djava.io.tmpdir=" + tmp, "-cp", System.getProperty("java.class.path"),
+                "CsvToNdjson", "-", "-o", outDir.resolve("x.ndjson").toString());
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try (var stdin = p.getOutputStream()) {
+            stdin.write("a,b\n1,2\n".getBytes(StandardCharsets.UTF_8));
+            stdin.flush(); // and stdin stays open: the run waits for more
+            long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+            while (System.nanoTime() < deadline && (names(outDir).isEmpty() || names(tmp).isEmpty())) Thread.sleep(20);
+            assertEquals(1, names(outDir).size(), "the output's temp file exists while stdin is read");
+            assertEquals(1, names(tmp).size(), "so does the spool of stdin");
+            assertEquals(0, new ProcessBuilder("sh", "-c", "kill -INT " + p.pid()).start().waitFor());
+            assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "stopped by Ctrl-C");
+        } finally {
+            p.destroyForcibly();
+        }
+        assertEquals(List.of(), names(outDir), "no temp file and no output");
+        assertEquals(List.of(), names(tmp), "no spool");
+    }
+
+    static List<String> names(Path folder) throws IOException {
+        try (Stream<Path> s = Files.list(folder)) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        }
     }
 
     // ------------------------------------------------------------------ inputs and outputs

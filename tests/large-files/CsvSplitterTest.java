@@ -501,6 +501,56 @@ class CsvSplitterTest {
     }
 
     @Test
+    void aFullDiskIsOneLineNamingThePartAndLeavesNothing() throws Exception {
+        byte[] input = csv(11, 20_000, false, false, true, 30); // about 1 MB
+        Path in = write("big.csv", input);
+        try (FullDisk disk = FullDisk.mount("256k")) {
+            String expected = "csv-splitter: cannot write part [0-9]+ of " + Pattern.quote(in.toString()) + " in "
+                    + Pattern.quote(disk.dir.toString()) + ": No space left on device; no parts written\n";
+            for (String extra : new String[] {"--force", "--gzip", "--manifest=" + dir.resolve("m.json")}) {
+                Result r = exec("-q", in.toString(), "--max-size", "100KB", "-o", disk.dir.toString(), extra);
+                assertEquals(1, r.rc, r.err);
+                assertTrue(r.err.matches(expected), extra + ": " + r.err);
+                assertEquals(List.of(), names(disk.dir), extra + ": no parts, no temporary folder");
+            }
+            assertFalse(Files.exists(dir.resolve("m.json")), "no manifest either");
+            Result r = exec(new ByteArrayInputStream(input), "-q", "-", "-o", disk.dir.toString());
+            assertEquals(1, r.rc, r.err);
+            assertEquals("csv-splitter: cannot copy stdin into " + disk.dir + " (it is read twice): No space left on device; no parts written\n", r.err);
+            assertEquals(List.of(), names(disk.dir));
+        }
+        // the manifest does not fit: the parts (which did) are not moved into place either
+        Path out = dir.resolve("o");
+        try (FullDisk disk = FullDisk.mount("64k")) {
+            disk.fill();
+            Path manifest = disk.dir.resolve("m.json");
+            Result r = exec("-q", in.toString(), "--max-size", "100KB", "-o", out.toString(), "--manifest", manifest.toString());
+            assertEquals(1, r.rc, r.err);
+            assertEquals("csv-splitter: cannot write " + manifest + ": No space left on device; no parts written\n", r.err);
+            assertEquals(List.of(), names(out), "no parts without their manifest");
+            assertEquals(List.of(".filler"), names(disk.dir));
+        }
+    }
+
+    @Test
+    void aLongHeaderIsCopiedNotHeldInMemory() throws Exception {
+        // a 24 MB header line, split in a JVM with 16 MB of heap
+        StringBuilder sb = new StringBuilder("c0");
+        for (int i = 1; sb.length() < 24_000_000; i++) sb.append(",a_rather_long_column_name_").append(i);
+        sb.append('\n');
+        for (int i = 1; i <= 5; i++) sb.append("row ").append(i).append('\n');
+        byte[] input = sb.toString().getBytes(StandardCharsets.UTF_8);
+        Path in = write("wide.csv", input);
+        String javaBin = ProcessHandle.current().info().command().orElse("java");
+        TestServices.Run run = TestServices.run(dir, Duration.ofMinutes(3), List.of(javaBin, "-Xmx16m", "-cp", System.getProperty("java.class.path"),
+                "CsvSplitter", "-q", in.toString(), "--rows", "2", "-o", "parts"));
+        assertEquals(0, run.exitCode(), run.stderr());
+        List<Path> parts = parts(dir.resolve("parts"), "wide_*.csv");
+        assertEquals(3, parts.size());
+        verify(input, parts, -1, true, false);
+    }
+
+    @Test
     void existingPartsAreNotOverwrittenWithoutForce() throws IOException {
         byte[] input = csv(8, 100, false, false, true, 30);
         Path in = write("f.csv", input);
