@@ -11,15 +11,17 @@
 //DESCRIPTION   ./jbang data-generators/e-store.java --eps 5000 --duration 10m --datasource estore_events
 //MAIN EStore
 
-import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.Reader;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -1011,31 +1013,97 @@ class EStore implements Callable<Integer> {
         }
     }
 
-    /** NDJSON to a file: FILE.tmp, renamed to FILE at the end (a device such as /dev/null is written directly). */
+    /**
+     * NDJSON to a file: FILE.tmp, renamed to FILE only once every byte is written and forced to disk, so FILE never
+     * holds a cut line; after a failed write the temp file is deleted and FILE is left as it was. A device such as
+     * /dev/null is written directly.
+     */
     static final class FileSink implements Sink {
         final Path target, tmp;
-        final OutputStream os;
+        final FileChannel ch;
         long delivered;
+        private boolean broken, closed;
 
-        FileSink(Path target) throws IOException {
+        FileSink(Path target) {
             this.target = target;
             boolean special = Files.exists(target) && !Files.isRegularFile(target);
             this.tmp = special ? null : target.resolveSibling(target.getFileName() + ".tmp");
-            this.os = new FileOutputStream((special ? target : tmp).toFile());
+            try {
+                this.ch = special ? FileChannel.open(target, StandardOpenOption.WRITE)
+                        : FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING);
+            } catch (IOException e) {
+                throw failure(target, e);
+            }
         }
 
         public String name() {
             return target.toString();
         }
 
-        public void accept(Batch b) throws IOException {
-            os.write(b.bytes.a, 0, b.bytes.len);
+        public void accept(Batch b) {
+            if (broken) return;
+            try {
+                ByteBuffer buf = ByteBuffer.wrap(b.bytes.a, 0, b.bytes.len);
+                while (buf.hasRemaining()) ch.write(buf);
+            } catch (IOException e) {
+                broken = true;
+                discard();
+                throw failure(target, e);
+            }
             delivered += b.n;
         }
 
-        public void close() throws IOException {
-            os.close();
-            if (tmp != null) Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        public void close() {
+            if (closed) return;
+            closed = true;
+            if (broken) return; // already discarded, and the failure already reported
+            try {
+                if (tmp != null) ch.force(true); // on disk before the name says the file is complete
+                ch.close();
+                if (tmp != null) {
+                    Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    syncFolder(target);
+                }
+            } catch (IOException e) {
+                broken = true;
+                discard();
+                throw failure(target, e);
+            }
+        }
+
+        /** The temp file goes; nothing under the final name was touched. */
+        private void discard() {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // the write already failed; the file is deleted below
+            }
+            delivered = 0;
+            if (tmp == null) return;
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // nothing more to do: FILE itself was never written
+            }
+        }
+
+        /** Makes the rename itself durable (best effort: not every file system lets a folder be forced). */
+        private static void syncFolder(Path file) {
+            Path dir = file.toAbsolutePath().getParent();
+            if (dir == null) return;
+            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+                d.force(true);
+            } catch (IOException ignored) {
+                // the file itself is on disk; only the folder entry may still be in the page cache
+            }
+        }
+
+        static Cli.Failure failure(Path file, IOException e) {
+            String why = e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null ? fse.getReason()
+                    : e instanceof java.nio.file.NoSuchFileException ? "no such folder"
+                    : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                    : e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+            return new Cli.Failure("cannot write " + file + ": " + why, e);
         }
 
         public long delivered() {
