@@ -293,14 +293,17 @@ class EStore implements Callable<Integer> {
             }
             if (root == null) return s; // empty file
             if (!(root instanceof MappingNode map)) throw new Cli.Failure(file + ":1: expected 'key: value' lines");
+            // the YAML loader would keep the last of two equal keys: a silent surprise, so each key is read once
+            Map<String, Integer> firstLine = new java.util.HashMap<>();
             for (NodeTuple t : map.getValue()) {
                 int line = t.getKeyNode().getStartMark().getLine() + 1;
                 String where = file + ":" + line + ": ";
                 if (!(t.getKeyNode() instanceof ScalarNode k)) throw new Cli.Failure(where + "expected a key");
                 String key = k.getValue();
+                once(firstLine, where, key, line);
                 Node v = t.getValueNode();
                 switch (key) {
-                    case "tinybird_api_endpoint" -> s.endpoint = scalar(where, key, v);
+                    case "tinybird_api_endpoint" -> s.endpoint = endpoint(where + key, scalar(where, key, v));
                     case "num_customers" -> s.customers = positiveInt(where + key, scalar(where, key, v));
                     case "num_products" -> s.products = positiveInt(where + key, scalar(where, key, v));
                     case "duplicate_data_percentage" -> s.duplicatePct = percentage(where + key, scalar(where, key, v));
@@ -311,9 +314,12 @@ class EStore implements Callable<Integer> {
                         if (!(v instanceof MappingNode wm)) throw new Cli.Failure(where + key + ": expected a mapping (view: 65, cart: 15, ...)");
                         double[] w = new double[5];
                         boolean[] seen = new boolean[5];
+                        Map<String, Integer> firstAction = new java.util.HashMap<>();
                         for (NodeTuple wt : wm.getValue()) {
-                            String wwhere = file + ":" + (wt.getKeyNode().getStartMark().getLine() + 1) + ": ";
+                            int wline = wt.getKeyNode().getStartMark().getLine() + 1;
+                            String wwhere = file + ":" + wline + ": ";
                             String a = wt.getKeyNode() instanceof ScalarNode sk ? sk.getValue() : "?";
+                            once(firstAction, wwhere, "event_type_weights." + a, wline);
                             int i = actionIndex(a);
                             if (i < 0) throw new Cli.Failure(wwhere + "event_type_weights: unknown action '" + a
                                     + "' (expected " + String.join(", ", ACTIONS) + ")");
@@ -328,6 +334,16 @@ class EStore implements Callable<Integer> {
                 }
             }
             return s;
+        }
+
+        private static void once(Map<String, Integer> firstLine, String where, String key, int line) {
+            Integer first = firstLine.putIfAbsent(key, line);
+            if (first != null) throw new Cli.Failure(where + "duplicate key '" + key + "' (first on line " + first + ")");
+        }
+
+        static String endpoint(String what, String v) {
+            if (v.isEmpty()) throw new Cli.Failure(what + ": expected the Events API URL, got nothing");
+            return v;
         }
 
         private static String scalar(String where, String key, Node v) {
@@ -369,6 +385,7 @@ class EStore implements Callable<Integer> {
             double sum = 0;
             for (double d : w) sum += d;
             if (sum <= 0) throw new Cli.Failure(what + ": the weights add up to 0");
+            if (!Double.isFinite(sum)) throw new Cli.Failure(what + ": the weights add up to more than a double holds");
         }
 
         /** A bare number is minutes (the setting's unit); 30s, 2m, 1h also work. */
@@ -380,6 +397,8 @@ class EStore implements Callable<Integer> {
                 throw new Cli.Failure(what + ": expected minutes (10) or a duration (30s, 2m), got '" + v + "'");
             }
             if (d.toMillis() < 100) throw new Cli.Failure(what + ": expected at least 100ms, got '" + v + "'");
+            // a longer one is never reached, and its nanoseconds would overflow the clock arithmetic
+            if (d.compareTo(Duration.ofMinutes(525_600)) > 0) throw new Cli.Failure(what + ": expected at most a year (525600 minutes), got '" + v + "'");
             return d;
         }
 
