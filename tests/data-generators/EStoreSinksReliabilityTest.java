@@ -95,7 +95,14 @@ class EStoreSinksReliabilityTest {
         final Path out = tmp.resolve("pg.ndjson");
 
         Background(String url) {
-            thread = new Thread(() -> result.set(run(cmd::set, "--postgres", "--pg-events", "--url", url,
+            this(url, null);
+        }
+
+        Background(String url, java.util.function.Consumer<EStore> tune) {
+            thread = new Thread(() -> result.set(run(c -> {
+                if (tune != null) tune.accept(c);
+                cmd.set(c);
+            }, "--postgres", "--pg-events", "--url", url,
                     "--db-update-interval", "200ms", "--eps", "20000", "--duration", "1h", "--seed", "5",
                     "--products", "40", "--customers", "60", "--out", out.toString())), "e-store-under-test");
             thread.start();
@@ -230,6 +237,27 @@ class EStoreSinksReliabilityTest {
             assertEquals(6, cutter.cut.get());
             assertExactlyOnce(db, r, run.out);
         }
+    }
+
+    @Test
+    void aServerGoneLongerThanTheGiveUpTimeIsOneLineAndExitOne() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        CommitCutter cutter = new CommitCutter(db);
+        Background run = new Background(cutter.url(), cmd -> cmd.pgRetryFor = java.time.Duration.ofMillis(600));
+        try (run) {
+            run.waitFor("e-store commits", () -> rows(db, "ecomm_totals") > 0 && rows(db, "events") > 0);
+            cutter.close(); // every connection cut, every new one refused
+            waitFor("e-store gives up", () -> run.result.get() != null);
+        } finally {
+            cutter.close();
+        }
+        Result r = run.result.get();
+        assertEquals(1, r.rc, r.err);
+        List<String> lines = r.err.lines().toList();
+        assertTrue(lines.get(lines.size() - 1).matches("e-store: postgres (totals|events): the connection was lost and did not come back"
+                + " within 0\\.6s: .*"), r.err);
+        assertTrue(lines.subList(0, lines.size() - 1).stream().allMatch(l -> l.contains("reconnecting in")), r.err);
+        assertFalse(r.err.contains("\tat "), "no stack trace");
     }
 
     /**
