@@ -11,6 +11,7 @@
 //DESCRIPTION   ./jbang data-generators/e-store.java --eps 5000 --duration 10m --datasource estore_events
 //MAIN EStore
 
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
@@ -215,7 +216,10 @@ class EStore implements Callable<Integer> {
     private volatile boolean stop;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new EStore()).execute(args));
+        EStore cmd = new EStore();
+        // the raw descriptor: unlike System.out, it reports why a write failed (reader gone, or a full disk)
+        cmd.stdoutStream = new FileOutputStream(java.io.FileDescriptor.out);
+        System.exit(new CommandLine(cmd).execute(args));
     }
 
     @Override
@@ -1007,8 +1011,14 @@ class EStore implements Callable<Integer> {
 
         public void accept(Batch b) throws IOException {
             if (gone) return;
-            if (stream != null) stream.write(b.bytes.a, 0, b.bytes.len);
-            else {
+            if (stream != null) {
+                try {
+                    stream.write(b.bytes.a, 0, b.bytes.len);
+                } catch (IOException e) {
+                    failed(e);
+                    return;
+                }
+            } else {
                 writer.write(new String(b.bytes.a, 0, b.bytes.len, StandardCharsets.ISO_8859_1));
                 // picocli's default writer wraps System.out, a PrintStream that keeps write errors to itself
                 if (writer.checkError() || System.out.checkError()) {
@@ -1022,8 +1032,39 @@ class EStore implements Callable<Integer> {
 
         public void idle() throws IOException {
             if (gone) return;
-            if (stream != null) stream.flush();
-            else writer.flush();
+            if (stream == null) {
+                writer.flush();
+                return;
+            }
+            try {
+                stream.flush();
+            } catch (IOException e) {
+                failed(e);
+            }
+        }
+
+        /** The reader went away (EPIPE): stop quietly. Anything else (a full disk under {@code > FILE}) is an error. */
+        private void failed(IOException e) {
+            String m = String.valueOf(e.getMessage());
+            if (m.contains("Broken pipe") || m.contains("Connection reset")) {
+                gone = true;
+                onClosed.run();
+                return;
+            }
+            throw new Cli.Failure("cannot write " + describe() + ": " + m, e);
+        }
+
+        /** "stdout", with the file it was sent to when that is a file (> FILE). */
+        private String describe() {
+            try {
+                if (stream instanceof FileOutputStream f && f.getFD() == java.io.FileDescriptor.out) {
+                    Path real = Path.of("/proc/self/fd/1").toRealPath();
+                    if (Files.isRegularFile(real)) return "stdout (" + real + ")";
+                }
+            } catch (IOException | RuntimeException e) {
+                // no /proc: the plain name
+            }
+            return "stdout";
         }
 
         public void close() throws IOException {

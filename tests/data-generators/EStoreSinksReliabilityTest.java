@@ -77,6 +77,51 @@ class EStoreSinksReliabilityTest {
         }
     }
 
+    /** e-store as its own process (java -cp, as the Ctrl-C tests run it), for what only a real stdout shows. */
+    static ProcessBuilder estoreProcess(String... args) {
+        List<String> cmd = new java.util.ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "-cp", System.getProperty("java.class.path"), "EStore"));
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd);
+    }
+
+    @Test
+    void stdoutToAFileOnAFullDiskIsAnErrorNotAQuietStop() throws Exception {
+        try (FullDisk disk = FullDisk.mount("256k")) {
+            Path out = disk.dir.resolve("ev.ndjson");
+            Path err = tmp.resolve("err.txt");
+            Process p = estoreProcess("--count", "100000", "--seed", "1").directory(tmp.toFile())
+                    .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+            try {
+                assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "ended");
+                String stderr = Files.readString(err);
+                assertEquals(1, p.exitValue(), stderr);
+                assertEquals("e-store: cannot write stdout (" + out.toRealPath() + "): No space left on device\n", stderr);
+            } finally {
+                p.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    void aReaderThatLeavesStopsTheRunQuietly() throws Exception {
+        Path err = tmp.resolve("err.txt");
+        // like '| head -1': one line read, then the pipe is closed
+        Process p = estoreProcess("--duration", "10m", "--seed", "1").directory(tmp.toFile()).redirectError(err.toFile()).start();
+        try {
+            var in = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            assertTrue(in.readLine().startsWith("{\"customer_id\""));
+            in.close();
+            assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "stopped when its reader left");
+            String stderr = Files.readString(err);
+            assertEquals(0, p.exitValue(), stderr);
+            assertTrue(stderr.startsWith("e-store: sent: "), stderr);
+            assertEquals(1, stderr.lines().count(), stderr);
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
     @Test
     void anUnwritableFolderIsOneLineNamingTheFile() {
         Path out = tmp.resolve("no-such-folder/ev.ndjson");
