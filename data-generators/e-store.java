@@ -1297,7 +1297,11 @@ class EStore implements Callable<Integer> {
         final Encoder ts = new Encoder(false);
 
         PgSink(Pg.Target target, Model model, Duration interval, boolean events, String shardText, Duration retryFor, PrintWriter notes) {
-            this.target = target;
+            java.util.Properties props = new java.util.Properties();
+            props.putAll(target.props());
+            // a read that never returns (a silently dropped connection) fails instead, and is retried like any lost connection
+            props.putIfAbsent("socketTimeout", "120");
+            this.target = new Pg.Target(target.jdbcUrl(), props);
             this.model = model;
             this.intervalNanos = interval.toNanos();
             this.events = events;
@@ -1363,7 +1367,8 @@ class EStore implements Callable<Integer> {
                             // the connection is gone; the server rolls back what it had
                         }
                     }
-                    if (!Pg.retryable(e) || gaveUp) throw e;
+                    boolean retryable = Pg.retryable(e) || "55P03".equals(e.getSQLState()); // 55P03: lock_timeout, below
+                    if (!retryable || gaveUp) throw e;
                     long now = System.nanoTime();
                     if (deadline == 0) deadline = now + retryFor.toNanos();
                     String why = Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
@@ -1391,6 +1396,11 @@ class EStore implements Callable<Integer> {
          */
         boolean commitOnce(Link link, String what, long seq, long rows, SqlWork<Void> work) throws SQLException, InterruptedException {
             return transaction(link, what, c -> {
+                // an earlier attempt stranded on a half-open connection holds this row until the server notices: waiting
+                // for it is bounded, and then retried like a lost connection
+                try (Statement st = c.createStatement()) {
+                    st.execute("SET LOCAL lock_timeout = '10s'");
+                }
                 try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + LEDGER + " (run_id, part, seq, rows, committed_at)"
                         + " VALUES (?::uuid, ?, ?, ?, now()) ON CONFLICT DO NOTHING")) {
                     ps.setString(1, runId);
@@ -1399,6 +1409,9 @@ class EStore implements Callable<Integer> {
                     ps.setLong(4, rows);
                     // 0: committed by an earlier attempt; an attempt still running on a lost connection makes this wait
                     if (ps.executeUpdate() == 0) return false;
+                }
+                try (Statement st = c.createStatement()) {
+                    st.execute("SET LOCAL lock_timeout = 0");
                 }
                 work.run(c);
                 return true;
