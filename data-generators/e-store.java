@@ -16,10 +16,13 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.Reader;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -198,8 +201,14 @@ class EStore implements Callable<Integer> {
         return writerTuning.apply(new Tinybird.Writer.Settings().maxRows(batchRows).linger(linger).gzip(true).waitForAck(!noWait));
     }
 
-    /** For tests: where stdout bytes go instead of the command's PrintWriter (null: the PrintWriter). */
-    OutputStream stdoutStream;
+    /** How long the PostgreSQL sinks keep reconnecting after a lost connection (the transfers' --retry-for default). */
+    Duration pgRetryFor = Duration.ofMinutes(2);
+
+    /**
+     * Where stdout bytes go: the raw descriptor, which (unlike System.out) says why a write failed, a reader gone or a
+     * full disk. Tests that capture the output through the command's PrintWriter set it to null.
+     */
+    OutputStream stdoutStream = new FileOutputStream(java.io.FileDescriptor.out);
 
     /** The outcome of the last run (for tests and the bench). */
     Stats stats;
@@ -291,14 +300,17 @@ class EStore implements Callable<Integer> {
             }
             if (root == null) return s; // empty file
             if (!(root instanceof MappingNode map)) throw new Cli.Failure(file + ":1: expected 'key: value' lines");
+            // the YAML loader would keep the last of two equal keys: a silent surprise, so each key is read once
+            Map<String, Integer> firstLine = new java.util.HashMap<>();
             for (NodeTuple t : map.getValue()) {
                 int line = t.getKeyNode().getStartMark().getLine() + 1;
                 String where = file + ":" + line + ": ";
                 if (!(t.getKeyNode() instanceof ScalarNode k)) throw new Cli.Failure(where + "expected a key");
                 String key = k.getValue();
+                once(firstLine, where, key, line);
                 Node v = t.getValueNode();
                 switch (key) {
-                    case "tinybird_api_endpoint" -> s.endpoint = scalar(where, key, v);
+                    case "tinybird_api_endpoint" -> s.endpoint = endpoint(where + key, scalar(where, key, v));
                     case "num_customers" -> s.customers = positiveInt(where + key, scalar(where, key, v));
                     case "num_products" -> s.products = positiveInt(where + key, scalar(where, key, v));
                     case "duplicate_data_percentage" -> s.duplicatePct = percentage(where + key, scalar(where, key, v));
@@ -309,9 +321,12 @@ class EStore implements Callable<Integer> {
                         if (!(v instanceof MappingNode wm)) throw new Cli.Failure(where + key + ": expected a mapping (view: 65, cart: 15, ...)");
                         double[] w = new double[5];
                         boolean[] seen = new boolean[5];
+                        Map<String, Integer> firstAction = new java.util.HashMap<>();
                         for (NodeTuple wt : wm.getValue()) {
-                            String wwhere = file + ":" + (wt.getKeyNode().getStartMark().getLine() + 1) + ": ";
+                            int wline = wt.getKeyNode().getStartMark().getLine() + 1;
+                            String wwhere = file + ":" + wline + ": ";
                             String a = wt.getKeyNode() instanceof ScalarNode sk ? sk.getValue() : "?";
+                            once(firstAction, wwhere, "event_type_weights." + a, wline);
                             int i = actionIndex(a);
                             if (i < 0) throw new Cli.Failure(wwhere + "event_type_weights: unknown action '" + a
                                     + "' (expected " + String.join(", ", ACTIONS) + ")");
@@ -326,6 +341,16 @@ class EStore implements Callable<Integer> {
                 }
             }
             return s;
+        }
+
+        private static void once(Map<String, Integer> firstLine, String where, String key, int line) {
+            Integer first = firstLine.putIfAbsent(key, line);
+            if (first != null) throw new Cli.Failure(where + "duplicate key '" + key + "' (first on line " + first + ")");
+        }
+
+        static String endpoint(String what, String v) {
+            if (v.isEmpty()) throw new Cli.Failure(what + ": expected the Events API URL, got nothing");
+            return v;
         }
 
         private static String scalar(String where, String key, Node v) {
@@ -367,6 +392,7 @@ class EStore implements Callable<Integer> {
             double sum = 0;
             for (double d : w) sum += d;
             if (sum <= 0) throw new Cli.Failure(what + ": the weights add up to 0");
+            if (!Double.isFinite(sum)) throw new Cli.Failure(what + ": the weights add up to more than a double holds");
         }
 
         /** A bare number is minutes (the setting's unit); 30s, 2m, 1h also work. */
@@ -378,6 +404,8 @@ class EStore implements Callable<Integer> {
                 throw new Cli.Failure(what + ": expected minutes (10) or a duration (30s, 2m), got '" + v + "'");
             }
             if (d.toMillis() < 100) throw new Cli.Failure(what + ": expected at least 100ms, got '" + v + "'");
+            // a longer one is never reached, and its nanoseconds would overflow the clock arithmetic
+            if (d.compareTo(Duration.ofMinutes(525_600)) > 0) throw new Cli.Failure(what + ": expected at most a year (525600 minutes), got '" + v + "'");
             return d;
         }
 
@@ -983,8 +1011,14 @@ class EStore implements Callable<Integer> {
 
         public void accept(Batch b) throws IOException {
             if (gone) return;
-            if (stream != null) stream.write(b.bytes.a, 0, b.bytes.len);
-            else {
+            if (stream != null) {
+                try {
+                    stream.write(b.bytes.a, 0, b.bytes.len);
+                } catch (IOException e) {
+                    failed(e);
+                    return;
+                }
+            } else {
                 writer.write(new String(b.bytes.a, 0, b.bytes.len, StandardCharsets.ISO_8859_1));
                 // picocli's default writer wraps System.out, a PrintStream that keeps write errors to itself
                 if (writer.checkError() || System.out.checkError()) {
@@ -998,8 +1032,39 @@ class EStore implements Callable<Integer> {
 
         public void idle() throws IOException {
             if (gone) return;
-            if (stream != null) stream.flush();
-            else writer.flush();
+            if (stream == null) {
+                writer.flush();
+                return;
+            }
+            try {
+                stream.flush();
+            } catch (IOException e) {
+                failed(e);
+            }
+        }
+
+        /** The reader went away (EPIPE): stop quietly. Anything else (a full disk under {@code > FILE}) is an error. */
+        private void failed(IOException e) {
+            String m = String.valueOf(e.getMessage());
+            if (m.contains("Broken pipe") || m.contains("Connection reset")) {
+                gone = true;
+                onClosed.run();
+                return;
+            }
+            throw new Cli.Failure("cannot write " + describe() + ": " + m, e);
+        }
+
+        /** "stdout", with the file it was sent to when that is a file (> FILE). */
+        private String describe() {
+            try {
+                if (stream instanceof FileOutputStream f && f.getFD() == java.io.FileDescriptor.out) {
+                    Path real = Path.of("/proc/self/fd/1").toRealPath();
+                    if (Files.isRegularFile(real)) return "stdout (" + real + ")";
+                }
+            } catch (IOException | RuntimeException e) {
+                // no /proc: the plain name
+            }
+            return "stdout";
         }
 
         public void close() throws IOException {
@@ -1011,31 +1076,97 @@ class EStore implements Callable<Integer> {
         }
     }
 
-    /** NDJSON to a file: FILE.tmp, renamed to FILE at the end (a device such as /dev/null is written directly). */
+    /**
+     * NDJSON to a file: FILE.tmp, renamed to FILE only once every byte is written and forced to disk, so FILE never
+     * holds a cut line; after a failed write the temp file is deleted and FILE is left as it was. A device such as
+     * /dev/null is written directly.
+     */
     static final class FileSink implements Sink {
         final Path target, tmp;
-        final OutputStream os;
+        final FileChannel ch;
         long delivered;
+        private boolean broken, closed;
 
-        FileSink(Path target) throws IOException {
+        FileSink(Path target) {
             this.target = target;
             boolean special = Files.exists(target) && !Files.isRegularFile(target);
             this.tmp = special ? null : target.resolveSibling(target.getFileName() + ".tmp");
-            this.os = new FileOutputStream((special ? target : tmp).toFile());
+            try {
+                this.ch = special ? FileChannel.open(target, StandardOpenOption.WRITE)
+                        : FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING);
+            } catch (IOException e) {
+                throw failure(target, e);
+            }
         }
 
         public String name() {
             return target.toString();
         }
 
-        public void accept(Batch b) throws IOException {
-            os.write(b.bytes.a, 0, b.bytes.len);
+        public void accept(Batch b) {
+            if (broken) return;
+            try {
+                ByteBuffer buf = ByteBuffer.wrap(b.bytes.a, 0, b.bytes.len);
+                while (buf.hasRemaining()) ch.write(buf);
+            } catch (IOException e) {
+                broken = true;
+                discard();
+                throw failure(target, e);
+            }
             delivered += b.n;
         }
 
-        public void close() throws IOException {
-            os.close();
-            if (tmp != null) Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        public void close() {
+            if (closed) return;
+            closed = true;
+            if (broken) return; // already discarded, and the failure already reported
+            try {
+                if (tmp != null) ch.force(true); // on disk before the name says the file is complete
+                ch.close();
+                if (tmp != null) {
+                    Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    syncFolder(target);
+                }
+            } catch (IOException e) {
+                broken = true;
+                discard();
+                throw failure(target, e);
+            }
+        }
+
+        /** The temp file goes; nothing under the final name was touched. */
+        private void discard() {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // the write already failed; the file is deleted below
+            }
+            delivered = 0;
+            if (tmp == null) return;
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // nothing more to do: FILE itself was never written
+            }
+        }
+
+        /** Makes the rename itself durable (best effort: not every file system lets a folder be forced). */
+        private static void syncFolder(Path file) {
+            Path dir = file.toAbsolutePath().getParent();
+            if (dir == null) return;
+            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+                d.force(true);
+            } catch (IOException ignored) {
+                // the file itself is on disk; only the folder entry may still be in the page cache
+            }
+        }
+
+        static Cli.Failure failure(Path file, IOException e) {
+            String why = e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null ? fse.getReason()
+                    : e instanceof java.nio.file.NoSuchFileException ? "no such folder"
+                    : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                    : e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+            return new Cli.Failure("cannot write " + file + ": " + why, e);
         }
 
         public long delivered() {
@@ -1130,64 +1261,207 @@ class EStore implements Callable<Integer> {
      * ecomm_totals (a row per interval: the interval's counts and the running totals, unique events only),
      * product_inventory (seeded at start, updated every interval in one transaction by the stock change), and
      * optionally every event sent into 'events' with COPY (on a second connection, in the background).
+     *
+     * <p>A lost connection (server restart, network, a terminated backend) is survived: each interval's update and
+     * each COPY batch is one transaction, retried whole on a fresh connection for up to retryFor. Each of those
+     * transactions also inserts its own row into e_store_commits (run, part, seq), keyed: when a COMMIT's answer is
+     * lost, the retry's insert of that row finds it (or waits for the first attempt to end) and the batch is not
+     * written twice. The counters count committed work only.
      */
     static final class PgSink implements Sink {
+        static final String LEDGER = "e_store_commits";
         final Pg.Target target;
         final Model model;
         final long intervalNanos;
         final boolean events;
         final String shardText;
-        Connection conn;
+        final Duration retryFor;
+        final PrintWriter notes; // retry notices; null: quiet
+        final String runId = java.util.UUID.randomUUID().toString();
+        final Link main = new Link("totals"), copyLink = new Link("events");
+        boolean opened;
         long nextFlush;
         final long[] interval = new long[5], totals = new long[5];
-        long intervalEvents;
+        long intervalEvents, intervalSeq, copySeq;
         int[] lastStock;
         long rowsWritten, eventsCopied;
+        final java.util.concurrent.atomic.AtomicLong reconnects = new java.util.concurrent.atomic.AtomicLong();
         long clockMicros;
         // COPY
         ExecutorService copier;
-        Connection copyConn;
         final Semaphore inflight = new Semaphore(3);
         volatile Throwable copyError;
+        /** Set once a transaction gave up: the others stop retrying too (the run is failing). */
+        volatile boolean gaveUp;
         ByteBuf copyBuf;
         final Encoder ts = new Encoder(false);
 
-        PgSink(Pg.Target target, Model model, Duration interval, boolean events, String shardText) {
-            this.target = target;
+        PgSink(Pg.Target target, Model model, Duration interval, boolean events, String shardText, Duration retryFor, PrintWriter notes) {
+            java.util.Properties props = new java.util.Properties();
+            props.putAll(target.props());
+            // a read that never returns (a silently dropped connection) fails instead, and is retried like any lost connection
+            props.putIfAbsent("socketTimeout", "120");
+            this.target = new Pg.Target(target.jdbcUrl(), props);
             this.model = model;
             this.intervalNanos = interval.toNanos();
             this.events = events;
             this.shardText = shardText;
+            this.retryFor = retryFor;
+            this.notes = notes;
         }
 
         public String name() {
             return "postgres " + target;
         }
 
-        void open(long nowNanos) throws SQLException {
-            conn = Pg.connect(target);
-            try (Statement st = conn.createStatement()) {
-                st.execute("CREATE TABLE IF NOT EXISTS ecomm_totals (timestamp timestamptz, total_orders bigint, total_returns bigint,"
-                        + " total_carts bigint, total_uncarts bigint, total_views bigint)");
-                st.execute("ALTER TABLE ecomm_totals ADD COLUMN IF NOT EXISTS orders bigint, ADD COLUMN IF NOT EXISTS returns bigint,"
-                        + " ADD COLUMN IF NOT EXISTS carts bigint, ADD COLUMN IF NOT EXISTS uncarts bigint,"
-                        + " ADD COLUMN IF NOT EXISTS views bigint, ADD COLUMN IF NOT EXISTS shard text");
-                st.execute("CREATE TABLE IF NOT EXISTS product_inventory (product_id text PRIMARY KEY, description text,"
-                        + " price numeric(10,2), on_hand integer, updated_at timestamptz)");
-                if (events) {
-                    st.execute("CREATE TABLE IF NOT EXISTS events (event_id uuid, customer_id text, product_id text, action text,"
-                            + " price numeric(10,2), timestamp timestamptz)");
+        /** One of the sink's connections, opened again after it was lost. Used by one thread at a time. */
+        final class Link {
+            final String part;
+            Connection c;
+
+            Link(String part) {
+                this.part = part;
+            }
+
+            Connection get() throws SQLException {
+                if (c == null || c.isClosed()) {
+                    c = Pg.connect(target);
+                    c.setAutoCommit(false);
+                }
+                return c;
+            }
+
+            void drop() {
+                if (c == null) return;
+                try {
+                    c.close();
+                } catch (SQLException ignored) {
+                    // already broken: that is why it is dropped
+                }
+                c = null;
+            }
+        }
+
+        interface SqlWork<T> {
+            T run(Connection c) throws SQLException;
+        }
+
+        /**
+         * Runs work in one transaction; a connection-level failure rolls it back (or the server does, with the
+         * connection) and the whole transaction runs again on a new connection, with backoff, for up to retryFor.
+         */
+        <T> T transaction(Link link, String what, SqlWork<T> work) throws SQLException, InterruptedException {
+            long deadline = 0, backoff = 100;
+            while (true) {
+                Connection c = null;
+                try {
+                    c = link.get();
+                    T r = work.run(c);
+                    c.commit();
+                    return r;
+                } catch (SQLException e) {
+                    if (c != null) {
+                        try {
+                            if (!c.isClosed()) c.rollback();
+                        } catch (SQLException ignored) {
+                            // the connection is gone; the server rolls back what it had
+                        }
+                    }
+                    boolean retryable = Pg.retryable(e) || "55P03".equals(e.getSQLState()); // 55P03: lock_timeout, below
+                    if (!retryable || gaveUp) throw e;
+                    long now = System.nanoTime();
+                    if (deadline == 0) deadline = now + retryFor.toNanos();
+                    String why = Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
+                    if (now - deadline > 0) {
+                        gaveUp = true;
+                        throw new Cli.Failure("postgres " + what + ": the connection was lost and did not come back within "
+                                + retryFor.toString().substring(2).toLowerCase(Locale.ROOT) + ": " + why, e);
+                    }
+                    link.drop();
+                    long wait = backoff + java.util.concurrent.ThreadLocalRandom.current().nextLong(backoff / 4 + 1);
+                    if (notes != null) {
+                        notes.println("e-store: postgres " + what + ": " + why + "; reconnecting in " + wait + " ms");
+                        notes.flush();
+                    }
+                    Thread.sleep(wait);
+                    backoff = Math.min(backoff * 2, 5000);
+                    reconnects.incrementAndGet();
                 }
             }
-            conn.setAutoCommit(false);
+        }
+
+        /**
+         * Runs work in a transaction that also records (run, part, seq) in the ledger, so it commits once however
+         * often it is tried. True when this call committed it, false when an earlier attempt had (its answer lost).
+         */
+        boolean commitOnce(Link link, String what, long seq, long rows, SqlWork<Void> work) throws SQLException, InterruptedException {
+            return transaction(link, what, c -> {
+                // an earlier attempt stranded on a half-open connection holds this row until the server notices: waiting
+                // for it is bounded, and then retried like a lost connection
+                try (Statement st = c.createStatement()) {
+                    st.execute("SET LOCAL lock_timeout = '10s'");
+                }
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + LEDGER + " (run_id, part, seq, rows, committed_at)"
+                        + " VALUES (?::uuid, ?, ?, ?, now()) ON CONFLICT DO NOTHING")) {
+                    ps.setString(1, runId);
+                    ps.setString(2, link.part);
+                    ps.setLong(3, seq);
+                    ps.setLong(4, rows);
+                    // 0: committed by an earlier attempt; an attempt still running on a lost connection makes this wait
+                    if (ps.executeUpdate() == 0) return false;
+                }
+                try (Statement st = c.createStatement()) {
+                    st.execute("SET LOCAL lock_timeout = 0");
+                }
+                work.run(c);
+                return true;
+            });
+        }
+
+        void open(long nowNanos) throws SQLException, InterruptedException {
+            main.get(); // a wrong URL or password fails at once: only a connection that worked is waited for
+            transaction(main, "set-up", c -> {
+                try (Statement st = c.createStatement()) {
+                    st.execute("CREATE TABLE IF NOT EXISTS ecomm_totals (timestamp timestamptz, total_orders bigint, total_returns bigint,"
+                            + " total_carts bigint, total_uncarts bigint, total_views bigint)");
+                    st.execute("ALTER TABLE ecomm_totals ADD COLUMN IF NOT EXISTS orders bigint, ADD COLUMN IF NOT EXISTS returns bigint,"
+                            + " ADD COLUMN IF NOT EXISTS carts bigint, ADD COLUMN IF NOT EXISTS uncarts bigint,"
+                            + " ADD COLUMN IF NOT EXISTS views bigint, ADD COLUMN IF NOT EXISTS shard text");
+                    st.execute("CREATE TABLE IF NOT EXISTS product_inventory (product_id text PRIMARY KEY, description text,"
+                            + " price numeric(10,2), on_hand integer, updated_at timestamptz)");
+                    st.execute("CREATE TABLE IF NOT EXISTS " + LEDGER + " (run_id uuid NOT NULL, part text NOT NULL, seq bigint NOT NULL,"
+                            + " rows bigint, committed_at timestamptz, PRIMARY KEY (run_id, part, seq))");
+                    if (events) {
+                        st.execute("CREATE TABLE IF NOT EXISTS events (event_id uuid, customer_id text, product_id text, action text,"
+                                + " price numeric(10,2), timestamp timestamptz)");
+                    }
+                }
+                seedInventory(c);
+                return null;
+            });
+            lastStock = model.stockShare.clone();
+            nextFlush = nowNanos + intervalNanos;
+            opened = true;
+            if (events) {
+                copyLink.get();
+                copier = Executors.newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "e-store-copy");
+                    t.setDaemon(true);
+                    return t;
+                });
+                copyBuf = new ByteBuf(1 << 20);
+            }
+        }
+
+        /** Idempotent, so it can be retried: a single process seeds afresh, shards add what is missing. */
+        private void seedInventory(Connection c) throws SQLException {
             Catalog cat = model.catalog;
-            // A single process owns the inventory: seed it afresh. Shards share it: seed what is missing, then add deltas.
             String sql = "INSERT INTO product_inventory (product_id, description, price, on_hand, updated_at) VALUES (?, ?, ?, ?, now())"
                     + (model.shardCount == 1
                             ? " ON CONFLICT (product_id) DO UPDATE SET description = EXCLUDED.description, price = EXCLUDED.price,"
                                     + " on_hand = EXCLUDED.on_hand, updated_at = EXCLUDED.updated_at"
                             : " ON CONFLICT (product_id) DO NOTHING");
-            try (PreparedStatement ps = conn.prepareStatement(sql)) {
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
                 for (int p = 0; p < cat.size(); p++) {
                     ps.setString(1, "product_" + p);
                     ps.setString(2, cat.description()[p]);
@@ -1197,18 +1471,6 @@ class EStore implements Callable<Integer> {
                     if (p % 1000 == 999) ps.executeBatch();
                 }
                 ps.executeBatch();
-            }
-            conn.commit();
-            lastStock = model.stockShare.clone();
-            nextFlush = nowNanos + intervalNanos;
-            if (events) {
-                copyConn = Pg.connect(target);
-                copier = Executors.newSingleThreadExecutor(r -> {
-                    Thread t = new Thread(r, "e-store-copy");
-                    t.setDaemon(true);
-                    return t;
-                });
-                copyBuf = new ByteBuf(1 << 20);
             }
         }
 
@@ -1254,12 +1516,20 @@ class EStore implements Callable<Integer> {
             copyBuf.len = 0;
             inflight.acquire();
             int n = rows;
+            long seq = ++copySeq;
             copier.execute(() -> {
                 try {
                     if (copyError == null) {
-                        org.postgresql.copy.CopyManager cm = copyConn.unwrap(org.postgresql.PGConnection.class).getCopyAPI();
-                        cm.copyIn("COPY events (event_id, customer_id, product_id, action, price, timestamp) FROM STDIN",
-                                new java.io.ByteArrayInputStream(chunk));
+                        commitOnce(copyLink, "events", seq, n, c -> {
+                            try {
+                                c.unwrap(org.postgresql.PGConnection.class).getCopyAPI().copyIn(
+                                        "COPY events (event_id, customer_id, product_id, action, price, timestamp) FROM STDIN",
+                                        new java.io.ByteArrayInputStream(chunk));
+                            } catch (IOException e) {
+                                throw new SQLException("COPY: " + e.getMessage(), "08006", e); // cannot come from a byte array: the link
+                            }
+                            return null;
+                        });
                         synchronized (this) {
                             eventsCopied += n;
                         }
@@ -1286,57 +1556,80 @@ class EStore implements Callable<Integer> {
             }
         }
 
-        /** One transaction: the totals row and the inventory changes since the last one. */
-        void flushInterval() throws SQLException {
-            for (int i = 0; i < 5; i++) totals[i] += interval[i];
+        /** One transaction: the totals row and the inventory changes since the last one; the state moves on once committed. */
+        void flushInterval() throws SQLException, InterruptedException {
+            long[] newTotals = new long[5];
+            for (int i = 0; i < 5; i++) newTotals[i] = totals[i] + interval[i];
+            int[] stockNow = model.stock.clone();
             Timestamp now = new Timestamp(Math.floorDiv(clockMicros, 1000));
             now.setNanos((int) Math.floorMod(clockMicros, 1_000_000L) * 1000);
-            try (PreparedStatement ps = conn.prepareStatement("INSERT INTO ecomm_totals (timestamp, total_orders, total_returns,"
-                    + " total_carts, total_uncarts, total_views, orders, returns, carts, uncarts, views, shard)"
-                    + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-                ps.setTimestamp(1, now);
-                int[] order = {PURCHASE, RETURN, CART, UNCART, VIEW};
-                for (int i = 0; i < 5; i++) {
-                    ps.setLong(2 + i, totals[order[i]]);
-                    ps.setLong(7 + i, interval[order[i]]);
+            commitOnce(main, "totals", intervalSeq + 1, 1, c -> {
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO ecomm_totals (timestamp, total_orders, total_returns,"
+                        + " total_carts, total_uncarts, total_views, orders, returns, carts, uncarts, views, shard)"
+                        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                    ps.setTimestamp(1, now);
+                    int[] order = {PURCHASE, RETURN, CART, UNCART, VIEW};
+                    for (int i = 0; i < 5; i++) {
+                        ps.setLong(2 + i, newTotals[order[i]]);
+                        ps.setLong(7 + i, interval[order[i]]);
+                    }
+                    ps.setString(12, shardText);
+                    ps.executeUpdate();
                 }
-                ps.setString(12, shardText);
-                ps.executeUpdate();
-            }
-            try (PreparedStatement ps = conn.prepareStatement(
-                    "UPDATE product_inventory SET on_hand = on_hand + ?, updated_at = ? WHERE product_id = ?")) {
-                int n = 0;
-                for (int p = 0; p < lastStock.length; p++) {
-                    int d = model.stock[p] - lastStock[p];
-                    if (d == 0) continue;
-                    ps.setInt(1, d);
-                    ps.setTimestamp(2, now);
-                    ps.setString(3, "product_" + p);
-                    ps.addBatch();
-                    n++;
+                try (PreparedStatement ps = c.prepareStatement(
+                        "UPDATE product_inventory SET on_hand = on_hand + ?, updated_at = ? WHERE product_id = ?")) {
+                    int n = 0;
+                    for (int p = 0; p < lastStock.length; p++) {
+                        int d = stockNow[p] - lastStock[p];
+                        if (d == 0) continue;
+                        ps.setInt(1, d);
+                        ps.setTimestamp(2, now);
+                        ps.setString(3, "product_" + p);
+                        ps.addBatch();
+                        n++;
+                    }
+                    if (n > 0) ps.executeBatch();
                 }
-                if (n > 0) ps.executeBatch();
-            }
-            conn.commit();
-            lastStock = model.stock.clone();
+                return null;
+            });
+            intervalSeq++;
+            System.arraycopy(newTotals, 0, totals, 0, 5);
+            lastStock = stockNow;
             java.util.Arrays.fill(interval, 0);
             intervalEvents = 0;
             rowsWritten++;
         }
 
         public void close() throws Exception {
+            Throwable failure = null;
             try {
-                if (conn != null && (intervalEvents > 0 || rowsWritten == 0)) flushInterval();
+                if (opened && (intervalEvents > 0 || rowsWritten == 0)) flushInterval();
+            } catch (Throwable t) {
+                failure = t;
+            }
+            try {
                 if (events && copier != null) {
-                    submitCopy();
+                    if (failure == null) submitCopy();
                     copier.shutdown();
                     copier.awaitTermination(10, TimeUnit.MINUTES);
                     checkCopy();
                 }
+            } catch (Throwable t) {
+                if (failure == null) failure = t;
             } finally {
-                if (conn != null) conn.close();
-                if (copyConn != null) copyConn.close();
+                main.drop();
+                copyLink.drop();
             }
+            if (failure instanceof Exception e) throw e;
+            if (failure instanceof Error e) throw e;
+        }
+
+        /** The summary's part: what was committed, and how often a lost connection was opened again. */
+        String line() {
+            String s = String.format(Locale.ROOT, "postgres: %,d totals rows", rowsWritten);
+            if (events) s += String.format(Locale.ROOT, ", %,d events copied", delivered());
+            if (reconnects.get() > 0) s += String.format(Locale.ROOT, ", %,d reconnects", reconnects.get());
+            return s;
         }
 
         public long delivered() {
@@ -1447,7 +1740,8 @@ class EStore implements Callable<Integer> {
             }
             if (s.writeToPostgres || cmd.pgEvents) {
                 Pg.Target t = cmd.pg.resolve(cmd.common.config());
-                PgSink p = new PgSink(t, model, s.dbUpdateInterval, cmd.pgEvents, shard[1] == 1 ? null : shard[0] + "/" + shard[1]);
+                PgSink p = new PgSink(t, model, s.dbUpdateInterval, cmd.pgEvents, shard[1] == 1 ? null : shard[0] + "/" + shard[1],
+                        cmd.pgRetryFor, cmd.common.quiet ? null : cmd.spec.commandLine().getErr());
                 sinks.add(p);
                 p.open(nowNanos);
             }
@@ -1544,8 +1838,7 @@ class EStore implements Callable<Integer> {
             long delivered = Long.MAX_VALUE;
             for (Sink k : sinks) {
                 if (k instanceof TinybirdSink t) st.sinkLines.addAll(t.lines());
-                if (k instanceof PgSink p) st.sinkLines.add(String.format(Locale.ROOT, "postgres: %,d totals rows%s", p.rowsWritten,
-                        p.events ? String.format(Locale.ROOT, ", %,d events copied", p.eventsCopied) : ""));
+                if (k instanceof PgSink p) st.sinkLines.add(p.line());
                 if (k instanceof PgSink p && !p.events) continue;
                 delivered = Math.min(delivered, k.delivered());
                 st.failed += k.failed();

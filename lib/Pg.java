@@ -290,6 +290,15 @@ public final class Pg {
         return DriverManager.getConnection(t.jdbcUrl(), t.props());
     }
 
+    /**
+     * A failure of the connection or the server rather than of the statement (restart, network, a terminated backend,
+     * too many connections, a serialization conflict): the transaction can be run again on a new connection.
+     */
+    public static boolean retryable(SQLException e) {
+        String st = e.getSQLState();
+        return st == null || st.startsWith("08") || st.startsWith("57P") || st.equals("53300") || st.equals("40001") || st.equals("40P01");
+    }
+
     /** A quoted SQL identifier: {@code "my ""table"""}. */
     public static String ident(String name) {
         return "\"" + name.replace("\"", "\"\"") + "\"";

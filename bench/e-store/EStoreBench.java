@@ -66,6 +66,7 @@ class EStoreBench {
 
     static EStore.Stats runEStore(Map<String, String> env, String... args) {
         EStore cmd = new EStore();
+        cmd.stdoutStream = null; // the output is captured through the PrintWriter
         cmd.common.config(Config.of(env, Path.of("/nonexistent"), null));
         StringWriter out = new StringWriter(), err = new StringWriter();
         int rc = new CommandLine(cmd).setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(args);
@@ -151,6 +152,7 @@ class EStoreBench {
 
     static List<byte[]> sampleLines(int n) {
         EStore cmd = new EStore();
+        cmd.stdoutStream = null; // the output is captured through the PrintWriter
         cmd.common.config(Config.of(Map.of(), Path.of("/nonexistent"), null));
         StringWriter out = new StringWriter();
         new CommandLine(cmd).setOut(new PrintWriter(out)).setErr(new PrintWriter(new StringWriter()))

@@ -28,6 +28,7 @@ class EStoreSinksTest {
 
     Result run(Map<String, String> env, java.util.function.Consumer<EStore> tune, String... args) {
         EStore cmd = new EStore();
+        cmd.stdoutStream = null; // the output is captured through the PrintWriter
         cmd.common.config(Config.of(env, tmp, null));
         if (tune != null) tune.accept(cmd);
         StringWriter out = new StringWriter(), err = new StringWriter();

@@ -30,6 +30,7 @@ class EStoreTest {
     /** Runs the command in-process with an empty environment (no token, no database settings). */
     Result run(String... args) {
         EStore cmd = new EStore();
+        cmd.stdoutStream = null; // the output is captured through the PrintWriter
         cmd.common.config(Config.of(Map.of(), tmp, null));
         StringWriter out = new StringWriter(), err = new StringWriter();
         int rc = new CommandLine(cmd).setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(args);
