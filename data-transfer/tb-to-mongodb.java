@@ -3,6 +3,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/Config.java
 //SOURCES ../lib/Json.java
+//SOURCES ../lib/NetErrors.java
 //SOURCES ../lib/Tinybird.java
 //SOURCES ../lib/Transfer.java
 //DEPS org.mongodb:mongodb-driver-sync:5.14.0
@@ -96,6 +97,9 @@ class TbToMongodb implements Callable<Integer> {
     public Integer call() {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
+            if (database != null) Transfer.name("--database", database);
+            if (collection != null) Transfer.name("--collection", collection);
+            Transfer.names("--key", key);
             Config cfg = common.config();
             String uri = connectionString != null ? connectionString : cfg.getOr("MONGODB_CONNECTION_STRING", "mongodb://localhost:27017");
             Config.registerSecret(uri);
