@@ -321,7 +321,18 @@ public final class Transfer {
      */
     public static int compare(Object a, Object b) {
         if (a instanceof Number x && b instanceof Number y) return toDecimal(x).compareTo(toDecimal(y));
-        if (a instanceof String x && b instanceof String y && sameShape(x, y)) return x.compareTo(y);
+        if (a instanceof String x && b instanceof String y) {
+            if (sameShape(x, y)) return x.compareTo(y);
+            // DateTime64 rows against a bound without a fraction (or the other way round)
+            if (x.length() > y.length() + 1 && isFraction(x, y.length()) && sameShape(x.substring(0, y.length()), y)) {
+                int k = x.substring(0, y.length()).compareTo(y);
+                return k != 0 ? k : zeros(x, y.length() + 1) ? 0 : 1;
+            }
+            if (y.length() > x.length() + 1 && isFraction(y, x.length()) && sameShape(y.substring(0, x.length()), x)) {
+                int k = x.compareTo(y.substring(0, x.length()));
+                return k != 0 ? k : zeros(y, x.length() + 1) ? 0 : -1;
+            }
+        }
         Object pa = parse(a), pb = parse(b);
         if (pa instanceof LocalDateTime x && pb instanceof LocalDateTime y) return x.compareTo(y);
         if (pa instanceof BigDecimal x && pb instanceof BigDecimal y) return x.compareTo(y);
@@ -342,6 +353,18 @@ public final class Transfer {
             if (dc != isDigit(d) || (!dc && c != d)) return false;
             if (c == '+' || (c == '-' && i > 7) || c == 'e' || c == 'E') return false;
         }
+        return true;
+    }
+
+    /** True when s from i on is a fraction of a second: a point and digits only. */
+    private static boolean isFraction(String s, int i) {
+        if (i < 19 || s.charAt(i) != '.' || s.charAt(i - 3) != ':') return false;
+        for (int j = i + 1; j < s.length(); j++) if (!isDigit(s.charAt(j))) return false;
+        return true;
+    }
+
+    private static boolean zeros(String s, int from) {
+        for (int j = from; j < s.length(); j++) if (s.charAt(j) != '0') return false;
         return true;
     }
 
@@ -801,7 +824,7 @@ public final class Transfer {
             while (!stop.get()) {
                 Page p = fetch(loValue, loInc, curHi);
                 List<Object[]> rows = within(p.rows(), loValue, loInc, curHi);
-                if (rows.isEmpty() && !p.rows().isEmpty()) refuseDroppedPage(p.rows(), loValue, loInc, curHi);
+                refuseIncomparable(p.rows(), rows.size(), loValue, loInc, curHi);
                 boolean full = p.rows().size() >= o.pageSize || p.rowsBeforeLimit() > p.rows().size();
                 if (!full) {
                     Object wm = curHi != null ? curHi : maxCursor(rows, loValue);
@@ -845,29 +868,41 @@ public final class Transfer {
         }
 
         /**
-         * The endpoint answered rows for [lo, hi] and the window filter dropped every one: fine for rows of the boundary
-         * just below lo (the endpoint's start may be exclusive or inclusive, so below(lo) .. lo come back), but any other
-         * row means the endpoint's cursor values and the window's bounds do not compare, and going on would move the
-         * watermark over rows never written. Stops before anything of the window is handed to the target.
+         * Rows the window filter dropped although they may belong to the window: their cursor values do not compare
+         * with the window's bounds as values (a timestamp bound and a value that is no timestamp, say), so the filter
+         * could only order them as text. Dropping them would move the watermark over rows never written; the run
+         * stops instead, before anything of the window is handed to the target. Rows that compare as values and fall
+         * outside are the endpoint's business (the boundary just below lo comes back by design) and stay dropped.
          */
-        private void refuseDroppedPage(List<Object[]> page, Object lo, boolean loInc, Object hi) {
+        private void refuseIncomparable(List<Object[]> page, int kept, Object lo, boolean loInc, Object hi) {
+            if (kept == page.size()) return;
             Object floor = lo == null ? null : below(lo);
             long outside = 0;
             Object example = null;
             for (Object[] r : page) {
                 Object c = r[cursorIdx];
                 if (c == null) continue;
+                boolean in = (lo == null || compare(c, lo) > 0 || (loInc && compare(c, lo) == 0)) && (hi == null || compare(c, hi) <= 0);
+                if (in) continue;
                 boolean boundary = lo != null && compare(c, floor) >= 0 && compare(c, lo) <= 0;
-                if (boundary) continue;
+                if (boundary && sameKind(c, lo)) continue;
+                if ((lo == null || sameKind(c, lo)) && (hi == null || sameKind(c, hi))) continue;
                 outside++;
                 if (example == null) example = c;
             }
             if (outside == 0) return;
             String window = o.cursor + (lo == null ? "" : (loInc ? " >= " : " > ") + text(lo)) + (lo != null && hi != null ? " and" : "")
                     + (hi == null ? "" : " <= " + text(hi));
-            throw new Cli.Failure(String.format(Locale.ROOT, "the endpoint returned %,d rows for the window %s and %,d of them "
-                    + "(e.g. %s = %s) are outside it by value: its %s values and the window's bounds do not compare; nothing of "
-                    + "the window was written and the watermark did not move", page.size(), window, outside, o.cursor, text(example), o.cursor));
+            throw new Cli.Failure(String.format(Locale.ROOT, "the endpoint returned %,d rows for the window %s (%,d of them in it) and %,d "
+                    + "(e.g. %s = %s) can't be placed by value: its %s values and the window's bounds are not the same kind of "
+                    + "timestamp, date or number; nothing of the window was written and the watermark did not move",
+                    page.size(), window, kept, outside, o.cursor, text(example), o.cursor));
+        }
+
+        /** True when both values parse to the same kind (timestamps and dates alike, numbers) or neither parses (text). */
+        private static boolean sameKind(Object a, Object b) {
+            Object pa = parse(a), pb = parse(b);
+            return pa == null ? pb == null : pb != null && pa.getClass() == pb.getClass();
         }
 
         private Object maxCursor(List<Object[]> rows, Object dflt) {
