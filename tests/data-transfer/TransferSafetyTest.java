@@ -195,6 +195,22 @@ class TransferSafetyTest {
     }
 
     @Test
+    void a401Or403FromTheSourceFailsAtOnceInOneLine() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            for (int status : new int[] {401, 403}) {
+                emu.faults().on("/v0/pipes/").failNext(1, TinybirdEmulator.Fault.status(status));
+                TbTransferTest.Result r = pg("--once", "--host", emu.url(), "--token", emu.adminToken(), "--url", db.libpqUri(),
+                        "--since", SINCE, "--until", "2023-05-02 00:00:00", "--retry-for", "30s");
+                assertEquals(1, r.exitCode(), r.err());
+                assertEquals(1, r.err().strip().lines().count(), "one line, no retries: " + r.err());
+                assertTrue(r.err().contains("answered " + status), r.err());
+                emu.faults().clear();
+            }
+        }
+    }
+
+    @Test
     void anUnknownDatabaseHostFailsAtOnceInOneLine() throws Exception {
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
             long t0 = System.nanoTime();
@@ -221,7 +237,7 @@ class TransferSafetyTest {
     @Test
     void commitsLostByTheDatabaseAreWrittenAgainAndCountedOnce(@TempDir Path dir) throws Exception {
         Pg.Target db = TestServices.newDatabase();
-        String until = "2023-05-11 00:00:00"; // 10,440 rows
+        String until = "2023-05-11 00:00:00"; // 10,614 rows
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
             TbTransferTest.flakyReports(emu, 0, 0, 100);
             Path log = dir.resolve("log.txt");
