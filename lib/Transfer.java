@@ -170,11 +170,13 @@ public final class Transfer {
         public int pageSize;
 
         @Option(names = "--since", paramLabel = "VALUE",
-                description = "Start from this cursor value (inclusive) when neither --state nor the target has a resume point.")
+                description = "Start from this cursor value (inclusive) when neither --state nor the target has a resume point: a timestamp "
+                        + "(2024-04-29 16:00:00, 2024-04-29T16:00:00Z, with an offset: taken to UTC), a date (2024-04-29) or a number.")
         public String since;
 
         @Option(names = "--until", paramLabel = "VALUE", defaultValue = "now",
-                description = "Window end: 'now' (UTC now minus --lag, as YYYY-MM-DD HH:MM:SS), 'none' (no end; numeric cursors), or a value.")
+                description = "Window end: 'now' (UTC now minus --lag, as YYYY-MM-DD HH:MM:SS), 'none' (no end; numeric cursors), "
+                        + "or a timestamp, date or number as --since takes.")
         public String until;
 
         @Option(names = "--lag", paramLabel = "DURATION", defaultValue = "0s", converter = Cli.DurationConverter.class,
@@ -341,8 +343,8 @@ public final class Transfer {
 
     /**
      * True when text order is value order: same length, digits in the same places, the same other characters, no
-     * sign in front, no exponent and no UTC offset (values at different offsets can share a shape). The common case (rows of one
-     * endpoint against a bound in the same form) stays a plain string comparison.
+     * sign in front, no exponent and no UTC offset (values at different offsets can share a shape). The common case
+     * (rows of one endpoint against a bound in the same form) stays a plain string comparison.
      */
     static boolean sameShape(String x, String y) {
         int n = x.length();
@@ -378,8 +380,9 @@ public final class Transfer {
     private static final java.util.regex.Pattern NUMBER = java.util.regex.Pattern.compile("[+-]?(\\d+(\\.\\d*)?|\\.\\d+)([eE][+-]?\\d+)?");
 
     /**
-     * A cursor value as what it is: a timestamp as a UTC LocalDateTime, a date as a LocalDate, a number as a
-     * BigDecimal; null when it is none of these (a date like 2023-13-45 is none).
+     * A cursor value as what it is: a timestamp as a UTC LocalDateTime, a date as the LocalDateTime of its midnight
+     * (so dates and timestamps order together), a number as a BigDecimal; null when it is none of these (2023-13-45
+     * is none).
      */
     static Object parse(Object v) {
         if (v == null) return null;
