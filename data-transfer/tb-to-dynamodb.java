@@ -3,6 +3,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/Config.java
 //SOURCES ../lib/Json.java
+//SOURCES ../lib/NetErrors.java
 //SOURCES ../lib/Dynamo.java
 //SOURCES ../lib/Tinybird.java
 //SOURCES ../lib/Transfer.java
@@ -102,6 +103,10 @@ class TbToDynamodb implements Callable<Integer> {
             PrintWriter err = spec.commandLine().getErr();
             Config cfg = common.config();
             if (writers < 1) throw Cli.usage("--writers must be at least 1");
+            if (table != null) Transfer.name("--table", table);
+            Transfer.name("--partition-key", partitionKey);
+            Transfer.name("--sort-key", sortKey);
+            if (stateTable != null) Transfer.name("--state-table", stateTable);
             String t = table != null ? table : cfg.getOr("DYNAMODB_TABLE_NAME", "weather_reports");
             Tinybird.Client client = Tinybird.connect(tbHost, tbRegion, tbToken, insecure, cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
             Transfer.Source source = Transfer.tinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);

@@ -3,6 +3,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/Config.java
 //SOURCES ../lib/Json.java
+//SOURCES ../lib/NetErrors.java
 //SOURCES ../lib/Tinybird.java
 //SOURCES ../lib/Transfer.java
 //DEPS org.mongodb:mongodb-driver-sync:5.14.0
@@ -45,6 +46,8 @@ import com.mongodb.client.model.ReplaceOneModel;
 import com.mongodb.client.model.ReplaceOptions;
 import com.mongodb.client.model.Sorts;
 import com.mongodb.client.model.WriteModel;
+import com.mongodb.event.ConnectionClosedEvent;
+import com.mongodb.event.ConnectionPoolListener;
 import com.mongodb.bulk.BulkWriteResult;
 import org.bson.Document;
 import org.bson.types.Decimal128;
@@ -96,6 +99,9 @@ class TbToMongodb implements Callable<Integer> {
     public Integer call() {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
+            if (database != null) Transfer.name("--database", database);
+            if (collection != null) Transfer.name("--collection", collection);
+            Transfer.names("--key", key);
             Config cfg = common.config();
             String uri = connectionString != null ? connectionString : cfg.getOr("MONGODB_CONNECTION_STRING", "mongodb://localhost:27017");
             Config.registerSecret(uri);
@@ -120,6 +126,10 @@ class TbToMongodb implements Callable<Integer> {
         private final PrintWriter err;
         private String[] names;
         private String[] kinds; // datetime, date, decimal, float, other
+        /** A connection was closed (a server restart, a failover, a network cut): check what the collection holds. */
+        private volatile boolean reconnected;
+        /** The largest cursor value written (as resume() reads it back), to this process's knowledge. */
+        private Object known;
 
         MongoTarget(String uri, String database, String collection, List<String> key, Duration retryFor, PrintWriter err) {
             ConnectionString cs;
@@ -128,8 +138,16 @@ class TbToMongodb implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw Cli.usage("not a MongoDB connection string: " + Config.redact(uri) + " (" + Config.redact(e.getMessage()) + ")");
             }
+            // the driver reconnects (and may retry a write) by itself: a closed connection is the sign to look
+            ConnectionPoolListener closed = new ConnectionPoolListener() {
+                @Override
+                public void connectionClosed(ConnectionClosedEvent event) {
+                    reconnected = true;
+                }
+            };
             this.client = MongoClients.create(MongoClientSettings.builder().applyConnectionString(cs)
-                    .applyToClusterSettings(b -> b.serverSelectionTimeout(10, java.util.concurrent.TimeUnit.SECONDS)).build());
+                    .applyToClusterSettings(b -> b.serverSelectionTimeout(10, java.util.concurrent.TimeUnit.SECONDS))
+                    .applyToConnectionPoolSettings(b -> b.addConnectionPoolListener(closed)).build());
             this.coll = client.getDatabase(database).getCollection(collection);
             this.where = "collection " + database + "." + collection;
             this.key = List.copyOf(key);
@@ -160,6 +178,11 @@ class TbToMongodb implements Callable<Integer> {
                 try {
                     return work.run();
                 } catch (MongoSocketException | MongoTimeoutException e) {
+                    String permanent = NetErrors.permanent(e);
+                    if (permanent != null) {
+                        throw new Cli.Failure("cannot reach MongoDB while " + what + ": " + permanent.replace(NetErrors.TRUST_HINT,
+                                "trust its CA in the JVM's trust store (-Djavax.net.ssl.trustStore=FILE)"), e);
+                    }
                     if (System.nanoTime() > deadline) throw new Cli.Failure("MongoDB unreachable while " + what + ": " + Config.redact(e.getMessage()), e);
                     err.println("tb-to-mongodb: " + what + ": " + Config.redact(e.getMessage()) + "; retrying in " + backoff + " ms");
                     err.flush();
@@ -172,13 +195,37 @@ class TbToMongodb implements Callable<Integer> {
         @Override
         public Optional<Transfer.Resume> resume(String job, String cursor) throws Exception {
             return withRetry("reading the resume point", () -> {
-                Document d = coll.find().sort(Sorts.descending(cursor)).projection(new Document(cursor, 1)).limit(1).first();
-                if (d == null || d.get(cursor) == null) return Optional.<Transfer.Resume>empty();
-                Object v = d.get(cursor);
-                Object value = v instanceof Date t ? TS.format(LocalDateTime.ofInstant(t.toInstant(), ZoneOffset.UTC))
-                        : v instanceof Decimal128 x ? x.bigDecimalValue() : v instanceof Number n ? new BigDecimal(n.toString()) : v.toString();
+                Object value = maxCursor(cursor);
+                known = value;
+                if (value == null) return Optional.<Transfer.Resume>empty();
                 return Optional.of(new Transfer.Resume(value, true, "max(" + cursor + ") of " + where));
             });
+        }
+
+        /** The collection's largest cursor value, as a cursor value (timestamps as the endpoint writes them), or null. */
+        private Object maxCursor(String cursor) {
+            Document d = coll.find().sort(Sorts.descending(cursor)).projection(new Document(cursor, 1)).limit(1).first();
+            return d == null ? null : cursorValue(d.get(cursor));
+        }
+
+        static Object cursorValue(Object v) {
+            if (v == null) return null;
+            return v instanceof Date t ? TS.format(LocalDateTime.ofInstant(t.toInstant(), ZoneOffset.UTC))
+                    : v instanceof Decimal128 x ? x.bigDecimalValue() : v instanceof Number n ? new BigDecimal(n.toString()) : v.toString();
+        }
+
+        /**
+         * After a reconnect the collection may hold less than the server acknowledged (a failover to a secondary that
+         * had not the writes yet, a crash before the journal was flushed): a max cursor behind the one written means
+         * lost writes, and the engine reads them again (Transfer.Rewind).
+         */
+        private void checkAfterReconnect(String cursor) throws Transfer.Rewind {
+            reconnected = false;
+            Object now = maxCursor(cursor);
+            if (known != null && (now == null || Transfer.compare(now, known) < 0)) {
+                throw new Transfer.Rewind("after reconnecting, the max " + cursor + " of " + where + " is " + (now == null ? "none" : Transfer.text(now))
+                        + ", behind " + Transfer.text(known) + " written before: MongoDB lost writes it had acknowledged");
+            }
         }
 
         @Override
@@ -285,6 +332,7 @@ class TbToMongodb implements Callable<Integer> {
                 ops.add(new ReplaceOneModel<>(filter, doc, upsert));
             }
             BulkWriteResult res = withRetry("writing a batch", () -> {
+                if (reconnected) checkAfterReconnect(cursor);
                 try {
                     return coll.bulkWrite(ops, new BulkWriteOptions().ordered(true));
                 } catch (MongoBulkWriteException e) {
@@ -292,6 +340,11 @@ class TbToMongodb implements Callable<Integer> {
                             + (e.getWriteErrors().isEmpty() ? e.getMessage() : e.getWriteErrors().get(0).getMessage()), e);
                 }
             });
+            int ci = java.util.Arrays.asList(names).indexOf(cursor);
+            if (ci >= 0) { // rows come in cursor order: the last one is the largest
+                Object last = cursorValue(bson(ci, batch.rows().get(batch.rows().size() - 1)[ci]));
+                if (last != null && (known == null || Transfer.compare(last, known) > 0)) known = last;
+            }
             c.inserted = res.getUpserts().size();
             c.updated = res.getModifiedCount();
             c.skipped = res.getMatchedCount() - res.getModifiedCount();

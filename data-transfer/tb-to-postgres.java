@@ -4,6 +4,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/Config.java
 //SOURCES ../lib/Json.java
+//SOURCES ../lib/NetErrors.java
 //SOURCES ../lib/Pg.java
 //SOURCES ../lib/Tinybird.java
 //SOURCES ../lib/Transfer.java
@@ -81,6 +82,9 @@ class TbToPostgres implements Callable<Integer> {
     public Integer call() {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
+            Transfer.name("--table", table);
+            Transfer.name("--state-table", stateTable);
+            Transfer.names("--key", key);
             Config cfg = common.config();
             Tinybird.Client client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
             Transfer.Source source = Transfer.tinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
@@ -104,6 +108,11 @@ class TbToPostgres implements Callable<Integer> {
         private String upsertSql;
         private boolean tempReady;
         private boolean optimistic = true;
+        private boolean connectedBefore;
+        /** A new connection replaced a lost one: the database is asked what it holds before the next batch. */
+        private boolean verify;
+        /** The job's watermark as transfer_state last held it to this process's knowledge (read or committed). */
+        private Object known;
 
         PgTarget(Pg.Target db, String table, List<String> key, String stateTable, Duration retryFor, PrintWriter err) {
             this.db = db;
@@ -130,6 +139,8 @@ class TbToPostgres implements Callable<Integer> {
                 conn = Pg.connect(db);
                 conn.setAutoCommit(false);
                 tempReady = false;
+                if (connectedBefore) verify = true;
+                connectedBefore = true;
             }
             return conn;
         }
@@ -145,10 +156,35 @@ class TbToPostgres implements Callable<Integer> {
             conn = null;
         }
 
-        /** A connection-level failure (server restart, network): the batch can be retried on a new connection. */
+        /**
+         * A connection-level failure (server restart, network): the batch can be retried on a new connection. Not an
+         * untrusted certificate or an unknown host (see NetErrors), a refused login, a missing database or a denied
+         * permission: they fail the same way every time.
+         */
         static boolean retryable(SQLException e) {
+            if (NetErrors.permanent(e) != null) return false;
             String st = e.getSQLState();
             return st == null || st.startsWith("08") || st.startsWith("57P") || st.equals("53300") || st.equals("40001") || st.equals("40P01");
+        }
+
+        /** What an error no retry fixes means and how to fix it, in one line; null for other errors. */
+        String permanentReason(SQLException e) {
+            String first = Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
+            String net = NetErrors.permanent(e);
+            if (net != null) {
+                return "cannot connect to PostgreSQL at " + db + ": " + net.replace(NetErrors.TRUST_HINT,
+                        "trust its CA with sslrootcert=FILE in --url (or PGSSLROOTCERT=FILE)");
+            }
+            String st = String.valueOf(e.getSQLState());
+            if (st.equals("28P01") || st.equals("28000")) {
+                return "PostgreSQL at " + db + " refused the login (" + first + "): check the user and password (--url, PGUSER, PGPASSWORD)";
+            }
+            if (st.equals("3D000")) return "PostgreSQL at " + db + ": " + first + " (check the database name in --url or PGDATABASE)";
+            if (st.equals("42501")) {
+                return "PostgreSQL at " + db + ": " + first + " (grant the user the rights it needs on " + table + " and " + stateTable
+                        + ", or use --table / --state-table in a schema it may write)";
+            }
+            return null;
         }
 
         private interface SqlWork<T> {
@@ -164,12 +200,15 @@ class TbToPostgres implements Callable<Integer> {
                     T r = work.run(conn());
                     conn.commit();
                     return r;
-                } catch (SQLException e) {
+                } catch (Exception x) {
                     try {
                         if (conn != null && !conn.isClosed()) conn.rollback();
                     } catch (SQLException ignored) {
                         // the connection is gone
                     }
+                    if (!(x instanceof SQLException e)) throw x;
+                    String permanent = permanentReason(e);
+                    if (permanent != null) throw new Cli.Failure(permanent, e);
                     if (!retryable(e) || System.nanoTime() > deadline) throw e;
                     dropConnection();
                     err.println("tb-to-postgres: " + what + ": " + Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse(""))
@@ -190,11 +229,13 @@ class TbToPostgres implements Callable<Integer> {
                         ps.setString(2, table);
                         try (ResultSet rs = ps.executeQuery()) {
                             if (rs.next() && rs.getString(1) != null) {
+                                known = rs.getString(1);
                                 return Optional.of(new Transfer.Resume(rs.getString(1), false, "state in " + stateTable));
                             }
                         }
                     }
                 }
+                known = null;
                 if (exists(c, table)) {
                     try (Statement st = c.createStatement();
                          ResultSet rs = st.executeQuery("SELECT max(" + Pg.ident(cursor) + ")::text FROM " + Pg.qualified(table))) {
@@ -335,7 +376,8 @@ class TbToPostgres implements Callable<Integer> {
         @Override
         public Transfer.Counts write(String job, String cursor, Transfer.Batch batch) throws Exception {
             List<Object[]> data = batch.rows();
-            return withRetry("writing a batch", c -> {
+            Transfer.Counts written = withRetry("writing a batch", c -> {
+                if (verify) checkAfterReconnect(c, job);
                 if (!tempReady) {
                     try (Statement st = c.createStatement()) {
                         st.execute("CREATE TEMP TABLE IF NOT EXISTS transfer_batch (LIKE " + Pg.qualified(table) + ") ON COMMIT DELETE ROWS");
@@ -385,6 +427,35 @@ class TbToPostgres implements Callable<Integer> {
                 }
                 return counts;
             });
+            if (batch.watermark() != null) known = batch.watermark();
+            return written;
+        }
+
+        /**
+         * After a reconnect the database may hold less than it confirmed (a crash with synchronous_commit=off, a
+         * failover to a lagging replica): its table must still be there, and a watermark behind the one known to be
+         * committed means batches were lost, so the engine reads them again (Transfer.Rewind).
+         */
+        private void checkAfterReconnect(Connection c, String job) throws Exception {
+            if (!exists(c, table)) {
+                throw new Cli.Failure("after reconnecting to PostgreSQL, table " + table + " is gone (with the rows written to it): restore it, "
+                        + "or delete the row of job '" + job + "' from " + stateTable + " and run again to copy from --since");
+            }
+            String now = null;
+            if (exists(c, stateTable)) {
+                try (PreparedStatement ps = c.prepareStatement("SELECT watermark FROM " + Pg.qualified(stateTable) + " WHERE job = ? AND target = ?")) {
+                    ps.setString(1, job);
+                    ps.setString(2, table);
+                    try (ResultSet rs = ps.executeQuery()) {
+                        if (rs.next()) now = rs.getString(1);
+                    }
+                }
+            }
+            verify = false;
+            if (known != null && (now == null || Transfer.compare(now, known) < 0)) {
+                throw new Transfer.Rewind("after reconnecting, " + stateTable + " holds " + (now == null ? "no watermark" : "watermark " + now)
+                        + " for job '" + job + "', behind " + Transfer.text(known) + " committed before: PostgreSQL lost commits it had confirmed");
+            }
         }
 
         /**

@@ -3,6 +3,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/Config.java
 //SOURCES ../lib/Json.java
+//SOURCES ../lib/NetErrors.java
 //SOURCES ../lib/Tinybird.java
 //SOURCES ../lib/Transfer.java
 //DESCRIPTION Copies the rows of a Tinybird API Endpoint into a Tinybird data source (same or another workspace),
@@ -80,6 +81,8 @@ class TbToTinybird implements Callable<Integer> {
             PrintWriter err = spec.commandLine().getErr();
             Config cfg = common.config();
             if (!via.equals("events") && !via.equals("datasources")) throw Cli.usage("--via must be events or datasources, not '" + via + "'");
+            Transfer.name("--datasource", datasource);
+            Transfer.names("--key", key);
             Tinybird.Client source = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
             String th = targetHost != null ? targetHost : cfg.get("TINYBIRD_TARGET_HOST").orElse(source.host());
             Tinybird.Client target = Tinybird.connect(th, null, targetToken, tinybird.insecure, cfg, "TINYBIRD_TARGET_TOKEN", "TINYBIRD_TOKEN");

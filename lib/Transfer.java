@@ -1,6 +1,7 @@
 //SOURCES Cli.java
 //SOURCES Config.java
 //SOURCES Json.java
+//SOURCES NetErrors.java
 //SOURCES Tinybird.java
 
 import java.io.BufferedWriter;
@@ -88,6 +89,16 @@ public final class Transfer {
         }
     }
 
+    /**
+     * Thrown by a target's write when, after reconnecting, its database holds less than it had confirmed (a lost
+     * commit): the engine reads the source again from the target's resume point. The message says what was found.
+     */
+    public static final class Rewind extends Exception {
+        public Rewind(String message) {
+            super(message);
+        }
+    }
+
     /** A batch: rows in ascending cursor order, and the watermark they complete. */
     public record Batch(List<Column> meta, List<Object[]> rows, Object watermark) {}
 
@@ -159,11 +170,13 @@ public final class Transfer {
         public int pageSize;
 
         @Option(names = "--since", paramLabel = "VALUE",
-                description = "Start from this cursor value (inclusive) when neither --state nor the target has a resume point.")
+                description = "Start from this cursor value (inclusive) when neither --state nor the target has a resume point: a timestamp "
+                        + "(2024-04-29 16:00:00, 2024-04-29T16:00:00Z, with an offset: taken to UTC), a date (2024-04-29) or a number.")
         public String since;
 
         @Option(names = "--until", paramLabel = "VALUE", defaultValue = "now",
-                description = "Window end: 'now' (UTC now minus --lag, as YYYY-MM-DD HH:MM:SS), 'none' (no end; numeric cursors), or a value.")
+                description = "Window end: 'now' (UTC now minus --lag, as YYYY-MM-DD HH:MM:SS), 'none' (no end; numeric cursors), "
+                        + "or a timestamp, date or number as --since takes.")
         public String until;
 
         @Option(names = "--lag", paramLabel = "DURATION", defaultValue = "0s", converter = Cli.DurationConverter.class,
@@ -221,7 +234,28 @@ public final class Transfer {
             for (String p : params) {
                 if (p.indexOf('=') <= 0) throw Cli.usage("--param expects NAME=VALUE, not '" + p + "'");
             }
+            name("--pipe", pipe);
+            name("--cursor", cursor);
+            name("--start-param", startParam);
+            name("--end-param", endParam);
+            if (limitParam != null) name("--limit-param", limitParam);
+            if (job != null) name("--job", job);
+            if (since != null) since = normalizeOption("--since", since);
+            if (until != null && !until.equals("now") && !until.equals("none")) until = normalizeOption("--until", until);
         }
+    }
+
+    /** Refuses an empty or blank name (a table, column, key...) with a usage error naming the option; returns it. */
+    public static String name(String option, String value) {
+        if (value == null || value.isBlank()) throw Cli.usage(option + " must not be empty");
+        return value;
+    }
+
+    /** As {@link #name(String, String)} for each of a list (--key a,b); the list must not be empty either. */
+    public static List<String> names(String option, List<String> values) {
+        if (values == null || values.isEmpty()) throw Cli.usage(option + " needs at least one name");
+        for (String v : values) name(option, v);
+        return values;
     }
 
     // ------------------------------------------------------------------ the Tinybird source
@@ -230,7 +264,8 @@ public final class Transfer {
      * A Tinybird API Endpoint as a source, through the lib/ endpoint reader. 429, 5xx, a refused connection and an
      * answer cut short are retried with exponential backoff (200 ms x 2^n, capped at 10 s, with jitter) for up to
      * retryFor, waiting instead as long as a 429 or 503 asks (Retry-After, for a 429 else X-RateLimit-Reset; 50 ms to
-     * 60 s); other errors (403, 404, 400: a bad token, pipe or parameter) stop at once.
+     * 60 s); other errors (401, 403, 404, 400: a bad token, pipe or parameter) stop at once, and so do network errors
+     * no retry can fix (an untrusted certificate, a failed TLS handshake, an unknown host: see NetErrors).
      */
     public static Source tinybirdSource(Tinybird.Client client, String pipe, Duration retryFor, PrintWriter err, boolean quiet) {
         return params -> {
@@ -255,6 +290,10 @@ public final class Transfer {
                     if (asked) wait = Math.max(50, Math.min(e.retryAfterMillis, 60_000)); // the server's Retry-After (or rate-limit reset)
                     if (!quiet) err.println("source: " + e.getMessage() + "; retrying in " + wait + " ms" + (asked ? " (as the server asked)" : ""));
                 } catch (Cli.Failure e) {
+                    String permanent = NetErrors.permanent(e);
+                    if (permanent != null) {
+                        throw new Cli.Failure("cannot read from Tinybird at " + Config.redact(client.host()) + ": " + permanent, e);
+                    }
                     if (!(e.getCause() instanceof IOException) || System.nanoTime() > deadline) throw e;
                     if (!quiet) err.println("source: " + e.getMessage() + "; retrying in " + wait + " ms");
                 }
@@ -277,10 +316,122 @@ public final class Transfer {
 
     // ------------------------------------------------------------------ cursor values
 
-    /** Orders cursor values: numbers numerically, everything else as text (same-format timestamps sort as text). */
+    /**
+     * Orders cursor values by what they are: numbers numerically, timestamps (any ISO 8601 form: T or space,
+     * optional fraction, Z or an offset, taken to UTC) and dates in time, other text as text. Text alone would put
+     * "2024-04-29 16:05:00" before "2024-04-29T16:00:00Z" (' ' sorts before 'T') and drop every row of a window.
+     */
     public static int compare(Object a, Object b) {
         if (a instanceof Number x && b instanceof Number y) return toDecimal(x).compareTo(toDecimal(y));
+        if (a instanceof String x && b instanceof String y) {
+            if (sameShape(x, y)) return x.compareTo(y);
+            // DateTime64 rows against a bound without a fraction (or the other way round)
+            if (x.length() > y.length() + 1 && isFraction(x, y.length()) && sameShape(x.substring(0, y.length()), y)) {
+                int k = x.substring(0, y.length()).compareTo(y);
+                return k != 0 ? k : zeros(x, y.length() + 1) ? 0 : 1;
+            }
+            if (y.length() > x.length() + 1 && isFraction(y, x.length()) && sameShape(y.substring(0, x.length()), x)) {
+                int k = x.compareTo(y.substring(0, x.length()));
+                return k != 0 ? k : zeros(y, x.length() + 1) ? 0 : -1;
+            }
+        }
+        Object pa = parse(a), pb = parse(b);
+        if (pa instanceof LocalDateTime x && pb instanceof LocalDateTime y) return x.compareTo(y);
+        if (pa instanceof BigDecimal x && pb instanceof BigDecimal y) return x.compareTo(y);
         return text(a).compareTo(text(b));
+    }
+
+    /**
+     * True when text order is value order: same length, digits in the same places, the same other characters, no
+     * sign in front, no exponent and no UTC offset (values at different offsets can share a shape). The common case
+     * (rows of one endpoint against a bound in the same form) stays a plain string comparison.
+     */
+    static boolean sameShape(String x, String y) {
+        int n = x.length();
+        if (n != y.length() || n == 0 || !isDigit(x.charAt(0)) || !isDigit(y.charAt(0))) return false;
+        for (int i = 1; i < n; i++) {
+            char c = x.charAt(i), d = y.charAt(i);
+            boolean dc = isDigit(c);
+            if (dc != isDigit(d) || (!dc && c != d)) return false;
+            if (c == '+' || (c == '-' && i > 7) || c == 'e' || c == 'E') return false;
+        }
+        return true;
+    }
+
+    /** True when s from i on is a fraction of a second: a point and digits only. */
+    private static boolean isFraction(String s, int i) {
+        if (i < 19 || s.charAt(i) != '.' || s.charAt(i - 3) != ':') return false;
+        for (int j = i + 1; j < s.length(); j++) if (!isDigit(s.charAt(j))) return false;
+        return true;
+    }
+
+    private static boolean zeros(String s, int from) {
+        for (int j = from; j < s.length(); j++) if (s.charAt(j) != '0') return false;
+        return true;
+    }
+
+    private static boolean isDigit(char c) {
+        return c >= '0' && c <= '9';
+    }
+
+    private static final java.util.regex.Pattern TIMESTAMP = java.util.regex.Pattern.compile(
+            "(\\d{4}-\\d{2}-\\d{2})[T ](\\d{2}:\\d{2}(?::\\d{2}(?:[.,]\\d{1,9})?)?)\\s*(Z|z|UTC|[+-]\\d{2}(?::?\\d{2})?)?");
+    private static final java.util.regex.Pattern DATE = java.util.regex.Pattern.compile("\\d{4}-\\d{2}-\\d{2}");
+    private static final java.util.regex.Pattern NUMBER = java.util.regex.Pattern.compile("[+-]?(\\d+(\\.\\d*)?|\\.\\d+)([eE][+-]?\\d+)?");
+
+    /**
+     * A cursor value as what it is: a timestamp as a UTC LocalDateTime, a date as the LocalDateTime of its midnight
+     * (so dates and timestamps order together), a number as a BigDecimal; null when it is none of these (2023-13-45
+     * is none).
+     */
+    static Object parse(Object v) {
+        if (v == null) return null;
+        if (v instanceof Number n) return toDecimal(n);
+        String s = text(v).strip();
+        try {
+            java.util.regex.Matcher m = TIMESTAMP.matcher(s);
+            if (m.matches()) {
+                String time = m.group(2).replace(',', '.');
+                LocalDateTime t = LocalDateTime.of(java.time.LocalDate.parse(m.group(1)), java.time.LocalTime.parse(time));
+                String z = m.group(3);
+                if (z != null && !z.equalsIgnoreCase("Z") && !z.equals("UTC")) {
+                    String off = z.length() == 3 ? z + ":00" : z.length() == 5 ? z.substring(0, 3) + ":" + z.substring(3) : z;
+                    t = t.atOffset(ZoneOffset.of(off)).withOffsetSameInstant(ZoneOffset.UTC).toLocalDateTime();
+                }
+                return t;
+            }
+            if (DATE.matcher(s).matches()) return java.time.LocalDate.parse(s).atStartOfDay();
+            if (NUMBER.matcher(s).matches()) return new BigDecimal(s);
+        } catch (java.time.DateTimeException | NumberFormatException e) {
+            return null;
+        }
+        return null;
+    }
+
+    /** The forms --since and --until accept, for their usage error. */
+    static final String VALUE_FORMS = "a timestamp (2024-04-29 16:00:00, 2024-04-29T16:00:00Z, 2024-04-29T18:00:00+02:00), "
+            + "a date (2024-04-29) or a number";
+
+    /**
+     * An option's cursor value in the form endpoints take: timestamps as "yyyy-MM-dd HH:mm:ss" in UTC (a fraction
+     * kept when there is one), dates and numbers as given; anything else is a usage error naming the option.
+     */
+    static String normalizeOption(String option, String value) {
+        String s = value == null ? "" : value.strip();
+        if (!s.isEmpty()) {
+            if (DATE.matcher(s).matches() && parse(s) != null) return s;
+            if (NUMBER.matcher(s).matches()) return new BigDecimal(s).toPlainString();
+            if (parse(s) instanceof LocalDateTime t) return timestamp(t);
+        }
+        throw Cli.usage(option + " '" + value + "' is not " + VALUE_FORMS);
+    }
+
+    /** A stored watermark or resume value in the endpoint's form (a timestamp stored in another ISO form included). */
+    static Object normalizeStored(Object v) {
+        if (v instanceof String s && !DATE.matcher(s).matches() && TIMESTAMP.matcher(s.strip()).matches() && parse(s) instanceof LocalDateTime t) {
+            return timestamp(t);
+        }
+        return v;
     }
 
     static BigDecimal toDecimal(Number n) {
@@ -297,9 +448,8 @@ public final class Transfer {
 
     /** A timestamp cursor value plus d, or null when v is not a timestamp. */
     static Object plus(Object v, Duration d) {
-        String s = text(v);
-        if (!s.matches("\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}:\\d{2}.*")) return null;
-        return timestamp(LocalDateTime.parse(s.substring(0, 10) + "T" + s.substring(11, 19)).plus(d));
+        if (v instanceof Number || !(v instanceof String s) || !TIMESTAMP.matcher(s.strip()).matches()) return null;
+        return parse(s) instanceof LocalDateTime t ? timestamp(t.plus(d)) : null;
     }
 
     /**
@@ -308,18 +458,19 @@ public final class Transfer {
      */
     public static Object below(Object v) {
         if (v instanceof Number n) return toDecimal(n).subtract(BigDecimal.ONE);
-        String s = text(v);
-        if (s.matches("\\d{4}-\\d{2}-\\d{2}[ T]\\d{2}:\\d{2}:\\d{2}.*")) {
-            return timestamp(LocalDateTime.parse(s.substring(0, 10) + "T" + s.substring(11, 19)).minusSeconds(1));
-        }
-        if (s.matches("\\d{4}-\\d{2}-\\d{2}")) return java.time.LocalDate.parse(s).minusDays(1).toString();
-        if (s.matches("-?\\d+(\\.\\d+)?")) return new BigDecimal(s).subtract(BigDecimal.ONE).toPlainString();
-        return v; // text cursors: the endpoint must treat start as inclusive
+        String s = text(v).strip();
+        Object p = parse(s);
+        if (p == null) return v; // text cursors: the endpoint must treat start as inclusive
+        if (DATE.matcher(s).matches()) return ((LocalDateTime) p).toLocalDate().minusDays(1).toString();
+        if (p instanceof LocalDateTime t) return TS.format(t.minusSeconds(1)); // the fraction dropped: still below v
+        return ((BigDecimal) p).subtract(BigDecimal.ONE).toPlainString();
     }
 
-    /** ClickHouse DateTime text for an instant (UTC). */
+    /** ClickHouse DateTime text for an instant (UTC); a fraction of a second, when there is one, as DateTime64 writes it. */
     public static String timestamp(LocalDateTime t) {
-        return TS.format(t);
+        if (t.getNano() == 0) return TS.format(t);
+        String f = String.format(Locale.ROOT, "%09d", t.getNano()).replaceFirst("0+$", "");
+        return TS.format(t) + "." + f;
     }
 
     // ------------------------------------------------------------------ type mapping
@@ -415,6 +566,11 @@ public final class Transfer {
         private final Totals totals = new Totals();
         private List<Column> meta;
         private boolean prepared;
+        /** What each flush of this run added to the totals, newest last: a rewind takes the lost ones out again. */
+        private final Deque<Flushed> history = new ArrayDeque<>();
+        private static final int MAX_HISTORY = 10_000;
+
+        private record Flushed(Object watermark, long read, Counts counts) {}
         private int cursorIdx = -1;
         private int[] keyIdx;
         private BufferedWriter rejects;
@@ -458,7 +614,16 @@ public final class Transfer {
                     Totals before = o.once ? null : copy(totals);
                     long t0 = System.nanoTime();
                     // --window: consecutive sub-windows, oldest first, read ahead of the writes (one pipeline)
-                    Object reached = syncWindow(lo, hi);
+                    Object reached;
+                    for (int rewinds = 0; ; rewinds++) {
+                        try {
+                            reached = syncWindow(lo, hi);
+                            break;
+                        } catch (Rewind r) {
+                            if (rewinds >= 10) throw new Cli.Failure(r.getMessage() + ", again after 10 rewinds: giving up");
+                            lo = rewind(r);
+                        }
+                    }
                     if (reached != null) lo = new Resume(reached, false, "watermark");
                     if (before != null && !quiet) roundLine(round, before, Duration.ofNanos(System.nanoTime() - t0));
                     if (o.once || stop.get()) break;
@@ -468,6 +633,38 @@ public final class Transfer {
                 if (rejects != null) rejects.close();
             }
             return totals;
+        }
+
+        /**
+         * The target lost commits it had confirmed (a database crash with synchronous_commit=off, a failover to a lagging
+         * replica): the database, not memory, says what is there. Takes the resume point from the target again (else
+         * --since, else the beginning), takes the flushes above it out of the totals (their rows are read and written
+         * again, and counted then), drops the --state file (it is ahead) and has the target prepared again.
+         */
+        private Resume rewind(Rewind r) throws Exception {
+            Optional<Resume> t = target.resume(o.job(), o.cursor);
+            Resume back = t.isPresent() ? new Resume(normalizeStored(t.get().value()), t.get().inclusive(), t.get().from())
+                    : o.since != null ? new Resume(o.since, true, "--since") : null;
+            for (java.util.Iterator<Flushed> it = history.descendingIterator(); it.hasNext(); ) {
+                Flushed f = it.next();
+                if (back != null && compare(f.watermark(), back.value()) <= 0) break;
+                totals.read -= f.read();
+                totals.batches--;
+                Counts c = f.counts();
+                totals.counts.inserted -= c.inserted;
+                totals.counts.updated -= c.updated;
+                totals.counts.upserted -= c.upserted;
+                totals.counts.skipped -= c.skipped;
+                totals.counts.rejected -= c.rejected;
+                it.remove();
+            }
+            totals.watermark = back == null ? null : back.value();
+            prepared = false;
+            if (o.state != null) Files.deleteIfExists(o.state);
+            err.println("transfer: " + r.getMessage() + "; reading again from " + (back == null ? "the beginning"
+                    : back.from() + " (" + o.cursor + (back.inclusive() ? " >= " : " > ") + text(back.value()) + ")"));
+            err.flush();
+            return back;
         }
 
         private static Totals copy(Totals t) {
@@ -523,7 +720,7 @@ public final class Transfer {
                     var node = Json.MAPPER.readTree(o.state.toFile());
                     if (node.hasNonNull("watermark")) {
                         var w = node.get("watermark");
-                        Object v = w.isNumber() ? w.decimalValue() : w.asText();
+                        Object v = w.isNumber() ? w.decimalValue() : normalizeStored(w.asText());
                         return new Resume(v, false, "state file " + o.state);
                     }
                 } catch (IOException e) {
@@ -531,7 +728,10 @@ public final class Transfer {
                 }
             }
             Optional<Resume> fromTarget = target.resume(o.job(), o.cursor);
-            if (fromTarget.isPresent()) return fromTarget.get();
+            if (fromTarget.isPresent()) {
+                Resume r = fromTarget.get();
+                return new Resume(normalizeStored(r.value()), r.inclusive(), r.from());
+            }
             if (o.since != null) return new Resume(o.since, true, "--since");
             return null;
         }
@@ -627,6 +827,7 @@ public final class Transfer {
             while (!stop.get()) {
                 Page p = fetch(loValue, loInc, curHi);
                 List<Object[]> rows = within(p.rows(), loValue, loInc, curHi);
+                refuseIncomparable(p.rows(), rows.size(), loValue, loInc, curHi);
                 boolean full = p.rows().size() >= o.pageSize || p.rowsBeforeLimit() > p.rows().size();
                 if (!full) {
                     Object wm = curHi != null ? curHi : maxCursor(rows, loValue);
@@ -667,6 +868,44 @@ public final class Transfer {
                     produce(new Resume(s.lo(), false, "segment"), s.hi(), out); // dropped to save memory: read again
                 }
             }
+        }
+
+        /**
+         * Rows the window filter dropped although they may belong to the window: their cursor values do not compare
+         * with the window's bounds as values (a timestamp bound and a value that is no timestamp, say), so the filter
+         * could only order them as text. Dropping them would move the watermark over rows never written; the run
+         * stops instead, before anything of the window is handed to the target. Rows that compare as values and fall
+         * outside are the endpoint's business (the boundary just below lo comes back by design) and stay dropped.
+         */
+        private void refuseIncomparable(List<Object[]> page, int kept, Object lo, boolean loInc, Object hi) {
+            if (kept == page.size()) return;
+            Object floor = lo == null ? null : below(lo);
+            long outside = 0;
+            Object example = null;
+            for (Object[] r : page) {
+                Object c = r[cursorIdx];
+                if (c == null) continue;
+                boolean in = (lo == null || compare(c, lo) > 0 || (loInc && compare(c, lo) == 0)) && (hi == null || compare(c, hi) <= 0);
+                if (in) continue;
+                boolean boundary = lo != null && compare(c, floor) >= 0 && compare(c, lo) <= 0;
+                if (boundary && sameKind(c, lo)) continue;
+                if ((lo == null || sameKind(c, lo)) && (hi == null || sameKind(c, hi))) continue;
+                outside++;
+                if (example == null) example = c;
+            }
+            if (outside == 0) return;
+            String window = o.cursor + (lo == null ? "" : (loInc ? " >= " : " > ") + text(lo)) + (lo != null && hi != null ? " and" : "")
+                    + (hi == null ? "" : " <= " + text(hi));
+            throw new Cli.Failure(String.format(Locale.ROOT, "the endpoint returned %,d rows for the window %s (%,d of them in it) and %,d "
+                    + "(e.g. %s = %s) can't be placed by value: its %s values and the window's bounds are not the same kind of "
+                    + "timestamp, date or number; nothing of the window was written and the watermark did not move",
+                    page.size(), window, kept, outside, o.cursor, text(example), o.cursor));
+        }
+
+        /** True when both values parse to the same kind (timestamps and dates alike, numbers) or neither parses (text). */
+        private static boolean sameKind(Object a, Object b) {
+            Object pa = parse(a), pb = parse(b);
+            return pa == null ? pb == null : pb != null && pa.getClass() == pb.getClass();
         }
 
         private Object maxCursor(List<Object[]> rows, Object dflt) {
@@ -726,7 +965,6 @@ public final class Transfer {
             List<Object[]> rows = new ArrayList<>();
             for (Segment s : segs) rows.addAll(s.rows());
             Object wm = segs.get(segs.size() - 1).watermark();
-            totals.read += rows.size();
             if (progress != null) progress.add(rows.size());
             if (!prepared) {
                 target.prepare(meta, o.dryRun, err);
@@ -762,8 +1000,13 @@ public final class Transfer {
                     i += max;
                 } while (i < ok.size());
             }
+            totals.read += rows.size();
             totals.counts.add(c);
             totals.batches++;
+            if (wm != null && !o.dryRun) {
+                history.addLast(new Flushed(wm, rows.size(), c));
+                if (history.size() > MAX_HISTORY) history.removeFirst();
+            }
             if (wm != null) {
                 totals.watermark = wm;
                 if (o.state != null && !o.dryRun) writeState(wm);
