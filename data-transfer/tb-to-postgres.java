@@ -156,17 +156,6 @@ class TbToPostgres implements Callable<Integer> {
             conn = null;
         }
 
-        /**
-         * A connection-level failure (server restart, network): the batch can be retried on a new connection. Not an
-         * untrusted certificate or an unknown host (see NetErrors), a refused login, a missing database or a denied
-         * permission: they fail the same way every time.
-         */
-        static boolean retryable(SQLException e) {
-            if (NetErrors.permanent(e) != null) return false;
-            String st = e.getSQLState();
-            return st == null || st.startsWith("08") || st.startsWith("57P") || st.equals("53300") || st.equals("40001") || st.equals("40P01");
-        }
-
         /** What an error no retry fixes means and how to fix it, in one line; null for other errors. */
         String permanentReason(SQLException e) {
             String first = Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
@@ -209,7 +198,7 @@ class TbToPostgres implements Callable<Integer> {
                     if (!(x instanceof SQLException e)) throw x;
                     String permanent = permanentReason(e);
                     if (permanent != null) throw new Cli.Failure(permanent, e);
-                    if (!retryable(e) || System.nanoTime() > deadline) throw e;
+                    if (!Pg.retryable(e) || System.nanoTime() > deadline) throw e;
                     dropConnection();
                     err.println("tb-to-postgres: " + what + ": " + Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse(""))
                             + "; retrying in " + backoff + " ms");

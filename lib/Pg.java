@@ -1,6 +1,7 @@
 //DEPS org.postgresql:postgresql:42.7.14
 //SOURCES Cli.java
 //SOURCES Config.java
+//SOURCES NetErrors.java
 
 import java.net.URLDecoder;
 import java.net.URLEncoder;
@@ -292,9 +293,11 @@ public final class Pg {
 
     /**
      * A failure of the connection or the server rather than of the statement (restart, network, a terminated backend,
-     * too many connections, a serialization conflict): the transaction can be run again on a new connection.
+     * too many connections, a serialization conflict): the transaction can be run again on a new connection. Not an
+     * untrusted certificate or an unknown host (see NetErrors): those fail the same way every time.
      */
     public static boolean retryable(SQLException e) {
+        if (NetErrors.permanent(e) != null) return false;
         String st = e.getSQLState();
         return st == null || st.startsWith("08") || st.startsWith("57P") || st.equals("53300") || st.equals("40001") || st.equals("40P01");
     }
