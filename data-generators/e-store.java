@@ -196,7 +196,8 @@ class EStore implements Callable<Integer> {
 
     @Option(names = "--retry-for", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
             description = "Tinybird: keep retrying (timeouts, 429, 5xx, network) while no request succeeds for up to this long, "
-                    + "then stop with the reason (default: 2m).")
+                    + "then stop with the reason (default: 2m). A wait (a retry, or no answer for 10s) is a line on stderr and "
+                    + "shows in the progress line; with --verbose every retry is a line.")
     Duration retryFor = Timeouts.RETRY_FOR;
 
     @Option(names = "--drain-timeout", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
@@ -224,12 +225,17 @@ class EStore implements Callable<Integer> {
 
     private volatile boolean stop;
 
-    /** Set by main(): this process is the command's own, so it takes Ctrl-C and SIGTERM itself (not in tests run in-process). */
-    static boolean ownSignals;
-
     public static void main(String[] args) {
-        ownSignals = true;
         System.exit(new CommandLine(new EStore()).execute(args));
+    }
+
+    /**
+     * True when this JVM runs e-store as its main class: then it takes Ctrl-C and SIGTERM itself. Not when it runs
+     * inside another program (the tests), whose own signal handling must stay as it is.
+     */
+    static boolean ownSignals() {
+        String command = System.getProperty("sun.java.command", "").strip();
+        return command.split("\\s+", 2)[0].equals(EStore.class.getName());
     }
 
     @Override
@@ -290,7 +296,7 @@ class EStore implements Callable<Integer> {
         }
 
         void install() {
-            if (ownSignals) {
+            if (ownSignals()) {
                 for (String name : List.of("INT", "TERM")) {
                     try {
                         Object sig = SIGNAL.getConstructor(String.class).newInstance(name);

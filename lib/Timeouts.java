@@ -40,8 +40,7 @@ public final class Timeouts {
         public Duration connect = CONNECT;
 
         @Option(names = "--read-timeout", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
-                description = "Longest wait for an answer to a request (default: 30s); a request still unanswered after 10s "
-                        + "shows as a wait in the progress line and, with --verbose, as a line.")
+                description = "Longest wait for an answer to a request, or for the next bytes of one (default: 30s).")
         public Duration read = READ;
 
         public Duration connect() {
