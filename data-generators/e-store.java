@@ -5,6 +5,8 @@
 //SOURCES ../lib/Config.java
 //SOURCES ../lib/Pg.java
 //SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/Timeouts.java
+//SOURCES ../lib/NetErrors.java
 //DESCRIPTION Streams synthetic e-commerce events (view, cart, uncart, purchase, return) as NDJSON: to stdout,
 //DESCRIPTION a file, the Tinybird Events API and/or PostgreSQL (running totals and a product inventory).
 //DESCRIPTION   ./jbang data-generators/e-store.java --count 10
@@ -193,16 +195,27 @@ class EStore implements Callable<Integer> {
     @Option(names = "--no-wait", description = "Tinybird: do not ask for wait=true (faster acknowledgements that can still be lost).")
     boolean noWait;
 
+    @Mixin Tinybird.NetOptions net = new Tinybird.NetOptions();
+
+    @Option(names = "--retry-for", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+            description = "Keep retrying (Tinybird: timeouts, 429, 5xx, network; PostgreSQL: a lost connection) while nothing "
+                    + "succeeds for up to this long, then stop with the reason (default: 2m). A wait (a retry, or no answer for 10s) "
+                    + "is a line on stderr and shows in the progress line; with --verbose every retry is a line.")
+    Duration retryFor = Timeouts.RETRY_FOR;
+
+    @Option(names = "--drain-timeout", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+            description = "On Ctrl-C or SIGTERM: stop generating at once and wait this long for the events in flight, then print "
+                    + "the summary (what was acknowledged and what was not); a second Ctrl-C stops at once (default: 5s).")
+    Duration drainTimeout = Timeouts.DRAIN;
+
     /** For tests: extra settings of the Tinybird writer (backoff, attempts). */
     java.util.function.UnaryOperator<Tinybird.Writer.Settings> writerTuning = x -> x;
 
     Tinybird.Writer.Settings writerSettings() {
         if (batchRows < 1) throw Cli.usage("--batch-rows must be >= 1");
-        return writerTuning.apply(new Tinybird.Writer.Settings().maxRows(batchRows).linger(linger).gzip(true).waitForAck(!noWait));
+        return writerTuning.apply(new Tinybird.Writer.Settings().maxRows(batchRows).linger(linger).gzip(true).waitForAck(!noWait)
+                .retryFor(Timeouts.positive("--retry-for", retryFor)));
     }
-
-    /** How long the PostgreSQL sinks keep reconnecting after a lost connection (the transfers' --retry-for default). */
-    Duration pgRetryFor = Duration.ofMinutes(2);
 
     /**
      * Where stdout bytes go: the raw descriptor, which (unlike System.out) says why a write failed, a reader gone or a
@@ -222,33 +235,39 @@ class EStore implements Callable<Integer> {
         System.exit(Cli.commandLine(new EStore()).execute(args));
     }
 
+    /**
+     * True when this JVM runs e-store as its main class: then it takes Ctrl-C and SIGTERM itself. Not when it runs
+     * inside another program (the tests), whose own signal handling must stay as it is.
+     */
+    static boolean ownSignals() {
+        String command = System.getProperty("sun.java.command", "").strip();
+        return command.split("\\s+", 2)[0].equals(EStore.class.getName());
+    }
+
     @Override
     public Integer call() {
         return Cli.run(spec, common, () -> {
             Settings s = settings();
+            if (drainTimeout == null || drainTimeout.isNegative()) throw Cli.usage("--drain-timeout must be 0 or more");
             Run run = new Run(s, this);
-            CountDownLatch finished = new CountDownLatch(1);
-            Thread hook = new Thread(() -> {
-                stop = true;
-                try {
-                    finished.await(60, TimeUnit.SECONDS);
-                } catch (InterruptedException ignored) {
-                    // the JVM is going away
-                }
-            }, "e-store-shutdown");
-            Runtime.getRuntime().addShutdownHook(hook);
+            Stopper stopper = new Stopper(run, drainTimeout);
+            stopper.install();
             try {
-                stats = run.execute();
-                spec.commandLine().getErr().println(stats.summary(spec.root().name()));
-                spec.commandLine().getErr().flush();
+                try {
+                    stats = run.execute();
+                } catch (Throwable t) {
+                    // what was done before the failure still gets its summary (a usage error before the start does not)
+                    if (run.started) stopper.summaryOnce();
+                    throw t;
+                }
+                stopper.summaryOnce();
+                if (stopper.signal != 0) return 128 + stopper.signal;
+                for (Sink k : run.sinks) {
+                    if (k instanceof TinybirdSink t) t.throwIfFailed();
+                }
                 return stats.failed > 0 ? Cli.EXIT_FAILURE : 0;
             } finally {
-                finished.countDown();
-                try {
-                    Runtime.getRuntime().removeShutdownHook(hook);
-                } catch (IllegalStateException shuttingDown) {
-                    // Ctrl-C: the hook is running and waits for us
-                }
+                stopper.uninstall();
             }
         });
     }
@@ -256,6 +275,144 @@ class EStore implements Callable<Integer> {
     /** Asks a running generator to stop (as Ctrl-C does): it flushes and returns. */
     void requestStop() {
         stop = true;
+    }
+
+    /**
+     * Ctrl-C and SIGTERM: the first stops generating at once and gives the events in flight --drain-timeout to be
+     * acknowledged; then the Tinybird writers are abandoned (what has no answer counts as not acknowledged) and the
+     * summary is printed. A second signal abandons at once. Either way, if the run does not come back within a few
+     * seconds after abandoning (a sink stuck elsewhere), the summary is printed from what is known and the process
+     * ends. Signals are taken by the process's own handlers (a JVM shutdown hook cannot see a second Ctrl-C); where
+     * that is not possible (-Xrs, SIGHUP, tests run in-process) a shutdown hook does the bounded drain.
+     */
+    final class Stopper {
+        static final long GRACE_MS = 3_000;
+        final Run run;
+        final Duration drain;
+        final CountDownLatch finished = new CountDownLatch(1);
+        final java.util.concurrent.atomic.AtomicBoolean summaryPrinted = new java.util.concurrent.atomic.AtomicBoolean();
+        final java.util.concurrent.atomic.AtomicInteger signals = new java.util.concurrent.atomic.AtomicInteger();
+        volatile int signal;
+        final List<Object[]> previous = new ArrayList<>();
+        Thread hook;
+
+        Stopper(Run run, Duration drain) {
+            this.run = run;
+            this.drain = drain;
+        }
+
+        void install() {
+            if (ownSignals()) {
+                for (String name : List.of("INT", "TERM")) {
+                    try {
+                        Object sig = SIGNAL.getConstructor(String.class).newInstance(name);
+                        int number = (Integer) SIGNAL.getMethod("getNumber").invoke(sig);
+                        Object handler = java.lang.reflect.Proxy.newProxyInstance(SIGNAL.getClassLoader(), new Class<?>[] {HANDLER},
+                                (proxy, method, args) -> {
+                                    if (method.getName().equals("handle")) onSignal(number);
+                                    return null;
+                                });
+                        previous.add(new Object[] {sig, handle(sig, handler)});
+                    } catch (ReflectiveOperationException | RuntimeException notAllowed) {
+                        // -Xrs or a signal the JVM keeps: the shutdown hook below does the drain
+                    }
+                }
+            }
+            hook = new Thread(() -> {
+                stop = true;
+                if (!await(drain.toMillis())) {
+                    run.abandon();
+                    await(GRACE_MS);
+                }
+            }, "e-store-shutdown");
+            Runtime.getRuntime().addShutdownHook(hook);
+        }
+
+        void uninstall() {
+            finished.countDown();
+            for (Object[] p : previous) {
+                try {
+                    handle(p[0], p[1]);
+                } catch (ReflectiveOperationException | RuntimeException ignored) {
+                    // the process ends soon anyway
+                }
+            }
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running and waits for us
+            }
+        }
+
+        // sun.misc.Signal (jdk.unsupported) through reflection: the same calls, without javac's warning on every build
+        static final Class<?> SIGNAL, HANDLER;
+
+        static {
+            Class<?> s = null, h = null;
+            try {
+                s = Class.forName("sun.misc.Signal");
+                h = Class.forName("sun.misc.SignalHandler");
+            } catch (ClassNotFoundException | LinkageError absent) {
+                // a JVM without it: the shutdown hook does the drain
+            }
+            SIGNAL = s;
+            HANDLER = h;
+        }
+
+        private static Object handle(Object sig, Object handler) throws ReflectiveOperationException {
+            return SIGNAL.getMethod("handle", SIGNAL, HANDLER).invoke(null, sig, handler);
+        }
+
+        private void onSignal(int number) {
+            int n = signals.incrementAndGet();
+            if (n == 1) {
+                signal = number;
+                stop = true;
+                if (!common.quiet && run.hasTinybird()) {
+                    note("stopping: waiting up to " + Timeouts.human(drain) + " for the events in flight (Ctrl-C again to stop at once)");
+                }
+                Thread t = new Thread(() -> {
+                    if (await(drain.toMillis())) return;
+                    run.abandon();
+                    if (!await(GRACE_MS)) forceExit();
+                }, "e-store-drain");
+                t.setDaemon(true);
+                t.start();
+            } else {
+                run.abandon();
+                if (!await(GRACE_MS)) forceExit();
+            }
+        }
+
+        private boolean await(long ms) {
+            try {
+                return finished.await(ms, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return true;
+            }
+        }
+
+        /** The run did not come back: the summary from what is known, and out. */
+        private void forceExit() {
+            summaryOnce();
+            Runtime.getRuntime().halt(128 + (signal == 0 ? 15 : signal));
+        }
+
+        void summaryOnce() {
+            if (!summaryPrinted.compareAndSet(false, true)) return;
+            Stats st = run.snapshot();
+            PrintWriter err = spec.commandLine().getErr();
+            err.println(Config.redact(st.summary(spec.root().name())));
+            err.flush();
+        }
+    }
+
+    /** One line on stderr, redacted, named after the command. */
+    void note(String line) {
+        PrintWriter err = spec.commandLine().getErr();
+        err.println(Config.redact(spec.root().name() + ": " + line));
+        err.flush();
     }
 
     // =====================================================================================================
@@ -1183,13 +1340,34 @@ class EStore implements Callable<Integer> {
         final List<Tinybird.Writer> writers = new ArrayList<>();
         final List<Tinybird.Writer.Stats> finalStats = new ArrayList<>();
 
-        TinybirdSink(List<Tinybird.Endpoint> endpoints, String token, Tinybird.Writer.Settings settings) {
+        TinybirdSink(List<Tinybird.Endpoint> endpoints, String token, Tinybird.Writer.Settings settings, Tinybird.Net net) {
             Map<String, Tinybird.Client> byHost = new LinkedHashMap<>();
             for (Tinybird.Endpoint ep : endpoints) {
-                Tinybird.Client c = byHost.computeIfAbsent(ep.host(), h -> new Tinybird.Client(h, token));
+                Tinybird.Client c = byHost.computeIfAbsent(ep.host(), h -> new Tinybird.Client(h, token, net));
                 writers.add(c.writer(ep.datasource(), settings));
             }
             clients.addAll(byHost.values());
+        }
+
+        /** Stops waiting for Tinybird (see Tinybird.Writer#abandon): what has no answer yet counts as not acknowledged. */
+        void abandon() {
+            for (Tinybird.Writer w : writers) w.abandon();
+        }
+
+        /** What the writers wait for (the first that waits), or null. */
+        String status() {
+            for (Tinybird.Writer w : writers) {
+                String st = w.status();
+                if (st != null) return w.datasource() + ": " + st;
+            }
+            return null;
+        }
+
+        /** The reason of the first writer that stopped (an error no retry fixes, a refused token, giving up), as one line. */
+        void throwIfFailed() {
+            for (Tinybird.Writer w : writers) {
+                if (w.fatal() != null) w.throwIfFailed();
+            }
         }
 
         public String name() {
@@ -1241,10 +1419,12 @@ class EStore implements Callable<Integer> {
             List<Tinybird.Writer.Stats> sts = stats();
             for (int i = 0; i < sts.size(); i++) {
                 Tinybird.Writer.Stats st = sts.get(i);
-                String line = String.format(Locale.ROOT, "tinybird %s: %,d stored, %,d quarantined, %,d failed, %,d requests, %,d retries",
-                        writers.get(i).datasource(), st.acknowledged(), st.quarantined(), st.failed(), st.requests(), st.retries());
+                String line = String.format(Locale.ROOT, "tinybird %s: %,d stored, %,d quarantined, %,d failed (not acknowledged)",
+                        writers.get(i).datasource(), st.acknowledged(), st.quarantined(), st.failed());
+                if (st.pending() > 0) line += String.format(Locale.ROOT, ", %,d without an answer yet", st.pending());
+                line += String.format(Locale.ROOT, ", %,d requests, %,d retries", st.requests(), st.retries());
                 if (st.unknownOutcomes() > 0) {
-                    line += String.format(Locale.ROOT, ", %,d unknown-outcome attempts (up to %,d rows may be stored twice)",
+                    line += String.format(Locale.ROOT, ", %,d unknown-outcome attempts (up to %,d rows may be stored twice, or stored though counted failed)",
                             st.unknownOutcomes(), st.unknownOutcomeRows());
                 }
                 if (st.firstError() != null) line += " (first error: " + st.firstError() + ")";
@@ -1731,7 +1911,14 @@ class EStore implements Callable<Integer> {
         void openSinks(long nowNanos) throws Exception {
             List<Tinybird.Endpoint> endpoints = tinybirdEndpoints();
             boolean tinybird = !endpoints.isEmpty();
-            if (tinybird) sinks.add(new TinybirdSink(endpoints, token, cmd.writerSettings()));
+            if (tinybird) {
+                Tinybird.Writer.Settings ws = cmd.writerSettings();
+                // --verbose: a line a retry; the waits themselves are announced by the status ticker either way
+                if (cmd.common.verbose && !cmd.common.quiet) ws.onNotice(l -> {
+                    if (l.startsWith("waiting for")) cmd.note("tinybird: " + l);
+                });
+                sinks.add(new TinybirdSink(endpoints, token, ws, cmd.net.net(cmd.common.config())));
+            }
             if (cmd.out != null) sinks.add(new FileSink(cmd.out));
             if (cmd.toStdout || (cmd.out == null && !tinybird)) {
                 StdoutSink so = new StdoutSink(cmd.spec.commandLine().getOut(), cmd.stdoutStream);
@@ -1741,7 +1928,7 @@ class EStore implements Callable<Integer> {
             if (s.writeToPostgres || cmd.pgEvents) {
                 Pg.Target t = cmd.pg.resolve(cmd.common.config());
                 PgSink p = new PgSink(t, model, s.dbUpdateInterval, cmd.pgEvents, shard[1] == 1 ? null : shard[0] + "/" + shard[1],
-                        cmd.pgRetryFor, cmd.common.quiet ? null : cmd.spec.commandLine().getErr());
+                        Timeouts.positive("--retry-for", cmd.retryFor), cmd.common.quiet ? null : cmd.spec.commandLine().getErr());
                 sinks.add(p);
                 p.open(nowNanos);
             }
@@ -1810,15 +1997,36 @@ class EStore implements Callable<Integer> {
             return host.contains("/v0/") ? host : host.replaceAll("/+$", "") + "/v0/events?name={DATASOURCE_NAME}";
         }
 
+        /** Set once the sinks are open and events flow (a failure after it still gets a summary). */
+        volatile boolean started;
+        /** Set once st is final. */
+        volatile boolean accounted;
+        long t0;
+
+        boolean hasTinybird() {
+            for (Sink k : List.copyOf(sinks)) if (k instanceof TinybirdSink) return true;
+            return false;
+        }
+
+        /** Stops waiting for the Tinybird writers (Ctrl-C past the drain time, a second Ctrl-C). */
+        void abandon() {
+            for (Sink k : List.copyOf(sinks)) {
+                if (k instanceof TinybirdSink t) t.abandon();
+            }
+        }
+
         Stats execute() throws Exception {
             wallBaseMicros = Instant.now().getEpochSecond() * 1_000_000L + Instant.now().getNano() / 1000;
             wallBaseNanos = System.nanoTime();
-            long t0 = System.nanoTime();
+            t0 = System.nanoTime();
             cmd.lastSinks = sinks;
             Cli.Progress progress = Cli.Progress.items("e-store", cmd.count != null ? cmd.count : -1, "events", cmd.common.quiet);
+            java.util.concurrent.ScheduledExecutorService ticker = null;
             Throwable failure = null;
             try {
                 openSinks(t0);
+                started = true;
+                ticker = statusTicker(progress);
                 loop(t0, progress);
             } catch (Throwable t) {
                 failure = t;
@@ -1831,22 +2039,75 @@ class EStore implements Callable<Integer> {
                     if (failure == null) failure = t;
                 }
             }
+            if (ticker != null) ticker.shutdownNow();
             progress.close();
-            st.seconds = (System.nanoTime() - t0) / 1e9;
-            st.fallbacks = model.fallbacks;
-            st.restocks = model.restocks;
-            long delivered = Long.MAX_VALUE;
-            for (Sink k : sinks) {
-                if (k instanceof TinybirdSink t) st.sinkLines.addAll(t.lines());
-                if (k instanceof PgSink p) st.sinkLines.add(p.line());
-                if (k instanceof PgSink p && !p.events) continue;
-                delivered = Math.min(delivered, k.delivered());
-                st.failed += k.failed();
-            }
-            st.delivered = delivered == Long.MAX_VALUE ? st.sent : delivered;
+            account(st);
+            accounted = true;
             if (failure instanceof Exception ex) throw ex;
             if (failure instanceof Error er) throw er;
             return st;
+        }
+
+        /** Fills in the totals of a run's Stats from the sinks. */
+        void account(Stats to) {
+            to.seconds = (System.nanoTime() - t0) / 1e9;
+            to.fallbacks = model.fallbacks;
+            to.restocks = model.restocks;
+            long delivered = Long.MAX_VALUE;
+            for (Sink k : List.copyOf(sinks)) {
+                if (k instanceof TinybirdSink t) to.sinkLines.addAll(t.lines());
+                if (k instanceof PgSink p) to.sinkLines.add(p.line());
+                if (k instanceof PgSink p && !p.events) continue;
+                delivered = Math.min(delivered, k.delivered());
+                to.failed += k.failed();
+            }
+            to.delivered = delivered == Long.MAX_VALUE ? to.sent : delivered;
+        }
+
+        /** The run's Stats: the final ones, or (a run that did not come back) a copy with what the sinks know now. */
+        Stats snapshot() {
+            if (accounted) return st;
+            Stats c = new Stats();
+            System.arraycopy(st.byAction, 0, c.byAction, 0, 5);
+            c.unique = st.unique;
+            c.duplicates = st.duplicates;
+            c.sent = st.sent;
+            c.seed = st.seed;
+            account(c);
+            c.sinkLines.add("stopped before the sinks were closed");
+            return c;
+        }
+
+        /**
+         * While Tinybird is written to: twice a second, what the writers wait for goes to the progress line, and (unless
+         * --quiet) the start of each wait and its end are a line each, so a silent host is never silence.
+         */
+        java.util.concurrent.ScheduledExecutorService statusTicker(Cli.Progress progress) {
+            TinybirdSink tb = null;
+            for (Sink k : sinks) if (k instanceof TinybirdSink t) tb = t;
+            if (tb == null) return null;
+            TinybirdSink sink = tb;
+            java.util.concurrent.ScheduledExecutorService ex = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "e-store-status");
+                t.setDaemon(true);
+                return t;
+            });
+            boolean[] waiting = {false};
+            ex.scheduleWithFixedDelay(() -> {
+                try {
+                    String status = sink.status();
+                    progress.status(status);
+                    if (cmd.common.quiet) return;
+                    // with --verbose every retry is a line already; a request that just hangs is not a retry
+                    boolean retryLines = cmd.common.verbose && status != null && status.contains(", attempt ");
+                    if (status != null && !waiting[0] && !retryLines) cmd.note("tinybird " + status);
+                    else if (status == null && waiting[0]) cmd.note("tinybird answers again");
+                    waiting[0] = status != null;
+                } catch (RuntimeException e) {
+                    // the ticker must keep going; the writers report their errors themselves
+                }
+            }, 500, 500, TimeUnit.MILLISECONDS);
+            return ex;
         }
 
         void loop(long t0, Cli.Progress progress) throws Exception {

@@ -87,6 +87,7 @@ class TbToTinybird implements Callable<Integer> {
             String th = targetHost != null ? targetHost : cfg.get("TINYBIRD_TARGET_HOST").orElse(source.host());
             Tinybird.Client target = Tinybird.connect(th, null, targetToken, tinybird.insecure, cfg, "TINYBIRD_TARGET_TOKEN", "TINYBIRD_TOKEN");
             TbTarget t = new TbTarget(target, datasource, via, key, transfer.cursor, err);
+            t.retryFor = transfer.retryFor;
             return Transfer.runCommand(transfer, Transfer.tinybirdSource(source, transfer.pipe, transfer.retryFor, err, common.quiet),
                     t, err, common.quiet);
         });
@@ -103,6 +104,8 @@ class TbToTinybird implements Callable<Integer> {
         private final String ds, via, cursor;
         private final List<String> key;
         private final PrintWriter err;
+        /** --retry-for: how long the writer keeps retrying, as the source does. */
+        java.time.Duration retryFor = Timeouts.RETRY_FOR;
         private Tinybird.Writer writer;
         private Object recoverUpTo; // the max cursor found at start: rows up to it may already be there
         private List<Transfer.Column> meta;
@@ -189,7 +192,8 @@ class TbToTinybird implements Callable<Integer> {
                 }
             }
             if (!dryRun && via.equals("events")) {
-                writer = client.writer(ds, new Tinybird.Writer.Settings().maxRows(10_000).inFlight(1).queuedBatches(2).waitForAck(true));
+                writer = client.writer(ds, new Tinybird.Writer.Settings().maxRows(10_000).inFlight(1).queuedBatches(2).waitForAck(true)
+                        .retryFor(retryFor));
             }
         }
 

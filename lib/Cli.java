@@ -266,6 +266,11 @@ public final class Cli {
             return bar != null;
         }
 
+        /** A short note after the bar, such as what the run waits for; null clears it. */
+        public void status(String text) {
+            if (bar != null) bar.setExtraMessage(text == null ? "" : Config.redact(text));
+        }
+
         @Override
         public void close() {
             if (bar != null) {

@@ -2,6 +2,7 @@
 
 import java.io.IOException;
 import java.net.URLDecoder;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -209,21 +210,41 @@ public final class Config {
         if (SECRET_NAME.matcher(key).matches()) registerSecret(value);
     }
 
-    /** Registers a value that must never be printed (a token, a password). Short values are ignored. */
+    /**
+     * Registers a value that must never be printed (a token, a password), in every form it may be printed in: as
+     * given, percent-decoded, and percent-encoded (a token with / + = travels encoded in URLs and form bodies, with
+     * upper- or lower-case hex, + or %20 for a space). Short values are ignored.
+     */
     public static void registerSecret(String value) {
         if (value == null || value.length() < 4) return;
-        SECRETS.add(value);
+        addForms(value);
         String decoded = percentDecode(value);
-        if (!decoded.equals(value) && decoded.length() >= 4) SECRETS.add(decoded);
+        if (!decoded.equals(value)) addForms(decoded);
         // a URL with a password: register the password itself too
         Matcher m = URL_USERINFO.matcher(value);
         while (m.find()) {
             String pw = m.group(2);
-            if (pw.length() >= 4) SECRETS.add(pw);
-            String d = percentDecode(pw);
-            if (d.length() >= 4) SECRETS.add(d);
+            addForms(pw);
+            addForms(percentDecode(pw));
         }
     }
+
+    private static void addForms(String v) {
+        if (v.length() < 4) return;
+        SECRETS.add(v);
+        String enc = URLEncoder.encode(v, StandardCharsets.UTF_8);
+        if (!enc.equals(v)) {
+            SECRETS.add(enc);
+            SECRETS.add(enc.replace("+", "%20"));
+            Matcher hex = PERCENT_HEX.matcher(enc);
+            StringBuilder lower = new StringBuilder();
+            while (hex.find()) hex.appendReplacement(lower, hex.group().toLowerCase(java.util.Locale.ROOT));
+            hex.appendTail(lower);
+            SECRETS.add(lower.toString());
+        }
+    }
+
+    private static final Pattern PERCENT_HEX = Pattern.compile("%[0-9A-F]{2}");
 
     private static String percentDecode(String s) {
         try {

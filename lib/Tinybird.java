@@ -1,6 +1,8 @@
 //SOURCES Cli.java
 //SOURCES Config.java
 //SOURCES Json.java
+//SOURCES NetErrors.java
+//SOURCES Timeouts.java
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -52,6 +54,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -188,7 +191,7 @@ public final class Tinybird {
         String path = u.getRawPath() == null ? "" : u.getRawPath();
         int v0 = path.indexOf("/v0/");
         String prefix = v0 >= 0 ? path.substring(0, v0) : path.replaceFirst("/+$", "");
-        String base = scheme + "://" + u.getRawAuthority() + prefix;
+        String base = scheme + "://" + withoutUserInfo(u) + prefix;
         String ds = null;
         if (u.getRawQuery() != null) {
             for (String kv : u.getRawQuery().split("&")) {
@@ -196,6 +199,19 @@ public final class Tinybird {
             }
         }
         return new Endpoint(base, ds);
+    }
+
+    /**
+     * The authority of u without its user info, whose secret part is registered for redaction. The token goes in a
+     * header and our clients send no user info, so keeping it would only print it wherever the host is shown.
+     */
+    static String withoutUserInfo(URI u) {
+        String authority = u.getRawAuthority();
+        String info = u.getRawUserInfo();
+        if (info == null) return authority;
+        int colon = info.indexOf(':');
+        Config.registerSecret(colon >= 0 ? info.substring(colon + 1) : info);
+        return authority.substring(authority.lastIndexOf('@') + 1);
     }
 
     static boolean isLoopbackName(String host) {
@@ -257,14 +273,96 @@ public final class Tinybird {
         @Option(names = "--insecure", description = "Allow plain http to a host that is not localhost.")
         public boolean insecure;
 
+        @Mixin public NetOptions net = new NetOptions();
+
         /** The base URL. */
         public String host(Config cfg) {
+            net.net(cfg);
             return resolveHost(host, region, insecure, cfg);
         }
 
         /** A client; the token from --token, else the first of tokenEnvKeys set (default TINYBIRD_TOKEN). */
         public Client client(Config cfg, String... tokenEnvKeys) {
+            net.net(cfg);
             return connect(host, region, token, insecure, cfg, tokenEnvKeys);
+        }
+    }
+
+    /**
+     * Timeouts and trust of every Tinybird connection: {@code @Mixin Tinybird.NetOptions net;} (part of
+     * {@link Options}). {@link #net(Config)} makes them the settings of every client the command creates after it.
+     */
+    public static final class NetOptions {
+        @Mixin public Timeouts.Options timeouts = new Timeouts.Options();
+
+        @Option(names = "--ca-file", paramLabel = "FILE",
+                description = "Also trust the certificate authorities in FILE (PEM, one or more certificates), for a server "
+                        + "whose certificate a private CA signed (default: TINYBIRD_CA_FILE; the JVM's own CAs are always trusted).")
+        public Path caFile;
+
+        /** The settings (--ca-file, else TINYBIRD_CA_FILE), made the default of new clients. */
+        public Net net(Config cfg) {
+            Path ca = caFile;
+            if (ca == null && cfg != null) ca = cfg.get("TINYBIRD_CA_FILE").map(Path::of).orElse(null);
+            Net n = new Net(timeouts.connect(), timeouts.read(), ca);
+            Net.current = n;
+            return n;
+        }
+    }
+
+    /**
+     * How a client connects: the connect and read timeouts and, with a CA file, a TLS context that trusts the JVM's
+     * CAs plus the file's. {@link #current()}: the settings of clients created without explicit ones (set by the
+     * command's options, so a script's second connection gets them too).
+     */
+    public record Net(Duration connectTimeout, Duration readTimeout, Path caFile, javax.net.ssl.SSLContext ssl) {
+        static volatile Net current = new Net(Timeouts.CONNECT, Timeouts.READ, null);
+
+        public Net(Duration connectTimeout, Duration readTimeout, Path caFile) {
+            this(connectTimeout, readTimeout, caFile, caFile == null ? null : trusting(caFile));
+        }
+
+        public static Net current() {
+            return current;
+        }
+
+        /** A TLS context that trusts the JVM's default CAs and every certificate in a PEM file. */
+        static javax.net.ssl.SSLContext trusting(Path pem) {
+            String where = "--ca-file " + pem;
+            java.util.Collection<? extends java.security.cert.Certificate> certs;
+            try (InputStream in = Files.newInputStream(pem)) {
+                certs = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in);
+            } catch (java.nio.file.NoSuchFileException e) {
+                throw Cli.usage(where + ": no such file");
+            } catch (IOException e) {
+                throw Cli.usage(where + ": cannot read it (" + e.getMessage() + ")");
+            } catch (java.security.cert.CertificateException e) {
+                throw Cli.usage(where + ": not a PEM certificate file (" + e.getMessage() + ")");
+            }
+            if (certs.isEmpty()) throw Cli.usage(where + ": no certificate in it (expected -----BEGIN CERTIFICATE-----)");
+            try {
+                java.security.KeyStore ks = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+                ks.load(null, null);
+                javax.net.ssl.TrustManagerFactory jvm = javax.net.ssl.TrustManagerFactory.getInstance(
+                        javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+                jvm.init((java.security.KeyStore) null);
+                int i = 0;
+                for (javax.net.ssl.TrustManager tm : jvm.getTrustManagers()) {
+                    if (tm instanceof javax.net.ssl.X509TrustManager x) {
+                        for (java.security.cert.X509Certificate c : x.getAcceptedIssuers()) ks.setCertificateEntry("jvm-" + i++, c);
+                    }
+                }
+                int j = 0;
+                for (java.security.cert.Certificate c : certs) ks.setCertificateEntry("ca-file-" + j++, c);
+                javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(
+                        javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+                tmf.init(ks);
+                javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+                ctx.init(null, tmf.getTrustManagers(), null);
+                return ctx;
+            } catch (java.security.GeneralSecurityException | IOException e) {
+                throw new Cli.Failure(where + ": cannot build a trust store from it: " + e.getMessage());
+            }
         }
     }
 
@@ -295,12 +393,13 @@ public final class Tinybird {
         public boolean noGzip;
 
         @Option(names = "--max-attempts", paramLabel = "N",
-                description = "Attempts per batch on 429/500/503/connection errors before its rows count as failed (default: ${DEFAULT-VALUE}).")
-        public int maxAttempts = 8;
+                description = "Attempts per batch on 429/500/503/connection errors before its rows count as failed "
+                        + "(default: no limit; the writer gives up once no request succeeded for 2 minutes).")
+        public int maxAttempts;
 
         public Writer.Settings settings() {
             return new Writer.Settings().maxRows(batchRows).maxBytes(batchBytes).linger(linger).inFlight(inFlight)
-                    .waitForAck(!noWait).gzip(!noGzip).maxAttempts(maxAttempts);
+                    .waitForAck(!noWait).gzip(!noGzip).maxAttempts(maxAttempts <= 0 ? 0 : maxAttempts);
         }
     }
 
@@ -354,7 +453,9 @@ public final class Tinybird {
     static ApiException error(String host, int status, String body, String what, String scopeHint, Long retryAfterMillis) {
         String text = oneLine(serverText(body));
         String msg = "Tinybird answered " + status + (text.isEmpty() ? "" : " (" + text + ")") + " to " + what + " at " + host;
-        if (status == 403) {
+        if (status == 401) {
+            msg += ": the token is not valid here: check its value (TINYBIRD_TOKEN or --token), and the region (--host / --region)";
+        } else if (status == 403) {
             msg += ": the token was refused: check that it exists in this workspace, that it has the scope "
                     + scopeHint + ", and the region (--host / --region)";
         } else if (status == 404 && text.toLowerCase(Locale.ROOT).contains("region")) {
@@ -370,15 +471,33 @@ public final class Tinybird {
     /** A host and a token: writes and imports over one java.net.http.HttpClient, reads over HttpURLConnection. Thread-safe. */
     public static final class Client implements AutoCloseable {
         private final String host;
+        private final String shown;
         private final String token;
         private final HttpClient http;
-        private Duration timeout = Duration.ofSeconds(60);
+        private final Net net;
+        private Duration timeout;
 
+        /** A client with the command's timeouts and trust ({@link Net#current()}). */
         public Client(String host, String token) {
-            this.host = host.replaceFirst("/+$", "");
-            this.token = token;
+            this(host, token, Net.current());
+        }
+
+        public Client(String host, String token, Net net) {
             Config.registerSecret(token);
-            HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+            String h = host.replaceFirst("/+$", "");
+            try {
+                URI u = new URI(h);
+                if (u.getRawUserInfo() != null) h = u.getScheme() + "://" + withoutUserInfo(u) + (u.getRawPath() == null ? "" : u.getRawPath());
+            } catch (URISyntaxException e) {
+                throw Cli.usage("not a URL: '" + Config.redact(host) + "'");
+            }
+            this.host = h;
+            this.shown = Config.redact(this.host);
+            this.token = token;
+            this.net = net;
+            this.timeout = net.readTimeout();
+            HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(net.connectTimeout());
+            if (net.ssl() != null) b.sslContext(net.ssl());
             if (this.host.startsWith("http://")) b.version(HttpClient.Version.HTTP_1_1);
             this.http = b.build();
         }
@@ -387,7 +506,16 @@ public final class Tinybird {
             return host;
         }
 
-        /** Request timeout (default 60 s). */
+        /** The host as it may be printed (redacted). */
+        public String shownHost() {
+            return shown;
+        }
+
+        public Net net() {
+            return net;
+        }
+
+        /** Read timeout: the longest wait for an answer (default: the Net's, 30 s). */
         public Client timeout(Duration d) {
             this.timeout = d;
             return this;
@@ -466,7 +594,8 @@ public final class Tinybird {
             int status;
             try {
                 c = (java.net.HttpURLConnection) URI.create(host + pathAndQuery).toURL().openConnection();
-                c.setConnectTimeout(10_000);
+                if (c instanceof javax.net.ssl.HttpsURLConnection tls && net.ssl() != null) tls.setSSLSocketFactory(net.ssl().getSocketFactory());
+                c.setConnectTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, net.connectTimeout().toMillis())));
                 c.setReadTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, timeout.toMillis())));
                 c.setInstanceFollowRedirects(false);
                 c.setUseCaches(false);
@@ -485,7 +614,7 @@ public final class Tinybird {
                 status = c.getResponseCode();
             } catch (IOException e) {
                 if (c != null) c.disconnect();
-                throw new Cli.Failure("cannot reach Tinybird at " + host + " (" + what + "): " + describe(e), e);
+                throw unreachable(what, e);
             }
             if (status != 200) {
                 String text;
@@ -499,7 +628,7 @@ public final class Tinybird {
                 java.net.HttpURLConnection conn = c;
                 Long wait = status == 429 ? serverWait(conn::getHeaderField)
                         : Optional.ofNullable(c.getHeaderField("Retry-After")).map(Tinybird::parseRetryAfter).orElse(null);
-                throw error(host, status, text, what, scope, wait);
+                throw error(shown, status, text, what, scope, wait);
             }
             try {
                 return new Rows(c.getInputStream(), ndjson, what, c::disconnect);
@@ -543,13 +672,13 @@ public final class Tinybird {
             try {
                 resp = http.send(req, HttpResponse.BodyHandlers.ofString());
             } catch (IOException e) {
-                throw new Cli.Failure("cannot reach Tinybird at " + host + " (" + what + "): " + describe(e), e);
+                throw unreachable(what, e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new Cli.Failure("interrupted", e);
             }
             if (resp.statusCode() != 200) {
-                throw error(host, resp.statusCode(), resp.body(), what,
+                throw error(shown, resp.statusCode(), resp.body(), what,
                         mode.equals("create") ? "DATASOURCES:CREATE" : "DATASOURCES:APPEND:" + datasource);
             }
             try {
@@ -561,6 +690,26 @@ public final class Tinybird {
             } catch (IOException e) {
                 throw new Cli.Failure("bad answer from Tinybird to " + what + ": " + e.getMessage(), e);
             }
+        }
+
+        /** NetErrors' reason no retry can help, also for java.net.http's way of saying "unknown host"; else null. */
+        String permanent(IOException e) {
+            for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+                if (c instanceof java.nio.channels.UnresolvedAddressException) {
+                    return "unknown host " + URI.create(host).getHost() + " (check the host name)";
+                }
+            }
+            return NetErrors.permanent(e);
+        }
+
+        /**
+         * The failure of a request that got no answer. One that no retry can fix (certificate, handshake, unknown host)
+         * has no cause, so retry loops that retry I/O failures stop at once; the others keep theirs.
+         */
+        Cli.Failure unreachable(String what, IOException e) {
+            String permanent = permanent(e);
+            if (permanent != null) return new Cli.Failure(Config.redact("cannot reach Tinybird at " + shown + ": " + permanent));
+            return new Cli.Failure(Config.redact("cannot reach Tinybird at " + shown + " (" + what + "): " + describe(e)), e);
         }
 
         @Override
@@ -1216,11 +1365,19 @@ public final class Tinybird {
      * inFlight requests run at once, with up to queuedBatches sealed batches waiting: past that, append blocks
      * (back-pressure, bounded memory of about (inFlight + queuedBatches + 1) x maxBytes).
      *
-     * <p>Retries: 429 waits Retry-After (else X-RateLimit-Reset, else the backoff); 500, 503 and connection errors
-     * back off exponentially (backoffBase x 2^n, capped at backoffCap, with jitter) for at most maxAttempts attempts;
-     * 413 splits the batch in halves and sends each; every other 4xx fails the batch with the server's text and, with
-     * failFast (default), makes the next append throw. wait=true (default) makes the server answer only once the rows
-     * are written, so acknowledged means stored (with wait=false a 202 can still be lost).
+     * <p>Retries: 429 waits Retry-After (else X-RateLimit-Reset, else the backoff); 500, 503, timeouts and connection
+     * errors back off exponentially (backoffBase x 2^n, capped at backoffCap, with jitter) until no request has
+     * succeeded for retryFor (default 2 minutes, counted from the first failed attempt since the last success), or
+     * for at most maxAttempts attempts when set; then the writer gives up (every batch not stored fails, and with
+     * failFast the next append throws the one-line reason). 413 splits the batch in halves and sends each; every other
+     * 4xx fails the batch with the server's text and, with failFast (default), makes the next append throw. Errors no
+     * retry can fix (an untrusted certificate, a failed TLS handshake, an unknown host: {@link NetErrors}) fail the
+     * same way at once, and as the request never left the client they are no unknown outcome. wait=true (default)
+     * makes the server answer only once the rows are written, so acknowledged means stored (with wait=false a 202 can
+     * still be lost).
+     *
+     * <p>While it waits, {@link #status()} says for what (for a progress line) and onNotice gets one line a retry;
+     * {@link #abandon()} stops waiting at once (for a bounded stop on Ctrl-C).
      */
     public static final class Writer implements AutoCloseable {
         /** Writer settings (fluent). */
@@ -1232,7 +1389,9 @@ public final class Tinybird {
             boolean waitForAck = true;
             int inFlight = 4;
             int queuedBatches = 4;
-            int maxAttempts = 8;
+            int maxAttempts; // 0: no limit, retryFor decides
+            Duration retryFor = Timeouts.RETRY_FOR;
+            java.util.function.Consumer<String> onNotice;
             Duration backoffBase = Duration.ofMillis(200);
             Duration backoffCap = Duration.ofSeconds(3);
             Duration maxRetryWait = Duration.ofSeconds(60);
@@ -1253,12 +1412,16 @@ public final class Tinybird {
             public Settings inFlight(int n) { if (n < 1) throw Cli.usage("in-flight requests must be >= 1"); inFlight = n; return this; }
             /** Sealed batches that may wait for a free request slot (default 4). */
             public Settings queuedBatches(int n) { queuedBatches = Math.max(0, n); return this; }
-            /** Attempts per batch, the first included (default 8). */
-            public Settings maxAttempts(int n) { maxAttempts = Math.max(1, n); return this; }
+            /** Attempts per batch, the first included (default: no limit, retryFor decides); 0: no limit. */
+            public Settings maxAttempts(int n) { maxAttempts = Math.max(0, n); return this; }
+            /** Give up once no request has succeeded for this long while retrying (default 2 minutes). */
+            public Settings retryFor(Duration d) { retryFor = Timeouts.positive("--retry-for", d); return this; }
+            /** Called (from a sender thread) with a line, already redacted, for every retry and when the host answers again. */
+            public Settings onNotice(java.util.function.Consumer<String> c) { onNotice = c; return this; }
             public Settings backoff(Duration base, Duration cap) { backoffBase = base; backoffCap = cap; return this; }
             /** Longest honoured Retry-After (default 60 s). */
             public Settings maxRetryWait(Duration d) { maxRetryWait = d; return this; }
-            /** Per-request timeout (default: the client's, 60 s). */
+            /** Per-request timeout (default: the client's read timeout, 30 s). */
             public Settings requestTimeout(Duration d) { requestTimeout = d; return this; }
             public Settings failFast(boolean b) { failFast = b; return this; }
             /** Called (from a sender thread) with the number of rows of each acknowledged request. */
@@ -1293,11 +1456,22 @@ public final class Tinybird {
         private int len, rows;
         private long firstRowNanos;
         private volatile boolean closed;
-        private final AtomicReference<ApiException> fatal = new AtomicReference<>();
+        private final AtomicReference<Cli.Failure> fatal = new AtomicReference<>();
         private final AtomicReference<String> firstError = new AtomicReference<>();
         private final AtomicLong appended = new AtomicLong(), acknowledged = new AtomicLong(), quarantined = new AtomicLong(),
                 failed = new AtomicLong(), requests = new AtomicLong(), retries = new AtomicLong(), splits = new AtomicLong(),
                 unknown = new AtomicLong(), unknownRows = new AtomicLong(), bytesSent = new AtomicLong(), bytesRaw = new AtomicLong();
+        /** Why the writer stopped sending (abandoned, or gave up): batches not stored fail with it; null while it sends. */
+        private volatile String stopped;
+        /** Start of the first failed attempt since the last success (System.nanoTime), 0 while all goes well. */
+        private final AtomicLong troubleSince = new AtomicLong();
+        private final AtomicLong troubleAttempts = new AtomicLong();
+        private volatile String lastProblem;
+        /** Sender threads at work, and the start of the request each is waiting on (0 between requests). */
+        private final java.util.concurrent.ConcurrentHashMap<Thread, Long> active = new java.util.concurrent.ConcurrentHashMap<>();
+
+        private static final String STOPPED_UNSENT = "stopped before it was sent";
+        private static final String ABANDONED = "stopped before an answer came";
 
         Writer(Client client, String datasource, Settings settings) {
             if (datasource == null || datasource.isBlank()) throw Cli.usage("no Tinybird data source name given");
@@ -1346,17 +1520,22 @@ public final class Tinybird {
             appendLine(line, 0, line.length);
         }
 
-        /** Appends a pre-serialised JSON object from a slice of bytes (copied). */
+        /** Appends a pre-serialised JSON object from a slice of bytes (copied). After abandon() the row counts as failed at once. */
         public void appendLine(byte[] b, int off, int n) {
             while (n > 0 && (b[off + n - 1] == '\n' || b[off + n - 1] == '\r')) n--;
             for (int i = off; i < off + n; i++) {
                 if (b[i] == '\n') throw new IllegalArgumentException("a row must be one line of JSON (found a newline inside)");
             }
             if (n == 0) throw new IllegalArgumentException("empty row");
-            ApiException f = fatal.get();
+            Cli.Failure f = fatal.get();
             if (f != null && s.failFast) throw f;
             synchronized (lock) {
                 if (closed) throw new IllegalStateException("the writer is closed");
+                if (stopped != null) {
+                    appended.incrementAndGet();
+                    fail(1, STOPPED_UNSENT, null);
+                    return;
+                }
                 if (rows > 0 && (len + n + 1 > s.maxBytes)) sealAndSubmit();
                 if (rows == 0) firstRowNanos = System.nanoTime();
                 ensure(n + 1);
@@ -1386,7 +1565,7 @@ public final class Tinybird {
             }
         }
 
-        /** Under lock: hands the current batch to a sender (blocking while the queue is full). */
+        /** Under lock: hands the current batch to a sender (blocking while the queue is full, until abandon()). */
         private void sealAndSubmit() {
             if (rows == 0) return;
             byte[] data = buf;
@@ -1394,17 +1573,32 @@ public final class Tinybird {
             buf = new byte[(int) Math.min(s.maxBytes + 1024, Math.max(64 * 1024, dataLen + 1024))];
             len = 0;
             rows = 0;
-            slots.acquireUninterruptibly();
+            boolean acquired = false;
+            while (!acquired && stopped == null) {
+                try {
+                    acquired = slots.tryAcquire(50, TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            if (!acquired) {
+                fail(dataRows, stopped != null ? stopped : "interrupted", null);
+                return;
+            }
             synchronized (doneLock) {
                 outstanding++;
             }
             try {
                 senders.execute(() -> {
+                    active.put(Thread.currentThread(), 0L);
                     try {
                         send(data, 0, dataLen, dataRows);
                     } catch (RuntimeException e) {
                         fail(dataRows, "unexpected error: " + e, null);
                     } finally {
+                        active.remove(Thread.currentThread());
+                        Thread.interrupted(); // an abandon() that came late must not reach the next batch
                         slots.release();
                         synchronized (doneLock) {
                             outstanding--;
@@ -1456,6 +1650,47 @@ public final class Tinybird {
             senders.shutdown();
         }
 
+        /**
+         * Stops waiting, from any thread: no more retries; requests in flight are cancelled (their rows fail and count
+         * as unknown outcomes: the server may have stored them); batches not sent yet, and rows appended from now on,
+         * fail without being sent; a blocked append() returns. close() then returns as soon as the senders have noted
+         * it. Idempotent.
+         */
+        public void abandon() {
+            stop(ABANDONED);
+        }
+
+        private void stop(String why) {
+            synchronized (this) {
+                if (stopped != null) return;
+                stopped = why;
+            }
+            for (Thread t : active.keySet()) {
+                if (t != Thread.currentThread()) t.interrupt();
+            }
+        }
+
+        /**
+         * What the writer waits for, for a progress line: null while all goes well; else "waiting for HOST: the last
+         * problem, attempt N, giving up in T", or "waiting for HOST: no answer for T" for a request unanswered for
+         * 10 s or more.
+         */
+        public String status() {
+            long now = System.nanoTime();
+            long since = troubleSince.get();
+            if (since != 0 && stopped == null) {
+                return "waiting for " + client.shownHost() + ": " + lastProblem + ", attempt " + (troubleAttempts.get() + 1)
+                        + ", giving up in " + Timeouts.human(s.retryFor.minusNanos(now - since));
+            }
+            long oldest = 0;
+            for (long t : active.values()) if (t != 0 && (oldest == 0 || t < oldest)) oldest = t;
+            if (oldest != 0 && now - oldest >= Timeouts.SLOW.toNanos()) {
+                return "waiting for " + client.shownHost() + ": no answer for " + Timeouts.human(Duration.ofNanos(now - oldest))
+                        + " (read timeout " + Timeouts.human(timeout) + ")";
+            }
+            return null;
+        }
+
         public Stats stats() {
             return new Stats(appended.get(), acknowledged.get(), quarantined.get(), failed.get(), requests.get(), retries.get(),
                     splits.get(), unknown.get(), unknownRows.get(), bytesSent.get(), bytesRaw.get(), firstError.get());
@@ -1465,17 +1700,32 @@ public final class Tinybird {
         public void throwIfFailed() {
             Stats st = stats();
             if (st.failed() > 0) {
-                ApiException f = fatal.get();
+                Cli.Failure f = fatal.get();
                 String why = f != null ? f.getMessage() : st.firstError();
                 throw new Cli.Failure(String.format(Locale.ROOT, "%,d of %,d rows were not written to Tinybird data source %s: %s",
                         st.failed(), st.appended(), datasource, why));
             }
         }
 
-        private void fail(int n, String message, ApiException e) {
+        /** The error that stopped the writer (a non-retryable answer, an error no retry can fix, or giving up), or null. */
+        public Cli.Failure fatal() {
+            return fatal.get();
+        }
+
+        private void fail(int n, String message, Cli.Failure e) {
             failed.addAndGet(n);
             firstError.compareAndSet(null, Config.redact(message));
             if (e != null) fatal.compareAndSet(null, e);
+        }
+
+        private void notice(String line) {
+            if (s.onNotice != null) {
+                try {
+                    s.onNotice.accept(Config.redact(line));
+                } catch (RuntimeException ignored) {
+                    // a listener's error must not lose a batch
+                }
+            }
         }
 
         private static byte[] gzip(byte[] data, int off, int n) {
@@ -1495,20 +1745,30 @@ public final class Tinybird {
             byte[] body = s.gzip ? gzip(data, off, n) : java.util.Arrays.copyOfRange(data, off, off + n);
             int attempt = 0;
             String what = "POST /v0/events?name=" + datasource;
+            Thread me = Thread.currentThread();
             while (true) {
+                String why = stopped;
+                if (why != null) {
+                    fail(nrows, attempt == 0 && why.equals(ABANDONED) ? STOPPED_UNSENT : why, null);
+                    return;
+                }
                 attempt++;
                 requests.incrementAndGet();
                 long waitMs;
                 boolean unknownOutcome = false;
                 String problem;
+                long started = System.nanoTime();
+                active.put(me, started);
                 try {
                     HttpRequest.Builder rb = client.request(path).timeout(timeout)
                             .header("Content-Type", "application/x-ndjson")
                             .POST(HttpRequest.BodyPublishers.ofByteArray(body));
                     if (s.gzip) rb.header("Content-Encoding", "gzip");
                     HttpResponse<String> r = client.http().send(rb.build(), HttpResponse.BodyHandlers.ofString());
+                    active.put(me, 0L);
                     int code = r.statusCode();
                     if (code == 200 || code == 202) {
+                        succeeded();
                         bytesSent.addAndGet(body.length);
                         bytesRaw.addAndGet(n);
                         long q = 0;
@@ -1545,39 +1805,85 @@ public final class Tinybird {
                         unknownOutcome = code != 503;
                         waitMs = backoffMillis(attempt);
                     } else {
-                        ApiException e = error(client.host(), code, r.body(), what, "DATASOURCES:APPEND:" + datasource
+                        ApiException e = error(client.shownHost(), code, r.body(), what, "DATASOURCES:APPEND:" + datasource
                                 + " (and DATASOURCES:CREATE when the data source does not exist yet)");
                         fail(nrows, e.getMessage(), code == 422 ? null : e);
                         return;
                     }
-                } catch (ConnectException | HttpConnectTimeoutException e) {
-                    problem = "cannot connect to " + client.host() + ": " + describe(e);
-                    waitMs = backoffMillis(attempt);
                 } catch (IOException e) {
-                    problem = "request failed: " + describe(e);
-                    unknownOutcome = true;
+                    String permanent = client.permanent(e);
+                    if (permanent != null) {
+                        // the same on every attempt, and nothing was sent: no retry, no unknown outcome
+                        Cli.Failure f = new Cli.Failure(Config.redact("cannot write to Tinybird at " + client.shownHost() + ": " + permanent));
+                        fail(nrows, f.getMessage(), f);
+                        return;
+                    }
+                    if (stopped != null) {
+                        unknown.incrementAndGet();
+                        unknownRows.addAndGet(nrows);
+                        fail(nrows, stopped, null);
+                        return;
+                    }
+                    if (e instanceof HttpConnectTimeoutException) {
+                        problem = "no connection within " + Timeouts.human(client.net().connectTimeout()) + " (--connect-timeout)";
+                    } else if (e instanceof ConnectException) {
+                        problem = "cannot connect: " + describe(e);
+                    } else if (e instanceof java.net.http.HttpTimeoutException) {
+                        problem = "no answer within " + Timeouts.human(timeout) + " (--read-timeout)";
+                        unknownOutcome = true;
+                    } else {
+                        problem = "request failed: " + describe(e);
+                        unknownOutcome = true;
+                    }
                     waitMs = backoffMillis(attempt);
                 } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    fail(nrows, "interrupted", null);
+                    // abandon(): the request may have reached the server
+                    unknown.incrementAndGet();
+                    unknownRows.addAndGet(nrows);
+                    fail(nrows, stopped != null ? stopped : "interrupted", null);
                     return;
+                } finally {
+                    active.put(me, 0L);
                 }
                 if (unknownOutcome) {
                     unknown.incrementAndGet();
                     unknownRows.addAndGet(nrows);
                 }
-                if (attempt >= s.maxAttempts) {
+                lastProblem = problem;
+                troubleSince.compareAndSet(0, started);
+                long streak = troubleAttempts.incrementAndGet();
+                if (s.maxAttempts > 0 && attempt >= s.maxAttempts) {
                     fail(nrows, "gave up after " + attempt + " attempts: " + problem, null);
                     return;
                 }
+                long since = troubleSince.get();
+                long leftMs = s.retryFor.toMillis() - (System.nanoTime() - (since == 0 ? started : since)) / 1_000_000;
+                if (leftMs <= 0) {
+                    Cli.Failure f = new Cli.Failure(Config.redact("gave up writing to Tinybird at " + client.shownHost()
+                            + ": no request succeeded for " + Timeouts.human(s.retryFor) + " (--retry-for); the last attempt: " + problem));
+                    fail(nrows, f.getMessage(), f);
+                    stop(f.getMessage());
+                    return;
+                }
+                waitMs = Math.min(waitMs, leftMs);
+                notice("waiting for " + client.shownHost() + ": " + problem + ", attempt " + streak + ", giving up in "
+                        + Timeouts.human(Duration.ofMillis(leftMs)) + " (next try in " + Timeouts.human(Duration.ofMillis(waitMs)) + ")");
                 retries.incrementAndGet();
                 try {
                     Thread.sleep(waitMs);
                 } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    fail(nrows, "interrupted", null);
+                    fail(nrows, stopped != null ? stopped : "interrupted", null);
                     return;
                 }
+            }
+        }
+
+        /** A request succeeded: the retry clock starts afresh. */
+        private void succeeded() {
+            long since = troubleSince.get();
+            if (since != 0 && troubleSince.compareAndSet(since, 0)) {
+                troubleAttempts.set(0);
+                notice(client.shownHost() + " answers again (after " + Timeouts.human(Duration.ofNanos(System.nanoTime() - since)) + ")");
             }
         }
 

@@ -1048,9 +1048,13 @@ class StressCase implements Callable<Integer> {
             Socket s = r;
             try {
                 r.setTcpNoDelay(true);
-                r.connect(new InetSocketAddress(host, port));
+                // --connect-timeout and --ca-file (Tinybird.Options) hold for every HTTP target; the request's own
+                // deadline (--timeout) still bounds the whole exchange
+                Tinybird.Net net = Tinybird.Net.current();
+                r.connect(new InetSocketAddress(host, port), (int) Math.max(1, Math.min(timeoutMs, net.connectTimeout().toMillis())));
                 if (tls) {
-                    javax.net.ssl.SSLSocket t = (javax.net.ssl.SSLSocket) ((SSLSocketFactory) SSLSocketFactory.getDefault()).createSocket(r, host, port, true);
+                    SSLSocketFactory f = net.ssl() != null ? net.ssl().getSocketFactory() : (SSLSocketFactory) SSLSocketFactory.getDefault();
+                    javax.net.ssl.SSLSocket t = (javax.net.ssl.SSLSocket) f.createSocket(r, host, port, true);
                     javax.net.ssl.SSLParameters sp = t.getSSLParameters();
                     sp.setEndpointIdentificationAlgorithm("HTTPS"); // the certificate must name the host
                     t.setSSLParameters(sp);

@@ -289,7 +289,7 @@ class EStoreSinksReliabilityTest {
     void aServerGoneLongerThanTheGiveUpTimeIsOneLineAndExitOne() throws Exception {
         Pg.Target db = TestServices.newDatabase();
         CommitCutter cutter = new CommitCutter(db);
-        Background run = new Background(cutter.url(), cmd -> cmd.pgRetryFor = java.time.Duration.ofMillis(600));
+        Background run = new Background(cutter.url(), cmd -> cmd.retryFor = java.time.Duration.ofMillis(600));
         try (run) {
             run.waitFor("e-store commits", () -> rows(db, "ecomm_totals") > 0 && rows(db, "events") > 0);
             cutter.close(); // every connection cut, every new one refused

@@ -117,6 +117,36 @@ class TinybirdReaderTest {
         }
     }
 
+    /**
+     * A password in the host's user info: the transfers print every retry's message as it is (only the last line goes
+     * through the command's redaction), so the client's own messages must not hold it.
+     */
+    @Test
+    void aPasswordInTheHostIsInNoMessageAndARetryLoopMeetsNone() throws Exception {
+        String host = emu.url().replace("http://", "http://admin:pa55-word@");
+        emu.faults().on("/v0/pipes/").failNext(2, TinybirdEmulator.Fault.drop());
+        java.io.StringWriter err = new java.io.StringWriter();
+        try (Tinybird.Client c = new Tinybird.Client(host, emu.adminToken())) {
+            Transfer.Source src = Transfer.tinybirdSource(c, "api_cities", Duration.ofMinutes(1), new java.io.PrintWriter(err, true), false);
+            assertEquals(174, src.fetch(new LinkedHashMap<>()).rows().size());
+        }
+        assertTrue(err.toString().contains("cannot reach Tinybird at " + emu.url()), "the retries were printed: " + err);
+        assertFalse(err.toString().contains("pa55-word"), err.toString());
+        assertEquals(emu.url(), Tinybird.parseUrl(host, Map.of(), false).host(), "no user info in the base URL");
+    }
+
+    /** An error no retry can fix (here: an unknown host) fails with no I/O cause, so a retry loop stops at once. */
+    @Test
+    void anUnknownHostIsNotRetried() {
+        java.io.StringWriter err = new java.io.StringWriter();
+        try (Tinybird.Client c = new Tinybird.Client("http://no-such-host.invalid", emu.adminToken())) {
+            Transfer.Source src = Transfer.tinybirdSource(c, "api_cities", Duration.ofMinutes(5), new java.io.PrintWriter(err, true), false);
+            Cli.Failure f = assertThrows(Cli.Failure.class, () -> src.fetch(new LinkedHashMap<>()));
+            assertEquals("cannot reach Tinybird at http://no-such-host.invalid: unknown host no-such-host.invalid (check the host name)", f.getMessage());
+        }
+        assertEquals("", err.toString(), "no retry line");
+    }
+
     @Test
     void errorsCarryTheServersText() {
         Tinybird.ApiException e = assertThrows(Tinybird.ApiException.class, () -> client.readAll("nope", Map.of()));

@@ -300,6 +300,98 @@ class TinybirdWriterTest {
         }
     }
 
+    /** A server that accepts and never answers; closed with the test. */
+    static java.net.ServerSocket silentServer(List<java.net.Socket> held) throws Exception {
+        java.net.ServerSocket ss = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+        Thread t = new Thread(() -> {
+            try {
+                while (true) held.add(ss.accept());
+            } catch (java.io.IOException closed) {
+                // the test is over
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        return ss;
+    }
+
+    @Test
+    void aSilentHostIsGivenUpOnAfterRetryForWithOneLineAndTheNextAppendThrowsIt() throws Exception {
+        List<java.net.Socket> held = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (java.net.ServerSocket ss = silentServer(held);
+             Tinybird.Client c = new Tinybird.Client("http://127.0.0.1:" + ss.getLocalPort(), "p.whatever-token")) {
+            List<String> notices = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Tinybird.Writer w = c.writer("x", fast().maxRows(2).requestTimeout(Duration.ofMillis(300)).retryFor(Duration.ofSeconds(2))
+                    .onNotice(notices::add));
+            for (int i = 0; i < 6; i++) w.append(row(i));
+            w.flush();
+            Tinybird.Writer.Stats s = w.stats();
+            assertAddsUp(s);
+            assertEquals(6, s.failed());
+            String why = "gave up writing to Tinybird at http://127.0.0.1:" + ss.getLocalPort()
+                    + ": no request succeeded for 2s (--retry-for); the last attempt: no answer within 300ms (--read-timeout)";
+            assertEquals(why, w.fatal().getMessage());
+            assertTrue(s.unknownOutcomes() > 0, "a request without an answer may have been stored");
+            assertFalse(notices.isEmpty(), "every retry is told");
+            assertTrue(notices.get(0).startsWith("waiting for http://127.0.0.1:" + ss.getLocalPort() + ": no answer within 300ms"), notices.get(0));
+            Cli.Failure f = assertThrows(Cli.Failure.class, () -> w.append(row(7)));
+            assertEquals(why, f.getMessage());
+            w.close();
+        } finally {
+            for (java.net.Socket k : held) k.close();
+        }
+    }
+
+    @Test
+    void abandonEndsTheWaitAtOnceAndTheRowsCountAsNotAcknowledged() throws Exception {
+        List<java.net.Socket> held = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (java.net.ServerSocket ss = silentServer(held);
+             Tinybird.Client c = new Tinybird.Client("http://127.0.0.1:" + ss.getLocalPort(), "p.whatever-token")) {
+            Tinybird.Writer w = c.writer("x", fast().maxRows(10).inFlight(2).queuedBatches(1).requestTimeout(Duration.ofHours(1)));
+            // 2 batches in flight, 1 queued, then append blocks on the full queue until abandon()
+            Thread appender = new Thread(() -> {
+                for (int i = 0; i < 100; i++) w.append(row(i));
+            });
+            appender.start();
+            while (held.size() < 2) Thread.sleep(10);
+            w.abandon();
+            appender.join();
+            w.close();
+            Tinybird.Writer.Stats s = w.stats();
+            assertAddsUp(s);
+            assertEquals(100, s.appended());
+            assertEquals(100, s.failed());
+            assertEquals(2, s.unknownOutcomes(), "the two requests in flight may have been stored");
+            assertEquals(20, s.unknownOutcomeRows());
+        } finally {
+            for (java.net.Socket k : held) k.close();
+        }
+    }
+
+    @Test
+    void status401FailsAtOnceWithOneLine() throws Exception {
+        com.sun.net.httpserver.HttpServer h = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 16);
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        h.createContext("/", ex -> {
+            calls.incrementAndGet();
+            ex.getRequestBody().readAllBytes();
+            byte[] b = "{\"error\":\"invalid authentication token\"}".getBytes();
+            ex.sendResponseHeaders(401, b.length);
+            ex.getResponseBody().write(b);
+            ex.close();
+        });
+        h.start();
+        try (Tinybird.Client c = new Tinybird.Client("http://127.0.0.1:" + h.getAddress().getPort(), "p.whatever-token")) {
+            Tinybird.Writer.Stats s = write(c, "x", fast(), 5);
+            assertEquals(5, s.failed());
+            assertEquals(1, calls.get(), "not retried");
+            assertTrue(s.firstError().startsWith("Tinybird answered 401 (invalid authentication token)") && s.firstError().contains("the token is not valid here"),
+                    s.firstError());
+        } finally {
+            h.stop(0);
+        }
+    }
+
     @Test
     void quarantinedRowsAreCounted() {
         emu.createDataSource("q", "`id` Int64 `json:$.id`, `action` String `json:$.action`");
