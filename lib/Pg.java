@@ -104,8 +104,7 @@ public final class Pg {
         Map<String, String> p = new LinkedHashMap<>(); // libpq keywords
         String given = url != null && !url.isBlank() ? url : cfg.get("DATABASE_URL").orElse(null);
         if (given != null) {
-            Config.registerSecret(given);
-            p.putAll(parse(given.strip()));
+            p.putAll(parse(given.strip())); // its password is registered for redaction below, with the one from the variables
         }
         fill(p, "host", cfg, "PGHOST", "POSTGRES_DATABASE_HOST", "DATABASE_HOST");
         fill(p, "port", cfg, "PGPORT", "POSTGRES_DATABASE_PORT", "DATABASE_PORT");

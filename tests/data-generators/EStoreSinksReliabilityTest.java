@@ -59,7 +59,9 @@ class EStoreSinksReliabilityTest {
             assertEquals(1, r.rc, r.err);
             assertFalse(Files.exists(out), "no final name after a failed write");
             assertFalse(Files.exists(tmpFile), "the partial temp file is deleted");
-            assertEquals("e-store: cannot write " + out + ": No space left on device\n", r.err);
+            assertEquals("e-store: cannot write " + out + ": No space left on device", lastLine(r.err), "the error is the last line, after the summary");
+            assertTrue(r.err.startsWith("e-store: sent: "), r.err);
+            assertEquals(2, r.err.lines().count(), r.err);
 
             // a file of an earlier run under that name is left as it was
             Files.writeString(out, "{\"earlier\":true}\n");
@@ -97,7 +99,8 @@ class EStoreSinksReliabilityTest {
                 assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "ended");
                 String stderr = Files.readString(err);
                 assertEquals(1, p.exitValue(), stderr);
-                assertEquals("e-store: cannot write stdout (" + out.toRealPath() + "): No space left on device\n", stderr);
+                assertEquals("e-store: cannot write stdout (" + out.toRealPath() + "): No space left on device", lastLine(stderr), stderr);
+                assertEquals(2, stderr.lines().count(), "the summary, then the error: " + stderr);
             } finally {
                 p.destroyForcibly();
             }
@@ -302,7 +305,8 @@ class EStoreSinksReliabilityTest {
         List<String> lines = r.err.lines().toList();
         assertTrue(lines.get(lines.size() - 1).matches("e-store: postgres (totals|events): the connection was lost and did not come back"
                 + " within 0\\.6s: .*"), r.err);
-        assertTrue(lines.subList(0, lines.size() - 1).stream().allMatch(l -> l.contains("reconnecting in")), r.err);
+        assertTrue(lines.subList(0, lines.size() - 1).stream().allMatch(l -> l.contains("reconnecting in") || l.startsWith("e-store: sent: ")), r.err);
+        assertEquals(1, lines.stream().filter(l -> l.startsWith("e-store: sent: ")).count(), "one summary: " + r.err);
         assertFalse(r.err.contains("\tat "), "no stack trace");
     }
 
@@ -451,5 +455,10 @@ class EStoreSinksReliabilityTest {
         assertEquals(1, r.rc, r.err);
         assertEquals("e-store: " + file + ":" + error + "\n", r.err);
         assertEquals("", r.out, "nothing generated");
+    }
+
+    static String lastLine(String text) {
+        List<String> lines = text.strip().lines().toList();
+        return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
     }
 }

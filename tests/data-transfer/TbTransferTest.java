@@ -374,11 +374,25 @@ class TbTransferTest {
         String until = "2023-05-11 00:00:00";
         Pg.Target db = Pg.resolve("postgresql://postgres@127.0.0.1:" + port + "/postgres", Config.of(Map.of(), Path.of("/nonexistent"), null));
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
-            flakyReports(emu, 0, 0, 60);
+            // day by day (--window 1d), the source holds its answers after the 8th page (about two days) until
+            // PostgreSQL is down: the transfer can not finish before the outage, and has rows to write during it
+            java.util.concurrent.CountDownLatch serverDown = new java.util.concurrent.CountDownLatch(1);
+            TinybirdEmulator.Weather weather = new TinybirdEmulator.Weather(1);
+            java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+            emu.registerPipe("reports", params -> {
+                if (calls.incrementAndGet() > 8) {
+                    try {
+                        serverDown.await(60, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return weather.reports(params);
+            });
             Path log = dir.resolve("log.txt");
             Process p = start("data-transfer/tb-to-postgres.java", "TbToPostgres", log, List.of("--once", "--host", emu.url(),
                     "--token", emu.adminToken(), "--url", db.libpqUri(), "--since", SINCE, "--until", until,
-                    "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300", "--retry-for", "90s"));
+                    "--limit-param", "max_results", "--page-size", "300", "--batch-rows", "300", "--window", "1d", "--retry-for", "90s"));
             // wait until some rows are in, then stop the server and start it again
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (System.nanoTime() < deadline && countRows(db) < 600) Thread.sleep(100);
@@ -386,6 +400,7 @@ class TbTransferTest {
             long postmaster = Long.parseLong(Files.readAllLines(data.resolve("postmaster.pid")).get(0).trim());
             pg.close(); // pg_ctl stop -m fast -t 5: it gives up silently after 5 s on a busy machine
             stopForSure(postmaster);
+            serverDown.countDown();
             // the transfer must meet the outage: restart only once it has said it is retrying
             deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (System.nanoTime() < deadline && p.isAlive() && !Files.readString(log).contains("retrying")) Thread.sleep(50);
