@@ -39,9 +39,16 @@ public final class NetErrors {
             if (c instanceof SSLException s && s.getMessage() != null && s.getMessage().contains("plaintext")) {
                 return "the server does not speak TLS (" + firstLine(s) + "): use http:// for it";
             }
+            // drivers that time out waiting for a server give its last error as text only (MongoDB's cluster state)
+            String m = c.getMessage();
+            java.util.regex.Matcher u = m == null ? null : UNKNOWN_HOST_TEXT.matcher(m);
+            if (u != null && u.find()) return "unknown host " + u.group(1) + " (check the host name)";
         }
         return null;
     }
+
+    private static final java.util.regex.Pattern UNKNOWN_HOST_TEXT =
+            java.util.regex.Pattern.compile("java\\.net\\.UnknownHostException: ([^\\s:}\\]]+)");
 
     private static boolean isPkix(Throwable c) {
         String m = c.getMessage();

@@ -80,6 +80,21 @@ class TbToMongodbTest {
     }
 
     @Test
+    void anUnknownHostFailsAfterOneServerSelectionNotAfterRetryFor() throws Exception {
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            long t0 = System.nanoTime();
+            TbTransferTest.Result r = TbTransferTest.runIn(new TbToMongodb(), "--once", "--quiet", "--host", emu.url(), "--token",
+                    emu.adminToken(), "--connection-string", "mongodb://no-such-host.invalid:27017", "--since", SINCE, "--until", UNTIL,
+                    "--retry-for", "10m");
+            long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
+            assertEquals(1, r.exitCode(), r.err());
+            assertTrue(r.err().contains("unknown host no-such-host.invalid"), r.err());
+            assertFalse(r.err().contains("retrying"), "not retried: " + r.err());
+            assertTrue(seconds < 300, "gave up long before --retry-for 10m: " + seconds + " s");
+        }
+    }
+
+    @Test
     void survivesSigkillAtRandomPoints(@TempDir Path dir) throws Exception {
         MongoServer server = new MongoServer(new MemoryBackend());
         server.bind("127.0.0.1", 0);
