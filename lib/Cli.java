@@ -2,6 +2,8 @@
 //DEPS me.tongfei:progressbar:0.10.1
 //DEPS org.slf4j:slf4j-api:2.0.17 org.slf4j:slf4j-nop:2.0.17
 //SOURCES Config.java
+// the progress bar's terminal library loads a native library: JDK 24+ warns above the bar unless allowed
+//JAVA_OPTIONS --enable-native-access=ALL-UNNAMED
 
 import java.io.FileNotFoundException;
 import java.io.IOException;

@@ -141,6 +141,25 @@ class RepoTest {
         return out;
     }
 
+    /** On a terminal (a pseudo-terminal here), a script's output starts with its progress bar, not with JVM warnings. */
+    @Test
+    void aScriptOnATerminalPrintsNoJvmWarning() throws Exception {
+        TestServices.requireTool("script (util-linux)", () -> TestServices.onPath("script"));
+        Path dir = Files.createTempDirectory("tty");
+        try {
+            Files.writeString(dir.resolve("in.csv"), "a,b\n1,2\n3,4\n");
+            Path root = TestServices.repoRoot();
+            String cmd = root.resolve("jbang") + " " + root.resolve("converter/csv-to-ndjson.java") + " in.csv -o out.ndjson";
+            TestServices.Run r = TestServices.run(dir, Duration.ofMinutes(5), List.of("script", "-qec", cmd, "/dev/null"));
+            String all = r.stdout() + r.stderr();
+            assertEquals(0, r.exitCode(), all);
+            assertTrue(all.contains("converted: 2 rows"), all);
+            assertFalse(all.contains("WARNING"), "no JVM warning on a terminal:\n" + all);
+        } finally {
+            TestServices.run(TestServices.repoRoot(), Duration.ofMinutes(1), List.of("rm", "-rf", dir.toString()));
+        }
+    }
+
     /** A mistyped option or a bad value is one line naming it and pointing at --help, never the whole usage. */
     @Test
     void everyScriptsBadOptionIsOneLineThatPointsAtHelp() throws Exception {
