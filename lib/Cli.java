@@ -4,6 +4,8 @@
 //SOURCES Config.java
 // the progress bar's terminal library loads a native library: JDK 24+ warns above the bar unless allowed
 //JAVA_OPTIONS --enable-native-access=ALL-UNNAMED
+// class files for Java 21, as //JAVA 21+ promises, whichever newer JDK compiles them (an exported jar runs on 21)
+//COMPILE_OPTIONS --release 21
 
 import java.io.FileNotFoundException;
 import java.io.IOException;

@@ -104,10 +104,13 @@ public class RunTests {
             out.println("Failures:");
             for (String f : listener.failures) out.println(f);
         }
+        if (!listener.skipReasons.isEmpty()) {
+            out.println();
+            out.println("Skipped (install what they need to run them; CI=true makes a missing tool a failure):");
+            listener.skipReasons.forEach((reason, n) -> out.println("  " + n + " test" + (n == 1 ? "" : "s") + ": " + reason));
+        }
         out.printf("%ntime: %.1f s%n", secs);
-        String line = listener.passed + " passed, " + listener.failed + " failed";
-        if (listener.skipped.get() > 0) line += ", " + listener.skipped + " skipped";
-        out.println(line);
+        out.println(listener.passed + " passed, " + listener.failed + " failed, " + listener.skipped + " skipped");
         out.flush();
         int rc = listener.failed.get() > 0 ? 1 : (listener.passed.get() == 0 ? 1 : 0);
         if (listener.passed.get() == 0 && listener.failed.get() == 0) System.err.println("no test ran");
@@ -120,6 +123,10 @@ public class RunTests {
         final List<String> failures = new ArrayList<>();
         final Map<String, Long> started = new ConcurrentHashMap<>();
         final Set<String> reported = ConcurrentHashMap.newKeySet();
+        /** Why tests were skipped (a missing tool or service), with how many. */
+        final Map<String, Integer> skipReasons = new java.util.TreeMap<>();
+        /** A test class's counts: passed, failed, skipped; a class whose tests all pass is one line. */
+        final Map<String, int[]> perClass = new ConcurrentHashMap<>();
         TestPlan plan;
 
         Listener(PrintStream out) {
@@ -138,19 +145,44 @@ public class RunTests {
             return (cls.isEmpty() ? "" : cls + " > ") + id.getDisplayName();
         }
 
+        /** The test class a test or container belongs to (the container right below the engine), or null for the engine. */
+        private String classOf(TestIdentifier id) {
+            TestIdentifier cur = id;
+            while (true) {
+                TestIdentifier parent = plan.getParent(cur).orElse(null);
+                if (parent == null) return null;
+                if (plan.getParent(parent).isEmpty()) return cur.getUniqueId();
+                cur = parent;
+            }
+        }
+
+        private void count(TestIdentifier id, int which, int n) {
+            String c = classOf(id);
+            if (c != null) perClass.computeIfAbsent(c, k -> new int[3])[which] += n;
+        }
+
+        private synchronized void skippedBecause(String reason, int n) {
+            String r = reason == null || reason.isBlank() ? "(no reason given)" : reason.lines().findFirst().orElse("").strip();
+            skipReasons.merge(r, n, Integer::sum);
+        }
+
         @Override
         public void executionStarted(TestIdentifier id) {
-            if (id.isTest()) started.put(id.getUniqueId(), System.nanoTime());
+            started.put(id.getUniqueId(), System.nanoTime());
         }
 
         @Override
         public void executionSkipped(TestIdentifier id, String reason) {
             if (id.isTest()) {
                 skipped.incrementAndGet();
+                count(id, 2, 1);
+                skippedBecause(reason, 1);
                 out.println("SKIP " + name(id) + ": " + reason);
             } else if (id.isContainer()) {
                 long n = plan.getDescendants(id).stream().filter(TestIdentifier::isTest).count();
                 skipped.addAndGet((int) n);
+                count(id, 2, (int) n);
+                skippedBecause(reason, (int) n);
                 out.println("SKIP " + id.getDisplayName() + " (" + n + " tests): " + reason);
             }
         }
@@ -159,30 +191,44 @@ public class RunTests {
         public void executionFinished(TestIdentifier id, TestExecutionResult result) {
             Long t = started.remove(id.getUniqueId());
             String ms = t == null ? "" : String.format(" (%d ms)", (System.nanoTime() - t) / 1_000_000);
+            if (id.isContainer() && id.getUniqueId().equals(classOf(id)) && result.getStatus() != TestExecutionResult.Status.FAILED) {
+                int[] c = perClass.getOrDefault(id.getUniqueId(), new int[3]);
+                if (c[0] + c[1] + c[2] > 0) {
+                    String secs = t == null ? "" : String.format(", %.1f s", (System.nanoTime() - t) / 1e9);
+                    out.println((c[1] > 0 ? "FAIL " : "ok   ") + id.getDisplayName() + " (" + c[0] + " passed"
+                            + (c[1] > 0 ? ", " + c[1] + " failed" : "") + (c[2] > 0 ? ", " + c[2] + " skipped" : "") + secs + ")");
+                }
+                return;
+            }
             switch (result.getStatus()) {
                 case SUCCESSFUL -> {
                     if (id.isTest()) {
                         passed.incrementAndGet();
                         reported.add(id.getUniqueId());
-                        out.println("ok   " + name(id) + ms);
+                        count(id, 0, 1);
                     }
                 }
                 case ABORTED -> {
                     if (id.isTest()) {
                         skipped.incrementAndGet();
                         reported.add(id.getUniqueId());
-                        out.println("SKIP " + name(id) + ": " + result.getThrowable().map(Throwable::getMessage).orElse(""));
+                        count(id, 2, 1);
+                        String why = result.getThrowable().map(Throwable::getMessage).orElse("");
+                        skippedBecause(why, 1);
+                        out.println("SKIP " + name(id) + ": " + why);
                     }
                 }
                 case FAILED -> {
                     if (id.isTest()) {
                         failed.incrementAndGet();
                         reported.add(id.getUniqueId());
+                        count(id, 1, 1);
                     } else {
                         // a class-level failure (@BeforeAll / @AfterAll): its unreported tests count as failed
                         long n = plan.getDescendants(id).stream()
                                 .filter(d -> d.isTest() && !reported.contains(d.getUniqueId())).count();
                         failed.addAndGet((int) Math.max(1, n));
+                        count(id, 1, (int) Math.max(1, n));
                     }
                     out.println("FAIL " + name(id) + ms);
                     java.io.StringWriter sw = new java.io.StringWriter();

@@ -258,10 +258,16 @@ public final class TestServices {
         throw new AssertionError("unreachable");
     }
 
+    /** The Debian package of each tool a test may need (.ci/run installs them). */
+    static final Map<String, String> DEBIAN_PACKAGES = Map.of("chromium", "chromium", "pgbouncer", "pgbouncer", "openssl", "openssl",
+            "psql", "postgresql-client", "pgbench", "postgresql-contrib", "script", "bsdutils", "keytool", "a JDK", "node", "nodejs",
+            "npm", "npm", "mvn", "maven");
+
     /** Runs a check that needs an external tool (psql, pgbench, chromium...): missing = skip, or failure in CI. */
     public static void requireTool(String tool, Supplier<Boolean> present) {
         if (present.get()) return;
-        String why = tool + " is not installed";
+        String pkg = DEBIAN_PACKAGES.get(tool.split(" ")[0]);
+        String why = tool + " is not installed" + (pkg == null ? "" : " (Debian package: " + pkg + ")");
         if (CI) throw new AssertionError(why + " (CI=true: .ci/run should install it)");
         Assumptions.abort(why);
     }
