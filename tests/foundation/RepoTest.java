@@ -361,9 +361,12 @@ class RepoTest {
             var b = pool.submit(() -> TestServices.run(root, Duration.ofMinutes(5), cmd));
             for (TestServices.Run r : List.of(a.get(), b.get())) {
                 assertEquals(0, r.exitCode(), r.stderr());
-                assertEquals("0.132.1", (r.stdout() + r.stderr()).lines().filter(l -> !l.startsWith("jbang launcher:")).findFirst().orElse("").strip());
+                assertEquals("0.132.1", (r.stdout() + r.stderr()).lines().map(String::strip)
+                        .filter(l -> !l.isEmpty() && !l.startsWith("jbang launcher:")).findFirst().orElse(""));
             }
             assertTrue(Files.isRegularFile(home.resolve("0.132.1/lib/.complete")));
+            String said = a.get().stderr() + b.get().stderr();
+            assertTrue(said.contains("fetching JBang 0.132.1") && said.contains("jars copied"), "the first run says what it fetches and shows it move: " + said);
             try (Stream<Path> s = Files.list(home)) {
                 assertEquals(List.of("0.132.1"), s.map(p -> p.getFileName().toString()).toList(), "no temp folder left behind");
             }
