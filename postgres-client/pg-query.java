@@ -62,7 +62,8 @@ class PgQuery implements Callable<Integer> {
             description = "City for the default query (case-insensitive; default: ${DEFAULT-VALUE}).")
     String city;
 
-    @Option(names = "--limit", paramLabel = "N", defaultValue = "1000", description = "Row limit of the default query (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--limit", paramLabel = "N", defaultValue = "1000",
+            description = "Row limit of the default query (default: ${DEFAULT-VALUE}); with --sql or --file, the most rows fetched and printed.")
     int limit;
 
     @Option(names = {"-p", "--param"}, paramLabel = "NAME=VALUE", description = "Bind :NAME to VALUE (repeatable); the server infers the type.")
@@ -126,6 +127,7 @@ class PgQuery implements Callable<Integer> {
         if (fetchSize < 0) throw Cli.usage("--fetch-size must be 0 or more");
         if (sql != null && file != null) throw Cli.usage("give either --sql or --file, not both");
         if (analyze && !explain) throw Cli.usage("--analyze goes with --explain");
+        if (limit < 1) throw Cli.usage("--limit must be at least 1");
         Map<String, String> values = PgClient.params(params);
         String text;
         if (sql != null) text = sql;
@@ -167,6 +169,7 @@ class PgQuery implements Callable<Integer> {
             try (PreparedStatement ps = c.prepareStatement(q.sql())) {
                 PgClient.bind(ps, q, values);
                 if (fetchSize > 0) ps.setFetchSize(fetchSize);
+                if ((sql != null || file != null) && spec.commandLine().getParseResult().hasMatchedOption("--limit")) ps.setMaxRows(limit);
                 if (timeout != null) ps.setQueryTimeout((int) Math.max(1, timeout.toSeconds()));
                 if (warmup == null) warmEnd = System.nanoTime() + 1_000_000_000L;
                 for (; warm < warmMax && System.nanoTime() < warmEnd; warm++) {

@@ -96,6 +96,17 @@ class PgQueryTest {
     }
 
     @Test
+    void limitCapsTheRowsOfAGivenQueryToo() {
+        Out r = query(Map.of("DATABASE_URL", url(ROLE, PASSWORD)), "--sql", "SELECT g FROM generate_series(1, 50) g ORDER BY g",
+                "--limit", "5", "--format", "csv");
+        assertEquals(0, r.rc, r.err);
+        assertEquals(List.of("g", "1", "2", "3", "4", "5"), r.out.lines().toList());
+        Out all = query(Map.of("DATABASE_URL", url(ROLE, PASSWORD)), "--sql", "SELECT g FROM generate_series(1, 1500) g", "--format", "csv");
+        assertEquals(1501, all.out.lines().count(), "without --limit a given query is not capped at the default query's 1000");
+        assertEquals(2, query(Map.of(), "--sql", "SELECT 1", "--limit", "0").rc);
+    }
+
+    @Test
     void passwordWithAtColonSlashPercentAndSpacesEveryWay() {
         List<Map<String, String>> ways = List.of(
                 Map.of("DATABASE_URL", url(ROLE, PASSWORD)),
