@@ -198,7 +198,11 @@ class TbToPostgres implements Callable<Integer> {
                     if (!(x instanceof SQLException e)) throw x;
                     String permanent = permanentReason(e);
                     if (permanent != null) throw new Cli.Failure(permanent, e);
-                    if (!Pg.retryable(e) || System.nanoTime() > deadline) throw e;
+                    if (!Pg.retryable(e)) throw e;
+                    if (System.nanoTime() > deadline) {
+                        throw new Cli.Failure("PostgreSQL at " + db + " did not come back within --retry-for " + Timeouts.human(retryFor)
+                                + " while " + what + ": " + Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse("")), e);
+                    }
                     dropConnection();
                     err.println("tb-to-postgres: " + what + ": " + Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse(""))
                             + "; retrying in " + backoff + " ms");

@@ -225,6 +225,22 @@ class TransferSafetyTest {
         }
     }
 
+    @Test
+    void aDatabaseThatStaysAwayIsOneErrorNamingHostAndDatabase() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort(); // closed again: connections are refused
+        }
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            TbTransferTest.Result r = pg("--once", "--dry-run", "--quiet", "--host", emu.url(), "--token", emu.adminToken(),
+                    "--url", "postgresql://app:pw-secret-9@127.0.0.1:" + port + "/weatherdb", "--since", SINCE, "--retry-for", "1s");
+            assertEquals(1, r.exitCode(), r.err());
+            String last = r.err().strip().lines().reduce((a, b) -> b).orElse("");
+            assertTrue(last.contains("PostgreSQL at postgresql://app@127.0.0.1:" + port + "/weatherdb did not come back within --retry-for 1s"), r.err());
+            assertFalse(r.err().contains("pw-secret-9"), r.err());
+        }
+    }
+
     // ------------------------------------------------------------------ a lost commit
 
     /**
