@@ -6,7 +6,7 @@
 #   bench/compare.sh [-n RUNS] REV 'COMMAND'
 #   bench/compare.sh main~3 './jbang data-generators/e-store.java --count 1000000 --seed 1 --out /dev/null -q'
 #
-# COMMAND runs with bash -c in the checkout's root (the old one under bench/out/compare/REV, made with git archive,
+# COMMAND runs with bash -c in the checkout's root (the old one in $TMPDIR/py-utilities-compare/REV, from git archive,
 # with bench/data shared, so ./jbang and relative paths work on both sides); BENCH_SIDE is old or new. Each side runs once untimed first
 # (JBang compiles the script and caches its command line). Whole commands are timed, JVM start included.
 set -euo pipefail
@@ -17,7 +17,7 @@ if [ "${1:-}" = "-n" ]; then RUNS=$2; shift 2; fi
 REV=$1 CMD=$2
 NEW=$PWD
 SHA=$(git rev-parse --short "$REV")
-OLD=$NEW/bench/out/compare/$SHA
+OLD=${TMPDIR:-/tmp}/py-utilities-compare/$SHA # outside the checkout: its tests walk the tree
 if [ ! -f "$OLD/.complete" ]; then
   rm -rf "$OLD" && mkdir -p "$OLD"
   git archive "$SHA" | tar -x -C "$OLD"
@@ -31,8 +31,8 @@ mkdir -p "$NEW/bench/data"
 run() { # $1 = side, $2 = folder; prints seconds
   local t0 t1
   t0=$(date +%s%N)
-  (cd "$2" && BENCH_SIDE=$1 bash -c "$CMD") >/dev/null 2>"$NEW/bench/out/compare/last-$1.err" \
-    || { echo "compare: the $1 side failed:" >&2; cat "$NEW/bench/out/compare/last-$1.err" >&2; exit 1; }
+  (cd "$2" && BENCH_SIDE=$1 bash -c "$CMD") >/dev/null 2>"$OLD.last-$1.err" \
+    || { echo "compare: the $1 side failed:" >&2; cat "$OLD.last-$1.err" >&2; exit 1; }
   t1=$(date +%s%N)
   echo "scale=3; ($t1 - $t0) / 1000000000" | bc
 }

@@ -71,14 +71,18 @@ public final class Cli {
         public boolean verbose;
 
         @Option(names = "--env-file", paramLabel = "FILE",
-                description = "Read settings from FILE too. Precedence: environment, then FILE, then .env.local, then .env.")
+                description = "Read settings from FILE too. Precedence: environment, then FILE, then .env.local and .env of the "
+                        + "working folder, then of the script's folder (when run through ./jbang); --verbose names the files read.")
         public Path envFile;
 
         private Config config;
 
         /** The settings (environment + dotenv files), loaded once. */
         public Config config() {
-            if (config == null) config = Config.load(envFile);
+            if (config == null) {
+                config = Config.load(envFile);
+                if (verbose && !config.files().isEmpty()) System.err.println("settings read from " + String.join(", ", config.files()));
+            }
             return config;
         }
 

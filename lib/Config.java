@@ -43,18 +43,45 @@ public final class Config {
         files.forEach(Config::registerIfSecret);
     }
 
-    /** The process environment plus .env / .env.local of the working directory plus envFile (may be null). */
+    /**
+     * The process environment, plus envFile (may be null), plus .env.local and .env of the working folder, then of the
+     * script's own folder when the ./jbang launcher said where the script is (PY_UTILITIES_SCRIPT): a presenter who
+     * runs {@code ./jbang data-generators/e-store.java} from the repo root gets the settings kept beside the script.
+     */
     public static Config load(Path envFile) {
-        return of(System.getenv(), Path.of("").toAbsolutePath(), envFile);
+        List<Path> dirs = new ArrayList<>();
+        dirs.add(Path.of("").toAbsolutePath());
+        String script = System.getenv("PY_UTILITIES_SCRIPT");
+        if (script != null && !script.isBlank()) {
+            Path d = Path.of(script).toAbsolutePath().getParent();
+            if (d != null && Files.isDirectory(d)) dirs.add(d);
+        }
+        return of(System.getenv(), dirs, envFile);
     }
 
     /** For tests and embedding: an explicit environment and folder. */
     public static Config of(Map<String, String> env, Path dir, Path envFile) {
+        return of(env, List.of(dir), envFile);
+    }
+
+    /** An explicit environment and the folders whose .env.local and .env count, the first one winning. */
+    public static Config of(Map<String, String> env, List<Path> dirs, Path envFile) {
         Map<String, String> merged = new LinkedHashMap<>();
         Map<String, String> origin = new LinkedHashMap<>();
-        List<Path> order = new ArrayList<>();
-        order.add(dir.resolve(".env"));
-        order.add(dir.resolve(".env.local"));
+        java.util.LinkedHashSet<Path> unique = new java.util.LinkedHashSet<>(); // a folder counts once, where it first stands
+        for (Path d : dirs) {
+            try {
+                unique.add(d.toRealPath());
+            } catch (IOException missing) {
+                // no such folder: nothing to read there
+            }
+        }
+        List<Path> folders = new ArrayList<>(unique);
+        List<Path> order = new ArrayList<>(); // lowest precedence first: each file overrides the ones before it
+        for (int i = folders.size() - 1; i >= 0; i--) {
+            order.add(folders.get(i).resolve(".env"));
+            order.add(folders.get(i).resolve(".env.local"));
+        }
         for (Path p : order) {
             if (Files.isRegularFile(p)) put(merged, origin, p);
         }
@@ -91,6 +118,11 @@ public final class Config {
         return get(keys).orElseThrow(() -> new Cli.Failure(
                 what + " is not set: set " + String.join(" or ", keys)
                         + " in the environment, in .env / .env.local, or with --env-file"));
+    }
+
+    /** The settings files that were read, in the order read (lowest precedence first). */
+    public List<String> files() {
+        return new ArrayList<>(new java.util.LinkedHashSet<>(origin.values()));
     }
 
     /** Where a value came from ("environment", a file path, or null when unset); handy for --verbose. */

@@ -141,6 +141,33 @@ class RepoTest {
         return out;
     }
 
+    /** Run through ./jbang from another folder, a script reads the .env.local kept beside it. */
+    @Test
+    void aScriptReadsTheSettingsBesideItFromAnyFolder() throws Exception {
+        Path root = TestServices.repoRoot();
+        Path tool = Files.createTempDirectory("tool"), elsewhere = Files.createTempDirectory("elsewhere");
+        try {
+            Files.writeString(tool.resolve("ShowSetting.java"), String.join("\n",
+                    "///usr/bin/env jbang \"$0\" \"$@\" ; exit $?",
+                    "//JAVA 21+",
+                    "//SOURCES " + root.resolve("lib/Cli.java"),
+                    "class ShowSetting {",
+                    "    public static void main(String[] a) {",
+                    "        Config c = Config.load(null);",
+                    "        System.out.println(c.getOr(\"DEMO_SETTING\", \"unset\") + \" \" + c.getOr(\"OTHER\", \"unset\"));",
+                    "    }",
+                    "}", ""));
+            Files.writeString(tool.resolve(".env.local"), "DEMO_SETTING=beside-the-script\nOTHER=beside\n");
+            Files.writeString(elsewhere.resolve(".env"), "OTHER=working-folder\n");
+            TestServices.Run r = TestServices.run(elsewhere, Duration.ofMinutes(5),
+                    List.of(root.resolve("jbang").toString(), tool.resolve("ShowSetting.java").toString()));
+            assertEquals(0, r.exitCode(), r.stderr());
+            assertEquals("beside-the-script working-folder", r.stdout().strip(), r.stderr());
+        } finally {
+            TestServices.run(root, Duration.ofMinutes(1), List.of("rm", "-rf", tool.toString(), elsewhere.toString()));
+        }
+    }
+
     /** On a terminal (a pseudo-terminal here), a script's output starts with its progress bar, not with JVM warnings. */
     @Test
     void aScriptOnATerminalPrintsNoJvmWarning() throws Exception {

@@ -2,6 +2,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
@@ -25,6 +26,21 @@ class ConfigTest {
         assertTrue(c.get("MISSING").isEmpty());
         assertEquals("x", c.getOr("MISSING", "x"));
         assertEquals("from-env", c.get("MISSING", "A").orElseThrow(), "first key that is set wins");
+    }
+
+    @Test
+    void theWorkingFolderWinsOverTheScriptsFolder() throws Exception {
+        Path work = Files.createDirectories(dir.resolve("work")), script = Files.createDirectories(dir.resolve("tool"));
+        Files.writeString(script.resolve(".env"), "A=script-env\nB=script-env\nC=script-env\n");
+        Files.writeString(script.resolve(".env.local"), "B=script-local\nC=script-local\n");
+        Files.writeString(work.resolve(".env"), "C=work-env\n");
+        Config c = Config.of(Map.of(), List.of(work, script), null);
+        assertEquals("script-env", c.get("A").orElseThrow());
+        assertEquals("script-local", c.get("B").orElseThrow());
+        assertEquals("work-env", c.get("C").orElseThrow(), "any file of the working folder beats the script's folder");
+        assertEquals(List.of(script.resolve(".env").toRealPath().toString(), script.resolve(".env.local").toRealPath().toString(),
+                work.resolve(".env").toRealPath().toString()), c.files());
+        assertEquals(c.files(), Config.of(Map.of(), List.of(work, script, work), null).files(), "a folder counts once");
     }
 
     @Test
