@@ -1,0 +1,337 @@
+/*
+ * The sinks: where the generated lines go. stdout, a file, the Tinybird Events API (the PostgreSQL one is
+ * PgInventorySink). Each takes whole batches from the generator thread and counts what it delivered.
+ * Why here: each has its own failure rules (a reader gone, a full disk, a silent host) that the script need not show.
+ * Invariant: delivered() counts only what reached its destination (written, or acknowledged by Tinybird), never
+ * what was merely handed over.
+ */
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+final class EStoreSinks {
+    private EStoreSinks() {}
+
+    /** Where events go. accept() is called from the generator thread only. */
+    interface Sink extends AutoCloseable {
+        String name();
+
+        void accept(EStoreEvent.Batch b) throws Exception;
+
+        /** Called when the generator waits (pacing): push out what is buffered. */
+        default void idle() throws Exception {}
+
+        /** Called after every batch with the clock: periodic work (PostgreSQL intervals). */
+        default void tick(long nowNanos, long clockMicros) throws Exception {}
+
+        /** Flushes everything and releases resources. */
+        @Override
+        void close() throws Exception;
+
+        long delivered();
+
+        default long failed() {
+            return 0;
+        }
+    }
+
+    /** NDJSON to the command's stdout. */
+    static final class StdoutSink implements Sink {
+        final PrintWriter writer;
+        final OutputStream stream;
+        long delivered;
+
+        StdoutSink(PrintWriter writer, OutputStream stream) {
+            this.writer = writer;
+            this.stream = stream;
+        }
+
+        public String name() {
+            return "stdout";
+        }
+
+        /** Set when the reader went away (e.g. {@code | head}): the run stops quietly, as other command-line tools do. */
+        Runnable onClosed = () -> {};
+        boolean gone;
+
+        public void accept(EStoreEvent.Batch b) throws IOException {
+            if (gone) return;
+            if (stream != null) {
+                try {
+                    stream.write(b.bytes.a, 0, b.bytes.len);
+                } catch (IOException e) {
+                    failed(e);
+                    return;
+                }
+            } else {
+                writer.write(new String(b.bytes.a, 0, b.bytes.len, StandardCharsets.ISO_8859_1));
+                // picocli's default writer wraps System.out, a PrintStream that keeps write errors to itself
+                if (writer.checkError() || System.out.checkError()) {
+                    gone = true;
+                    onClosed.run();
+                    return;
+                }
+            }
+            delivered += b.n;
+        }
+
+        public void idle() throws IOException {
+            if (gone) return;
+            if (stream == null) {
+                writer.flush();
+                return;
+            }
+            try {
+                stream.flush();
+            } catch (IOException e) {
+                failed(e);
+            }
+        }
+
+        /** The reader went away (EPIPE): stop quietly. Anything else (a full disk under {@code > FILE}) is an error. */
+        private void failed(IOException e) {
+            String m = String.valueOf(e.getMessage());
+            if (m.contains("Broken pipe") || m.contains("Connection reset")) {
+                gone = true;
+                onClosed.run();
+                return;
+            }
+            throw new Cli.Failure("cannot write " + describe() + ": " + m, e);
+        }
+
+        /** "stdout", with the file it was sent to when that is a file (> FILE). */
+        private String describe() {
+            try {
+                if (stream instanceof FileOutputStream f && f.getFD() == java.io.FileDescriptor.out) {
+                    Path real = Path.of("/proc/self/fd/1").toRealPath();
+                    if (Files.isRegularFile(real)) return "stdout (" + real + ")";
+                }
+            } catch (IOException | RuntimeException e) {
+                // no /proc: the plain name
+            }
+            return "stdout";
+        }
+
+        public void close() throws IOException {
+            idle();
+        }
+
+        public long delivered() {
+            return delivered;
+        }
+    }
+
+    /**
+     * NDJSON to a file: FILE.tmp, renamed to FILE only once every byte is written and forced to disk, so FILE never
+     * holds a cut line; after a failed write the temp file is deleted and FILE is left as it was. A device such as
+     * /dev/null is written directly.
+     */
+    static final class FileSink implements Sink {
+        final Path target, tmp;
+        final FileChannel ch;
+        long delivered;
+        private boolean broken, closed;
+
+        FileSink(Path target) {
+            this.target = target;
+            boolean special = Files.exists(target) && !Files.isRegularFile(target);
+            this.tmp = special ? null : target.resolveSibling(target.getFileName() + ".tmp");
+            try {
+                this.ch = special ? FileChannel.open(target, StandardOpenOption.WRITE)
+                        : FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING);
+            } catch (IOException e) {
+                throw failure(target, e);
+            }
+        }
+
+        public String name() {
+            return target.toString();
+        }
+
+        public void accept(EStoreEvent.Batch b) {
+            if (broken) return;
+            try {
+                ByteBuffer buf = ByteBuffer.wrap(b.bytes.a, 0, b.bytes.len);
+                while (buf.hasRemaining()) ch.write(buf);
+            } catch (IOException e) {
+                broken = true;
+                discard();
+                throw failure(target, e);
+            }
+            delivered += b.n;
+        }
+
+        public void close() {
+            if (closed) return;
+            closed = true;
+            if (broken) return; // already discarded, and the failure already reported
+            try {
+                if (tmp != null) ch.force(true); // on disk before the name says the file is complete
+                ch.close();
+                if (tmp != null) {
+                    Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    syncFolder(target);
+                }
+            } catch (IOException e) {
+                broken = true;
+                discard();
+                throw failure(target, e);
+            }
+        }
+
+        /** The temp file goes; nothing under the final name was touched. */
+        private void discard() {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // the write already failed; the file is deleted below
+            }
+            delivered = 0;
+            if (tmp == null) return;
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // nothing more to do: FILE itself was never written
+            }
+        }
+
+        /** Makes the rename itself durable (best effort: not every file system lets a folder be forced). */
+        private static void syncFolder(Path file) {
+            Path dir = file.toAbsolutePath().getParent();
+            if (dir == null) return;
+            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+                d.force(true);
+            } catch (IOException ignored) {
+                // the file itself is on disk; only the folder entry may still be in the page cache
+            }
+        }
+
+        static Cli.Failure failure(Path file, IOException e) {
+            String why = e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null ? fse.getReason()
+                    : e instanceof java.nio.file.NoSuchFileException ? "no such folder"
+                    : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                    : e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+            return new Cli.Failure("cannot write " + file + ": " + why, e);
+        }
+
+        public long delivered() {
+            return delivered;
+        }
+    }
+
+    /**
+     * The Tinybird Events API through lib/Tinybird's writer (batches of up to 10,000 rows / 4 MB or 1 s, gzip,
+     * wait=true, retries with backoff, accounting): one writer per data source, every event to each.
+     */
+    static final class TinybirdSink implements Sink {
+        final List<Tinybird.Client> clients = new ArrayList<>();
+        final List<Tinybird.Writer> writers = new ArrayList<>();
+        final List<Tinybird.Writer.Stats> finalStats = new ArrayList<>();
+
+        TinybirdSink(List<Tinybird.Endpoint> endpoints, String token, Tinybird.Writer.Settings settings, Tinybird.Net net) {
+            Map<String, Tinybird.Client> byHost = new LinkedHashMap<>();
+            for (Tinybird.Endpoint ep : endpoints) {
+                Tinybird.Client c = byHost.computeIfAbsent(ep.host(), h -> new Tinybird.Client(h, token, net));
+                writers.add(c.writer(ep.datasource(), settings));
+            }
+            clients.addAll(byHost.values());
+        }
+
+        /** Stops waiting for Tinybird (see Tinybird.Writer#abandon): what has no answer yet counts as not acknowledged. */
+        void abandon() {
+            for (Tinybird.Writer w : writers) w.abandon();
+        }
+
+        /** What the writers wait for (the first that waits), or null. */
+        String status() {
+            for (Tinybird.Writer w : writers) {
+                String st = w.status();
+                if (st != null) return w.datasource() + ": " + st;
+            }
+            return null;
+        }
+
+        /** The reason of the first writer that stopped (an error no retry fixes, a refused token, giving up), as one line. */
+        void throwIfFailed() {
+            for (Tinybird.Writer w : writers) {
+                if (w.fatal() != null) w.throwIfFailed();
+            }
+        }
+
+        public String name() {
+            return "tinybird";
+        }
+
+        public void accept(EStoreEvent.Batch b) {
+            byte[] a = b.bytes.a;
+            for (Tinybird.Writer w : writers) {
+                int start = 0;
+                for (int i = 0; i < b.n; i++) {
+                    int end = b.end[i];
+                    w.appendLine(a, start, end - start);
+                    start = end;
+                }
+            }
+        }
+
+        public void close() {
+            try {
+                for (Tinybird.Writer w : writers) w.close();
+            } finally {
+                for (Tinybird.Writer w : writers) finalStats.add(w.stats());
+                for (Tinybird.Client c : clients) c.close();
+            }
+        }
+
+        List<Tinybird.Writer.Stats> stats() {
+            if (!finalStats.isEmpty()) return finalStats;
+            List<Tinybird.Writer.Stats> l = new ArrayList<>();
+            for (Tinybird.Writer w : writers) l.add(w.stats());
+            return l;
+        }
+
+        public long delivered() {
+            long min = Long.MAX_VALUE;
+            for (Tinybird.Writer.Stats st : stats()) min = Math.min(min, st.acknowledged() + st.quarantined());
+            return min == Long.MAX_VALUE ? 0 : min;
+        }
+
+        public long failed() {
+            long f = 0;
+            for (Tinybird.Writer.Stats st : stats()) f += st.failed();
+            return f;
+        }
+
+        List<String> lines() {
+            List<String> out = new ArrayList<>();
+            List<Tinybird.Writer.Stats> sts = stats();
+            for (int i = 0; i < sts.size(); i++) {
+                Tinybird.Writer.Stats st = sts.get(i);
+                String line = String.format(Locale.ROOT, "tinybird %s: %,d stored, %,d quarantined, %,d failed (not acknowledged)",
+                        writers.get(i).datasource(), st.acknowledged(), st.quarantined(), st.failed());
+                if (st.pending() > 0) line += String.format(Locale.ROOT, ", %,d without an answer yet", st.pending());
+                line += String.format(Locale.ROOT, ", %,d requests, %,d retries", st.requests(), st.retries());
+                if (st.unknownOutcomes() > 0) {
+                    line += String.format(Locale.ROOT, ", %,d unknown-outcome attempts (up to %,d rows may be stored twice, or stored though counted failed)",
+                            st.unknownOutcomes(), st.unknownOutcomeRows());
+                }
+                if (st.firstError() != null) line += " (first error: " + st.firstError() + ")";
+                out.add(line);
+            }
+            return out;
+        }
+    }
+}
