@@ -264,6 +264,35 @@ final class EStoreSinks {
             return null;
         }
 
+        /**
+         * Twice a second, what the writers wait for goes to the progress line, and (unless quiet) the start of each
+         * wait and its end are a line each, so a silent host is never silence.
+         */
+        java.util.concurrent.ScheduledExecutorService statusTicker(Cli.Progress progress, boolean quiet, boolean verbose,
+                java.util.function.Consumer<String> note) {
+            java.util.concurrent.ScheduledExecutorService ex = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "e-store-status");
+                t.setDaemon(true);
+                return t;
+            });
+            boolean[] waiting = {false};
+            ex.scheduleWithFixedDelay(() -> {
+                try {
+                    String status = status();
+                    progress.status(status);
+                    if (quiet) return;
+                    // with --verbose every retry is a line already; a request that just hangs is not a retry
+                    boolean retryLines = verbose && status != null && status.contains(", attempt ");
+                    if (status != null && !waiting[0] && !retryLines) note.accept("tinybird " + status);
+                    else if (status == null && waiting[0]) note.accept("tinybird answers again");
+                    waiting[0] = status != null;
+                } catch (RuntimeException e) {
+                    // the ticker must keep going; the writers report their errors themselves
+                }
+            }, 500, 500, java.util.concurrent.TimeUnit.MILLISECONDS);
+            return ex;
+        }
+
         /** The reason of the first writer that stopped (an error no retry fixes, a refused token, giving up), as one line. */
         void throwIfFailed() {
             for (Tinybird.Writer w : writers) {

@@ -12,6 +12,8 @@
 //SOURCES EStoreEvent.java
 //SOURCES EStoreSinks.java
 //SOURCES PgInventorySink.java
+//SOURCES EStoreStream.java
+//SOURCES Pacer.java
 //SOURCES EStoreStopper.java
 //DESCRIPTION Streams synthetic e-commerce events (view, cart, uncart, purchase, return) as NDJSON: to stdout,
 //DESCRIPTION a file, the Tinybird Events API and/or PostgreSQL (running totals and a product inventory).
@@ -30,15 +32,12 @@ import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -351,62 +350,27 @@ class EStore implements Callable<Integer> {
         }
     }
 
-    /** One run: the model, the clock, pacing, duplicates and the sinks. */
+    /** One run: the shop, its stream of events, and the sinks. */
     static final class Run {
         final EStoreSettings s;
         final EStore cmd;
         final long seed;
         final int[] shard;
         final Shop model;
-        final EStoreEvent.Encoder enc;
-        final Shop.Rng idRng, dupRng;
+        final EStoreStream stream;
         final List<EStoreSinks.Sink> sinks = new ArrayList<>();
-        final ArrayDeque<EStoreEvent.Dup> pending = new ArrayDeque<>();
-        final EStoreEvent e = new EStoreEvent();
-        final EStoreEvent.Batch batch = new EStoreEvent.Batch();
-        final long startMicros; // simulated clock start, or Long.MIN_VALUE for the wall clock
-        final double stepMicros;
-        final long delayMicros;
-        final int dupPerBlock;
-        int blockLeft, dupLeft;
-        long wallBaseMicros, wallBaseNanos;
         final Stats st = new Stats();
-
-        static final int DUP_BLOCK = 10_000;
 
         Run(EStoreSettings s, EStore cmd) {
             this.s = s;
             this.cmd = cmd;
             this.seed = cmd.seed != null ? cmd.seed : new java.security.SecureRandom().nextLong();
             this.shard = parseShard(cmd.shard);
-            Shop.Catalog cat = Shop.Catalog.of(seed, s.products);
-            this.model = new Shop(s, cat, seed, shard[0], shard[1]);
-            this.enc = new EStoreEvent.Encoder(cmd.format.equals("original"));
-            long shardSalt = shard[0] * 1_000_003L + shard[1];
-            this.idRng = new Shop.Rng(Shop.Rng.mix(seed, 0x1D000000L + shardSalt));
-            this.dupRng = new Shop.Rng(Shop.Rng.mix(seed, 0xD0B00000L + shardSalt));
-            this.startMicros = cmd.startTime != null ? parseStartTime(cmd.startTime) : Long.MIN_VALUE;
-            this.stepMicros = cmd.eps != null ? 1e6 / cmd.eps : 1000;
-            this.delayMicros = cmd.duplicateDelay == null ? -1 : cmd.duplicateDelay.toNanos() / 1000;
-            this.dupPerBlock = (int) Math.round(s.duplicatePct * DUP_BLOCK / 100.0);
+            this.model = new Shop(s, Shop.Catalog.of(seed, s.products), seed, shard[0], shard[1]);
+            this.stream = new EStoreStream(model, seed, shard, cmd.format.equals("original"),
+                    cmd.startTime != null ? parseStartTime(cmd.startTime) : Long.MIN_VALUE, cmd.eps != null ? 1e6 / cmd.eps : 1000,
+                    cmd.duplicateDelay == null ? -1 : cmd.duplicateDelay.toNanos() / 1000, s.duplicatePct, st);
             st.seed = seed;
-        }
-
-        long clockMicros() {
-            if (startMicros != Long.MIN_VALUE) return startMicros + (long) (st.unique * stepMicros);
-            return wallBaseMicros + (System.nanoTime() - wallBaseNanos) / 1000;
-        }
-
-        /** Exactly dupPerBlock of every DUP_BLOCK events, at random places (selection sampling). */
-        boolean nextIsDuplicate() {
-            if (blockLeft == 0) {
-                blockLeft = DUP_BLOCK;
-                dupLeft = dupPerBlock;
-            }
-            boolean pick = dupLeft > 0 && dupRng.nextInt(blockLeft) < dupLeft;
-            blockLeft--;
-            if (pick) dupLeft--;
-            return pick;
         }
 
         void openSinks(long nowNanos) throws Exception {
@@ -517,8 +481,7 @@ class EStore implements Callable<Integer> {
         }
 
         Stats execute() throws Exception {
-            wallBaseMicros = Instant.now().getEpochSecond() * 1_000_000L + Instant.now().getNano() / 1000;
-            wallBaseNanos = System.nanoTime();
+            stream.startClock();
             t0 = System.nanoTime();
             cmd.lastSinks = sinks;
             Cli.Progress progress = Cli.Progress.items("e-store", cmd.count != null ? cmd.count : -1, "events", cmd.common.quiet);
@@ -527,7 +490,9 @@ class EStore implements Callable<Integer> {
             try {
                 openSinks(t0);
                 started = true;
-                ticker = statusTicker(progress);
+                for (EStoreSinks.Sink k : sinks) {
+                    if (k instanceof EStoreSinks.TinybirdSink t) ticker = t.statusTicker(progress, cmd.common.quiet, cmd.common.verbose, cmd::note);
+                }
                 loop(t0, progress);
             } catch (Throwable t) {
                 failure = t;
@@ -579,143 +544,38 @@ class EStore implements Callable<Integer> {
             return c;
         }
 
-        /**
-         * While Tinybird is written to: twice a second, what the writers wait for goes to the progress line, and (unless
-         * --quiet) the start of each wait and its end are a line each, so a silent host is never silence.
-         */
-        java.util.concurrent.ScheduledExecutorService statusTicker(Cli.Progress progress) {
-            EStoreSinks.TinybirdSink tb = null;
-            for (EStoreSinks.Sink k : sinks) if (k instanceof EStoreSinks.TinybirdSink t) tb = t;
-            if (tb == null) return null;
-            EStoreSinks.TinybirdSink sink = tb;
-            java.util.concurrent.ScheduledExecutorService ex = Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "e-store-status");
-                t.setDaemon(true);
-                return t;
-            });
-            boolean[] waiting = {false};
-            ex.scheduleWithFixedDelay(() -> {
-                try {
-                    String status = sink.status();
-                    progress.status(status);
-                    if (cmd.common.quiet) return;
-                    // with --verbose every retry is a line already; a request that just hangs is not a retry
-                    boolean retryLines = cmd.common.verbose && status != null && status.contains(", attempt ");
-                    if (status != null && !waiting[0] && !retryLines) cmd.note("tinybird " + status);
-                    else if (status == null && waiting[0]) cmd.note("tinybird answers again");
-                    waiting[0] = status != null;
-                } catch (RuntimeException e) {
-                    // the ticker must keep going; the writers report their errors themselves
-                }
-            }, 500, 500, TimeUnit.MILLISECONDS);
-            return ex;
-        }
-
+        /** The main loop: a batch whenever events are due, to every sink; ahead of schedule, a flush and a nap. */
         void loop(long t0, Cli.Progress progress) throws Exception {
-            final long count = cmd.count != null ? cmd.count : Long.MAX_VALUE;
-            final long durNanos = cmd.duration != null ? cmd.duration.toNanos() : Long.MAX_VALUE;
-            final double eps = cmd.eps != null ? cmd.eps : 0;
+            Pacer pacer = new Pacer(t0, cmd.count, cmd.duration, cmd.eps);
+            EStoreEvent.Batch batch = stream.batch;
             long lastIdle = t0;
             while (!cmd.stop) {
                 long now = System.nanoTime();
-                long elapsed = now - t0;
-                boolean timeUp = elapsed >= durNanos;
-                long target = count;
-                if (eps > 0) {
-                    long at = timeUp ? durNanos - 1 : elapsed;
-                    target = Math.min(target, (long) Math.floor(at / 1e9 * eps) + 1);
-                }
-                if (timeUp && eps <= 0) target = st.sent;
-                long todo = target - st.sent;
+                long todo = pacer.due(now, st.sent) - st.sent;
                 if (todo > 0) {
-                    fill((int) Math.min(todo, EStoreEvent.Batch.CAPACITY), count);
+                    stream.fill((int) Math.min(todo, EStoreEvent.Batch.CAPACITY), pacer.count);
                     for (EStoreSinks.Sink k : sinks) k.accept(batch);
                     progress.add(batch.n);
-                    long c = clockMicros();
+                    long c = stream.clockMicros();
                     for (EStoreSinks.Sink k : sinks) k.tick(now, c);
                     continue;
                 }
-                if (timeUp || st.sent >= count) break;
-                // ahead of the schedule: flush now and then, then sleep until the next event is due
+                if (pacer.over(now, st.sent)) break;
                 if (now - lastIdle > 20_000_000L) {
                     for (EStoreSinks.Sink k : sinks) {
                         k.idle();
-                        k.tick(now, clockMicros());
+                        k.tick(now, stream.clockMicros());
                     }
                     lastIdle = now;
                 }
-                long due = t0 + (long) Math.ceil(st.sent * 1e9 / eps);
-                long wait = Math.min(due, t0 + durNanos) - System.nanoTime();
-                if (wait > 0) java.util.concurrent.locks.LockSupport.parkNanos(Math.min(wait, 50_000_000L));
+                pacer.sleepUntilNext(st.sent);
             }
             // stopped (count, duration or Ctrl-C): what was generated and is still pending goes out too
-            while (!pending.isEmpty()) {
-                batch.clear();
-                while (!pending.isEmpty() && batch.n < EStoreEvent.Batch.CAPACITY) emit(pending.poll());
+            while (stream.drainPending()) {
                 for (EStoreSinks.Sink k : sinks) k.accept(batch);
                 progress.add(batch.n);
             }
         }
 
-        /** Generates up to n lines into the batch (fewer when --count is reached). */
-        void fill(int n, long count) {
-            batch.clear();
-            for (int i = 0; i < n; i++) {
-                long remaining = count - st.sent;
-                if (remaining <= 0) break;
-                EStoreEvent.Dup head = pending.peek();
-                if (head != null && (remaining <= pending.size() || head.dueMicros() <= clockMicros())) {
-                    emit(pending.poll());
-                    continue;
-                }
-                // a duplicate of this event must still fit under --count
-                generate(remaining - 1 > pending.size());
-            }
-        }
-
-        private void generate(boolean roomForDuplicate) {
-            EStoreEvent ev = e;
-            int a = model.next(ev);
-            ev.micros = clockMicros();
-            ev.idHi = (idRng.next() & ~0xF000L) | 0x4000L;
-            ev.idLo = (idRng.next() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
-            EStoreEvent.ByteBuf b = batch.bytes;
-            int startLen = b.len;
-            enc.encode(b, ev);
-            int i = batch.n++;
-            batch.end[i] = b.len;
-            batch.customer[i] = ev.customer;
-            batch.product[i] = ev.product;
-            batch.action[i] = a;
-            batch.price[i] = ev.priceCents;
-            batch.micros[i] = ev.micros;
-            batch.idHi[i] = ev.idHi;
-            batch.idLo[i] = ev.idLo;
-            batch.duplicate[i] = false;
-            st.unique++;
-            st.sent++;
-            st.byAction[a]++;
-            if (dupPerBlock > 0 && roomForDuplicate && nextIsDuplicate()) {
-                byte[] line = java.util.Arrays.copyOfRange(b.a, startLen, b.len);
-                long due = delayMicros < 0 ? Long.MIN_VALUE : ev.micros + delayMicros;
-                pending.add(new EStoreEvent.Dup(due, line, ev.customer, ev.product, a, ev.priceCents, ev.micros, ev.idHi, ev.idLo));
-            }
-        }
-
-        private void emit(EStoreEvent.Dup d) {
-            batch.bytes.bytes(d.line());
-            int i = batch.n++;
-            batch.end[i] = batch.bytes.len;
-            batch.customer[i] = d.customer();
-            batch.product[i] = d.product();
-            batch.action[i] = d.action();
-            batch.price[i] = d.price();
-            batch.micros[i] = d.micros();
-            batch.idHi[i] = d.idHi();
-            batch.idLo[i] = d.idLo();
-            batch.duplicate[i] = true;
-            st.duplicates++;
-            st.sent++;
-        }
     }
 }
