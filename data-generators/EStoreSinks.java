@@ -250,6 +250,62 @@ final class EStoreSinks {
             clients.addAll(byHost.values());
         }
 
+        /** The longest a check before generating may take per data source (the connect and read timeouts are capped to it). */
+        static final java.time.Duration PREFLIGHT = Timeouts.SLOW;
+
+        /**
+         * Before anything is generated: one POST of an empty body to each data source's Events API, which appends
+         * nothing. A refused token (401, 403: not valid here, no DATASOURCES:APPEND, or a missing data source it may not
+         * create), a wrong region, a host that does not connect or does not answer: one line, thrown. Any other answer
+         * (2xx, 400 for the empty body, 429, 5xx) shows a host that answers and a token it accepts; the writer's retries
+         * deal with the rest. A connection dropped without an answer is tried again while PREFLIGHT lasts.
+         */
+        static void preflight(List<Tinybird.Endpoint> endpoints, String token, Tinybird.Net net) {
+            java.time.Duration connect = min(net.connectTimeout(), PREFLIGHT), read = min(net.readTimeout(), PREFLIGHT);
+            Tinybird.Net quick = new Tinybird.Net(connect, read, net.caFile(), net.ssl());
+            for (Tinybird.Endpoint ep : endpoints) {
+                try (Tinybird.Client c = new Tinybird.Client(ep.host(), token, quick)) {
+                    String what = "POST /v0/events?name=" + ep.datasource() + " (an empty request, before generating)";
+                    long deadline = System.nanoTime() + PREFLIGHT.toNanos();
+                    for (int attempt = 1; ; attempt++) {
+                        java.net.http.HttpRequest req = c.request("/v0/events?name=" + Tinybird.enc(ep.datasource()) + "&wait=true&format=ndjson")
+                                .header("Content-Type", "application/x-ndjson")
+                                .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build();
+                        try {
+                            java.net.http.HttpResponse<String> r = c.http().send(req, java.net.http.HttpResponse.BodyHandlers.ofString());
+                            int code = r.statusCode();
+                            if (code == 401 || code == 403 || code == 404) {
+                                throw Tinybird.error(c.shownHost(), code, r.body(), what,
+                                        "DATASOURCES:APPEND on " + ep.datasource() + " (and DATASOURCES:CREATE while it does not exist)");
+                            }
+                            break;
+                        } catch (java.net.http.HttpConnectTimeoutException e) {
+                            throw new Cli.Failure(Config.redact("cannot reach Tinybird at " + c.shownHost() + ": no connection within "
+                                    + Timeouts.human(connect) + " (--connect-timeout)"));
+                        } catch (java.net.http.HttpTimeoutException e) {
+                            throw new Cli.Failure(Config.redact("Tinybird at " + c.shownHost() + " does not answer: nothing within "
+                                    + Timeouts.human(read) + " (--read-timeout) to " + what));
+                        } catch (IOException e) {
+                            if (c.permanent(e) != null || System.nanoTime() - deadline > 0 || attempt >= 5) throw c.unreachable(what, e);
+                            try {
+                                Thread.sleep(200L * attempt);
+                            } catch (InterruptedException stop) {
+                                Thread.currentThread().interrupt();
+                                throw c.unreachable(what, e);
+                            }
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            throw new Cli.Failure("stopped while checking Tinybird at " + c.shownHost());
+                        }
+                    }
+                }
+            }
+        }
+
+        private static java.time.Duration min(java.time.Duration a, java.time.Duration b) {
+            return a.compareTo(b) <= 0 ? a : b;
+        }
+
         /** Stops waiting for Tinybird (see Tinybird.Writer#abandon): what has no answer yet counts as not acknowledged. */
         void abandon() {
             for (Tinybird.Writer w : writers) w.abandon();
@@ -265,11 +321,12 @@ final class EStoreSinks {
         }
 
         /**
-         * Twice a second, what the writers wait for goes to the progress line, and (unless quiet) the start of each
-         * wait and its end are a line each, so a silent host is never silence.
+         * Twice a second the progress line takes the events delivered (its count and rate), the events generated and
+         * what the writers wait for; and (unless quiet) the start of each wait and its end are a line each, so a silent
+         * host is never silence.
          */
-        java.util.concurrent.ScheduledExecutorService statusTicker(Cli.Progress progress, boolean quiet, boolean verbose,
-                java.util.function.Consumer<String> note) {
+        java.util.concurrent.ScheduledExecutorService statusTicker(Cli.Progress progress, java.util.function.LongSupplier delivered,
+                java.util.function.LongSupplier generated, boolean quiet, boolean verbose, java.util.function.Consumer<String> note) {
             java.util.concurrent.ScheduledExecutorService ex = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "e-store-status");
                 t.setDaemon(true);
@@ -279,7 +336,8 @@ final class EStoreSinks {
             ex.scheduleWithFixedDelay(() -> {
                 try {
                     String status = status();
-                    progress.status(status);
+                    progress.set(delivered.getAsLong());
+                    progress.status(String.format(Locale.ROOT, "%,d generated", generated.getAsLong()) + (status == null ? "" : "; " + status));
                     if (quiet) return;
                     // with --verbose every retry is a line already; a request that just hangs is not a retry
                     boolean retryLines = verbose && status != null && status.contains(", attempt ");

@@ -53,6 +53,8 @@ import picocli.CommandLine.Spec;
             "unreturned purchase. The mix matches event_type_weights; duplicate_data_percentage %% of the events are",
             "sent twice with the same event_id. Sinks: stdout (the default), --out FILE, the Tinybird Events API,",
             "PostgreSQL (ecomm_totals, product_inventory, optionally every event).",
+            "Before generating for Tinybird, one empty request checks that the host answers and takes the token; the",
+            "progress line counts the events delivered (acknowledged), and shows the ones generated beside them.",
             "EStoreSettings: --config FILE (default ./settings.yaml when present, else the original's defaults); every",
             "settings key is also an option, which wins over the file."},
         footer = {"",
@@ -202,6 +204,12 @@ class EStore implements Callable<Integer> {
      * full disk. Tests that capture the output through the command's PrintWriter set it to null.
      */
     OutputStream stdoutStream = new FileOutputStream(java.io.FileDescriptor.out);
+
+    /** Whether stdout is a terminal, where NDJSON scrolling by could be mistaken for sending (tests set it). */
+    java.util.function.BooleanSupplier stdoutIsTerminal = Cli::isTerminal;
+
+    /** The progress counter of the last run: events delivered (for tests). */
+    Cli.Progress lastProgress;
 
     /** The outcome of the last run (for tests and the bench). */
     Stats stats;
@@ -378,13 +386,18 @@ class EStore implements Callable<Integer> {
             boolean tinybird = !endpoints.isEmpty();
             if (tinybird) {
                 Tinybird.Writer.Settings ws = cmd.writerSettings();
+                Tinybird.Net net = cmd.net.net(cmd.common.config());
+                EStoreSinks.TinybirdSink.preflight(endpoints, token, net); // nothing is generated for a host that cannot take it
                 // --verbose: a line a retry; the waits themselves are announced by the status ticker either way
                 if (cmd.common.verbose && !cmd.common.quiet) ws.onNotice(l -> {
                     if (l.startsWith("waiting for")) cmd.note("tinybird: " + l);
                 });
-                sinks.add(new EStoreSinks.TinybirdSink(endpoints, token, ws, cmd.net.net(cmd.common.config())));
+                sinks.add(new EStoreSinks.TinybirdSink(endpoints, token, ws, net));
             }
             if (cmd.out != null) sinks.add(new EStoreSinks.FileSink(cmd.out));
+            if (token == null && cmd.out == null && !cmd.toStdout && !cmd.common.quiet && cmd.stdoutIsTerminal.getAsBoolean()) {
+                cmd.note("no Tinybird token: writing NDJSON to stdout; to send to Tinybird, set TINYBIRD_TOKEN (or --token) and --datasource NAME");
+            }
             if (cmd.toStdout || (cmd.out == null && !tinybird)) {
                 EStoreSinks.StdoutSink so = new EStoreSinks.StdoutSink(cmd.spec.commandLine().getOut(), cmd.stdoutStream);
                 so.onClosed = cmd::requestStop;
@@ -484,14 +497,17 @@ class EStore implements Callable<Integer> {
             stream.startClock();
             t0 = System.nanoTime();
             cmd.lastSinks = sinks;
-            Cli.Progress progress = Cli.Progress.items("e-store", cmd.count != null ? cmd.count : -1, "events", cmd.common.quiet);
+            Cli.Progress progress = Cli.Progress.items("e-store", cmd.count != null ? cmd.count : -1, "events delivered", cmd.common.quiet);
+            cmd.lastProgress = progress;
             java.util.concurrent.ScheduledExecutorService ticker = null;
             Throwable failure = null;
             try {
                 openSinks(t0);
                 started = true;
                 for (EStoreSinks.Sink k : sinks) {
-                    if (k instanceof EStoreSinks.TinybirdSink t) ticker = t.statusTicker(progress, cmd.common.quiet, cmd.common.verbose, cmd::note);
+                    if (k instanceof EStoreSinks.TinybirdSink t) {
+                        ticker = t.statusTicker(progress, this::deliveredNow, () -> st.sent, cmd.common.quiet, cmd.common.verbose, cmd::note);
+                    }
                 }
                 loop(t0, progress);
             } catch (Throwable t) {
@@ -506,12 +522,26 @@ class EStore implements Callable<Integer> {
                 }
             }
             if (ticker != null) ticker.shutdownNow();
+            progress.set(deliveredNow());
             progress.close();
             account(st);
             accounted = true;
             if (failure instanceof Exception ex) throw ex;
             if (failure instanceof Error er) throw er;
             return st;
+        }
+
+        /**
+         * Events every sink has delivered (written, acknowledged by Tinybird, copied into PostgreSQL): what the
+         * progress line counts, so its rate is never one of events merely generated.
+         */
+        long deliveredNow() {
+            long delivered = Long.MAX_VALUE;
+            for (EStoreSinks.Sink k : List.copyOf(sinks)) {
+                if (k instanceof PgInventorySink p && !p.events) continue;
+                delivered = Math.min(delivered, k.delivered());
+            }
+            return delivered == Long.MAX_VALUE ? st.sent : delivered;
         }
 
         /** Fills in the totals of a run's Stats from the sinks. */
@@ -555,7 +585,7 @@ class EStore implements Callable<Integer> {
                 if (todo > 0) {
                     stream.fill((int) Math.min(todo, EStoreEvent.Batch.CAPACITY), pacer.count);
                     for (EStoreSinks.Sink k : sinks) k.accept(batch);
-                    progress.add(batch.n);
+                    progress.set(deliveredNow());
                     long c = stream.clockMicros();
                     for (EStoreSinks.Sink k : sinks) k.tick(now, c);
                     continue;
@@ -573,7 +603,7 @@ class EStore implements Callable<Integer> {
             // stopped (count, duration or Ctrl-C): what was generated and is still pending goes out too
             while (stream.drainPending()) {
                 for (EStoreSinks.Sink k : sinks) k.accept(batch);
-                progress.add(batch.n);
+                progress.set(deliveredNow());
             }
         }
 

@@ -157,6 +157,7 @@ class EStoreSinksTest {
             assertTrue(extra >= 0 && extra <= ws.unknownOutcomeRows(),
                     "extra copies (" + extra + ") only from unknown-outcome retries (" + ws.unknownOutcomeRows() + ")");
             assertTrue(r.err.contains("tinybird estore_events: 150,000 stored"), r.err);
+            assertEquals(150000, r.cmd.lastProgress.done(), "the progress line ends at the events acknowledged");
         }
     }
 
