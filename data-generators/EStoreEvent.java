@@ -1,17 +1,99 @@
 /*
- * The event: one generated e-commerce event (reused), its encoding as an NDJSON line straight into bytes, the
- * batches the sinks take, and the pending duplicates.
- * Why a hand encoder: it writes well over 2M lines/s (bench/e-store); every value it writes is a number, a UUID, an
- * action name or a fixed prefix, so nothing needs escaping.
- * Invariant: a batch's line i and its field columns i describe the same event; a duplicate is the same bytes.
+ * The event: every field in one place. FIELDS lists them (JSON name, how the value is made, PostgreSQL and Tinybird
+ * types); the NDJSON line, the Events API payload (the same bytes), the PostgreSQL table 'events' and its COPY rows,
+ * the duplicates (the same bytes again) and the Tinybird data source schema all follow from it.
+ * Why a hand encoder and not jackson: it writes well over 2M lines/s (bench/e-store); the built-in fields write only
+ * digits, a UUID, an action name or a fixed prefix, checked once to need no escaping, and a text() field goes through
+ * escapeJson / escapeCopy, which escape everything (EStoreEventTest proves it on hostile strings).
+ * Invariant: every line is one valid JSON object, and its COPY row holds the same values.
  */
 import java.nio.charset.StandardCharsets;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
+import java.util.function.Function;
+import java.util.function.Predicate;
+import java.util.function.ToDoubleFunction;
+import java.util.function.ToLongFunction;
 
 final class EStoreEvent {
-        int customer, product, action, priceCents;
-        long micros, idHi, idLo;
+    /** What the shop decided for this event (reused): the fields below are made from it. */
+    int customer, product, action, priceCents;
+    long micros, idHi, idLo;
+
+    /**
+     * The event's fields, in the order of the NDJSON line. To add one, add a line, for example
+     * {@code text("session_id", e -> "session_" + e.customer % 1000),} or {@code integer("quantity", e -> 1 + e.product % 3),}.
+     */
+    static final Field[] FIELDS = {
+        safe("customer_id", "text", "String", true, (o, e) -> o.prefixed(Plain.CUSTOMER, e.customer)),
+        safe("product_id", "text", "String", true, (o, e) -> o.prefixed(Plain.PRODUCT, e.product)),
+        safe("action", "text", "LowCardinality(String)", true, (o, e) -> o.safe(Plain.ACTION[e.action])),
+        safe("timestamp", "timestamptz", "DateTime64(6)", true, (o, e) -> o.timestamp(e.micros)),
+        safe("event_id", "uuid", "UUID", false, (o, e) -> o.uuid(e.idHi, e.idLo)),
+        cents("price", e -> e.priceCents >= 0, e -> e.priceCents),
+    };
+
+    /** The built-in fields' constant bytes, checked to need no escaping. */
+    static final class Plain {
+        static final byte[] CUSTOMER = ascii("customer_"), PRODUCT = ascii("product_");
+        static final byte[][] ACTION = new byte[Shop.ACTIONS.length][];
+
+        static {
+            for (int i = 0; i < ACTION.length; i++) ACTION[i] = ascii(Shop.ACTIONS[i]);
+        }
+    }
+
+    // ------------------------------------------------------------------ how a field is made
+
+    /** Writes a field's value (without quotes) through an Out, which knows whether it writes JSON or a COPY row. */
+    interface Value {
+        void write(Out o, EStoreEvent e);
+    }
+
+    /**
+     * One field: its JSON name, whether the JSON value is a quoted string, its PostgreSQL and Tinybird types,
+     * whether --format original has it, when it is present (absent: no key in JSON, NULL in PostgreSQL), its value.
+     */
+    record Field(String name, boolean quoted, String pgType, String tbType, boolean original, Predicate<EStoreEvent> present, Value value) {
+        Field {
+            if (!name.matches("[a-z_][a-z0-9_]*")) throw new IllegalArgumentException("field name '" + name + "': use a-z, 0-9 and _");
+        }
+    }
+
+    /** A text field: any string, escaped; null leaves the field out. */
+    static Field text(String name, Function<EStoreEvent, String> value) {
+        return new Field(name, true, "text", "Nullable(String)", false, e -> value.apply(e) != null, (o, e) -> o.text(value.apply(e)));
+    }
+
+    /** A whole-number field. */
+    static Field integer(String name, ToLongFunction<EStoreEvent> value) {
+        return new Field(name, false, "bigint", "Int64", false, null, (o, e) -> o.integer(value.applyAsLong(e)));
+    }
+
+    /** A number field; NaN and infinities (not JSON) leave the field out. */
+    static Field number(String name, ToDoubleFunction<EStoreEvent> value) {
+        return new Field(name, false, "double precision", "Nullable(Float64)", false, e -> Double.isFinite(value.applyAsDouble(e)),
+                (o, e) -> o.number(value.applyAsDouble(e)));
+    }
+
+    /** A price in cents, written as 12.34. */
+    static Field cents(String name, Predicate<EStoreEvent> present, ToLongFunction<EStoreEvent> cents) {
+        return new Field(name, false, "numeric(10,2)", "Nullable(Decimal(10, 2))", false, present, (o, e) -> o.cents(cents.applyAsLong(e)));
+    }
+
+    /** A built-in string field whose bytes need no escaping (digits, prefixes and names checked by ascii()). */
+    static Field safe(String name, String pgType, String tbType, boolean original, Value value) {
+        return new Field(name, true, pgType, tbType, original, null, value);
+    }
+
+    /** The bytes of a constant that needs no escaping in JSON or COPY; anything else is refused at start. */
+    static byte[] ascii(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') throw new IllegalArgumentException("not a plain constant: " + s);
+        }
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
 
     /** A growable byte buffer. */
     static final class ByteBuf {
@@ -79,53 +161,56 @@ final class EStoreEvent {
 
     static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
-    /** Writes events as JSON lines, straight into bytes. */
-    static final class Encoder {
-        final boolean original;
+    /** The writer of values: into JSON (a string's content) or into a COPY text row, each with its escaping. */
+    static final class Out {
+        ByteBuf b;
+        boolean json;
         private long cachedSecond = Long.MIN_VALUE;
         private final byte[] secondText = new byte[20]; // 2026-11-28T16:53:25.
-        private static final byte[][] ACTION_JSON = new byte[5][];
 
-        static {
-            for (int i = 0; i < 5; i++) ACTION_JSON[i] = ("\",\"action\":\"" + Shop.ACTIONS[i] + "\",\"timestamp\":\"").getBytes(StandardCharsets.US_ASCII);
+        void safe(byte[] plain) {
+            b.bytes(plain);
         }
 
-        private static final byte[] C = "{\"customer_id\":\"customer_".getBytes(StandardCharsets.US_ASCII);
-        private static final byte[] P = "\",\"product_id\":\"product_".getBytes(StandardCharsets.US_ASCII);
-        private static final byte[] ID = "Z\",\"event_id\":\"".getBytes(StandardCharsets.US_ASCII);
-        private static final byte[] PRICE = "\",\"price\":".getBytes(StandardCharsets.US_ASCII);
-
-        Encoder(boolean original) {
-            this.original = original;
+        void prefixed(byte[] plain, long n) {
+            b.bytes(plain);
+            b.digits(n);
         }
 
-        void encode(ByteBuf b, EStoreEvent e) {
-            b.ensure(256);
-            b.bytes(C);
-            b.digits(e.customer);
-            b.bytes(P);
-            b.digits(e.product);
-            b.bytes(ACTION_JSON[e.action]);
-            timestamp(b, e.micros);
-            if (original) {
-                b.ascii("Z\"}\n");
-                return;
+        void integer(long v) {
+            if (v < 0) {
+                if (v == Long.MIN_VALUE) {
+                    b.ascii(Long.toString(v));
+                    return;
+                }
+                b.put((byte) '-');
+                v = -v;
             }
-            b.bytes(ID);
-            uuid(b, e.idHi, e.idLo);
-            if (e.priceCents >= 0) {
-                b.bytes(PRICE);
-                b.digits(e.priceCents / 100);
-                b.put((byte) '.');
-                b.fixed(e.priceCents % 100, 2);
-                b.ascii("}\n");
-            } else {
-                b.ascii("\"}\n");
-            }
+            b.digits(v);
         }
 
-        /** 2026-11-28T16:53:25.123456 (the Z is written by the caller). */
-        void timestamp(ByteBuf b, long micros) {
+        void number(double v) {
+            if (v == Math.rint(v) && Math.abs(v) < 1e15) integer((long) v);
+            else b.ascii(Double.toString(v));
+        }
+
+        void cents(long c) {
+            if (c < 0) {
+                b.put((byte) '-');
+                c = -c;
+            }
+            b.digits(c / 100);
+            b.put((byte) '.');
+            b.fixed(c % 100, 2);
+        }
+
+        void text(String s) {
+            if (json) escapeJson(b, s);
+            else escapeCopy(b, s);
+        }
+
+        /** 2026-11-28T16:53:25.123456Z */
+        void timestamp(long micros) {
             long sec = Math.floorDiv(micros, 1_000_000L);
             if (sec != cachedSecond) {
                 LocalDateTime t = LocalDateTime.ofEpochSecond(sec, 0, ZoneOffset.UTC);
@@ -147,9 +232,10 @@ final class EStoreEvent {
             }
             b.bytes(secondText);
             b.fixed(Math.floorMod(micros, 1_000_000L), 6);
+            b.put((byte) 'Z');
         }
 
-        static void uuid(ByteBuf b, long hi, long lo) {
+        void uuid(long hi, long lo) {
             b.ensure(36);
             byte[] a = b.a;
             int p = b.len;
@@ -161,27 +247,144 @@ final class EStoreEvent {
             }
             b.len = p;
         }
+    }
 
-        static String uuid(long hi, long lo) {
-            ByteBuf b = new ByteBuf(36);
-            uuid(b, hi, lo);
-            return new String(b.a, 0, 36, StandardCharsets.US_ASCII);
+    /** A JSON string's content: quotes, backslashes and control characters escaped; UTF-8; a lone surrogate becomes U+FFFD. */
+    static void escapeJson(ByteBuf b, String s) {
+        int n = s.length();
+        b.ensure(n * 6);
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            if (c == '"' || c == '\\') {
+                b.put((byte) '\\');
+                b.put((byte) c);
+            } else if (c < 0x20 || c == 0x7f) {
+                b.put((byte) '\\');
+                b.put((byte) 'u');
+                b.put((byte) '0');
+                b.put((byte) '0');
+                b.put(HEX[c >> 4]);
+                b.put(HEX[c & 15]);
+            } else {
+                i = utf8(b, s, i, c);
+            }
         }
     }
 
-    /** Up to CAPACITY lines: their bytes and fields. */
+    /** A COPY text value: backslash, tab, newline and carriage return escaped; UTF-8; NUL (not in PostgreSQL text) and a lone surrogate become U+FFFD. */
+    static void escapeCopy(ByteBuf b, String s) {
+        int n = s.length();
+        b.ensure(n * 4);
+        for (int i = 0; i < n; i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '\\' -> b.ascii("\\\\");
+                case '\t' -> b.ascii("\\t");
+                case '\n' -> b.ascii("\\n");
+                case '\r' -> b.ascii("\\r");
+                case 0 -> i = utf8(b, s, i, '\uFFFD');
+                default -> i = utf8(b, s, i, c);
+            }
+        }
+    }
+
+    /** Writes c (and its low surrogate) as UTF-8; returns the index of the last char used. */
+    private static int utf8(ByteBuf b, String s, int i, char c) {
+        b.ensure(4);
+        if (c < 0x80) {
+            b.put((byte) c);
+            return i;
+        }
+        if (c < 0x800) {
+            b.put((byte) (0xc0 | c >> 6));
+            b.put((byte) (0x80 | c & 0x3f));
+            return i;
+        }
+        if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+            int cp = Character.toCodePoint(c, s.charAt(i + 1));
+            b.put((byte) (0xf0 | cp >> 18));
+            b.put((byte) (0x80 | cp >> 12 & 0x3f));
+            b.put((byte) (0x80 | cp >> 6 & 0x3f));
+            b.put((byte) (0x80 | cp & 0x3f));
+            return i + 1;
+        }
+        if (Character.isSurrogate(c)) c = '\uFFFD';
+        b.put((byte) (0xe0 | c >> 12));
+        b.put((byte) (0x80 | c >> 6 & 0x3f));
+        b.put((byte) (0x80 | c & 0x3f));
+        return i;
+    }
+
+    /** Writes events as NDJSON lines (and, for PostgreSQL, COPY rows) from FIELDS. */
+    static final class Encoder {
+        final Field[] fields; // the line's: all, or --format original's
+        final byte[][] keys; // ,"name": and the opening quote of a string
+        final Out out = new Out();
+
+        Encoder(boolean original) {
+            java.util.List<Field> l = new java.util.ArrayList<>();
+            for (Field f : FIELDS) if (!original || f.original()) l.add(f);
+            fields = l.toArray(new Field[0]);
+            keys = new byte[fields.length][];
+            for (int i = 0; i < fields.length; i++) {
+                // the name is checked by Field: a-z, 0-9 and _
+                keys[i] = ((i == 0 ? "{" : ",") + "\"" + fields[i].name() + "\":" + (fields[i].quoted() ? "\"" : "")).getBytes(StandardCharsets.US_ASCII);
+            }
+        }
+
+        void encode(ByteBuf b, EStoreEvent e) {
+            b.ensure(256);
+            Out o = out;
+            o.b = b;
+            o.json = true;
+            Field[] fs = fields;
+            for (int i = 0; i < fs.length; i++) {
+                Field f = fs[i];
+                if (f.present() != null && !f.present().test(e)) continue;
+                b.bytes(keys[i]);
+                f.value().write(o, e);
+                if (f.quoted()) b.put((byte) '"');
+            }
+            b.put((byte) '}');
+            b.put((byte) '\n');
+        }
+
+        /** A COPY text row of every field, in FIELDS order (copyColumns()); an absent one is NULL. */
+        void encodeCopy(ByteBuf b, EStoreEvent e) {
+            Out o = out;
+            o.b = b;
+            o.json = false;
+            for (int i = 0; i < FIELDS.length; i++) {
+                Field f = FIELDS[i];
+                if (i > 0) b.put((byte) '\t');
+                if (f.present() != null && !f.present().test(e)) b.ascii("\\N");
+                else f.value().write(o, e);
+            }
+            b.put((byte) '\n');
+        }
+    }
+
+    /** The column list of the COPY rows: every field, quoted. */
+    static String copyColumns() {
+        StringBuilder sb = new StringBuilder();
+        for (Field f : FIELDS) sb.append(sb.length() == 0 ? "" : ", ").append(Pg.ident(f.name()));
+        return sb.toString();
+    }
+
+    /** Up to CAPACITY lines: their bytes, their COPY rows (when PostgreSQL takes every event), their action. */
     static final class Batch {
         static final int CAPACITY = 4096;
         final ByteBuf bytes = new ByteBuf(CAPACITY * 200);
-        final int[] end = new int[CAPACITY];
-        final int[] customer = new int[CAPACITY], product = new int[CAPACITY], action = new int[CAPACITY], price = new int[CAPACITY];
-        final long[] micros = new long[CAPACITY], idHi = new long[CAPACITY], idLo = new long[CAPACITY];
+        final ByteBuf copy = new ByteBuf(1024);
+        final int[] end = new int[CAPACITY], copyEnd = new int[CAPACITY];
+        final int[] action = new int[CAPACITY];
         final boolean[] duplicate = new boolean[CAPACITY];
         int n;
 
         void clear() {
             n = 0;
             bytes.len = 0;
+            copy.len = 0;
         }
 
         int start(int i) {
@@ -189,6 +392,6 @@ final class EStoreEvent {
         }
     }
 
-    /** A pending duplicate: its line and fields. */
-    record Dup(long dueMicros, byte[] line, int customer, int product, int action, int price, long micros, long idHi, long idLo) {}
+    /** A pending duplicate: its line, its COPY row (or null) and its action. */
+    record Dup(long dueMicros, byte[] line, byte[] copyRow, int action) {}
 }

@@ -20,11 +20,14 @@ final class EStoreStream {
     final long delayMicros;
     final int dupPerBlock;
     final EStore.Stats st;
+    /** Also a COPY row per event (PostgreSQL takes every event). */
+    final boolean copyRows;
     int blockLeft, dupLeft;
     long wallBaseMicros, wallBaseNanos;
 
     EStoreStream(Shop model, long seed, int[] shard, boolean original, long startMicros, double stepMicros, long delayMicros,
-            double duplicatePct, EStore.Stats st) {
+            double duplicatePct, boolean copyRows, EStore.Stats st) {
+        this.copyRows = copyRows;
         this.model = model;
         this.enc = new EStoreEvent.Encoder(original);
         long shardSalt = shard[0] * 1_000_003L + shard[1];
@@ -96,13 +99,13 @@ final class EStoreStream {
         enc.encode(b, ev);
         int i = batch.n++;
         batch.end[i] = b.len;
-        batch.customer[i] = ev.customer;
-        batch.product[i] = ev.product;
+        EStoreEvent.ByteBuf c = batch.copy;
+        int copyStart = c.len;
+        if (copyRows) {
+            enc.encodeCopy(c, ev);
+            batch.copyEnd[i] = c.len;
+        }
         batch.action[i] = a;
-        batch.price[i] = ev.priceCents;
-        batch.micros[i] = ev.micros;
-        batch.idHi[i] = ev.idHi;
-        batch.idLo[i] = ev.idLo;
         batch.duplicate[i] = false;
         st.unique++;
         st.sent++;
@@ -110,7 +113,8 @@ final class EStoreStream {
         if (dupPerBlock > 0 && roomForDuplicate && nextIsDuplicate()) {
             byte[] line = java.util.Arrays.copyOfRange(b.a, startLen, b.len);
             long due = delayMicros < 0 ? Long.MIN_VALUE : ev.micros + delayMicros;
-            pending.add(new EStoreEvent.Dup(due, line, ev.customer, ev.product, a, ev.priceCents, ev.micros, ev.idHi, ev.idLo));
+            byte[] row = copyRows ? java.util.Arrays.copyOfRange(c.a, copyStart, c.len) : null;
+            pending.add(new EStoreEvent.Dup(due, line, row, a));
         }
     }
 
@@ -118,13 +122,11 @@ final class EStoreStream {
         batch.bytes.bytes(d.line());
         int i = batch.n++;
         batch.end[i] = batch.bytes.len;
-        batch.customer[i] = d.customer();
-        batch.product[i] = d.product();
+        if (d.copyRow() != null) {
+            batch.copy.bytes(d.copyRow());
+            batch.copyEnd[i] = batch.copy.len;
+        }
         batch.action[i] = d.action();
-        batch.price[i] = d.price();
-        batch.micros[i] = d.micros();
-        batch.idHi[i] = d.idHi();
-        batch.idLo[i] = d.idLo();
         batch.duplicate[i] = true;
         st.duplicates++;
         st.sent++;

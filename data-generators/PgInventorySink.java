@@ -49,7 +49,6 @@ final class PgInventorySink implements EStoreSinks.Sink {
     /** Set once a transaction gave up: the others stop retrying too (the run is failing). */
     volatile boolean gaveUp;
     EStoreEvent.ByteBuf copyBuf;
-    final EStoreEvent.Encoder ts = new EStoreEvent.Encoder(false);
 
     PgInventorySink(Pg.Target target, Shop model, Duration interval, boolean events, String shardText, Duration retryFor, PrintWriter notes) {
         java.util.Properties props = new java.util.Properties();
@@ -187,8 +186,14 @@ final class PgInventorySink implements EStoreSinks.Sink {
                 st.execute("CREATE TABLE IF NOT EXISTS " + LEDGER + " (run_id uuid NOT NULL, part text NOT NULL, seq bigint NOT NULL,"
                         + " rows bigint, committed_at timestamptz, PRIMARY KEY (run_id, part, seq))");
                 if (events) {
-                    st.execute("CREATE TABLE IF NOT EXISTS events (event_id uuid, customer_id text, product_id text, action text,"
-                            + " price numeric(10,2), timestamp timestamptz)");
+                    // the table follows the event's definition: a field added there is a column added here
+                    StringBuilder cols = new StringBuilder(), add = new StringBuilder();
+                    for (EStoreEvent.Field f : EStoreEvent.FIELDS) {
+                        cols.append(cols.length() == 0 ? "" : ", ").append(Pg.ident(f.name())).append(' ').append(f.pgType());
+                        add.append(add.length() == 0 ? "" : ", ").append("ADD COLUMN IF NOT EXISTS ").append(Pg.ident(f.name())).append(' ').append(f.pgType());
+                    }
+                    st.execute("CREATE TABLE IF NOT EXISTS events (" + cols + ")");
+                    st.execute("ALTER TABLE events " + add);
                 }
             }
             seedInventory(c);
@@ -235,31 +240,9 @@ final class PgInventorySink implements EStoreSinks.Sink {
                 interval[b.action[i]]++;
                 intervalEvents++;
             }
-            if (events) copyRow(b, i);
         }
+        if (events) copyBuf.bytes(b.copy.a, 0, b.copy.len);
         if (events && copyBuf.len >= (1 << 20)) submitCopy();
-    }
-
-    private void copyRow(EStoreEvent.Batch b, int i) {
-        EStoreEvent.ByteBuf c = copyBuf;
-        EStoreEvent.Encoder.uuid(c, b.idHi[i], b.idLo[i]);
-        c.ascii("\tcustomer_");
-        c.digits(b.customer[i]);
-        c.ascii("\tproduct_");
-        c.digits(b.product[i]);
-        c.put((byte) '\t');
-        c.ascii(Shop.ACTIONS[b.action[i]]);
-        c.put((byte) '\t');
-        if (b.price[i] >= 0) {
-            c.digits(b.price[i] / 100);
-            c.put((byte) '.');
-            c.fixed(b.price[i] % 100, 2);
-        } else {
-            c.ascii("\\N");
-        }
-        c.put((byte) '\t');
-        ts.timestamp(c, b.micros[i]);
-        c.ascii("Z\n");
     }
 
     private void submitCopy() throws Exception {
@@ -278,7 +261,7 @@ final class PgInventorySink implements EStoreSinks.Sink {
                     commitOnce(copyLink, "events", seq, n, c -> {
                         try {
                             c.unwrap(org.postgresql.PGConnection.class).getCopyAPI().copyIn(
-                                    "COPY events (event_id, customer_id, product_id, action, price, timestamp) FROM STDIN",
+                                    "COPY events (" + EStoreEvent.copyColumns() + ") FROM STDIN",
                                     new java.io.ByteArrayInputStream(chunk));
                         } catch (IOException e) {
                             throw new SQLException("COPY: " + e.getMessage(), "08006", e); // cannot come from a byte array: the link

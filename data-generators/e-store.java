@@ -377,7 +377,7 @@ class EStore implements Callable<Integer> {
             this.model = new Shop(s, Shop.Catalog.of(seed, s.products), seed, shard[0], shard[1]);
             this.stream = new EStoreStream(model, seed, shard, cmd.format.equals("original"),
                     cmd.startTime != null ? parseStartTime(cmd.startTime) : Long.MIN_VALUE, cmd.eps != null ? 1e6 / cmd.eps : 1000,
-                    cmd.duplicateDelay == null ? -1 : cmd.duplicateDelay.toNanos() / 1000, s.duplicatePct, st);
+                    cmd.duplicateDelay == null ? -1 : cmd.duplicateDelay.toNanos() / 1000, s.duplicatePct, cmd.pgEvents, st);
             st.seed = seed;
         }
 
