@@ -254,50 +254,97 @@ final class EStoreSinks {
         static final java.time.Duration PREFLIGHT = Timeouts.SLOW;
 
         /**
-         * Before anything is generated: one POST of an empty body to each data source's Events API, which appends
-         * nothing. A refused token (401, 403: not valid here, no DATASOURCES:APPEND, or a missing data source it may not
-         * create), a wrong region, a host that does not connect or does not answer: one line, thrown. Any other answer
-         * (2xx, 400 for the empty body, 429, 5xx) shows a host that answers and a token it accepts; the writer's retries
-         * deal with the rest. A connection dropped without an answer is tried again while PREFLIGHT lasts.
+         * Before anything is generated, for each data source: its schema is read (GET /v0/datasources/NAME); a data
+         * source that lacks a field of the event is one line saying what to add, a missing one is created from the
+         * event's definition (explicit types and jsonpaths). Then one POST of an empty body to the Events API, which
+         * appends nothing: a refused token (401, 403: not valid here, no DATASOURCES:APPEND, or a missing data source
+         * it may not create), a wrong region, a host that does not connect or does not answer is one line, thrown.
+         * Any other answer (2xx, 400 for the empty body, 429, 5xx) shows a host that answers and a token it accepts;
+         * the writer's retries deal with the rest. A token that may not read the schema skips that part.
          */
-        static void preflight(List<Tinybird.Endpoint> endpoints, String token, Tinybird.Net net) {
+        static void preflight(List<Tinybird.Endpoint> endpoints, String token, Tinybird.Net net, EStoreEvent.Field[] fields,
+                java.util.function.Consumer<String> note) {
             java.time.Duration connect = min(net.connectTimeout(), PREFLIGHT), read = min(net.readTimeout(), PREFLIGHT);
             Tinybird.Net quick = new Tinybird.Net(connect, read, net.caFile(), net.ssl());
             for (Tinybird.Endpoint ep : endpoints) {
                 try (Tinybird.Client c = new Tinybird.Client(ep.host(), token, quick)) {
-                    String what = "POST /v0/events?name=" + ep.datasource() + " (an empty request, before generating)";
-                    long deadline = System.nanoTime() + PREFLIGHT.toNanos();
-                    for (int attempt = 1; ; attempt++) {
-                        java.net.http.HttpRequest req = c.request("/v0/events?name=" + Tinybird.enc(ep.datasource()) + "&wait=true&format=ndjson")
-                                .header("Content-Type", "application/x-ndjson")
-                                .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build();
-                        try {
-                            java.net.http.HttpResponse<String> r = c.http().send(req, java.net.http.HttpResponse.BodyHandlers.ofString());
-                            int code = r.statusCode();
-                            if (code == 401 || code == 403 || code == 404) {
-                                throw Tinybird.error(c.shownHost(), code, r.body(), what,
-                                        "DATASOURCES:APPEND on " + ep.datasource() + " (and DATASOURCES:CREATE while it does not exist)");
-                            }
-                            break;
-                        } catch (java.net.http.HttpConnectTimeoutException e) {
-                            throw new Cli.Failure(Config.redact("cannot reach Tinybird at " + c.shownHost() + ": no connection within "
-                                    + Timeouts.human(connect) + " (--connect-timeout)"));
-                        } catch (java.net.http.HttpTimeoutException e) {
-                            throw new Cli.Failure(Config.redact("Tinybird at " + c.shownHost() + " does not answer: nothing within "
-                                    + Timeouts.human(read) + " (--read-timeout) to " + what));
-                        } catch (IOException e) {
-                            if (c.permanent(e) != null || System.nanoTime() - deadline > 0 || attempt >= 5) throw c.unreachable(what, e);
-                            try {
-                                Thread.sleep(200L * attempt);
-                            } catch (InterruptedException stop) {
-                                Thread.currentThread().interrupt();
-                                throw c.unreachable(what, e);
-                            }
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                            throw new Cli.Failure("stopped while checking Tinybird at " + c.shownHost());
-                        }
+                    String ds = ep.datasource();
+                    String scope = "DATASOURCES:APPEND on " + ds + " (and DATASOURCES:CREATE while it does not exist)";
+                    java.net.http.HttpResponse<String> r = send(c, c.request("/v0/datasources/" + Tinybird.enc(ds)).GET().build(),
+                            "GET /v0/datasources/" + ds, connect, read);
+                    if (r.statusCode() == 200) {
+                        checkColumns(ds, r.body(), fields);
+                    } else if (r.statusCode() == 404 && !r.body().toLowerCase(Locale.ROOT).contains("region")) {
+                        String what = "POST /v0/datasources?name=" + ds + " (created from the event's definition)";
+                        java.net.http.HttpResponse<String> created = send(c, c.request("/v0/datasources?mode=create&format=ndjson&name="
+                                + Tinybird.enc(ds) + "&schema=" + Tinybird.enc(schema(fields)))
+                                .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(), what, connect, read);
+                        if (created.statusCode() / 100 == 2) note.accept("created Tinybird data source " + ds + " from the event's definition");
+                        // else (no DATASOURCES:CREATE for this API, a race): the Events API request below says what the token may do
                     }
+                    String what = "POST /v0/events?name=" + ds + " (an empty request, before generating)";
+                    r = send(c, c.request("/v0/events?name=" + Tinybird.enc(ds) + "&wait=true&format=ndjson")
+                            .header("Content-Type", "application/x-ndjson")
+                            .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(), what, connect, read);
+                    int code = r.statusCode();
+                    if (code == 401 || code == 403 || code == 404) throw Tinybird.error(c.shownHost(), code, r.body(), what, scope);
+                }
+            }
+        }
+
+        /** The Tinybird schema of the fields: {@code `name` Type `json:$.name`, ...}. */
+        static String schema(EStoreEvent.Field[] fields) {
+            StringBuilder sb = new StringBuilder();
+            for (EStoreEvent.Field f : fields) {
+                sb.append(sb.length() == 0 ? "" : ", ").append('`').append(f.name()).append("` ").append(f.tbType())
+                        .append(" `json:$.").append(f.name()).append('`');
+            }
+            return sb.toString();
+        }
+
+        /** A data source without a column for each field would drop the field's values: one line saying what to add. */
+        static void checkColumns(String ds, String body, EStoreEvent.Field[] fields) {
+            java.util.Set<String> have = new java.util.HashSet<>();
+            try {
+                for (com.fasterxml.jackson.databind.JsonNode col : Json.MAPPER.readTree(body).path("schema").path("columns")) {
+                    have.add(col.path("name").asText());
+                }
+            } catch (IOException notJson) {
+                return; // not the answer we know: nothing to compare
+            }
+            if (have.isEmpty()) return;
+            List<EStoreEvent.Field> missing = new ArrayList<>();
+            for (EStoreEvent.Field f : fields) if (!have.contains(f.name())) missing.add(f);
+            if (missing.isEmpty()) return;
+            throw new Cli.Failure("Tinybird data source " + ds + " has no column for " + String.join(", ", missing.stream().map(EStoreEvent.Field::name).toList())
+                    + " (a field of EStoreEvent.java): add " + schema(missing.toArray(new EStoreEvent.Field[0])) + " to its schema and deploy,"
+                    + " or send to a new data source (--datasource NEW: e-store creates it)");
+        }
+
+        /** One request of the check: a dropped connection is tried again while PREFLIGHT lasts; no answer is one line. */
+        private static java.net.http.HttpResponse<String> send(Tinybird.Client c, java.net.http.HttpRequest req, String what,
+                java.time.Duration connect, java.time.Duration read) {
+            long deadline = System.nanoTime() + PREFLIGHT.toNanos();
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    return c.http().send(req, java.net.http.HttpResponse.BodyHandlers.ofString());
+                } catch (java.net.http.HttpConnectTimeoutException e) {
+                    throw new Cli.Failure(Config.redact("cannot reach Tinybird at " + c.shownHost() + ": no connection within "
+                            + Timeouts.human(connect) + " (--connect-timeout)"));
+                } catch (java.net.http.HttpTimeoutException e) {
+                    throw new Cli.Failure(Config.redact("Tinybird at " + c.shownHost() + " does not answer: nothing within "
+                            + Timeouts.human(read) + " (--read-timeout) to " + what));
+                } catch (IOException e) {
+                    if (c.permanent(e) != null || System.nanoTime() - deadline > 0 || attempt >= 5) throw c.unreachable(what, e);
+                    try {
+                        Thread.sleep(200L * attempt);
+                    } catch (InterruptedException stop) {
+                        Thread.currentThread().interrupt();
+                        throw c.unreachable(what, e);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new Cli.Failure("stopped while checking Tinybird at " + c.shownHost());
                 }
             }
         }

@@ -387,7 +387,8 @@ class EStore implements Callable<Integer> {
             if (tinybird) {
                 Tinybird.Writer.Settings ws = cmd.writerSettings();
                 Tinybird.Net net = cmd.net.net(cmd.common.config());
-                EStoreSinks.TinybirdSink.preflight(endpoints, token, net); // nothing is generated for a host that cannot take it
+                // nothing is generated for a host that cannot take it
+                EStoreSinks.TinybirdSink.preflight(endpoints, token, net, stream.enc.fields, cmd.common.quiet ? l -> {} : cmd::note);
                 // --verbose: a line a retry; the waits themselves are announced by the status ticker either way
                 if (cmd.common.verbose && !cmd.common.quiet) ws.onNotice(l -> {
                     if (l.startsWith("waiting for")) cmd.note("tinybird: " + l);

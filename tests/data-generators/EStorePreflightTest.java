@@ -103,6 +103,43 @@ class EStorePreflightTest {
     }
 
     @Test
+    @Timeout(60)
+    void aMissingDataSourceIsCreatedFromTheEventsDefinitionWithExplicitTypes() throws Exception {
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            String token = emu.addToken("estore", "DATASOURCES:APPEND:ev", "DATASOURCES:CREATE");
+            Result r = run(Map.of("TINYBIRD_TOKEN", token), "--host", emu.url(), "--datasource", "ev", "--count", "500", "--seed", "3");
+            assertEquals(0, r.rc, r.err);
+            assertTrue(r.err.contains("e-store: created Tinybird data source ev from the event's definition"), r.err);
+            assertEquals(java.util.List.of("customer_id String `json:$.customer_id`", "product_id String `json:$.product_id`",
+                    "action LowCardinality(String) `json:$.action`", "timestamp DateTime64(6) `json:$.timestamp`",
+                    "event_id UUID `json:$.event_id`", "price Nullable(Decimal(10, 2)) `json:$.price`"), emu.schema("ev"));
+            assertEquals(500, emu.rows("ev").size(), "every row fits the explicit types (none quarantined)");
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void aDataSourceWithoutAFieldOfTheEventIsOneLineSayingWhatToAdd() throws Exception {
+        try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
+            emu.createDataSource("ev", "`customer_id` String `json:$.customer_id`, `product_id` String `json:$.product_id`, "
+                    + "`action` String `json:$.action`, `timestamp` DateTime64(6) `json:$.timestamp`, `event_id` String `json:$.event_id`");
+            String token = emu.addToken("estore", "DATASOURCES:APPEND:ev", "DATASOURCES:CREATE");
+            Path out = tmp.resolve("events.ndjson");
+            Result r = run(Map.of("TINYBIRD_TOKEN", token), "--host", emu.url(), "--datasource", "ev", "--count", "300", "--out", out.toString());
+            assertStoppedBeforeGenerating(r, out);
+            assertTrue(r.err.startsWith("e-store: Tinybird data source ev has no column for price (a field of EStoreEvent.java): add"
+                    + " `price` Nullable(Decimal(10, 2)) `json:$.price` to its schema"), r.err);
+            assertEquals(0, emu.stats().rowsReceived());
+
+            // the original format's four keys all have a column: the check lets it through
+            Result original = run(Map.of("TINYBIRD_TOKEN", token), "--host", emu.url(), "--datasource", "ev", "--count", "300",
+                    "--format", "original");
+            assertFalse(original.err.contains("has no column"), original.err);
+            assertEquals(300, emu.stats().rowsReceived(), original.err);
+        }
+    }
+
+    @Test
     void withoutATokenATerminalIsToldThatNdjsonGoesToStdoutAndHowToSendInstead() {
         EStore cmd = new EStore();
         cmd.common.config(Config.of(Map.of(), tmp, null));

@@ -46,12 +46,12 @@ class EStoreReliabilityTest {
     }
 
     /**
-     * A server that accepts connections, reads what comes and never answers; with answerFirst, the first request
-     * (e-store's check before generating) gets a 200, and then silence.
+     * A server that accepts connections, reads what comes and never answers; with answerFirst, the first two requests
+     * (e-store's check before generating: the data source's schema, an empty append) get a 200, and then silence.
      */
     static final class SilentServer implements AutoCloseable {
         final ServerSocket server;
-        final java.util.concurrent.atomic.AtomicBoolean answered;
+        final AtomicInteger toAnswer;
         final List<Socket> held = new CopyOnWriteArrayList<>();
         final AtomicInteger accepted = new AtomicInteger();
         final AtomicLong bytesRead = new AtomicLong();
@@ -63,7 +63,7 @@ class EStoreReliabilityTest {
         }
 
         SilentServer(boolean answerFirst) throws IOException {
-            answered = new java.util.concurrent.atomic.AtomicBoolean(!answerFirst);
+            toAnswer = new AtomicInteger(answerFirst ? 2 : 0);
             server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
             Thread t = new Thread(() -> {
                 while (!server.isClosed()) {
@@ -74,13 +74,13 @@ class EStoreReliabilityTest {
                         Thread.ofVirtual().start(() -> {
                             byte[] b = new byte[8192];
                             try (InputStream in = s.getInputStream()) {
-                                boolean answers = answered.compareAndSet(false, true);
                                 for (int n; (n = in.read(b)) > 0; ) {
                                     bytesRead.addAndGet(n);
-                                    if (answers) {
+                                    String head = new String(b, 0, Math.min(n, 5), StandardCharsets.US_ASCII);
+                                    boolean request = head.startsWith("GET ") || head.startsWith("POST ");
+                                    if (request && toAnswer.getAndDecrement() > 0) {
                                         s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".getBytes(StandardCharsets.US_ASCII));
                                         s.getOutputStream().flush();
-                                        answers = false;
                                     } else {
                                         heldBytes.addAndGet(n);
                                     }
