@@ -210,7 +210,7 @@ class EStoreSinksReliabilityTest {
      */
     void assertExactlyOnce(Pg.Target db, Result r, Path out) throws Exception {
         EStore.Stats st = r.cmd.stats;
-        EStore.PgSink sink = (EStore.PgSink) r.cmd.lastSinks.stream().filter(s -> s instanceof EStore.PgSink).findFirst().orElseThrow();
+        PgInventorySink sink = (PgInventorySink) r.cmd.lastSinks.stream().filter(s -> s instanceof PgInventorySink).findFirst().orElseThrow();
         EStoreTest.Checker chk = EStoreTest.Checker.forSeed(5, 40, 5);
         chk.file(out);
         assertEquals(List.of(), chk.violations);

@@ -75,7 +75,7 @@ class EStoreSinksTest {
 
             rs = st.executeQuery("SELECT product_id, on_hand, price, description FROM product_inventory");
             int n = 0;
-            EStore.Catalog cat = EStore.Catalog.of(21, 40);
+            Shop.Catalog cat = Shop.Catalog.of(21, 40);
             while (rs.next()) {
                 int p = Integer.parseInt(rs.getString(1).substring("product_".length()));
                 assertEquals(chk.stock[p], rs.getInt(2), "on_hand of " + rs.getString(1));
@@ -149,7 +149,7 @@ class EStoreSinksTest {
             for (JsonNode row : rows) copies.merge(row.path("event_id").asText(), 1, Integer::sum);
             assertEquals(sentIds, copies.keySet(), "every event arrived, and nothing else");
             long extra = rows.size() - sent.size();
-            EStore.TinybirdSink sink = (EStore.TinybirdSink) r.cmd.lastSinks.stream().filter(s -> s instanceof EStore.TinybirdSink).findFirst().orElseThrow();
+            EStoreSinks.TinybirdSink sink = (EStoreSinks.TinybirdSink) r.cmd.lastSinks.stream().filter(s -> s instanceof EStoreSinks.TinybirdSink).findFirst().orElseThrow();
             Tinybird.Writer.Stats ws = sink.stats().get(0);
             assertEquals(150000, ws.acknowledged());
             assertEquals(0, ws.failed());
@@ -157,6 +157,7 @@ class EStoreSinksTest {
             assertTrue(extra >= 0 && extra <= ws.unknownOutcomeRows(),
                     "extra copies (" + extra + ") only from unknown-outcome retries (" + ws.unknownOutcomeRows() + ")");
             assertTrue(r.err.contains("tinybird estore_events: 150,000 stored"), r.err);
+            assertEquals(150000, r.cmd.lastProgress.done(), "the progress line ends at the events acknowledged");
         }
     }
 

@@ -58,7 +58,7 @@ class EStoreTest {
         final List<String> violations = new ArrayList<>();
         String lastTimestamp = "";
 
-        Checker(EStore.Catalog catalog, int[] stockShare, int restockThreshold) {
+        Checker(Shop.Catalog catalog, int[] stockShare, int restockThreshold) {
             this.products = catalog.size();
             this.price = catalog.priceCents();
             this.initial = stockShare.clone();
@@ -67,7 +67,7 @@ class EStoreTest {
         }
 
         static Checker forSeed(long seed, int products, int restockThreshold) {
-            EStore.Catalog c = EStore.Catalog.of(seed, products);
+            Shop.Catalog c = Shop.Catalog.of(seed, products);
             return new Checker(c, c.initialStock(), restockThreshold);
         }
 
@@ -231,7 +231,7 @@ class EStoreTest {
         assertEquals(1_000_000, c.lines);
         double[] want = {65, 15, 5, 10, 5};
         for (int a = 0; a < 5; a++) {
-            assertEquals(want[a], c.pct(a), 1.0, EStore.ACTIONS[a] + " share, mix " + java.util.Arrays.toString(c.mix));
+            assertEquals(want[a], c.pct(a), 1.0, Shop.ACTIONS[a] + " share, mix " + java.util.Arrays.toString(c.mix));
         }
         assertEquals(2.0, 100.0 * c.duplicates / c.unique, 0.1, "duplicate rate");
         // the run reports what the checker counted
@@ -253,7 +253,7 @@ class EStoreTest {
         c.file(f);
         assertEquals(List.of(), c.violations);
         double[] want = {40, 25, 10, 15, 10};
-        for (int a = 0; a < 5; a++) assertEquals(want[a], c.pct(a), 1.0, EStore.ACTIONS[a] + " " + java.util.Arrays.toString(c.mix));
+        for (int a = 0; a < 5; a++) assertEquals(want[a], c.pct(a), 1.0, Shop.ACTIONS[a] + " " + java.util.Arrays.toString(c.mix));
         assertEquals(7.5, 100.0 * c.duplicates / c.unique, 0.1);
         assertTrue(c.customers.size() <= 50);
     }
@@ -343,7 +343,7 @@ class EStoreTest {
             Path f = tmp.resolve("shard" + i + ".ndjson");
             Result r = run("--count", "60000", "--seed", "11", "--shard", i + "/" + n, "--out", f.toString(), "--customers", "100", "--products", "60");
             assertEquals(0, r.rc, r.err);
-            EStore.Catalog cat = EStore.Catalog.of(11, 60);
+            Shop.Catalog cat = Shop.Catalog.of(11, 60);
             int[] share = new int[60];
             for (int p = 0; p < 60; p++) share[p] = cat.share(p, i, n);
             Checker c = new Checker(cat, share, 5);
@@ -389,8 +389,8 @@ class EStoreTest {
         assertEquals(Set.of("view", "cart"), actions, "weights absent from the file are 0");
         assertEquals(0, r.cmd.stats.duplicates);
 
-        EStore.Settings ex = EStore.Settings.load(TestServices.repoRoot().resolve("data-generators/settings.example.yaml"));
-        EStore.Settings def = new EStore.Settings();
+        EStoreSettings ex = EStoreSettings.load(TestServices.repoRoot().resolve("data-generators/settings.example.yaml"));
+        EStoreSettings def = new EStoreSettings();
         assertEquals(def.endpoint, ex.endpoint);
         assertEquals(def.customers, ex.customers);
         assertEquals(def.products, ex.products);
@@ -407,7 +407,7 @@ class EStoreTest {
         Files.writeString(yaml, "num_customers: 10\nnum_customer: 5\n");
         Result r = run("--config", yaml.toString(), "--count", "1");
         assertEquals(1, r.rc);
-        assertEquals("e-store: " + yaml + ":2: unknown key 'num_customer' (known: " + String.join(", ", EStore.Settings.KEYS) + ")\n", r.err);
+        assertEquals("e-store: " + yaml + ":2: unknown key 'num_customer' (known: " + String.join(", ", EStoreSettings.KEYS) + ")\n", r.err);
 
         Files.writeString(yaml, "num_products: lots\n");
         r = run("--config", yaml.toString(), "--count", "1");

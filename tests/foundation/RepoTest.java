@@ -23,6 +23,17 @@ class RepoTest {
             List.of("data-generators", "data-transfer", "stress-case", "postgres-client", "converter", "large-files");
 
     /** Every runnable script: the folders above plus the runnable files in tests/ (not *Test.java). */
+    /** A script starts with the jbang line; the other .java files of a tool folder are its siblings (//SOURCES). */
+    static boolean isScript(Path p) {
+        if (!p.toString().endsWith(".java")) return false;
+        try (java.io.BufferedReader r = Files.newBufferedReader(p)) {
+            String first = r.readLine();
+            return first != null && first.startsWith("///usr/bin/env jbang");
+        } catch (IOException e) {
+            return true; // unreadable: checked (and reported) like a script
+        }
+    }
+
     static List<Path> scripts() throws IOException {
         Path root = TestServices.repoRoot();
         List<Path> out = new ArrayList<>();
@@ -30,7 +41,7 @@ class RepoTest {
             Path d = root.resolve(f);
             if (!Files.isDirectory(d)) continue;
             try (Stream<Path> s = Files.list(d)) {
-                s.filter(p -> p.toString().endsWith(".java")).sorted().forEach(out::add);
+                s.filter(RepoTest::isScript).sorted().forEach(out::add);
             }
         }
         try (Stream<Path> s = Files.list(root.resolve("tests"))) {
@@ -437,8 +448,7 @@ class RepoTest {
         Path demo = Files.createTempDirectory("demo");
         try {
             copyTree(root.resolve("lib"), demo.resolve("lib"));
-            Files.createDirectories(demo.resolve("data-generators"));
-            Files.copy(script, demo.resolve("data-generators/e-store.java"));
+            copyTree(script.getParent(), demo.resolve("data-generators"));
             TestServices.Run r = TestServices.jbang(demo, Duration.ofMinutes(5), "data-generators/e-store.java", "--help");
             assertEquals(0, r.exitCode(), r.stderr());
             assertTrue(r.stdout().contains("Usage:"), r.stdout());
