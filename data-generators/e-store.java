@@ -55,8 +55,8 @@ import picocli.CommandLine.Spec;
             "PostgreSQL (ecomm_totals, product_inventory, optionally every event).",
             "Before generating for Tinybird, one empty request checks that the host answers and takes the token; the",
             "progress line counts the events delivered (acknowledged), and shows the ones generated beside them.",
-            "EStoreSettings: --config FILE (default ./settings.yaml when present, else the original's defaults); every",
-            "settings key is also an option, which wins over the file."},
+            "Settings: --config FILE (default: settings.yaml in the working folder, else beside the script, else the",
+            "original's defaults); every settings key is also an option, which wins over the file."},
         footer = {"",
             "Examples:",
             "  ./jbang data-generators/e-store.java --count 10",
@@ -74,7 +74,8 @@ class EStore implements Callable<Integer> {
     @Mixin Cli.Common common = new Cli.Common();
     @Mixin Pg.Options pg = new Pg.Options();
 
-    @Option(names = "--config", paramLabel = "FILE", description = "EStoreSettings YAML (default: ./settings.yaml when present).")
+    @Option(names = "--config", paramLabel = "FILE",
+            description = "Settings YAML (default: settings.yaml in the working folder, else beside the script when run through ./jbang).")
     Path config;
 
     @Option(names = "--endpoint", paramLabel = "URL",
@@ -272,10 +273,11 @@ class EStore implements Callable<Integer> {
         err.flush();
     }
 
-    /** Defaults, then the file (--config, else ./settings.yaml when present), then the options. */
+    /** Defaults, then the file (--config, else settings.yaml of the working folder, else beside the script), then the options. */
     EStoreSettings settings() {
         Path file = config;
         if (file == null && Files.isRegularFile(Path.of("settings.yaml"))) file = Path.of("settings.yaml");
+        if (file == null) file = Config.besideScript("settings.yaml").orElse(null);
         EStoreSettings s = file == null ? new EStoreSettings() : EStoreSettings.load(file);
         if (endpoint != null) s.endpoint = endpoint;
         if (customers != null) s.customers = EStoreSettings.positiveInt("--customers", customers.toString());

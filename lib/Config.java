@@ -59,6 +59,15 @@ public final class Config {
         return of(System.getenv(), dirs, envFile);
     }
 
+    /** The file of that name in the script's own folder (PY_UTILITIES_SCRIPT, set by the ./jbang launcher), when there is one. */
+    public static Optional<Path> besideScript(String name) {
+        String script = System.getenv("PY_UTILITIES_SCRIPT");
+        if (script == null || script.isBlank()) return Optional.empty();
+        Path dir = Path.of(script).toAbsolutePath().getParent();
+        Path f = dir == null ? null : dir.resolve(name);
+        return f != null && Files.isRegularFile(f) ? Optional.of(f) : Optional.empty();
+    }
+
     /** For tests and embedding: an explicit environment and folder. */
     public static Config of(Map<String, String> env, Path dir, Path envFile) {
         return of(env, List.of(dir), envFile);

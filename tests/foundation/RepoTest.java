@@ -452,6 +452,12 @@ class RepoTest {
             TestServices.Run r = TestServices.jbang(demo, Duration.ofMinutes(5), "data-generators/e-store.java", "--help");
             assertEquals(0, r.exitCode(), r.stderr());
             assertTrue(r.stdout().contains("Usage:"), r.stdout());
+            // run from the copy's root, e-store finds the settings.yaml kept beside it (here one with a mistake, to see it read)
+            Path beside = demo.resolve("data-generators/settings.yaml");
+            Files.writeString(beside, "num_customers: 5\nnum_custmers: 6\n");
+            TestServices.Run s = TestServices.jbang(demo, Duration.ofMinutes(5), "data-generators/e-store.java", "--count", "1");
+            assertNotEquals(0, s.exitCode(), s.stdout() + s.stderr());
+            assertTrue(s.stderr().contains("settings.yaml:2") && s.stderr().contains("num_custmers"), s.stderr());
         } finally {
             TestServices.run(root, Duration.ofMinutes(1), List.of("rm", "-rf", demo.toString()));
         }
