@@ -80,7 +80,8 @@ import picocli.CommandLine.Spec;
                 "  csv-splitter.java big.csv --max-size 10MiB -o parts/ --manifest parts/m.json",
                 "  csv-splitter.java big.csv --rows 1000000 --name 'chunk-{n}.csv'",
                 "  csv-splitter.java events.ndjson --parts 8 --gzip  # events_1.ndjson.gz ...",
-                "  zcat big.csv.gz | csv-splitter.java - -o parts/   # stdin_1.csv ...",
+                "  gzip -dc big.csv.gz | csv-splitter.java - -o parts/   # stdin_1.csv ...",
+                "  gzip -dc events.ndjson.gz | csv-splitter.java -   # stdin_1.ndjson ... ('{' first: NDJSON)",
                 "",
                 "Sizes: 100MB = 100,000,000 bytes, 100MiB = 104,857,600 bytes (also KB/KiB,",
                 "GB/GiB, or plain bytes). With --gzip, --max-size counts uncompressed bytes.",
@@ -119,7 +120,7 @@ class CsvSplitter implements Callable<Integer> {
     String name;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "auto",
-            description = "csv, ndjson, or auto (default): .ndjson/.jsonl files are NDJSON (split on lines, no header), anything else CSV.")
+            description = "csv, ndjson, or auto (default): .ndjson/.jsonl files, and stdin whose first non-blank byte is '{', are NDJSON (split on lines, no header); anything else CSV.")
     String format;
 
     @Option(names = "--no-header", description = "The CSV has no header row (nothing is repeated).")
@@ -149,6 +150,7 @@ class CsvSplitter implements Callable<Integer> {
         return Cli.run(spec, common, () -> {
             Settings s = settings();
             Run run = new Run(s, spec.commandLine().getErr(), common.quiet);
+            run.optionsForHint = optionsForHint();
             return run.execute(files, outputDir, stdin, manifest);
         });
     }
@@ -177,6 +179,23 @@ class CsvSplitter implements Callable<Integer> {
         return new Settings(mode, maxSize, rows, parts, fmt, !noHeader, bomEach, gzip, manifest != null, name, force);
     }
 
+    /** The options as given (shell-quoted), without -o and --name, for the command the gzip hint prints. */
+    String optionsForHint() {
+        StringBuilder sb = new StringBuilder();
+        CommandLine.ParseResult pr = spec.commandLine().getParseResult();
+        if (pr == null) return "";
+        for (CommandLine.Model.OptionSpec o : pr.matchedOptions()) {
+            if (o.longestName().equals("--output-dir") || o.longestName().equals("--name")) continue;
+            if (o.arity().max() == 0) sb.append(' ').append(o.longestName());
+            else for (String v : o.originalStringValues()) sb.append(' ').append(o.longestName()).append(' ').append(shellQuoted(v));
+        }
+        return sb.toString();
+    }
+
+    static String shellQuoted(String s) {
+        return s.matches("[A-Za-z0-9_./:=@%+-]+") ? s : "'" + s.replace("'", "'\\''") + "'";
+    }
+
     enum Mode { SIZE, ROWS, PARTS }
 
     record Settings(Mode mode, long maxSize, long rows, int parts, String format, boolean header, boolean bomEach,
@@ -197,6 +216,9 @@ class CsvSplitter implements Callable<Integer> {
         final boolean quiet;
         final List<Path> tempDirs = new ArrayList<>();
         int warnings;
+        String optionsForHint = "";
+        /** With --format auto, what the first non-blank byte of stdin says: NDJSON when it is '{'. */
+        boolean stdinNdjson;
 
         Run(Settings s, PrintWriter err, boolean quiet) {
             this.s = s;
@@ -213,6 +235,7 @@ class CsvSplitter implements Callable<Integer> {
             Runtime.getRuntime().addShutdownHook(cleanup);
             List<Job> jobs = new ArrayList<>();
             try {
+                if (inputs.contains("-") && s.format.equals("auto")) stdin = sniff(stdin);
                 for (String in : inputs) jobs.add(prepare(in, outDir));
                 checkCollisions(jobs);
                 long rows = 0, bytes = 0;
@@ -277,7 +300,7 @@ class CsvSplitter implements Callable<Integer> {
             boolean ndjson = switch (s.format) {
                 case "ndjson", "jsonl" -> true;
                 case "csv" -> false;
-                default -> ext.equalsIgnoreCase("ndjson") || ext.equalsIgnoreCase("jsonl");
+                default -> isStdin ? stdinNdjson : ext.equalsIgnoreCase("ndjson") || ext.equalsIgnoreCase("jsonl");
             };
             if (ext.isEmpty()) ext = ndjson ? "ndjson" : "csv";
             Path dir = outDir != null ? outDir : isStdin || input.getParent() == null ? Path.of("") : input.getParent();
@@ -320,6 +343,24 @@ class CsvSplitter implements Callable<Integer> {
             } catch (IOException e) {
                 throw new Cli.Failure("cannot write to output folder " + shown + ": " + e.getMessage());
             }
+        }
+
+        /**
+         * Reads stdin up to its first byte that is not blank (nor a BOM) to tell NDJSON ('{') from CSV: a CSV split
+         * of NDJSON would repeat the first event in every part. Returns stdin with the bytes read put back in front.
+         */
+        InputStream sniff(InputStream stdin) throws IOException {
+            java.io.ByteArrayOutputStream seen = new java.io.ByteArrayOutputStream();
+            boolean inBom = true;
+            for (int c; seen.size() < 1 << 16 && (c = stdin.read()) >= 0; ) {
+                int at = seen.size();
+                seen.write(c);
+                inBom = inBom && at < 3 && (byte) c == Splitter.BOM[at];
+                if (inBom || c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+                stdinNdjson = c == '{';
+                break;
+            }
+            return new java.io.SequenceInputStream(new java.io.ByteArrayInputStream(seen.toByteArray()), stdin);
         }
 
         void spool(InputStream stdin, Job j) throws IOException {
@@ -647,10 +688,23 @@ class CsvSplitter implements Callable<Integer> {
         /** The first chunk: gzip input is refused, a BOM is noted, the header (if any) starts. */
         void start(ByteBuffer buf, int n) {
             if (n >= 2 && buf.get(0) == (byte) 0x1f && buf.get(1) == (byte) 0x8b)
-                throw new Cli.Failure(job.display + ": looks gzip-compressed; decompress it first (zcat FILE | csv-splitter -)");
+                throw new Cli.Failure(job.display + ": looks gzip-compressed; decompress it on the way in: " + gunzipCommand());
             if (n >= 3 && buf.get(0) == BOM[0] && buf.get(1) == BOM[1] && buf.get(2) == BOM[2]) bomLen = 3;
             headerPending = csv && s.header();
             if (!headerPending) setupPrefix(bomLen);
+        }
+
+        /** The command that splits this input decompressed into the parts splitting it plain would give. */
+        String gunzipCommand() {
+            String cmd = " | csv-splitter.java -" + run.optionsForHint;
+            if (!job.outDir.toString().isEmpty()) cmd += " -o " + shellQuoted(job.outDir.toString());
+            if (job.stdinSpool) return "... | gzip -dc" + cmd;
+            String plain = job.input.getFileName().toString().replaceFirst("(?i)\\.(gz|gzip)$", "");
+            int dot = plain.lastIndexOf('.');
+            String base = dot <= 0 ? plain : plain.substring(0, dot), ext = dot <= 0 ? "csv" : plain.substring(dot + 1);
+            cmd += " --name " + shellQuoted(s.nameTemplate().replace("{base}", base).replace("{ext}", ext));
+            if (s.format().equals("auto") && (ext.equalsIgnoreCase("ndjson") || ext.equalsIgnoreCase("jsonl"))) cmd += " --format ndjson";
+            return "gzip -dc " + shellQuoted(job.input.toString()) + cmd;
         }
 
         /** The header ends at {@code end} (or there is none): the repeated prefix, its size check, the targets. */

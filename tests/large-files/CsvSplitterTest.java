@@ -423,6 +423,113 @@ class CsvSplitterTest {
         assertEquals(parts.size(), names(out).size(), "only the parts remain (no spool file)");
     }
 
+    /** NDJSON on stdin: its first event must not become a "header" repeated at the top of every part. */
+    @Test
+    void ndjsonOnStandardInputSplitsOnLinesWithoutHeader() throws IOException {
+        StringBuilder sb = new StringBuilder("\n  ");
+        for (int i = 1; i <= 300; i++) sb.append("{\"id\":").append(i).append(",\"s\":\"a \\\"q\\\" , x\"}\n");
+        byte[] input = sb.toString().getBytes(StandardCharsets.UTF_8);
+        CsvSplitter.Splitter.chunkSize = 128;
+        Path out = dir.resolve("o");
+        Result r = exec(new ByteArrayInputStream(input), "-q", "-", "--max-size", "2000", "-o", out.toString());
+        assertEquals(0, r.rc, r.err);
+        List<Path> parts = parts(out, "stdin_*.ndjson");
+        assertTrue(parts.size() >= 4, names(out).toString());
+        assertEquals(parts.size(), names(out).size(), "only NDJSON parts: " + names(out));
+        ByteArrayOutputStream joined = new ByteArrayOutputStream();
+        for (int i = 0; i < parts.size(); i++) {
+            byte[] b = Files.readAllBytes(parts.get(i));
+            assertTrue(b.length <= 2000, parts.get(i) + " is " + b.length + " bytes");
+            String s = new String(b, StandardCharsets.UTF_8);
+            if (i > 0) assertFalse(s.startsWith("{\"id\":1,"), parts.get(i) + " repeats the first event");
+            assertTrue(s.endsWith("}\n"), parts.get(i) + ": a line is never cut");
+            joined.writeBytes(b);
+        }
+        assertArrayEquals(input, joined.toByteArray(), "the parts concatenate to the input byte for byte");
+
+        // --format still decides: CSV on request, the first line is then the header of every part
+        Path csvOut = dir.resolve("c");
+        r = exec(new ByteArrayInputStream(input), "-q", "-", "--rows", "100", "--format", "csv", "-o", csvOut.toString());
+        assertEquals(0, r.rc, r.err);
+        assertEquals(List.of("stdin_1.csv", "stdin_2.csv", "stdin_3.csv"), names(csvOut));
+
+        // CSV on stdin keeps its header in every part
+        byte[] csv = "\uFEFFid,name\n1,a\n2,b\n".getBytes(StandardCharsets.UTF_8);
+        Path csvOut2 = dir.resolve("c2");
+        r = exec(new ByteArrayInputStream(csv), "-q", "-", "--rows", "1", "-o", csvOut2.toString());
+        assertEquals(0, r.rc, r.err);
+        assertEquals("id,name\n2,b\n", Files.readString(csvOut2.resolve("stdin_2.csv")));
+    }
+
+    /** Splits a shell command line into words (single quotes only, as the hint writes them). */
+    static List<String> shellWords(String cmd) {
+        List<String> words = new ArrayList<>();
+        StringBuilder w = null;
+        for (int i = 0; i < cmd.length(); i++) {
+            char c = cmd.charAt(i);
+            if (c == '\'') {
+                if (w == null) w = new StringBuilder();
+                int end = cmd.indexOf('\'', i + 1);
+                w.append(cmd, i + 1, end);
+                i = end;
+            } else if (c == '\\') {
+                if (w == null) w = new StringBuilder();
+                w.append(cmd.charAt(++i));
+            } else if (c == ' ') {
+                if (w != null) words.add(w.toString());
+                w = null;
+            } else {
+                if (w == null) w = new StringBuilder();
+                w.append(c);
+            }
+        }
+        if (w != null) words.add(w.toString());
+        return words;
+    }
+
+    /** The hint for gzip input is a command that works: run, it gives the parts the plain file gives. */
+    @Test
+    void theGzipHintIsACommandThatGivesTheSameParts() throws Exception {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 1; i <= 200; i++) sb.append("{\"id\":").append(i).append(",\"note\":\"it's\"}\n");
+        byte[] input = sb.toString().getBytes(StandardCharsets.UTF_8);
+        Path data = Files.createDirectories(dir.resolve("my data"));
+        Path gz = data.resolve("events.ndjson.gz");
+        try (var o = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz))) {
+            o.write(input);
+        }
+        Result r = exec(gz.toString(), "--max-size", "1500");
+        assertEquals(1, r.rc);
+        assertEquals(1, r.err.lines().count(), r.err);
+        String prefix = "csv-splitter: " + gz + ": looks gzip-compressed; decompress it on the way in: ";
+        assertTrue(r.err.startsWith(prefix), r.err);
+        String command = r.err.substring(prefix.length()).strip();
+        String[] pipeline = command.split(" \\| ");
+        assertEquals(2, pipeline.length, command);
+
+        // the left side, through a shell, gives the input back
+        Process p = new ProcessBuilder("bash", "-c", pipeline[0]).redirectErrorStream(false).start();
+        byte[] decompressed = p.getInputStream().readAllBytes();
+        assertEquals(0, p.waitFor(), new String(p.getErrorStream().readAllBytes()));
+        assertArrayEquals(input, decompressed);
+
+        // the right side, in-process, on that stdin
+        List<String> words = shellWords(pipeline[1]);
+        assertEquals("csv-splitter.java", words.get(0), command);
+        r = exec(new ByteArrayInputStream(decompressed), words.subList(1, words.size()).toArray(String[]::new));
+        assertEquals(0, r.rc, r.err);
+
+        // the same parts as the plain file split with the same options
+        Path plain = Files.createDirectories(dir.resolve("plain")).resolve("events.ndjson");
+        Files.write(plain, input);
+        assertEquals(0, exec("-q", plain.toString(), "--max-size", "1500").rc);
+        List<Path> expected = parts(plain.getParent(), "events_*.ndjson");
+        List<Path> got = parts(data, "events_*.ndjson");
+        assertTrue(expected.size() > 2);
+        assertEquals(expected.stream().map(x -> x.getFileName().toString()).toList(), got.stream().map(x -> x.getFileName().toString()).toList());
+        for (int i = 0; i < expected.size(); i++) assertArrayEquals(Files.readAllBytes(expected.get(i)), Files.readAllBytes(got.get(i)));
+    }
+
     @Test
     void gzipPartsDecompressToTheSplit() throws Exception {
         byte[] input = csv(6, 800, false, false, true, 30);
