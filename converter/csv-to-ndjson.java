@@ -1,9 +1,10 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 21+
 //SOURCES ../lib/Cli.java
+//SOURCES FolderInputs.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms32m -Xmx160m
 //DESCRIPTION Converts CSV to NDJSON with one type per column (integer, float, boolean, null, string), fast.
-//DESCRIPTION Usage: csv-to-ndjson.java [FILE...|-] [-o FILE|DIR] [--schema FILE] [options]
+//DESCRIPTION Usage: csv-to-ndjson.java [FILE...|DIR...|-] [-o FILE|DIR] [--schema FILE] [options]
 //DESCRIPTION Writes the Tinybird data source schema (jsonpaths) for the data with --schema.
 //MAIN CsvToNdjson
 
@@ -71,13 +72,19 @@ import picocli.CommandLine.Spec;
                 "  csv-to-ndjson.java weather.csv -o weather.ndjson.gz --schema weather.datasource",
                 "  cat a.csv | csv-to-ndjson.java --delimiter ';' --encoding windows-1252 --stream | head",
                 "  csv-to-ndjson.java data/*.csv -o out/        (one .ndjson per input)",
+                "  csv-to-ndjson.java data/                     (data/x.csv -> data/x.ndjson, each *.csv and *.csv.gz)",
                 "  csv-to-ndjson.java --no-header --types column_3:string --empty omit raw.csv"})
 class CsvToNdjson implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;
 
-    @Parameters(paramLabel = "FILE", description = "CSV files (.gz decompressed); - or none: stdin.")
+    @Parameters(paramLabel = "FILE", description = "CSV files (.gz decompressed); - or none: stdin. A folder stands for its *.csv and *.csv.gz files:"
+            + " each is converted to its own .ndjson (.ndjson.gz), beside it or into -o DIR, with one summary line per file;"
+            + " a file that fails is reported and the others still convert (exit 1).")
     List<String> files = new ArrayList<>();
+
+    @Option(names = {"-r", "--recursive"}, description = "A folder input includes the CSV files of its subfolders (into -o DIR: the same subfolders).")
+    boolean recursive;
 
     @Option(names = {"-o", "--output"}, paramLabel = "FILE|DIR",
             description = "Write to FILE (.gz compresses), or into DIR as <name>.ndjson per input (an existing folder or a path ending in /). Default: stdout."
@@ -169,13 +176,15 @@ class CsvToNdjson implements Callable<Integer> {
             }
             PrintWriter err = spec.commandLine().getErr();
             String line = Cli.summary("converted", totals.rows, "rows", totals.bytes, Duration.ofNanos(System.nanoTime() - t0));
-            if (inputs.size() > 1) line += " from " + inputs.size() + " files";
+            if (totals.files + totals.failed == 0 && inputs.size() > 1) line += " from " + inputs.size() + " files";
+            if (totals.files + totals.failed > 0) line += " from " + totals.files + (totals.files == 1 ? " file" : " files")
+                    + (totals.failed > 0 ? "; " + totals.failed + " failed, not written" : "");
             if (totals.ragged > 0) line += "; " + String.format(Locale.ROOT, "%,d", totals.ragged) + " ragged rows padded or truncated";
             if (totals.restarts > 0 && common.verbose) line += "; types corrected after the sample (" + totals.restarts + " extra pass)";
             if (common.verbose) line += "; " + totals.sequentialChunks + " of " + totals.chunks + " chunks read one record at a time (a cut inside quotes)";
             err.println(line);
             err.flush();
-            return 0;
+            return totals.failed > 0 ? Cli.EXIT_FAILURE : Cli.EXIT_OK;
         });
     }
 
@@ -261,13 +270,27 @@ class CsvToNdjson implements Callable<Integer> {
     static final class Totals {
         long rows, bytes, ragged, chunks, sequentialChunks;
         int restarts;
+        int files, failed; // a run with a folder among its inputs: files converted, files that failed
+
+        void add(Totals t) {
+            rows += t.rows;
+            bytes += t.bytes;
+            ragged += t.ragged;
+            chunks += t.chunks;
+            sequentialChunks += t.sequentialChunks;
+            restarts += t.restarts;
+        }
     }
 
     Totals convertAll(Settings s, List<String> inputs) throws Exception {
         if (inputs.stream().filter("-"::equals).count() > 1) throw Cli.usage("stdin (-) can be read only once");
+        boolean toDir = output != null && (output.endsWith("/") || Files.isDirectory(Path.of(output)));
+        if (inputs.stream().anyMatch(FolderInputs::isFolder)) {
+            if (output == null || toDir) return convertEach(s, FolderInputs.plan(inputs, toDir ? Path.of(output) : null, recursive));
+            inputs = FolderInputs.expand(inputs, recursive);
+        }
         if (schema != null && inputs.size() != 1) throw Cli.usage("--schema works with one input file");
         if (schema != null && Files.exists(schema) && !force) throw new java.nio.file.FileAlreadyExistsException(schema.toString());
-        boolean toDir = output != null && (output.endsWith("/") || Files.isDirectory(Path.of(output)));
         Totals totals = new Totals();
         List<Path[]> done = new ArrayList<>(); // {complete temp file, final name}: all renamed at the end, or none
         try {
@@ -281,11 +304,11 @@ class CsvToNdjson implements Callable<Integer> {
                     }
                     for (String in : inputs) {
                         if (in.equals("-")) throw Cli.usage("stdin has no name: with -o DIR give files");
-                        Path target = dir.resolve(outputName(in));
+                        Path target = dir.resolve(FolderInputs.outputName(in));
                         if (Files.exists(target) && !force) throw new java.nio.file.FileAlreadyExistsException(target.toString());
                     }
                     for (String in : inputs) {
-                        Path target = dir.resolve(outputName(in));
+                        Path target = dir.resolve(FolderInputs.outputName(in));
                         done.add(new Path[] {convertToFile(s, List.of(in), target, totals, progress), target});
                     }
                 } else if (output != null) {
@@ -317,13 +340,48 @@ class CsvToNdjson implements Callable<Integer> {
         return t;
     }
 
-    static String outputName(String input) {
-        String n = Path.of(input).getFileName().toString();
-        boolean gz = n.endsWith(".gz");
-        if (gz) n = n.substring(0, n.length() - 3);
-        int dot = n.lastIndexOf('.');
-        if (dot > 0) n = n.substring(0, dot);
-        return n + ".ndjson" + (gz ? ".gz" : "");
+    /**
+     * A folder among the inputs: each input to its own file, published together at the end; a file that fails is
+     * reported in one line and the others still convert.
+     */
+    Totals convertEach(Settings s, List<FolderInputs.Item> items) throws Exception {
+        if (schema != null && items.size() != 1) throw Cli.usage("--schema works with one input file");
+        if (schema != null && Files.exists(schema) && !force) throw new java.nio.file.FileAlreadyExistsException(schema.toString());
+        if (!force) {
+            for (FolderInputs.Item it : items)
+                if (Files.exists(it.target())) throw new java.nio.file.FileAlreadyExistsException(it.target().toString());
+        }
+        PrintWriter err = spec.commandLine().getErr();
+        Totals totals = new Totals();
+        List<Path[]> done = new ArrayList<>();
+        try {
+            try (Cli.Progress progress = Cli.Progress.bytes("csv-to-ndjson", totalSize(items.stream().map(FolderInputs.Item::input).toList()), s.quiet)) {
+                for (FolderInputs.Item it : items) {
+                    Totals one = new Totals();
+                    long t0 = System.nanoTime();
+                    try {
+                        done.add(new Path[] {convertToFile(s, List.of(it.input()), it.target(), one, progress), it.target()});
+                        totals.files++;
+                        err.println(Cli.summary(it.input() + " -> " + it.target(), one.rows, "rows", one.bytes, Duration.ofNanos(System.nanoTime() - t0)));
+                    } catch (Exception e) {
+                        Throwable t = e;
+                        while ((t instanceof java.io.UncheckedIOException || t instanceof java.util.concurrent.ExecutionException
+                                || t.getClass() == RuntimeException.class) && t.getCause() != null) t = t.getCause();
+                        String line = Cli.describe(t);
+                        if (line == null || t instanceof InterruptedException) throw e; // a bug or Ctrl-C ends the run
+                        totals.failed++;
+                        err.println("csv-to-ndjson: " + (line.startsWith(it.input()) ? line : it.input() + ": " + line));
+                    }
+                    err.flush();
+                    totals.add(one);
+                }
+            }
+            if (schema != null && !done.isEmpty()) done.add(new Path[] {writeTemp(schema, schemaText), schema});
+            publishAll(done);
+        } finally {
+            for (Path[] d : done) deleteQuietly(d[0]);
+        }
+        return totals;
     }
 
     /** The run's temporary files: removed at the end of the run, after a failure, and on Ctrl-C (a shutdown hook). */
