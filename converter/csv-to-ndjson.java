@@ -1,6 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 21+
 //SOURCES ../lib/Cli.java
+//SOURCES ../lib/CsvCore.java
 //SOURCES FolderInputs.java
 //JAVA_OPTIONS -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms32m -Xmx160m
 //DESCRIPTION Converts CSV to NDJSON with one type per column (integer, float, boolean, null, string), fast.
@@ -999,289 +1000,6 @@ class CsvToNdjson implements Callable<Integer> {
         }
     }
 
-    /**
-     * RFC 4180 records over a byte stream: fields are (start, end, flags) slices of {@link #buf}, valid until the next
-     * call. Quoted fields are slices between the quotes; FLAG_ESC says "" pairs are inside.
-     */
-    static final class Parser {
-        static final int FLAG_QUOTED = 1, FLAG_ESC = 2;
-        final InputStream in;
-        final String name;
-        final boolean partial; // the stream is only the beginning: stop at its end instead of finishing the record
-        byte delim;
-        byte[] buf;
-        int pos, lim;
-        long base; // stream offset of buf[0]
-        boolean eof, incomplete;
-        int n; // fields in the current record
-        int[] start = new int[64], end = new int[64];
-        byte[] flags = new byte[64];
-        long line = 1, recordLine, records;
-        int recStart, recEnd;
-        Cli.Progress progress;
-        long progressBase;
-        long maxRecord = Integer.MAX_VALUE - 64; // a longer record is an error: it bounds the buffer, so memory
-        String[] columns; // column names for errors (null: field N)
-
-        Parser(InputStream in, String name, byte delim, boolean partial) {
-            this.in = in;
-            this.name = name;
-            this.delim = delim;
-            this.partial = partial;
-            this.buf = new byte[1 << 20];
-        }
-
-        /** A parser over bytes already in memory: a chunk of whole records (last: the chunk ends the input). */
-        Parser(byte[] b, int len, String name, byte delim, boolean last) {
-            this.in = null;
-            this.name = name;
-            this.delim = delim;
-            this.partial = !last;
-            this.buf = b;
-            this.lim = len;
-            this.eof = last;
-        }
-
-        long offset() {
-            return base + pos;
-        }
-
-        /** The next record that is not a blank line; false at the end. */
-        boolean next() throws IOException {
-            for (;;) {
-                if (pos >= lim && eof) return false;
-                int r = pos < lim ? parse(pos) : -1;
-                if (r < 0) {
-                    if (eof) {
-                        r = parse(pos);
-                    } else {
-                        if (!refill()) {
-                            if (partial) {
-                                incomplete = pos < lim;
-                                return false;
-                            }
-                        }
-                        continue;
-                    }
-                }
-                if (r - pos > maxRecord) throw tooLong(pos, r, true);
-                recStart = pos;
-                recEnd = r;
-                pos = r;
-                if (n == 1 && start[0] == end[0] && flags[0] == 0) continue; // blank line
-                records++;
-                return true;
-            }
-        }
-
-        private boolean refill() throws IOException {
-            if (in == null) return false;
-            if (pos > 0) {
-                System.arraycopy(buf, pos, buf, 0, lim - pos);
-                base += pos;
-                lim -= pos;
-                pos = 0;
-            }
-            if (lim == buf.length) { // the record under way fills the buffer
-                if (lim - pos > maxRecord) throw tooLong(pos, lim, false);
-                buf = Arrays.copyOf(buf, (int) Math.max(lim + 1L, Math.min(buf.length * 2L, maxRecord + 2)));
-            }
-            int r = in.read(buf, lim, buf.length - lim);
-            if (r < 0) {
-                eof = true;
-                return false;
-            }
-            lim += r;
-            if (progress != null) progress.set(progressBase + base + lim);
-            return true;
-        }
-
-        /** Parses the record at p; returns the position after it, or -1 when the buffer ends first (and not at EOF). */
-        private int parse(int p) {
-            final byte[] b = buf;
-            final int lim = this.lim;
-            final byte d = delim;
-            int f = 0;
-            long nl = 0;
-            recordLine = line;
-            for (;;) {
-                if (f == start.length) grow();
-                if (p < lim && b[p] == '"') {
-                    int s = p + 1, i = s;
-                    byte fl = FLAG_QUOTED;
-                    for (;;) {
-                        if (i >= lim) {
-                            if (!eof) return -1;
-                            throw new Cli.Failure(name + ": unclosed quote in the record that starts on line " + recordLine);
-                        }
-                        byte c = b[i];
-                        if (c == '"') {
-                            if (i + 1 >= lim && !eof) return -1;
-                            if (i + 1 < lim && b[i + 1] == '"') {
-                                fl = FLAG_QUOTED | FLAG_ESC;
-                                i += 2;
-                                continue;
-                            }
-                            break;
-                        }
-                        if (c == '\n') nl++;
-                        i++;
-                    }
-                    start[f] = s;
-                    end[f] = i;
-                    flags[f] = fl;
-                    f++;
-                    p = i + 1;
-                    if (p >= lim) { // EOF (checked above)
-                        n = f;
-                        line += nl;
-                        return p;
-                    }
-                    byte c = b[p];
-                    if (c == d) {
-                        p++;
-                        continue;
-                    }
-                    if (c == '\n') {
-                        n = f;
-                        line += nl + 1;
-                        return p + 1;
-                    }
-                    if (c == '\r') {
-                        if (p + 1 >= lim && !eof) return -1;
-                        n = f;
-                        line += nl + 1;
-                        return p + 1 < lim && b[p + 1] == '\n' ? p + 2 : p + 1;
-                    }
-                    throw new Cli.Failure(name + ": line " + (recordLine + nl) + ", field " + f
-                            + ": text after a closing quote (a quote inside a quoted field must be doubled: \"\")");
-                } else {
-                    int s = p;
-                    while (p < lim) {
-                        byte c = b[p];
-                        if (c == d || c == '\n' || c == '\r') break;
-                        p++;
-                    }
-                    start[f] = s;
-                    end[f] = p;
-                    flags[f] = 0;
-                    f++;
-                    if (p >= lim) {
-                        if (!eof) return -1;
-                        n = f;
-                        line += nl;
-                        return p;
-                    }
-                    byte c = b[p];
-                    if (c == d) {
-                        p++;
-                        continue;
-                    }
-                    if (c == '\n') {
-                        n = f;
-                        line += nl + 1;
-                        return p + 1;
-                    }
-                    if (p + 1 >= lim && !eof) return -1;
-                    n = f;
-                    line += nl + 1;
-                    return p + 1 < lim && b[p + 1] == '\n' ? p + 2 : p + 1;
-                }
-            }
-        }
-
-        /** The record in buf[from, to) is over --max-record: the error names its line and its longest field. */
-        private Cli.Failure tooLong(int from, int to, boolean complete) {
-            int best = 0, bestLen = -1, f = 0, fs = from;
-            boolean quoted = false;
-            for (int i = from; i < to; i++) {
-                byte c = buf[i];
-                if (c == '"') quoted = !quoted;
-                else if (c == delim && !quoted) {
-                    if (i - fs > bestLen) {
-                        best = f;
-                        bestLen = i - fs;
-                    }
-                    f++;
-                    fs = i + 1;
-                }
-            }
-            if (to - fs > bestLen) {
-                best = f;
-                bestLen = to - fs;
-            }
-            String col = columns != null && best < columns.length ? "column '" + columns[best] + "'" : "field " + (best + 1);
-            return new Cli.Failure(name + ": line " + recordLine + " (record " + (records + 1) + "), " + col + ": the record is longer than --max-record "
-                    + Cli.humanBytes(maxRecord) + " (this field alone is " + Cli.humanBytes(bestLen) + (complete ? "" : " so far")
-                    + "); give a larger --max-record");
-        }
-
-        /** The start of field i as a Java string, for messages (a long value is not decoded whole). */
-        String preview(int i) {
-            int len = Math.min(end[i] - start[i], 256);
-            String t = new String(buf, start[i], len, StandardCharsets.UTF_8);
-            if ((flags[i] & FLAG_ESC) != 0) t = t.replace("\"\"", "\"");
-            return t.length() > 60 || len < end[i] - start[i] ? t.substring(0, Math.min(60, t.length())) + "..." : t;
-        }
-
-        private void grow() {
-            int c = start.length * 2;
-            start = Arrays.copyOf(start, c);
-            end = Arrays.copyOf(end, c);
-            flags = Arrays.copyOf(flags, c);
-        }
-
-        /** Field i as a Java string (quotes unescaped). */
-        String text(int i) {
-            String t = new String(buf, start[i], end[i] - start[i], StandardCharsets.UTF_8);
-            return (flags[i] & FLAG_ESC) != 0 ? t.replace("\"\"", "\"") : t;
-        }
-    }
-
-    /** Picks the delimiter among , ; TAB | from the first records of the sample: the one that splits them evenly. */
-    static byte detectDelimiter(byte[] head, int len) {
-        byte[] cands = {',', ';', '\t', '|'};
-        int lines = 0;
-        int[][] counts = new int[cands.length][20];
-        int[] cur = new int[cands.length];
-        boolean q = false;
-        for (int i = 0; i < len && lines < 20; i++) {
-            byte c = head[i];
-            if (c == '"') q = !q;
-            else if (!q && (c == '\n' || (c == '\r' && (i + 1 >= len || head[i + 1] != '\n')))) {
-                for (int k = 0; k < cands.length; k++) {
-                    counts[k][lines] = cur[k];
-                    cur[k] = 0;
-                }
-                lines++;
-            } else if (!q) {
-                for (int k = 0; k < cands.length; k++) if (c == cands[k]) cur[k]++;
-            }
-        }
-        if (lines < 20) { // the last line without a line break
-            boolean any = false;
-            for (int k = 0; k < cands.length; k++) any |= cur[k] > 0;
-            if (any || lines == 0) {
-                for (int k = 0; k < cands.length; k++) counts[k][lines] = cur[k];
-                lines++;
-            }
-        }
-        int best = -1;
-        long bestScore = -1;
-        for (int k = 0; k < cands.length; k++) {
-            int first = counts[k][0];
-            if (first == 0) continue;
-            int same = 0;
-            for (int l = 0; l < lines; l++) if (counts[k][l] == first) same++;
-            long score = (long) same * 1000 + first; // consistency first, then frequency
-            if (score > bestScore) {
-                bestScore = score;
-                best = k;
-            }
-        }
-        return best < 0 ? (byte) ',' : cands[best];
-    }
-
     // ================================================================== one input: sample, write, check, maybe again
 
     static final class Job {
@@ -1314,7 +1032,7 @@ class CsvToNdjson implements Callable<Integer> {
             InputStream first = new Prefetch(src.open(), src.name);
             try {
                 readHead(first);
-                delim = s.delim != 0 ? s.delim : detectDelimiter(head, headLen); // per input
+                delim = s.delim != 0 ? s.delim : CsvCore.detectDelimiter(head, headLen); // per input
                 sample();
                 try {
                     write(new SequenceInputStream(new ByteArrayInputStream(head, 0, headLen), first), part, out, progress0);
@@ -1347,7 +1065,7 @@ class CsvToNdjson implements Callable<Integer> {
 
         /** Header and the first records of the head: names, keys and tentative types. */
         private void sample() throws IOException {
-            Parser p = new Parser(new ByteArrayInputStream(head, 0, headLen), src.name, delim, !headIsAll);
+            CsvCore.Parser p = new CsvCore.Parser(new ByteArrayInputStream(head, 0, headLen), src.name, delim, !headIsAll);
             p.maxRecord = s.maxRecord;
             // make sure the header is inside the head
             boolean got = p.next();
@@ -1377,7 +1095,7 @@ class CsvToNdjson implements Callable<Integer> {
             }
         }
 
-        private void setColumns(Parser p) {
+        private void setColumns(CsvCore.Parser p) {
             List<String> raw = new ArrayList<>();
             if (s.columns != null) raw.addAll(s.columns);
             else if (s.header) for (int i = 0; i < p.n; i++) raw.add(p.text(i));
@@ -1419,7 +1137,7 @@ class CsvToNdjson implements Callable<Integer> {
             boolean[] seen = new boolean[ncols];
             Arrays.fill(mask, M_ALL);
             try (InputStream in = new Prefetch(src.open(), src.name)) {
-                Parser p = new Parser(in, src.name, delim, false);
+                CsvCore.Parser p = new CsvCore.Parser(in, src.name, delim, false);
                 p.maxRecord = s.maxRecord;
                 p.columns = names;
                 if (s.header) {
@@ -1492,7 +1210,7 @@ class CsvToNdjson implements Callable<Integer> {
                     // this chunk's cut was inside a quoted field, or it failed: go on one record at a time from here,
                     // up to the first chunk end that is also a record end; the chunks after it were cut right
                     ChunkStream cs = new ChunkStream(chunker, c);
-                    Parser p = new Parser(cs, src.name, delim, false);
+                    CsvCore.Parser p = new CsvCore.Parser(cs, src.name, delim, false);
                     p.maxRecord = s.maxRecord;
                     p.columns = names;
                     p.line = 1 + lines;
@@ -1547,7 +1265,7 @@ class CsvToNdjson implements Callable<Integer> {
                 r.error = new IllegalStateException("abandoned");
                 return r;
             }
-            Parser p = new Parser(c.data, c.len, src.name, delim, c.last);
+            CsvCore.Parser p = new CsvCore.Parser(c.data, c.len, src.name, delim, c.last);
             p.maxRecord = s.maxRecord;
             CollectSink cs = new CollectSink(r);
             try {
@@ -1831,7 +1549,7 @@ class CsvToNdjson implements Callable<Integer> {
 
     /** Everything a non-empty value could be: M_INT | M_FLOAT | M_BOOL bits (0: a string). */
     static int classify(byte[] b, int s, int e, byte flags) {
-        if ((flags & Parser.FLAG_ESC) != 0) return 0;
+        if ((flags & CsvCore.Parser.FLAG_ESC) != 0) return 0;
         int first = b[s];
         if (first == '-' || (first >= '0' && first <= '9')) {
             if (isInt(b, s, e)) return M_INT | M_FLOAT | (CURRENT_BOOLS.get().numeric ? boolBit(b, s, e) : 0);
@@ -2153,7 +1871,7 @@ class CsvToNdjson implements Callable<Integer> {
             }
         }
 
-        void record(Parser p) throws IOException {
+        void record(CsvCore.Parser p) throws IOException {
             long need = (p.recEnd - p.recStart) * 6L + keysLen + ncols * 8L + 8;
             if (op + need > ob.length) {
                 flush();
@@ -2197,17 +1915,17 @@ class CsvToNdjson implements Callable<Integer> {
                 firstKey = false;
                 switch (ty[c]) {
                     case T_INT -> {
-                        if ((fl & Parser.FLAG_ESC) != 0 || !isInt(b, s, e)) throw bad(p, c);
+                        if ((fl & CsvCore.Parser.FLAG_ESC) != 0 || !isInt(b, s, e)) throw bad(p, c);
                         System.arraycopy(b, s, o, q, e - s);
                         q += e - s;
                     }
                     case T_FLOAT -> {
-                        if ((fl & Parser.FLAG_ESC) != 0 || !isFloat(b, s, e)) throw bad(p, c);
+                        if ((fl & CsvCore.Parser.FLAG_ESC) != 0 || !isFloat(b, s, e)) throw bad(p, c);
                         System.arraycopy(b, s, o, q, e - s);
                         q += e - s;
                     }
                     case T_BOOL -> {
-                        int v = (fl & Parser.FLAG_ESC) != 0 ? -1 : boolValue(b, s, e, bools);
+                        int v = (fl & CsvCore.Parser.FLAG_ESC) != 0 ? -1 : boolValue(b, s, e, bools);
                         if (v < 0) throw bad(p, c);
                         byte[] w = v == 1 ? TRUE : FALSE;
                         System.arraycopy(w, 0, o, q, w.length);
@@ -2235,7 +1953,7 @@ class CsvToNdjson implements Callable<Integer> {
          * A record that may not fit one output buffer (up to 6 output bytes an input byte): the same bytes as
          * {@link #record}, written in pieces, so output buffers keep their size whatever the record.
          */
-        private void recordLarge(Parser p) throws IOException {
+        private void recordLarge(CsvCore.Parser p) throws IOException {
             final byte[] b = p.buf;
             final int n = Math.min(p.n, ncols);
             put(OPEN, 0, 1);
@@ -2256,15 +1974,15 @@ class CsvToNdjson implements Callable<Integer> {
                 firstKey = false;
                 switch (ty[c]) {
                     case T_INT -> {
-                        if ((fl & Parser.FLAG_ESC) != 0 || !isInt(b, s, e)) throw bad(p, c);
+                        if ((fl & CsvCore.Parser.FLAG_ESC) != 0 || !isInt(b, s, e)) throw bad(p, c);
                         put(b, s, e);
                     }
                     case T_FLOAT -> {
-                        if ((fl & Parser.FLAG_ESC) != 0 || !isFloat(b, s, e)) throw bad(p, c);
+                        if ((fl & CsvCore.Parser.FLAG_ESC) != 0 || !isFloat(b, s, e)) throw bad(p, c);
                         put(b, s, e);
                     }
                     case T_BOOL -> {
-                        int v = (fl & Parser.FLAG_ESC) != 0 ? -1 : boolValue(b, s, e, bools);
+                        int v = (fl & CsvCore.Parser.FLAG_ESC) != 0 ? -1 : boolValue(b, s, e, bools);
                         if (v < 0) throw bad(p, c);
                         byte[] w = v == 1 ? TRUE : FALSE;
                         put(w, 0, w.length);
@@ -2303,7 +2021,7 @@ class CsvToNdjson implements Callable<Integer> {
             int piece = ob.length / 8;
             for (int i = s; i < e; ) {
                 int j = Math.min(e, i + piece);
-                if ((fl & Parser.FLAG_ESC) != 0 && j < e) {
+                if ((fl & CsvCore.Parser.FLAG_ESC) != 0 && j < e) {
                     int k = j;
                     while (k > i && b[k - 1] == '"') k--;
                     if (((j - k) & 1) == 1) j++; // the run of quotes ends with the first of a pair
@@ -2325,7 +2043,7 @@ class CsvToNdjson implements Callable<Integer> {
             return q + k.length;
         }
 
-        private RuntimeException bad(Parser p, int c) {
+        private RuntimeException bad(CsvCore.Parser p, int c) {
             if (job.forcedType[c] != 0) {
                 String v = p.preview(c);
                 return new Cli.Failure(job.src.name + ": line " + p.recordLine + " (record " + p.records + "), column '" + job.names[c]
@@ -2344,7 +2062,7 @@ class CsvToNdjson implements Callable<Integer> {
 
         /** The inside of {@link #string}. */
         static int stringBody(byte[] b, int s, int e, byte fl, byte[] o, int q) {
-            int step = (fl & Parser.FLAG_ESC) != 0 ? 2 : 1;
+            int step = (fl & CsvCore.Parser.FLAG_ESC) != 0 ? 2 : 1;
             int i = s;
             while (i < e) {
                 int clean = cleanRun(b, i, e);
@@ -2358,7 +2076,7 @@ class CsvToNdjson implements Callable<Integer> {
                 if (c == '"') {
                     o[q++] = '\\';
                     o[q++] = '"';
-                    i += (fl & Parser.FLAG_QUOTED) != 0 ? step : 1;
+                    i += (fl & CsvCore.Parser.FLAG_QUOTED) != 0 ? step : 1;
                     continue;
                 }
                 o[q++] = '\\';

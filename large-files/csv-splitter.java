@@ -1,6 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 21+
 //SOURCES ../lib/Cli.java
+//SOURCES ../lib/CsvCore.java
 //DESCRIPTION Splits huge CSV (or NDJSON) files into parts under a hard size cap, never cutting a record.
 //DESCRIPTION Usage: csv-splitter.java FILE...|- [--max-size 100MB | --rows N | --parts N] [-o DIR] [--name '{base}_{n}.{ext}']
 //DESCRIPTION Every part repeats the header and loads on its own; bytes are copied verbatim (quoting, CRLF, BOM kept).
@@ -585,13 +586,11 @@ class CsvSplitter implements Callable<Integer> {
      * direct buffers; after each chunk is scanned it goes to the {@link Writer} thread with the cuts decided in it,
      * so scanning and writing overlap.
      */
-    static final class Splitter {
+    static final class Splitter implements CsvCore.RecordEnds {
         /** Bytes read and scanned at a time (a multiple of 8); tests make it tiny to cross chunk edges often. */
         static int chunkSize = 512 << 10;
         static final int BUFFERS = 4;
-        static final long ONES = 0x0101010101010101L, LOW7 = 0x7F7F7F7F7F7F7F7FL, HIGH = 0x8080808080808080L;
-        static final long QUOTES = ONES * '"', NEWLINES = ONES * '\n';
-        static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
+        static final byte[] BOM = CsvCore.BOM;
         /** A longer header is not held in memory (it would grow with the input): each part copies it from the input. */
         static final int MAX_PREFIX_IN_MEMORY = 1 << 20;
 
@@ -741,55 +740,15 @@ class CsvSplitter implements Callable<Integer> {
             return -Math.floorDiv(-a, b);
         }
 
-        static long eq(long w, long pattern) {
-            long x = w ^ pattern;
-            return ~(((x & LOW7) + LOW7) | x | LOW7);
-        }
-
         /** SWAR scan of one chunk; {@code base} is its position in the file. */
         void scanChunk(ByteBuffer buf, int n, long base) {
-            long qs = quoteState;
-            int i = 0;
-            int words = n & ~7;
-            if (csv) {
-                // One branch per word, rarely taken (a newline every ~12 words in typical CSV): the quote parity is
-                // carried without branching, the in-word prefix parity is computed only for words with a newline.
-                for (; i < words; i += 8) {
-                    long w = buf.getLong(i);
-                    long q = eq(w, QUOTES);
-                    long nl = eq(w, NEWLINES);
-                    if (nl != 0) {
-                        long p = q ^ (q << 8); // bit 7 of byte k = parity of the quotes in bytes 0..k
-                        p ^= p << 16;
-                        p ^= p << 32;
-                        nl &= ~(p ^ qs); // newlines outside quotes
-                        while (nl != 0) {
-                            record(base + i + (Long.numberOfTrailingZeros(nl) >>> 3) + 1);
-                            nl &= nl - 1;
-                        }
-                    }
-                    qs ^= -(long) (Long.bitCount(q) & 1) & HIGH;
-                }
-                for (; i < n; i++) {
-                    byte c = buf.get(i);
-                    if (c == '"') qs ^= HIGH;
-                    else if (c == '\n' && qs == 0) record(base + i + 1);
-                }
-            } else {
-                for (; i < words; i += 8) {
-                    long nl = eq(buf.getLong(i), NEWLINES);
-                    while (nl != 0) {
-                        record(base + i + (Long.numberOfTrailingZeros(nl) >>> 3) + 1);
-                        nl &= nl - 1;
-                    }
-                }
-                for (; i < n; i++) if (buf.get(i) == '\n') record(base + i + 1);
-            }
-            quoteState = qs;
+            if (csv) quoteState = CsvCore.scanRecordEnds(buf, n, base, quoteState, this);
+            else CsvCore.scanLineEnds(buf, n, base, this);
         }
 
         /** A record ends at {@code e} (exclusive; just after its newline, or at the end of the file). */
-        void record(long e) {
+        @Override
+        public void record(long e) {
             if (headerPending) {
                 headerPending = false;
                 setupPrefix(e);
