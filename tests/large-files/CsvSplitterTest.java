@@ -36,13 +36,13 @@ import picocli.CommandLine;
 class CsvSplitterTest {
     static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
 
-    static final int DEFAULT_CHUNK = CsvSplitter.Splitter.chunkSize;
+    static final int DEFAULT_CHUNK = SplitScan.chunkSize;
 
     @TempDir Path dir;
 
     @AfterEach
     void restoreChunk() {
-        CsvSplitter.Splitter.chunkSize = DEFAULT_CHUNK;
+        SplitScan.chunkSize = DEFAULT_CHUNK;
     }
 
     // ------------------------------------------------------------------ running the command in-process
@@ -224,7 +224,7 @@ class CsvSplitterTest {
                     byte[] input = csv(++file, 300, crlf, bom, trailing, 30);
                     Path in = write("in" + file + ".csv", input);
                     for (long cap : new long[] {200, 1000, 4096, 1_000_000}) {
-                        CsvSplitter.Splitter.chunkSize = chunks[run % chunks.length];
+                        SplitScan.chunkSize = chunks[run % chunks.length];
                         Path out = dir.resolve("out" + run);
                         Result r = exec("-q", in.toString(), "--max-size", String.valueOf(cap), "-o", out.toString());
                         assertEquals(0, r.rc, r.err);
@@ -247,7 +247,7 @@ class CsvSplitterTest {
                 .getBytes(StandardCharsets.UTF_8);
         for (int chunk = 8; chunk <= 48; chunk += 8) {
             for (long cap : new long[] {20, 40, 100, 1000}) {
-                CsvSplitter.Splitter.chunkSize = chunk;
+                SplitScan.chunkSize = chunk;
                 Path in = write("edge.csv", input);
                 Path out = dir.resolve("edge_" + chunk + "_" + cap);
                 Result r = exec("-q", in.toString(), "--max-size", cap + "B", "-o", out.toString());
@@ -290,7 +290,7 @@ class CsvSplitterTest {
     void aRecordLargerThanTheCapGetsAPartOfItsOwnAndAWarning() throws IOException {
         String big = "\"" + "long text, with\nnewlines ".repeat(100) + "\"";
         byte[] input = ("id,text\n1,a\n2,b\n3," + big + "\n4,c\n5,d\n").getBytes(StandardCharsets.UTF_8);
-        CsvSplitter.Splitter.chunkSize = 64;
+        SplitScan.chunkSize = 64;
         Path in = write("big.csv", input);
         Result r = exec("-q", in.toString(), "--max-size", "30", "-o", dir.resolve("o").toString());
         assertEquals(0, r.rc, r.err);
@@ -351,7 +351,7 @@ class CsvSplitterTest {
     @Test
     void rowsPerPart() throws IOException {
         byte[] input = csv(3, 1003, false, false, true, 30);
-        CsvSplitter.Splitter.chunkSize = 256;
+        SplitScan.chunkSize = 256;
         Path in = write("rows.csv", input);
         Result r = exec("-q", in.toString(), "--rows", "100", "-o", dir.resolve("o").toString());
         assertEquals(0, r.rc, r.err);
@@ -383,7 +383,7 @@ class CsvSplitterTest {
         StringBuilder sb = new StringBuilder();
         for (int i = 1; i <= 500; i++) sb.append("{\"id\":").append(i).append(",\"s\":\"a \\\"quoted\\\" \\n text\"}\n");
         byte[] input = sb.toString().getBytes(StandardCharsets.UTF_8);
-        CsvSplitter.Splitter.chunkSize = 128;
+        SplitScan.chunkSize = 128;
         Path in = write("events.ndjson", input);
         Result r = exec("-q", in.toString(), "--max-size", "2000", "-o", dir.resolve("o").toString());
         assertEquals(0, r.rc, r.err);
@@ -429,7 +429,7 @@ class CsvSplitterTest {
         StringBuilder sb = new StringBuilder("\n  ");
         for (int i = 1; i <= 300; i++) sb.append("{\"id\":").append(i).append(",\"s\":\"a \\\"q\\\" , x\"}\n");
         byte[] input = sb.toString().getBytes(StandardCharsets.UTF_8);
-        CsvSplitter.Splitter.chunkSize = 128;
+        SplitScan.chunkSize = 128;
         Path out = dir.resolve("o");
         Result r = exec(new ByteArrayInputStream(input), "-q", "-", "--max-size", "2000", "-o", out.toString());
         assertEquals(0, r.rc, r.err);
@@ -598,7 +598,7 @@ class CsvSplitterTest {
     @Test
     void unclosedQuoteNamesTheLineAndLeavesNothing() throws IOException {
         byte[] input = "a,b\n1,2\n2,\"fine\nstill fine\"\n3,\"never closed\n4,4\n5,5\n".getBytes(StandardCharsets.UTF_8);
-        CsvSplitter.Splitter.chunkSize = 8;
+        SplitScan.chunkSize = 8;
         Path in = write("bad.csv", input);
         Path out = dir.resolve("o");
         Result r = exec("-q", in.toString(), "--max-size", "30", "-o", out.toString());
