@@ -33,7 +33,7 @@ final class SplitScan implements CsvCore.RecordEnds {
     int partCount;
     long[] targets; // PARTS mode: cut at the first record end >= targets[nextTarget]
     int nextTarget;
-    long quoteState; // 0 outside quotes, HIGH inside
+    final CsvCore.ScanState quotes = new CsvCore.ScanState();
     List<CsvSplitter.Part> cuts = new ArrayList<>(); // parts decided in the current chunk
     FileChannel in;
 
@@ -167,7 +167,7 @@ final class SplitScan implements CsvCore.RecordEnds {
 
     /** SWAR scan of one chunk; {@code base} is its position in the file. */
     void scanChunk(ByteBuffer buf, int n, long base) {
-        if (csv) quoteState = CsvCore.scanRecordEnds(buf, n, base, quoteState, this);
+        if (csv) CsvCore.scanRecordEnds(buf, base == 0 ? (int) bomLen : 0, n, base, quotes, this);
         else CsvCore.scanLineEnds(buf, n, base, this);
     }
 
@@ -225,7 +225,7 @@ final class SplitScan implements CsvCore.RecordEnds {
     }
 
     void end(long size) throws IOException {
-        if (quoteState != 0) {
+        if (quotes.insideQuotes()) {
             long line = 1 + countNewlines(prevEnd);
             String what = headerPending ? "the header" : "record " + (records + 1);
             throw new Cli.Failure(job.display + ": unclosed quote: " + what + ", starting on line " + line

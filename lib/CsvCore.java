@@ -46,40 +46,100 @@ public final class CsvCore {
         return ~(((x & LOW7) + LOW7) | x | LOW7);
     }
 
+    /** Where a scan stands between two chunks: inside quotes or not, and the byte before the next chunk. */
+    public static final class ScanState {
+        long quotes; // 0 outside quotes, HIGH inside
+        byte prev = '\n'; // the input starts as after a line end; a quote taken as text counts as an ordinary byte
+
+        /** True when the input ended inside quotes: an unclosed quote. */
+        public boolean insideQuotes() {
+            return quotes != 0;
+        }
+    }
+
+    static final long COMMAS = ONES * ',', SEMICOLONS = ONES * ';', TABS = ONES * '\t', PIPES = ONES * '|', CRS = ONES * '\r';
+
     /**
-     * The record ends in buf[0, n) (little-endian, at offset base of the input): line feeds outside quotes. The quote
-     * parity is a prefix XOR over each word's quote mask, so doubled quotes toggle twice and cancel. quoteState is
-     * 0 outside quotes at buf[0] (HIGH inside); returns the state at buf[n], to pass to the next chunk (non-zero at the
-     * end of the input: an unclosed quote).
+     * Bit 7 of each byte of w whose previous byte (prev for the first) lets a quote open a quoted field: a delimiter
+     * (any of , ; TAB |, so no detection is needed), a line end, or a quote (the second of a doubled pair).
      */
-    public static long scanRecordEnds(ByteBuffer buf, int n, long base, long quoteState, RecordEnds out) {
-        long qs = quoteState;
-        int i = 0;
-        int words = n & ~7;
+    static long afterFieldStart(long w, byte prev) {
+        long before = (w << 8) | (prev & 0xFFL);
+        return eq(before, COMMAS) | eq(before, SEMICOLONS) | eq(before, TABS) | eq(before, PIPES)
+                | eq(before, NEWLINES) | eq(before, CRS) | eq(before, QUOTES);
+    }
+
+    static boolean fieldStartBefore(byte prev) {
+        return prev == ',' || prev == ';' || prev == '\t' || prev == '|' || prev == '\n' || prev == '\r' || prev == '"';
+    }
+
+    /**
+     * The record ends in buf[from, n) (little-endian, at offset base of the input): line feeds outside quotes. The quote
+     * parity is a prefix XOR over each word's quote mask, so doubled quotes toggle twice and cancel. A quote that
+     * would open a quoted field in the middle of an unquoted one (5'10") is text, as commons-csv reads it: such a word
+     * (rare) goes byte by byte. state carries the quotes and the last byte from chunk to chunk. The scan starts at
+     * from (after a BOM: the first field starts there).
+     */
+    public static void scanRecordEnds(ByteBuffer buf, int from, int n, long base, ScanState state, RecordEnds out) {
+        long qs = state.quotes;
+        int i = from;
+        int words = from + ((n - from) & ~7);
+        int textQuote = -2; // the position of the last quote taken as text (it does not start a field)
         // One branch per word, rarely taken (a newline every ~12 words in typical CSV): the quote parity is
-        // carried without branching, the in-word prefix parity is computed only for words with a newline.
+        // carried without branching, the in-word prefix parity is computed only for words with a newline or a quote.
         for (; i < words; i += 8) {
             long w = buf.getLong(i);
             long q = eq(w, QUOTES);
             long nl = eq(w, NEWLINES);
-            if (nl != 0) {
+            if (q != 0) {
                 long p = q ^ (q << 8); // bit 7 of byte k = parity of the quotes in bytes 0..k
                 p ^= p << 16;
                 p ^= p << 32;
-                nl &= ~(p ^ qs); // newlines outside quotes
+                long inside = p ^ qs; // bit 7 of byte k: inside quotes after byte k
+                long opening = q & inside;
+                if (opening != 0) {
+                    byte prev = i == from ? state.prev : textQuote == i - 1 ? (byte) 'x' : buf.get(i - 1);
+                    if ((opening & ~afterFieldStart(w, prev)) != 0) { // a quote inside an unquoted field: byte by byte
+                        for (int j = i; j < i + 8; j++) {
+                            byte c = buf.get(j);
+                            if (c == '"') {
+                                if (qs != 0 || fieldStartBefore(prev)) qs ^= HIGH;
+                                else {
+                                    textQuote = j;
+                                    c = 'x';
+                                }
+                            } else if (c == '\n' && qs == 0) out.record(base + j + 1);
+                            prev = c;
+                        }
+                        continue;
+                    }
+                }
+                if (nl != 0) {
+                    nl &= ~inside; // newlines outside quotes
+                    while (nl != 0) {
+                        out.record(base + i + (Long.numberOfTrailingZeros(nl) >>> 3) + 1);
+                        nl &= nl - 1;
+                    }
+                }
+                qs ^= -(long) (Long.bitCount(q) & 1) & HIGH;
+            } else if (nl != 0 && qs == 0) {
                 while (nl != 0) {
                     out.record(base + i + (Long.numberOfTrailingZeros(nl) >>> 3) + 1);
                     nl &= nl - 1;
                 }
             }
-            qs ^= -(long) (Long.bitCount(q) & 1) & HIGH;
         }
+        byte prev = i == from ? state.prev : textQuote == i - 1 ? (byte) 'x' : buf.get(i - 1);
         for (; i < n; i++) {
             byte c = buf.get(i);
-            if (c == '"') qs ^= HIGH;
-            else if (c == '\n' && qs == 0) out.record(base + i + 1);
+            if (c == '"') {
+                if (qs != 0 || fieldStartBefore(prev)) qs ^= HIGH;
+                else c = 'x';
+            } else if (c == '\n' && qs == 0) out.record(base + i + 1);
+            prev = c;
         }
-        return qs;
+        state.quotes = qs;
+        state.prev = prev;
     }
 
     /** The line ends in buf[0, n) (NDJSON: every line feed ends a record). */

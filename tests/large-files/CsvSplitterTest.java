@@ -400,6 +400,23 @@ class CsvSplitterTest {
         assertArrayEquals(input, joined.toByteArray());
     }
 
+    /** A quote inside an unquoted field (5'10") is text, as for commons-csv and csv-to-ndjson: no cut inside a quoted field. */
+    @Test
+    void aQuoteInsideAnUnquotedFieldIsText() throws IOException {
+        String head = "id,h,note\n";
+        String[] recs = {"1,5'10\",a\n", "2,\"x\ny\",b\n", "3,z,c\n", "4,6'1\",d\n", "5;\"\",\"q\"\"\"\"\",e\n", "6,a\"\"b,\"\n\"\n"};
+        byte[] input = (head + String.join("", recs)).getBytes(StandardCharsets.UTF_8);
+        for (int chunk : new int[] {8, 16, 24, 512 << 10}) {
+            SplitScan.chunkSize = chunk;
+            Path out = dir.resolve("o" + chunk);
+            Result r = exec("-q", write("q.csv", input).toString(), "--rows", "1", "-o", out.toString(), "--force");
+            assertEquals(0, r.rc, r.err);
+            List<Path> parts = parts(out, "q_*.csv");
+            assertEquals(recs.length, parts.size(), "chunk " + chunk + ": " + names(out));
+            for (int i = 0; i < recs.length; i++) assertEquals(head + recs[i], Files.readString(parts.get(i)), "chunk " + chunk + ", part " + (i + 1));
+        }
+    }
+
     @Test
     void noHeaderRepeatsNothing() throws IOException {
         byte[] input = "1,\"a\nb\"\n2,b\n3,c\n4,d\n".getBytes(StandardCharsets.UTF_8);
