@@ -66,7 +66,7 @@ final class CsvInput {
         }
 
         /** stdin: read as it comes with --stream; otherwise first copied to a temp file, so a second pass can read it. */
-        static Source stdin(CsvToNdjson.Settings s, CsvToNdjson.Temps temps) throws IOException {
+        static Source stdin(CsvToNdjson.Settings s, OutputFiles.Temps temps) throws IOException {
             if (s.stream) {
                 return new Source("stdin", s) {
                     boolean opened;
@@ -83,10 +83,10 @@ final class CsvInput {
                 };
             }
             Path spool = temps.create(null, "csv-to-ndjson-stdin", ".csv", Path.of(System.getProperty("java.io.tmpdir")));
-            try (OutputStream os = new CsvToNdjson.Named(Files.newOutputStream(spool, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE), spool)) {
+            try (OutputStream os = new OutputFiles.Named(Files.newOutputStream(spool, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE), spool)) {
                 CsvToNdjson.STDIN.get().transferTo(os);
             } catch (IOException | RuntimeException e) {
-                CsvToNdjson.deleteQuietly(spool);
+                OutputFiles.deleteQuietly(spool);
                 throw e;
             }
             return new Source("stdin", s) {

@@ -57,7 +57,7 @@ final class NdjsonOut {
             try {
                 ch = FileChannel.open(p, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.CREATE);
             } catch (IOException e) {
-                throw CsvToNdjson.cannotWrite(shownAs, e);
+                throw OutputFiles.cannotWrite(shownAs, e);
             }
             for (int i = 0; i < 3; i++) free.add(new byte[Writer.BUF]);
             thread = new Thread(this::loop, "ndjson-writer");
@@ -103,7 +103,7 @@ final class NdjsonOut {
 
         private void check() {
             Throwable t = failure;
-            if (t != null) throw CsvToNdjson.cannotWrite(shownAs, t);
+            if (t != null) throw OutputFiles.cannotWrite(shownAs, t);
         }
 
         public void close(boolean ok) throws IOException {
@@ -116,7 +116,7 @@ final class NdjsonOut {
             try {
                 ch.close();
             } catch (IOException e) {
-                if (ok) throw CsvToNdjson.cannotWrite(shownAs, e);
+                if (ok) throw OutputFiles.cannotWrite(shownAs, e);
             }
             if (ok) check();
         }

@@ -3,6 +3,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/CsvCore.java
 //SOURCES FolderInputs.java
+//SOURCES OutputFiles.java
 //SOURCES CsvInput.java
 //SOURCES Conversion.java
 //SOURCES ValueTypes.java
@@ -24,8 +25,6 @@ import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -33,7 +32,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.zip.GZIPOutputStream;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -291,7 +289,7 @@ class CsvToNdjson implements Callable<Integer> {
                     try {
                         Files.createDirectories(dir);
                     } catch (IOException e) {
-                        throw cannotWrite(dir, e);
+                        throw OutputFiles.cannotWrite(dir, e);
                     }
                     for (String in : inputs) {
                         if (in.equals("-")) throw Cli.usage("stdin has no name: with -o DIR give files");
@@ -311,9 +309,9 @@ class CsvToNdjson implements Callable<Integer> {
                 }
             }
             if (schema != null) done.add(new Path[] {writeTemp(schema, schemaText), schema});
-            publishAll(done);
+            OutputFiles.publishAll(done);
         } finally {
-            for (Path[] d : done) deleteQuietly(d[0]);
+            for (Path[] d : done) OutputFiles.deleteQuietly(d[0]);
         }
         return totals;
     }
@@ -368,58 +366,14 @@ class CsvToNdjson implements Callable<Integer> {
                 }
             }
             if (schema != null && !done.isEmpty()) done.add(new Path[] {writeTemp(schema, schemaText), schema});
-            publishAll(done);
+            OutputFiles.publishAll(done);
         } finally {
-            for (Path[] d : done) deleteQuietly(d[0]);
+            for (Path[] d : done) OutputFiles.deleteQuietly(d[0]);
         }
         return totals;
     }
 
-    /** The run's temporary files: removed at the end of the run, after a failure, and on Ctrl-C (a shutdown hook). */
-    static final class Temps {
-        final java.util.Set<Path> paths = java.util.concurrent.ConcurrentHashMap.newKeySet();
-
-        /** A new temp file in dir; write errors name shownAs (the file the user asked for). */
-        Path create(Path dir, String prefix, String suffix, Path shownAs) {
-            try {
-                Path p = dir == null ? Files.createTempFile(prefix, suffix) : Files.createTempFile(dir, prefix, suffix);
-                paths.add(p);
-                return p;
-            } catch (IOException e) {
-                throw cannotWrite(shownAs, e);
-            }
-        }
-
-        void deleteAll() {
-            for (Path p : List.copyOf(paths)) {
-                deleteQuietly(p);
-                paths.remove(p);
-            }
-        }
-    }
-
-    final Temps temps = new Temps();
-
-    static void deleteQuietly(Path p) {
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException ignored) {
-            // a temp file that cannot be deleted is reported by nothing better than the failure at hand
-        }
-    }
-
-    /** A write failure (a full disk, a read-only folder) as one line that names the file. */
-    static Cli.Failure cannotWrite(Path file, Throwable e) {
-        return new Cli.Failure("cannot write " + file + ": " + reason(e), e);
-    }
-
-    static String reason(Throwable e) {
-        if (e instanceof Cli.Failure f) return f.getMessage();
-        if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
-        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
-        if (e instanceof java.nio.file.FileSystemException f) return e.getClass().getSimpleName() + " " + f.getFile();
-        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
-    }
+    final OutputFiles.Temps temps = new OutputFiles.Temps();
 
     /**
      * Converts the inputs into a temp file next to target and returns it, complete and closed (the caller renames it
@@ -430,7 +384,7 @@ class CsvToNdjson implements Callable<Integer> {
         try {
             Files.createDirectories(parent);
         } catch (IOException e) {
-            throw cannotWrite(target, e);
+            throw OutputFiles.cannotWrite(target, e);
         }
         boolean gz = target.getFileName().toString().endsWith(".gz");
         Path tmp = temps.create(parent, "." + target.getFileName(), ".tmp", target);
@@ -440,7 +394,7 @@ class CsvToNdjson implements Callable<Integer> {
             if (!gz && inputs.size() == 1 && !s.stream) {
                 convertOne(s, inputs.get(0), tmp, target, null, totals, progress);
             } else if (s.stream) {
-                try (OutputStream os = open(tmp, gz, target)) {
+                try (OutputStream os = OutputFiles.open(tmp, gz, target)) {
                     for (String in : inputs) convertOne(s, in, null, target, os, totals, progress);
                 }
             } else {
@@ -449,101 +403,15 @@ class CsvToNdjson implements Callable<Integer> {
                     parts.add(part);
                     convertOne(s, in, part, target, null, totals, progress);
                 }
-                try (OutputStream os = open(tmp, gz, target)) {
+                try (OutputStream os = OutputFiles.open(tmp, gz, target)) {
                     for (Path p : parts) Files.copy(p, os);
                 }
             }
             ok = true;
             return tmp;
         } finally {
-            if (!ok) deleteQuietly(tmp);
-            for (Path p : parts) deleteQuietly(p);
-        }
-    }
-
-    /** Renames complete temp files to their final names; if one rename fails, those already renamed are removed. */
-    static void publishAll(List<Path[]> done) {
-        List<Path> published = new ArrayList<>();
-        try {
-            for (Path[] d : done) {
-                publish(d[0], d[1]);
-                published.add(d[1]);
-            }
-        } catch (RuntimeException e) {
-            for (Path p : published) deleteQuietly(p);
-            throw e;
-        }
-    }
-
-    /** Gives the temp file ordinary permissions (temp files are created owner-only) and renames it into place. */
-    static void publish(Path tmp, Path target) {
-        try {
-            try {
-                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-            } catch (UnsupportedOperationException e) {
-                // not a POSIX file system
-            }
-            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw cannotWrite(target, e);
-        }
-    }
-
-    /** A buffered (or gzip) stream to the temp file p; write errors name shownAs. */
-    static OutputStream open(Path p, boolean gz, Path shownAs) throws IOException {
-        OutputStream file;
-        try {
-            file = Files.newOutputStream(p, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
-        } catch (IOException e) {
-            throw cannotWrite(shownAs, e);
-        }
-        OutputStream os = new Named(file, shownAs);
-        return gz ? new GZIPOutputStream(os, 1 << 16) : new java.io.BufferedOutputStream(os, 1 << 16);
-    }
-
-    /** A file's write errors (a full disk) as a one-line failure naming the file the user asked for. */
-    static final class Named extends java.io.FilterOutputStream {
-        final Path shownAs;
-
-        Named(OutputStream out, Path shownAs) {
-            super(out);
-            this.shownAs = shownAs;
-        }
-
-        @Override
-        public void write(int b) {
-            try {
-                out.write(b);
-            } catch (IOException e) {
-                throw cannotWrite(shownAs, e);
-            }
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) {
-            try {
-                out.write(b, off, len);
-            } catch (IOException e) {
-                throw cannotWrite(shownAs, e);
-            }
-        }
-
-        @Override
-        public void flush() {
-            try {
-                out.flush();
-            } catch (IOException e) {
-                throw cannotWrite(shownAs, e);
-            }
-        }
-
-        @Override
-        public void close() {
-            try {
-                out.close();
-            } catch (IOException e) {
-                throw cannotWrite(shownAs, e);
-            }
+            if (!ok) OutputFiles.deleteQuietly(tmp);
+            for (Path p : parts) OutputFiles.deleteQuietly(p);
         }
     }
 
@@ -561,7 +429,7 @@ class CsvToNdjson implements Callable<Integer> {
                 Files.copy(part, stdout);
                 stdout.flush();
             } finally {
-                deleteQuietly(part);
+                OutputFiles.deleteQuietly(part);
             }
         }
     }
@@ -607,15 +475,15 @@ class CsvToNdjson implements Callable<Integer> {
         try {
             Files.createDirectories(parent);
         } catch (IOException e) {
-            throw cannotWrite(target, e);
+            throw OutputFiles.cannotWrite(target, e);
         }
         Path tmp = temps.create(parent, "." + target.getFileName(), ".tmp", target);
         try {
             Files.writeString(tmp, text);
             return tmp;
         } catch (IOException e) {
-            deleteQuietly(tmp);
-            throw cannotWrite(target, e);
+            OutputFiles.deleteQuietly(tmp);
+            throw OutputFiles.cannotWrite(target, e);
         }
     }
 

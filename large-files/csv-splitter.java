@@ -5,6 +5,7 @@
 //SOURCES SplitInput.java
 //SOURCES SplitScan.java
 //SOURCES PartWriter.java
+//SOURCES PartsManifest.java
 //DESCRIPTION Splits huge CSV (or NDJSON) files into parts under a hard size cap, never cutting a record.
 //DESCRIPTION Usage: csv-splitter.java FILE...|- [--max-size 100MB | --rows N | --parts N] [-o DIR] [--name '{base}_{n}.{ext}']
 //DESCRIPTION Every part repeats the header and loads on its own; bytes are copied verbatim (quoting, CRLF, BOM kept).
@@ -15,14 +16,12 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -241,11 +240,11 @@ class CsvSplitter implements Callable<Integer> {
                 // all inputs split: now move every part (and the manifest) into place, all or none
                 for (SplitInput j : jobs) j.finalNames();
                 checkCollisions(jobs);
-                Path manifestTmp = manifest == null ? null : writeManifest(manifest, jobs);
+                Path manifestTmp = manifest == null ? null : PartsManifest.write(manifest, jobs);
                 List<Path> moved = new ArrayList<>();
                 try {
                     for (SplitInput j : jobs) j.moveIntoPlace(moved);
-                    if (manifest != null) moveManifest(manifestTmp, manifest);
+                    if (manifest != null) PartsManifest.moveIntoPlace(manifestTmp, manifest);
                 } catch (Throwable t) {
                     for (Path p : moved) {
                         try {
@@ -408,50 +407,6 @@ class CsvSplitter implements Callable<Integer> {
                 }
             }
         }
-
-        /** The manifest in a temp file beside it (moved into place with the parts). */
-        Path writeManifest(Path manifest, List<SplitInput> jobs) throws IOException {
-            StringBuilder sb = new StringBuilder("{\n  \"parts\": [");
-            boolean first = true;
-            for (SplitInput j : jobs) {
-                for (int i = 0; i < j.written.size(); i++) {
-                    Written w = j.written.get(i);
-                    Part p = w.part();
-                    sb.append(first ? "\n" : ",\n");
-                    first = false;
-                    sb.append("    {\"input\": ").append(Cli.jsonString(j.display))
-                            .append(", \"file\": ").append(Cli.jsonString(j.finalPaths.get(i).getFileName().toString()))
-                            .append(", \"path\": ").append(Cli.jsonString(j.finalPaths.get(i).toString()))
-                            .append(", \"part\": ").append(p.index())
-                            .append(", \"first_record\": ").append(p.rows() == 0 ? "null" : String.valueOf(p.firstRecord()))
-                            .append(", \"last_record\": ").append(p.rows() == 0 ? "null" : String.valueOf(p.firstRecord() + p.rows() - 1))
-                            .append(", \"rows\": ").append(p.rows())
-                            .append(", \"bytes\": ").append(w.bytes())
-                            .append(", \"sha256\": ").append(Cli.jsonString(w.sha256()))
-                            .append('}');
-                }
-            }
-            sb.append(first ? "]\n}\n" : "\n  ]\n}\n");
-            Path abs = manifest.toAbsolutePath();
-            // not Files.createTempFile: it makes the file private (0600); the manifest is an ordinary file
-            Path tmp = abs.resolveSibling("." + abs.getFileName() + "." + ProcessHandle.current().pid() + "." + System.nanoTime() + ".tmp");
-            try {
-                Files.createDirectories(abs.getParent());
-                Files.writeString(tmp, sb.toString(), StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                return tmp;
-            } catch (IOException e) {
-                Files.deleteIfExists(tmp);
-                throw new Cli.Failure("cannot write " + manifest + ": " + reason(e) + "; no parts written", e);
-            }
-        }
-
-        static void moveManifest(Path tmp, Path manifest) {
-            try {
-                Files.move(tmp, manifest.toAbsolutePath(), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } catch (IOException e) {
-                throw new Cli.Failure("cannot write " + manifest + ": " + reason(e) + "; no parts written", e);
-            }
-        }
     }
 
     static String reason(IOException e) {
@@ -459,5 +414,4 @@ class CsvSplitter implements Callable<Integer> {
         if (e instanceof FileSystemException f && f.getReason() != null) return f.getReason();
         return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
-
 }
