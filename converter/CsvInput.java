@@ -208,7 +208,7 @@ final class CsvInput {
                     int start = 0;
                     if (first) {
                         first = false;
-                        if (n >= 3 && (b[0] & 0xff) == 0xEF && (b[1] & 0xff) == 0xBB && (b[2] & 0xff) == 0xBF) start = 3;
+                        start = CsvCore.bomLength(b, n);
                     }
                     long bad = utf8.check(b, start, n, offset);
                     if (bad >= 0) throw badUtf8(bad);

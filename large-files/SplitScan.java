@@ -113,7 +113,7 @@ final class SplitScan implements CsvCore.RecordEnds {
     void start(ByteBuffer buf, int n) {
         if (n >= 2 && buf.get(0) == (byte) 0x1f && buf.get(1) == (byte) 0x8b)
             throw new Cli.Failure(job.display + ": looks gzip-compressed; decompress it on the way in: " + gunzipCommand());
-        if (n >= 3 && buf.get(0) == BOM[0] && buf.get(1) == BOM[1] && buf.get(2) == BOM[2]) bomLen = 3;
+        bomLen = CsvCore.bomLength(buf, n);
         headerPending = csv && s.header();
         if (!headerPending) setupPrefix(bomLen);
     }

@@ -30,6 +30,11 @@ public final class CsvCore {
         return len >= 3 && b[0] == BOM[0] && b[1] == BOM[1] && b[2] == BOM[2] ? 3 : 0;
     }
 
+    /** 3 when buf (from 0) starts with a UTF-8 BOM, else 0. */
+    public static int bomLength(ByteBuffer buf, int len) {
+        return len >= 3 && buf.get(0) == BOM[0] && buf.get(1) == BOM[1] && buf.get(2) == BOM[2] ? 3 : 0;
+    }
+
     // ------------------------------------------------------------------ record ends, eight bytes at a time
 
     /** Told where each record ends (the offset just after its line feed). */
