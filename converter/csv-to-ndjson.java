@@ -43,7 +43,7 @@ import picocli.CommandLine.Spec;
 /**
  * CSV to NDJSON with one JSON type per column, decided from the whole input.
  *
- * <p>How: a byte-level RFC 4180 parser (quotes, "" escapes, multi-line fields, CRLF/LF) feeds a writer that copies
+ * <p>How: a byte-level RFC 4180 parser (lib/CsvCore: quotes, "" escapes, multi-line fields, CRLF/LF) feeds a writer that copies
  * numbers verbatim and escapes strings straight from the input bytes. Types come from a sample (the first
  * {@code --sample} bytes) and every later value is checked against its column's type while writing; when one does
  * not fit, the whole input is classified and written again, so the types are always those of the whole input and

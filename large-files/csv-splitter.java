@@ -46,7 +46,8 @@ import picocli.CommandLine.Spec;
  *
  * <p>How it is fast: the input is read in large chunks into one direct buffer and scanned eight bytes at a
  * time (SWAR): quote and newline masks per 64-bit word, the quote parity as a prefix XOR, so a newline ends a
- * record only outside quotes (RFC 4180; doubled quotes toggle twice and cancel). Only the cut points are decided
+ * record only outside quotes (RFC 4180; doubled quotes toggle twice and cancel; the scan is lib/CsvCore's, checked
+ * against commons-csv). Only the cut points are decided
  * while scanning; the bytes of each part are then copied by the kernel ({@link FileChannel#transferTo}), on a
  * writer thread that runs beside the scan. With {@code --gzip} or {@code --manifest} the bytes go through the JVM
  * (deflate, SHA-256). Memory stays small and constant: the scan buffer plus a copy buffer per writer.
