@@ -62,20 +62,21 @@ public final class CsvCore {
         }
     }
 
-    static final long COMMAS = ONES * ',', SEMICOLONS = ONES * ';', TABS = ONES * '\t', PIPES = ONES * '|', CRS = ONES * '\r';
+    /** The bytes after which a quote opens a quoted field, below 64: TAB LF CR " , ; (and '|', tested apart). */
+    static final long FIELD_START_LOW = 1L << '\t' | 1L << '\n' | 1L << '\r' | 1L << '"' | 1L << ',' | 1L << ';';
 
     /**
-     * Bit 7 of each byte of w whose previous byte (prev for the first) lets a quote open a quoted field: a delimiter
-     * (any of , ; TAB |, so no detection is needed), a line end, or a quote (the second of a doubled pair).
+     * Whether a quote after this byte opens a quoted field: after a delimiter (any of , ; TAB |, so no detection is
+     * needed), a line end, or a quote (the second of a doubled pair).
      */
-    static long afterFieldStart(long w, byte prev) {
-        long before = (w << 8) | (prev & 0xFFL);
-        return eq(before, COMMAS) | eq(before, SEMICOLONS) | eq(before, TABS) | eq(before, PIPES)
-                | eq(before, NEWLINES) | eq(before, CRS) | eq(before, QUOTES);
+    static boolean fieldStartBefore(byte prev) {
+        int u = prev & 0xFF;
+        return u < 64 ? (FIELD_START_LOW >>> u & 1) != 0 : u == '|';
     }
 
-    static boolean fieldStartBefore(byte prev) {
-        return prev == ',' || prev == ';' || prev == '\t' || prev == '|' || prev == '\n' || prev == '\r' || prev == '"';
+    /** The byte before buf[i] as the scan saw it: a quote taken as text counts as an ordinary byte. */
+    private static byte byteBefore(ByteBuffer buf, int i, int from, ScanState state, int textQuote) {
+        return i == from ? state.prev : textQuote == i - 1 ? (byte) 'x' : buf.get(i - 1);
     }
 
     /**
@@ -91,7 +92,7 @@ public final class CsvCore {
         int words = from + ((n - from) & ~7);
         int textQuote = -2; // the position of the last quote taken as text (it does not start a field)
         // One branch per word, rarely taken (a newline every ~12 words in typical CSV): the quote parity is
-        // carried without branching, the in-word prefix parity is computed only for words with a newline or a quote.
+        // carried without branching, the in-word prefix parity is computed only for words with a quote.
         for (; i < words; i += 8) {
             long w = buf.getLong(i);
             long q = eq(w, QUOTES);
@@ -102,22 +103,25 @@ public final class CsvCore {
                 p ^= p << 32;
                 long inside = p ^ qs; // bit 7 of byte k: inside quotes after byte k
                 long opening = q & inside;
-                if (opening != 0) {
-                    byte prev = i == from ? state.prev : textQuote == i - 1 ? (byte) 'x' : buf.get(i - 1);
-                    if ((opening & ~afterFieldStart(w, prev)) != 0) { // a quote inside an unquoted field: byte by byte
-                        for (int j = i; j < i + 8; j++) {
-                            byte c = buf.get(j);
-                            if (c == '"') {
-                                if (qs != 0 || fieldStartBefore(prev)) qs ^= HIGH;
-                                else {
-                                    textQuote = j;
-                                    c = 'x';
-                                }
-                            } else if (c == '\n' && qs == 0) out.record(base + j + 1);
-                            prev = c;
-                        }
-                        continue;
+                boolean textInside = false; // a quote that would open a quoted field in the middle of an unquoted one
+                for (long o = opening; o != 0 && !textInside; o &= o - 1) { // about once per quoted field
+                    int k = Long.numberOfTrailingZeros(o) >>> 3;
+                    textInside = !fieldStartBefore(k > 0 ? (byte) (w >>> ((k - 1) << 3)) : byteBefore(buf, i, from, state, textQuote));
+                }
+                if (textInside) { // rare: this word byte by byte
+                    byte prev = byteBefore(buf, i, from, state, textQuote);
+                    for (int j = i; j < i + 8; j++) {
+                        byte c = buf.get(j);
+                        if (c == '"') {
+                            if (qs != 0 || fieldStartBefore(prev)) qs ^= HIGH;
+                            else {
+                                textQuote = j;
+                                c = 'x';
+                            }
+                        } else if (c == '\n' && qs == 0) out.record(base + j + 1);
+                        prev = c;
                     }
+                    continue;
                 }
                 if (nl != 0) {
                     nl &= ~inside; // newlines outside quotes
@@ -134,7 +138,7 @@ public final class CsvCore {
                 }
             }
         }
-        byte prev = i == from ? state.prev : textQuote == i - 1 ? (byte) 'x' : buf.get(i - 1);
+        byte prev = byteBefore(buf, i, from, state, textQuote);
         for (; i < n; i++) {
             byte c = buf.get(i);
             if (c == '"') {
