@@ -1,5 +1,6 @@
 //SOURCES Pg.java
 //SOURCES Json.java
+//SOURCES Csv.java
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -256,11 +257,16 @@ public final class PgClient {
         return r;
     }
 
-    /** Writes the result in the format; returns the number of rows written. */
+    /** Writes the result in the format (CSV lines end with LF, as psql writes them). */
     public static void write(Result r, Format f, Writer w) throws IOException {
+        write(r, f, w, false);
+    }
+
+    /** Writes the result in the format; crlf: CSV lines end with CRLF (RFC 4180's line end) instead of LF. */
+    public static void write(Result r, Format f, Writer w, boolean crlf) throws IOException {
         switch (f) {
             case table -> table(r, w);
-            case csv -> csv(r, w);
+            case csv -> csv(r, w, crlf);
             case json -> json(r, w, false);
             case ndjson -> json(r, w, true);
         }
@@ -305,25 +311,10 @@ public final class PgClient {
         return s.codePointCount(0, s.length());
     }
 
-    /** RFC 4180 CSV with a header; NULL is an empty field. */
-    static void csv(Result r, Writer w) throws IOException {
-        w.write(csvLine(r.columns().toArray(String[]::new)));
-        for (String[] row : r.rows()) w.write(csvLine(row));
-    }
-
-    public static String csvLine(String[] values) {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < values.length; i++) {
-            if (i > 0) sb.append(',');
-            String v = values[i];
-            if (v == null) continue;
-            if (v.isEmpty() || v.indexOf(',') >= 0 || v.indexOf('"') >= 0 || v.indexOf('\n') >= 0 || v.indexOf('\r') >= 0) {
-                sb.append('"').append(v.replace("\"", "\"\"")).append('"');
-            } else {
-                sb.append(v);
-            }
-        }
-        return sb.append("\r\n").toString();
+    /** CSV with a header, as psql's \copy ... csv writes it: NULL is an empty field, the empty string "". */
+    static void csv(Result r, Writer w, boolean crlf) throws IOException {
+        Csv.writeRecord(w, r.columns().toArray(String[]::new), crlf);
+        for (String[] row : r.rows()) Csv.writeRecord(w, row, crlf);
     }
 
     /** JSON array of objects, or one object per line; numbers, booleans and json columns keep their type. */

@@ -8,6 +8,7 @@
 //SOURCES ../lib/Latency.java
 //SOURCES ../lib/Pool.java
 //SOURCES ../lib/PgClient.java
+//SOURCES ../lib/Csv.java
 //DESCRIPTION Runs a query N times over C concurrent workers (virtual threads) on a HikariCP pool and reports queries/s and
 //DESCRIPTION latency percentiles; --copy-in FILE loads a CSV with COPY, --copy-out FILE writes one.
 //DESCRIPTION Usage: pg-pool.java [--url URL] [--sql SQL | -f FILE | --city CITY] [-n N | --duration 30s] [-c C] [--random name=LO..HI]
@@ -344,46 +345,12 @@ class PgPool implements Callable<Integer> {
         return 0;
     }
 
-    /** The CSV header's column names (RFC 4180 quoting). */
+    /** The CSV header's column names. */
     static List<String> header(Path f) throws IOException {
-        try (var r = Files.newBufferedReader(f, StandardCharsets.UTF_8)) {
-            StringBuilder line = new StringBuilder();
-            int ch;
-            boolean quoted = false;
-            List<String> out = new ArrayList<>();
-            while ((ch = r.read()) >= 0) {
-                char c = (char) ch;
-                if (out.isEmpty() && line.isEmpty() && c == '\uFEFF') continue;
-                if (c == '"') {
-                    quoted = !quoted;
-                    line.append(c);
-                } else if (!quoted && (c == '\n' || c == '\r')) {
-                    break;
-                } else {
-                    line.append(c);
-                }
-            }
-            String s = line.toString();
-            if (s.isBlank()) return out;
-            StringBuilder cur = new StringBuilder();
-            boolean q = false;
-            for (int i = 0; i < s.length(); i++) {
-                char c = s.charAt(i);
-                if (q) {
-                    if (c == '"' && i + 1 < s.length() && s.charAt(i + 1) == '"') { cur.append('"'); i++; }
-                    else if (c == '"') q = false;
-                    else cur.append(c);
-                } else if (c == '"') {
-                    q = true;
-                } else if (c == ',') {
-                    out.add(cur.toString().strip());
-                    cur.setLength(0);
-                } else {
-                    cur.append(c);
-                }
-            }
-            out.add(cur.toString().strip());
-            return out;
+        try {
+            return Csv.header(f, ',');
+        } catch (Csv.BadCsv e) {
+            throw new Cli.Failure(f + ": the header is not valid CSV: " + e.getMessage(), e);
         }
     }
 

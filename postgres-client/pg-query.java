@@ -73,6 +73,9 @@ class PgQuery implements Callable<Integer> {
             description = "table (psql-like), csv, json or ndjson (default: ${DEFAULT-VALUE}).")
     PgClient.Format format;
 
+    @Option(names = "--crlf", description = "With --format csv: end lines with CRLF (RFC 4180) instead of LF (as psql writes CSV).")
+    boolean crlf;
+
     @Option(names = "--repeat", paramLabel = "N", defaultValue = "1",
             description = "Run the query N times on one connection and report min, median, p99 (default: ${DEFAULT-VALUE}).")
     int repeat;
@@ -210,7 +213,7 @@ class PgQuery implements Callable<Integer> {
                 throw PgClient.explain(e, t);
             }
             long p0 = System.nanoTime();
-            if (!noRows) PgClient.write(last, format, out);
+            if (!noRows) PgClient.write(last, format, out, crlf);
             out.flush();
             long printNs = System.nanoTime() - p0;
             int rows = last.rows().size();

@@ -107,6 +107,9 @@ class SupabaseQuery implements Callable<Integer> {
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "table", description = "table, csv, json or ndjson (default: ${DEFAULT-VALUE}).")
     PgClient.Format format;
 
+    @Option(names = "--crlf", description = "With --format csv: end lines with CRLF (RFC 4180) instead of LF (as psql writes CSV).")
+    boolean crlf;
+
     @Option(names = "--no-rows", description = "Do not print the rows (timings only).")
     boolean noRows;
 
@@ -159,7 +162,7 @@ class SupabaseQuery implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         long p0 = System.nanoTime();
-        if (!noRows) PgClient.write(result, format, out);
+        if (!noRows) PgClient.write(result, format, out, crlf);
         out.flush();
         long printNs = System.nanoTime() - p0;
         if (result.rows().isEmpty()) err.println("supabase-query: no rows in " + table + " match the filters");

@@ -1,6 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 21+
-//DEPS org.apache.commons:commons-csv:1.14.1
+//SOURCES ../../lib/Csv.java
 //JAVA_OPTIONS -XX:+UseSerialGC -Xmx192m
 //DESCRIPTION The commons-csv measurement: parse with commons-csv, write typed NDJSON. Usage: CommonsCsvProbe.java IN.csv OUT.ndjson
 //DESCRIPTION A best case for a commons-csv converter: types from the first 10,000 records, unchecked (ours checks every value).

@@ -578,6 +578,64 @@ class CsvToNdjsonTest {
         fails(exec(null, dir.resolve("missing.csv").toString()), "no such file", "missing.csv");
     }
 
+    static List<String> tree(Path root) throws IOException {
+        try (Stream<Path> s = Files.walk(root)) {
+            return s.filter(Files::isRegularFile).map(p -> root.relativize(p).toString()).sorted().toList();
+        }
+    }
+
+    @Test
+    void aFolderConvertsEachCsvBesideItAndABadFileDoesNotStopTheOthers() throws IOException {
+        Path data = Files.createDirectories(dir.resolve("data"));
+        Files.writeString(data.resolve("a.csv"), "id,name\n1,x\n2,y\n");
+        try (var os = new GZIPOutputStream(Files.newOutputStream(data.resolve("b.csv.gz")))) {
+            os.write("n\n1.5\n".getBytes(StandardCharsets.UTF_8));
+        }
+        Files.writeString(data.resolve("bad.csv"), "a,b\n1,2\n3,\"never\nclosed\n");
+        Files.writeString(data.resolve("notes.txt"), "not,a csv\n");
+        Files.writeString(Files.createDirectories(data.resolve("sub")).resolve("d.csv"), "d\ntrue\n");
+
+        Result r = exec(null, data.toString());
+        assertEquals(1, r.rc, "one bad file: exit 1; stderr: " + r.err);
+        assertEquals("{\"id\":1,\"name\":\"x\"}\n{\"id\":2,\"name\":\"y\"}\n", Files.readString(data.resolve("a.ndjson")));
+        try (var in = new GZIPInputStream(Files.newInputStream(data.resolve("b.ndjson.gz")))) {
+            assertEquals("{\"n\":1.5}\n", new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        }
+        assertEquals(List.of("a.csv", "a.ndjson", "b.csv.gz", "b.ndjson.gz", "bad.csv", "notes.txt", "sub/d.csv"), tree(data),
+                "no output for the bad file, none for subfolders without --recursive, no temp file");
+        List<String> lines = r.err.lines().toList();
+        assertEquals(4, lines.size(), r.err);
+        assertTrue(lines.get(0).startsWith(data.resolve("a.csv") + " -> " + data.resolve("a.ndjson") + ": 2 rows"), r.err);
+        assertTrue(lines.get(1).startsWith(data.resolve("b.csv.gz") + " -> " + data.resolve("b.ndjson.gz") + ": 1 rows"), r.err);
+        assertEquals("csv-to-ndjson: " + data.resolve("bad.csv") + ": unclosed quote in the record that starts on line 3", lines.get(2));
+        assertTrue(lines.get(3).startsWith("converted: 3 rows") && lines.get(3).contains(" from 2 files; 1 failed, not written"), r.err);
+
+        // an existing output is an error unless --force, and nothing is converted
+        Files.delete(data.resolve("bad.csv"));
+        Files.writeString(data.resolve("a.ndjson"), "keep\n");
+        fails(exec(null, data.toString()), "already exists: " + data.resolve("a.ndjson"), "--force");
+        assertEquals("keep\n", Files.readString(data.resolve("a.ndjson")));
+        Result forced = exec(null, data.toString(), "--force");
+        ok(forced);
+        assertTrue(forced.err.contains("converted: 3 rows") && forced.err.contains(" from 2 files"), forced.err);
+        assertEquals("{\"id\":1,\"name\":\"x\"}\n{\"id\":2,\"name\":\"y\"}\n", Files.readString(data.resolve("a.ndjson")));
+
+        // into -o DIR, subfolders too with --recursive
+        Path out = dir.resolve("out");
+        ok(exec(null, data.toString(), "--recursive", "-o", out + "/"));
+        assertEquals(List.of("a.ndjson", "b.ndjson.gz", "sub/d.ndjson"), tree(out));
+        assertEquals("{\"d\":true}\n", Files.readString(out.resolve("sub/d.ndjson")));
+
+        // with -o FILE the folder's files are concatenated, as if listed
+        Path one = dir.resolve("one.ndjson");
+        ok(exec(null, data.toString(), "-o", one.toString()));
+        assertEquals("{\"id\":1,\"name\":\"x\"}\n{\"id\":2,\"name\":\"y\"}\n{\"n\":1.5}\n", Files.readString(one));
+
+        // a folder without CSV files says so
+        Path empty = Files.createDirectories(dir.resolve("empty"));
+        fails(exec(null, empty.toString()), empty + ": no *.csv or *.csv.gz files");
+    }
+
     @Test
     void schemaForTinybird() throws IOException {
         Path schema = dir.resolve("events.datasource");

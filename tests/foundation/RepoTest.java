@@ -40,9 +40,22 @@ class RepoTest {
         for (String f : SCRIPT_FOLDERS) {
             Path d = root.resolve(f);
             if (!Files.isDirectory(d)) continue;
+            List<Path> files;
             try (Stream<Path> s = Files.list(d)) {
-                s.filter(RepoTest::isScript).sorted().forEach(out::add);
+                files = s.filter(p -> p.toString().endsWith(".java")).sorted().toList();
             }
+            // a sibling a script pulls in with //SOURCES Name.java (or a pattern) is part of that script, not a script of
+            // its own; a file that is neither (no jbang line, pulled in by nothing) is checked, and reported, as a script
+            List<java.nio.file.PathMatcher> siblings = new ArrayList<>();
+            for (Path p : files) {
+                for (String l : Files.readAllLines(p)) {
+                    if (!l.startsWith("//SOURCES ")) continue;
+                    for (String ref : l.substring(10).strip().split("\\s+")) {
+                        if (!ref.contains("/")) siblings.add(d.getFileSystem().getPathMatcher("glob:" + ref));
+                    }
+                }
+            }
+            files.stream().filter(p -> isScript(p) || siblings.stream().noneMatch(m -> m.matches(p.getFileName()))).forEach(out::add);
         }
         try (Stream<Path> s = Files.list(root.resolve("tests"))) {
             s.filter(p -> p.toString().endsWith(".java")).sorted().forEach(out::add);

@@ -36,13 +36,13 @@ import picocli.CommandLine;
 class CsvSplitterTest {
     static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
 
-    static final int DEFAULT_CHUNK = CsvSplitter.Splitter.chunkSize;
+    static final int DEFAULT_CHUNK = SplitScan.chunkSize;
 
     @TempDir Path dir;
 
     @AfterEach
     void restoreChunk() {
-        CsvSplitter.Splitter.chunkSize = DEFAULT_CHUNK;
+        SplitScan.chunkSize = DEFAULT_CHUNK;
     }
 
     // ------------------------------------------------------------------ running the command in-process
@@ -224,7 +224,7 @@ class CsvSplitterTest {
                     byte[] input = csv(++file, 300, crlf, bom, trailing, 30);
                     Path in = write("in" + file + ".csv", input);
                     for (long cap : new long[] {200, 1000, 4096, 1_000_000}) {
-                        CsvSplitter.Splitter.chunkSize = chunks[run % chunks.length];
+                        SplitScan.chunkSize = chunks[run % chunks.length];
                         Path out = dir.resolve("out" + run);
                         Result r = exec("-q", in.toString(), "--max-size", String.valueOf(cap), "-o", out.toString());
                         assertEquals(0, r.rc, r.err);
@@ -247,7 +247,7 @@ class CsvSplitterTest {
                 .getBytes(StandardCharsets.UTF_8);
         for (int chunk = 8; chunk <= 48; chunk += 8) {
             for (long cap : new long[] {20, 40, 100, 1000}) {
-                CsvSplitter.Splitter.chunkSize = chunk;
+                SplitScan.chunkSize = chunk;
                 Path in = write("edge.csv", input);
                 Path out = dir.resolve("edge_" + chunk + "_" + cap);
                 Result r = exec("-q", in.toString(), "--max-size", cap + "B", "-o", out.toString());
@@ -290,7 +290,7 @@ class CsvSplitterTest {
     void aRecordLargerThanTheCapGetsAPartOfItsOwnAndAWarning() throws IOException {
         String big = "\"" + "long text, with\nnewlines ".repeat(100) + "\"";
         byte[] input = ("id,text\n1,a\n2,b\n3," + big + "\n4,c\n5,d\n").getBytes(StandardCharsets.UTF_8);
-        CsvSplitter.Splitter.chunkSize = 64;
+        SplitScan.chunkSize = 64;
         Path in = write("big.csv", input);
         Result r = exec("-q", in.toString(), "--max-size", "30", "-o", dir.resolve("o").toString());
         assertEquals(0, r.rc, r.err);
@@ -351,7 +351,7 @@ class CsvSplitterTest {
     @Test
     void rowsPerPart() throws IOException {
         byte[] input = csv(3, 1003, false, false, true, 30);
-        CsvSplitter.Splitter.chunkSize = 256;
+        SplitScan.chunkSize = 256;
         Path in = write("rows.csv", input);
         Result r = exec("-q", in.toString(), "--rows", "100", "-o", dir.resolve("o").toString());
         assertEquals(0, r.rc, r.err);
@@ -383,7 +383,7 @@ class CsvSplitterTest {
         StringBuilder sb = new StringBuilder();
         for (int i = 1; i <= 500; i++) sb.append("{\"id\":").append(i).append(",\"s\":\"a \\\"quoted\\\" \\n text\"}\n");
         byte[] input = sb.toString().getBytes(StandardCharsets.UTF_8);
-        CsvSplitter.Splitter.chunkSize = 128;
+        SplitScan.chunkSize = 128;
         Path in = write("events.ndjson", input);
         Result r = exec("-q", in.toString(), "--max-size", "2000", "-o", dir.resolve("o").toString());
         assertEquals(0, r.rc, r.err);
@@ -398,6 +398,23 @@ class CsvSplitterTest {
             joined.writeBytes(b);
         }
         assertArrayEquals(input, joined.toByteArray());
+    }
+
+    /** A quote inside an unquoted field (5'10") is text, as for commons-csv and csv-to-ndjson: no cut inside a quoted field. */
+    @Test
+    void aQuoteInsideAnUnquotedFieldIsText() throws IOException {
+        String head = "id,h,note\n";
+        String[] recs = {"1,5'10\",a\n", "2,\"x\ny\",b\n", "3,z,c\n", "4,6'1\",d\n", "5;\"\",\"q\"\"\"\"\",e\n", "6,a\"\"b,\"\n\"\n"};
+        byte[] input = (head + String.join("", recs)).getBytes(StandardCharsets.UTF_8);
+        for (int chunk : new int[] {8, 16, 24, 512 << 10}) {
+            SplitScan.chunkSize = chunk;
+            Path out = dir.resolve("o" + chunk);
+            Result r = exec("-q", write("q.csv", input).toString(), "--rows", "1", "-o", out.toString(), "--force");
+            assertEquals(0, r.rc, r.err);
+            List<Path> parts = parts(out, "q_*.csv");
+            assertEquals(recs.length, parts.size(), "chunk " + chunk + ": " + names(out));
+            for (int i = 0; i < recs.length; i++) assertEquals(head + recs[i], Files.readString(parts.get(i)), "chunk " + chunk + ", part " + (i + 1));
+        }
     }
 
     @Test
@@ -421,6 +438,113 @@ class CsvSplitterTest {
         assertTrue(parts.size() > 3);
         verify(input, parts, 3000, true, false);
         assertEquals(parts.size(), names(out).size(), "only the parts remain (no spool file)");
+    }
+
+    /** NDJSON on stdin: its first event must not become a "header" repeated at the top of every part. */
+    @Test
+    void ndjsonOnStandardInputSplitsOnLinesWithoutHeader() throws IOException {
+        StringBuilder sb = new StringBuilder("\n  ");
+        for (int i = 1; i <= 300; i++) sb.append("{\"id\":").append(i).append(",\"s\":\"a \\\"q\\\" , x\"}\n");
+        byte[] input = sb.toString().getBytes(StandardCharsets.UTF_8);
+        SplitScan.chunkSize = 128;
+        Path out = dir.resolve("o");
+        Result r = exec(new ByteArrayInputStream(input), "-q", "-", "--max-size", "2000", "-o", out.toString());
+        assertEquals(0, r.rc, r.err);
+        List<Path> parts = parts(out, "stdin_*.ndjson");
+        assertTrue(parts.size() >= 4, names(out).toString());
+        assertEquals(parts.size(), names(out).size(), "only NDJSON parts: " + names(out));
+        ByteArrayOutputStream joined = new ByteArrayOutputStream();
+        for (int i = 0; i < parts.size(); i++) {
+            byte[] b = Files.readAllBytes(parts.get(i));
+            assertTrue(b.length <= 2000, parts.get(i) + " is " + b.length + " bytes");
+            String s = new String(b, StandardCharsets.UTF_8);
+            if (i > 0) assertFalse(s.startsWith("{\"id\":1,"), parts.get(i) + " repeats the first event");
+            assertTrue(s.endsWith("}\n"), parts.get(i) + ": a line is never cut");
+            joined.writeBytes(b);
+        }
+        assertArrayEquals(input, joined.toByteArray(), "the parts concatenate to the input byte for byte");
+
+        // --format still decides: CSV on request, the first line is then the header of every part
+        Path csvOut = dir.resolve("c");
+        r = exec(new ByteArrayInputStream(input), "-q", "-", "--rows", "100", "--format", "csv", "-o", csvOut.toString());
+        assertEquals(0, r.rc, r.err);
+        assertEquals(List.of("stdin_1.csv", "stdin_2.csv", "stdin_3.csv"), names(csvOut));
+
+        // CSV on stdin keeps its header in every part
+        byte[] csv = "\uFEFFid,name\n1,a\n2,b\n".getBytes(StandardCharsets.UTF_8);
+        Path csvOut2 = dir.resolve("c2");
+        r = exec(new ByteArrayInputStream(csv), "-q", "-", "--rows", "1", "-o", csvOut2.toString());
+        assertEquals(0, r.rc, r.err);
+        assertEquals("id,name\n2,b\n", Files.readString(csvOut2.resolve("stdin_2.csv")));
+    }
+
+    /** Splits a shell command line into words (single quotes only, as the hint writes them). */
+    static List<String> shellWords(String cmd) {
+        List<String> words = new ArrayList<>();
+        StringBuilder w = null;
+        for (int i = 0; i < cmd.length(); i++) {
+            char c = cmd.charAt(i);
+            if (c == '\'') {
+                if (w == null) w = new StringBuilder();
+                int end = cmd.indexOf('\'', i + 1);
+                w.append(cmd, i + 1, end);
+                i = end;
+            } else if (c == '\\') {
+                if (w == null) w = new StringBuilder();
+                w.append(cmd.charAt(++i));
+            } else if (c == ' ') {
+                if (w != null) words.add(w.toString());
+                w = null;
+            } else {
+                if (w == null) w = new StringBuilder();
+                w.append(c);
+            }
+        }
+        if (w != null) words.add(w.toString());
+        return words;
+    }
+
+    /** The hint for gzip input is a command that works: run, it gives the parts the plain file gives. */
+    @Test
+    void theGzipHintIsACommandThatGivesTheSameParts() throws Exception {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 1; i <= 200; i++) sb.append("{\"id\":").append(i).append(",\"note\":\"it's\"}\n");
+        byte[] input = sb.toString().getBytes(StandardCharsets.UTF_8);
+        Path data = Files.createDirectories(dir.resolve("my data"));
+        Path gz = data.resolve("events.ndjson.gz");
+        try (var o = new java.util.zip.GZIPOutputStream(Files.newOutputStream(gz))) {
+            o.write(input);
+        }
+        Result r = exec(gz.toString(), "--max-size", "1500");
+        assertEquals(1, r.rc);
+        assertEquals(1, r.err.lines().count(), r.err);
+        String prefix = "csv-splitter: " + gz + ": looks gzip-compressed; decompress it on the way in: ";
+        assertTrue(r.err.startsWith(prefix), r.err);
+        String command = r.err.substring(prefix.length()).strip();
+        String[] pipeline = command.split(" \\| ");
+        assertEquals(2, pipeline.length, command);
+
+        // the left side, through a shell, gives the input back
+        Process p = new ProcessBuilder("bash", "-c", pipeline[0]).redirectErrorStream(false).start();
+        byte[] decompressed = p.getInputStream().readAllBytes();
+        assertEquals(0, p.waitFor(), new String(p.getErrorStream().readAllBytes()));
+        assertArrayEquals(input, decompressed);
+
+        // the right side, in-process, on that stdin
+        List<String> words = shellWords(pipeline[1]);
+        assertEquals("csv-splitter.java", words.get(0), command);
+        r = exec(new ByteArrayInputStream(decompressed), words.subList(1, words.size()).toArray(String[]::new));
+        assertEquals(0, r.rc, r.err);
+
+        // the same parts as the plain file split with the same options
+        Path plain = Files.createDirectories(dir.resolve("plain")).resolve("events.ndjson");
+        Files.write(plain, input);
+        assertEquals(0, exec("-q", plain.toString(), "--max-size", "1500").rc);
+        List<Path> expected = parts(plain.getParent(), "events_*.ndjson");
+        List<Path> got = parts(data, "events_*.ndjson");
+        assertTrue(expected.size() > 2);
+        assertEquals(expected.stream().map(x -> x.getFileName().toString()).toList(), got.stream().map(x -> x.getFileName().toString()).toList());
+        for (int i = 0; i < expected.size(); i++) assertArrayEquals(Files.readAllBytes(expected.get(i)), Files.readAllBytes(got.get(i)));
     }
 
     @Test
@@ -491,7 +615,7 @@ class CsvSplitterTest {
     @Test
     void unclosedQuoteNamesTheLineAndLeavesNothing() throws IOException {
         byte[] input = "a,b\n1,2\n2,\"fine\nstill fine\"\n3,\"never closed\n4,4\n5,5\n".getBytes(StandardCharsets.UTF_8);
-        CsvSplitter.Splitter.chunkSize = 8;
+        SplitScan.chunkSize = 8;
         Path in = write("bad.csv", input);
         Path out = dir.resolve("o");
         Result r = exec("-q", in.toString(), "--max-size", "30", "-o", out.toString());

@@ -201,6 +201,31 @@ class PgPoolTest {
         assertEquals(0, count("SELECT count(*) FROM cities WHERE id >= 10"), "COPY is one transaction: nothing half-loaded");
     }
 
+    /** The header names the columns: a BOM, quotes, a delimiter or a line break inside a name, blanks around it. */
+    @Test
+    void copyInReadsTheHeaderAsCsvAndRefusesABrokenOne() throws Exception {
+        try (Connection c = Pg.connect(user()); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE odd_names (\"pop, 2020\" int, \"two\nlines\" text, id int)");
+        }
+        Path dir = Files.createTempDirectory("header");
+        Path in = dir.resolve("odd.csv");
+        Files.writeString(in, "\uFEFF id ,\"two\nlines\",\"pop, 2020\"\n7,x,42\n");
+        Out r = pool("--url", url, "--copy-in", in.toString(), "--table", "odd_names");
+        assertEquals(0, r.rc, r.err);
+        try (Connection c = Pg.connect(db); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SELECT id, \"two\nlines\", \"pop, 2020\" FROM odd_names")) {
+            assertTrue(rs.next());
+            assertEquals("7|x|42", rs.getInt(1) + "|" + rs.getString(2) + "|" + rs.getInt(3));
+        }
+        Path broken = dir.resolve("broken.csv");
+        Files.writeString(broken, "id,\"name\"x\n1,a\n");
+        Out b = pool("--url", url, "--copy-in", broken.toString(), "--table", "odd_names");
+        assertEquals(1, b.rc);
+        assertEquals(1, b.err.strip().lines().count(), b.err);
+        assertTrue(b.err.contains(broken + ": the header is not valid CSV: line 1"), b.err);
+        assertEquals(1, count("SELECT count(*) FROM odd_names"), "nothing loaded from the broken file");
+    }
+
     // ------------------------------------------------------------------ PgBouncer, transaction mode
 
     static PgBouncerServer bouncer() {

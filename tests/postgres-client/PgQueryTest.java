@@ -116,7 +116,7 @@ class PgQueryTest {
         for (Map<String, String> vars : ways) {
             Out r = query(vars, "--sql", "SELECT current_user AS who", "--format", "csv");
             assertEquals(0, r.rc, vars.keySet() + ": " + r.err);
-            assertEquals("who\r\n" + ROLE + "\r\n", r.out, vars.keySet().toString());
+            assertEquals("who\n" + ROLE + "\n", r.out, vars.keySet().toString());
             assertFalse(r.err.contains(PASSWORD), r.err);
         }
         for (String u : List.of(url(ROLE, PASSWORD),
@@ -125,7 +125,7 @@ class PgQueryTest {
                         + URLEncoder.encode(PASSWORD, StandardCharsets.UTF_8).replace("+", "%20"))) {
             Out r = query(Map.of(), "--url", u, "--sql", "SELECT current_user AS who", "--format", "csv");
             assertEquals(0, r.rc, r.err);
-            assertEquals("who\r\n" + ROLE + "\r\n", r.out);
+            assertEquals("who\n" + ROLE + "\n", r.out);
         }
     }
 
@@ -142,7 +142,7 @@ class PgQueryTest {
         Out ok = subprocess(dir, Map.of("PGHOST", host, "PGPORT", port, "PGUSER", ROLE, "PGDATABASE", dbname,
                 "PGPASSFILE", good.toString()), "--sql", "SELECT current_user AS who", "--format", "csv");
         assertEquals(0, ok.rc, ok.err);
-        assertEquals("who\r\n" + ROLE + "\r\n", ok.out);
+        assertEquals("who\n" + ROLE + "\n", ok.out);
 
         Out no = subprocess(dir, Map.of("PGHOST", host, "PGPORT", port, "PGUSER", ROLE, "PGDATABASE", dbname,
                 "PGPASSFILE", bad.toString()), "--sql", "SELECT 1");
@@ -171,6 +171,42 @@ class PgQueryTest {
         return new Out(p.exitValue(), Files.readString(out), e);
     }
 
+    /**
+     * CSV as psql writes it: byte for byte what the server's own COPY ... (FORMAT csv) gives for plain and quoted values,
+     * LF line ends (CRLF with --crlf), and read back by COPY FROM the same rows (NULL apart from the empty string).
+     */
+    @Test
+    void csvIsWhatPsqlWritesAndReadsBackTheSameRows() throws Exception {
+        Map<String, String> vars = Map.of("DATABASE_URL", url(ROLE, PASSWORD));
+        String values = "(1, 'plain', NULL), (2, '', 'x'), (3, 'a,b', 'say \"hi\"'), (4, E'two\\nlines', E'cr\\rlf'), (5, 'café', '')";
+        String sql = "SELECT * FROM (VALUES " + values + ") AS t(id, a, b) ORDER BY id";
+        Out csv = query(vars, "--sql", sql, "--format", "csv");
+        assertEquals(0, csv.rc, csv.err);
+        StringBuilder copy = new StringBuilder();
+        try (Connection c = Pg.connect(db)) {
+            var cm = c.unwrap(org.postgresql.PGConnection.class).getCopyAPI();
+            var bytes = new java.io.ByteArrayOutputStream();
+            cm.copyOut("COPY (" + sql + ") TO STDOUT (FORMAT csv, HEADER true)", bytes);
+            copy.append(bytes.toString(StandardCharsets.UTF_8));
+        }
+        assertEquals(copy.toString(), csv.out, "the same bytes as the server's COPY ... csv");
+        assertEquals("id,a,b\n1,plain,\n2,\"\",x\n", csv.out.substring(0, csv.out.indexOf("3,")));
+
+        Out crlf = query(vars, "--sql", "SELECT 1 AS n UNION ALL SELECT 2", "--format", "csv", "--crlf");
+        assertEquals("n\r\n1\r\n2\r\n", crlf.out);
+
+        try (Connection c = Pg.connect(db); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE csv_back (id int, a text, b text)");
+            var cm = c.unwrap(org.postgresql.PGConnection.class).getCopyAPI();
+            cm.copyIn("COPY csv_back FROM STDIN (FORMAT csv, HEADER true)", new java.io.StringReader(csv.out));
+            ResultSet back = st.executeQuery("SELECT count(*) FROM csv_back b JOIN (VALUES " + values + ") AS t(id, a, b) ON b.id = t.id"
+                    + " AND b.a IS NOT DISTINCT FROM t.a AND b.b IS NOT DISTINCT FROM t.b");
+            back.next();
+            assertEquals(5, back.getInt(1), "every row read back as it was, NULL and '' apart");
+            st.execute("DROP TABLE csv_back");
+        }
+    }
+
     @Test
     void formatsAndNamedParameters() {
         Map<String, String> vars = Map.of("DATABASE_URL", url(ROLE, PASSWORD));
@@ -178,7 +214,7 @@ class PgQueryTest {
                 + "WHERE temp_f >= :t AND site_name <> :not_city ORDER BY temp_f DESC -- :ignored in a comment";
         Out csv = query(vars, "--sql", sql, "-p", "t=68", "-p", "not_city=Boulder", "--format", "csv");
         assertEquals(0, csv.rc, csv.err);
-        assertEquals("site_name,temp_f,wet,description\r\nDenver,71.5,f,clear sky\r\nDenver,68.25,f,few clouds\r\n", csv.out);
+        assertEquals("site_name,temp_f,wet,description\nDenver,71.5,f,clear sky\nDenver,68.25,f,few clouds\n", csv.out);
         Out json = query(vars, "--sql", sql, "-p", "t=68", "-p", "not_city=Boulder", "--format", "json");
         assertEquals("[{\"site_name\":\"Denver\",\"temp_f\":71.5,\"wet\":false,\"description\":\"clear sky\"},"
                 + "{\"site_name\":\"Denver\",\"temp_f\":68.25,\"wet\":false,\"description\":\"few clouds\"}]\n", json.out);
@@ -207,7 +243,7 @@ class PgQueryTest {
         Path f = Files.createTempFile("q", ".sql");
         Files.writeString(f, "SELECT count(*) AS n\nFROM weather_reports\nWHERE site_name = :c;\n");
         Out r = query(Map.of("DATABASE_URL", url(ROLE, PASSWORD)), "-f", f.toString(), "-p", "c=Denver", "--format", "csv");
-        assertEquals("n\r\n3\r\n", r.out, r.err);
+        assertEquals("n\n3\n", r.out, r.err);
     }
 
     @Test
@@ -215,7 +251,7 @@ class PgQueryTest {
         Out r = query(Map.of("DATABASE_URL", url(ROLE, PASSWORD)), "--sql", "SELECT nextval('counter') AS v",
                 "--repeat", "40", "--warmup", "5", "--format", "csv");
         assertEquals(0, r.rc, r.err);
-        assertEquals("v\r\n45\r\n", r.out, "the rows of the last run");
+        assertEquals("v\n45\n", r.out, "the rows of the last run");
         assertTrue(r.err.startsWith("40 runs on one connection (after 5 warm-up runs), 1 row each"), r.err);
         assertTrue(r.err.matches("(?s).*min +median +p99 +max\nexecute +[0-9.]+ ms +[0-9.]+ ms +[0-9.]+ ms +[0-9.]+ ms\nfetch .*\ntotal .*"), r.err);
         try (Connection c = Pg.connect(db); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT last_value FROM counter")) {
@@ -297,7 +333,7 @@ class PgQueryTest {
 
         Out empty = query(Map.of("DATABASE_URL", url(ROLE, PASSWORD)), "--city", "Atlantis", "--format", "csv");
         assertEquals(0, empty.rc, empty.err);
-        assertEquals("clouds,description,humidity,precip,pressure,site_name,temp_f,timestamp,wind_dir,wind_speed\r\n", empty.out);
+        assertEquals("clouds,description,humidity,precip,pressure,site_name,temp_f,timestamp,wind_dir,wind_speed\n", empty.out);
         assertTrue(empty.err.startsWith("pg-query: no rows: no weather_reports row has site_name 'Atlantis' (matched case-insensitively)\n"), empty.err);
     }
 
@@ -314,7 +350,7 @@ class PgQueryTest {
             assertOneLine(plain);
             Out ssl = query(Map.of("DATABASE_URL", via + "?sslmode=require"), "--sql", "SELECT current_user AS who", "--format", "csv");
             assertEquals(0, ssl.rc, ssl.err);
-            assertEquals("who\r\n" + ROLE + "\r\n", ssl.out);
+            assertEquals("who\n" + ROLE + "\n", ssl.out);
         }
     }
 

@@ -82,8 +82,8 @@ class SupabaseQueryTest {
         rest.requests.clear();
         Out r = viaRest("--format", "csv", "--select", "site_name,timestamp", "--order", "timestamp");
         assertEquals(0, r.rc, r.err);
-        assertEquals("site_name,timestamp\r\nDenver,2024-05-01T10:00:00\r\nDenver,2024-05-01T11:00:00\r\n"
-                + "Denver,2024-05-01T12:00:00\r\nDenver,2024-05-01T13:00:00\r\n", r.out);
+        assertEquals("site_name,timestamp\nDenver,2024-05-01T10:00:00\nDenver,2024-05-01T11:00:00\n"
+                + "Denver,2024-05-01T12:00:00\nDenver,2024-05-01T13:00:00\n", r.out);
         assertEquals(List.of("GET /rest/v1/weather_reports?select=site_name,timestamp&site_name=ilike.Denver&order=timestamp&limit=1000"),
                 rest.requests);
         assertTrue(r.err.startsWith("REST: 1 request, "), r.err);
@@ -91,13 +91,13 @@ class SupabaseQueryTest {
         Out city = viaRest("--city", "COEUR D'ALENE", "--format", "json", "--select", "site_name,temp_f,precip");
         assertEquals("[{\"site_name\":\"Coeur d'Alene\",\"temp_f\":30,\"precip\":1.5}]\n", city.out, city.err);
         Out underscore = viaRest("--city", "denver_x", "--format", "csv", "--select", "site_name,precip");
-        assertEquals("site_name,precip\r\nDenver_X,\r\n", underscore.out, "_ is literal, NULL is an empty field: " + underscore.err);
+        assertEquals("site_name,precip\nDenver_X,\n", underscore.out, "_ is literal, NULL is an empty field: " + underscore.err);
     }
 
     @Test
     void everyFilterOperatorAndOrder() {
         Out r = viaRest("--gte", "temp_f=60", "--in", "site_name=Denver,Boulder", "--order", "temp_f.desc", "--select", "site_name,temp_f", "--format", "csv");
-        assertEquals("site_name,temp_f\r\nBoulder,75\r\nDenver,71.5\r\nDenver,68.25\r\nDenver,65\r\nDenver,60\r\n", r.out, r.err);
+        assertEquals("site_name,temp_f\nBoulder,75\nDenver,71.5\nDenver,68.25\nDenver,65\nDenver,60\n", r.out, r.err);
         assertEquals(List.of("Denver"), names("--eq", "clouds=30"));
         assertEquals(List.of("Boulder", "Boulder", "Denver_X"), names("--neq", "site_name=Denver", "--neq", "site_name=Coeur d'Alene", "--order", "site_name"));
         assertEquals(List.of("Boulder"), names("--gt", "temp_f=71.5"));
@@ -123,7 +123,7 @@ class SupabaseQueryTest {
     void morePagesThanOneAreFetchedWithRangeHeaders() {
         rest.requests.clear();
         Out r = viaRest("--eq", "pressure=30", "--order", "timestamp", "--select", "temp_f", "--limit", "3", "--page-size", "2", "--format", "csv");
-        assertEquals("temp_f\r\n71.5\r\n65\r\n68.25\r\n", r.out, r.err);
+        assertEquals("temp_f\n71.5\n65\n68.25\n", r.out, r.err);
         assertEquals(List.of(
                 "GET /rest/v1/weather_reports?select=temp_f&pressure=eq.30&order=timestamp | Range: 0-1",
                 "GET /rest/v1/weather_reports?select=temp_f&pressure=eq.30&order=timestamp | Range: 2-2"), rest.requests);
@@ -191,7 +191,7 @@ class SupabaseQueryTest {
             for (int i = 0; i < 3; i++) {
                 Out r = supa(Map.of(), "--url", via, "--pooler", "--city", "Boulder", "--select", "site_name", "--format", "csv");
                 assertEquals(0, r.rc, r.err);
-                assertEquals("site_name\r\nBoulder\r\nBoulder\r\n", r.out);
+                assertEquals("site_name\nBoulder\nBoulder\n", r.out);
                 assertTrue(r.err.startsWith("postgres via transaction pooler (prepared statements off): "), r.err);
             }
         }
