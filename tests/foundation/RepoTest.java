@@ -29,9 +29,16 @@ class RepoTest {
         for (String f : SCRIPT_FOLDERS) {
             Path d = root.resolve(f);
             if (!Files.isDirectory(d)) continue;
+            List<Path> files;
             try (Stream<Path> s = Files.list(d)) {
-                s.filter(p -> p.toString().endsWith(".java")).sorted().forEach(out::add);
+                files = s.filter(p -> p.toString().endsWith(".java")).sorted().toList();
             }
+            // a sibling a script pulls in with //SOURCES Name.java is part of that script, not a script of its own
+            Set<String> siblings = new HashSet<>();
+            for (Path p : files) {
+                for (String l : Files.readAllLines(p)) if (l.startsWith("//SOURCES ") && !l.substring(10).contains("/")) siblings.add(l.substring(10).strip());
+            }
+            files.stream().filter(p -> !siblings.contains(p.getFileName().toString())).forEach(out::add);
         }
         try (Stream<Path> s = Files.list(root.resolve("tests"))) {
             s.filter(p -> p.toString().endsWith(".java")).sorted().forEach(out::add);

@@ -127,9 +127,9 @@ class StressCaseTest {
 
     @Test
     void theSameSeedGivesEveryTargetTheSameQuestions() {
-        StressCase.Workload a = StressCase.Workload.parse(List.of("city=city", "start_time=window.start", "end_time=window.end",
+        Workload a = Workload.parse(List.of("city=city", "start_time=window.start", "end_time=window.end",
                 "n=int:5..7", "kind=list:a,b"), 7, 2, 90, LocalDate.of(2023, 5, 1), LocalDate.of(2024, 5, 1));
-        StressCase.Workload b = StressCase.Workload.parse(List.of("city=city", "start_time=window.start", "end_time=window.end",
+        Workload b = Workload.parse(List.of("city=city", "start_time=window.start", "end_time=window.end",
                 "n=int:5..7", "kind=list:a,b"), 7, 2, 90, LocalDate.of(2023, 5, 1), LocalDate.of(2024, 5, 1));
         a.cities(List.of("Denver", "Coeur d'Alene", "Boston"));
         b.cities(List.of("Boston", "Denver", "Coeur d'Alene")); // order of discovery does not matter
@@ -147,7 +147,7 @@ class StressCaseTest {
             if (!java.util.Arrays.equals(a.values(i), a.values(i + 1))) differs = true;
         }
         assertTrue(differs);
-        StressCase.Workload other = StressCase.Workload.parse(List.of("city=city"), 8, 2, 90, LocalDate.of(2023, 5, 1), LocalDate.of(2024, 5, 1));
+        Workload other = Workload.parse(List.of("city=city"), 8, 2, 90, LocalDate.of(2023, 5, 1), LocalDate.of(2024, 5, 1));
         other.cities(List.of("Denver", "Coeur d'Alene", "Boston"));
         int same = 0;
         for (long i = 0; i < 100; i++) if (other.values(i)[0].equals(a.values(i)[0])) same++;
@@ -157,14 +157,14 @@ class StressCaseTest {
     @Test
     void namedParametersBecomeBindParameters() {
         List<String> names = new ArrayList<>();
-        String sql = StressCase.bindNamed("SELECT ':no', x::text, \"a:b\" FROM t -- :comment\nWHERE a = :city AND b > :start_time AND c = :city", names);
+        String sql = PostgresTarget.bindNamed("SELECT ':no', x::text, \"a:b\" FROM t -- :comment\nWHERE a = :city AND b > :start_time AND c = :city", names);
         assertEquals("SELECT ':no', x::text, \"a:b\" FROM t -- :comment\nWHERE a = ? AND b > ? AND c = ?", sql);
         assertEquals(List.of("city", "start_time", "city"), names);
         // block comments and dollar quotes too (the one parser, lib/PgClient.named), and a bare ? is refused
         names.clear();
-        assertEquals("SELECT /* :x */ $$ :y $$, ?", StressCase.bindNamed("SELECT /* :x */ $$ :y $$, :z", names));
+        assertEquals("SELECT /* :x */ $$ :y $$, ?", PostgresTarget.bindNamed("SELECT /* :x */ $$ :y $$, :z", names));
         assertEquals(List.of("z"), names);
-        assertThrows(Cli.Failure.class, () -> StressCase.bindNamed("SELECT * FROM t WHERE a = ?", new ArrayList<>()));
+        assertThrows(Cli.Failure.class, () -> PostgresTarget.bindNamed("SELECT * FROM t WHERE a = ?", new ArrayList<>()));
         assertEquals(0, PgClient.named("SELECT '?'").bareMarks(), "a ? inside quotes is text");
     }
 
