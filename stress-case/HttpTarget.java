@@ -1,19 +1,20 @@
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
-import com.fasterxml.jackson.databind.JsonNode;
 
 /**
  * The plain URL target (--target http --http-url URL): GET the URL plus the --param values as query parameters.
  * Also the base of the Tinybird target. Requests go over our own HTTP/1.1 client (Http1.java, HttpLoop.java).
  * Invariant: a connection belongs to one session; close() closes every connection still open.
  */
-/** An HTTP GET target (a Tinybird pipe or any URL) over our own minimal HTTP/1.1 keep-alive client. */
-final class HttpTarget implements LoadTarget {
+class HttpTarget implements LoadTarget {
+    static final LoadTarget.Kind KIND = new LoadTarget.Kind("http", List.of(), (run, wl) -> {
+        if (run.httpUrl == null) throw Cli.usage("--target http needs --http-url URL");
+        return new HttpTarget("http", run.httpUrl, null, wl, run.timeout, false);
+    });
     final String name;
     final URI base;
     final String token;
@@ -70,24 +71,8 @@ final class HttpTarget implements LoadTarget {
         return token == null ? "" : "Authorization: Bearer " + token + "\r\n";
     }
 
-    List<String> cities(String tbBase, String citiesPipe) {
-        try (Http1 h = connection()) {
-            URI u = URI.create(tbBase + "/v0/pipes/" + StressCase.enc(citiesPipe) + ".json");
-            int status = h.get(u.getRawPath(), headers());
-            String body = h.bodyText();
-            if (status != 200) throw new Cli.Failure(name + ": " + citiesPipe + " answered HTTP " + status + ": " + StressCase.shorten(body));
-            JsonNode data = Json.MAPPER.readTree(body).path("data");
-            List<String> out = new ArrayList<>();
-            for (JsonNode row : data) {
-                JsonNode c = row.has("site_name") ? row.get("site_name") : row.elements().hasNext() ? row.elements().next() : null;
-                if (c != null && !c.isNull()) out.add(c.asText());
-            }
-            return out;
-        } catch (Cli.Failure f) {
-            throw f;
-        } catch (Exception e) {
-            throw new Cli.Failure(name + ": cannot reach " + tbBase + ": " + StressCase.oneLine(e), e);
-        }
+    public String describe() {
+        return "GET " + Config.redact(base.toString());
     }
 
     public void check() {

@@ -1,3 +1,5 @@
+import java.util.List;
+
 /**
  * What the engine loads: a target makes sessions (one a worker) and answers one request per call.
  * Why: the engine, the report and the thresholds know targets only through this interface; adding a target is one
@@ -5,7 +7,25 @@
  * Invariant: a session belongs to one worker; call() returns the rows of the answer (-1 when unknown) or throws.
  */
 interface LoadTarget extends AutoCloseable {
+    /**
+     * A kind of target --target knows: its name, the other names it answers to, and how to make one from the run's
+     * options. A new target is one file with a KIND like PostgresTarget's plus one line in StressCase.TARGETS.
+     */
+    record Kind(String name, List<String> aliases, Factory factory) {}
+
+    interface Factory {
+        LoadTarget make(StressCase run, Workload wl);
+    }
+
     String name();
+
+    /** What this target is asked, for the settings of the report (e.g. the SQL, the pipe, the URL; no secrets). */
+    String describe();
+
+    /** The cities this target knows (for the 'city' parameter), or null when it can not list them. */
+    default List<String> cities() {
+        return null;
+    }
 
     Session session();
 

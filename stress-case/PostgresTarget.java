@@ -16,8 +16,14 @@ import com.zaxxer.hikari.HikariDataSource;
  * Invariant: every connection is open before the first measured request; values travel as bind parameters only.
  */
 final class PostgresTarget implements LoadTarget {
+    /** The original's question: one city's reports in a window, newest first. */
+    static final String DEFAULT_SQL =
+            "SELECT * FROM weather_reports WHERE site_name = :city AND timestamp > :start_time AND timestamp <= :end_time ORDER BY timestamp DESC";
+    static final LoadTarget.Kind KIND = new LoadTarget.Kind("postgres", List.of("pg", "postgresql"),
+            (run, wl) -> new PostgresTarget(run.pg.resolve(run.cfg), run.sql == null ? DEFAULT_SQL : run.sql, wl,
+                    run.poolSize == null ? run.concurrency : run.poolSize, run.concurrency, run.timeout));
     final Pg.Target where;
-    final String sql;
+    final String namedSql, sql;
     final int[] slots; // for each ?, the workload value index
     final int poolSize, workers;
     final Duration timeout;
@@ -26,6 +32,7 @@ final class PostgresTarget implements LoadTarget {
 
     PostgresTarget(Pg.Target t, String namedSql, Workload wl, int poolSize, int workers, Duration timeout) {
         List<String> names = new ArrayList<>();
+        this.namedSql = namedSql;
         this.sql = bindNamed(namedSql, names);
         this.slots = new int[names.size()];
         for (int k = 0; k < names.size(); k++) {
@@ -51,6 +58,10 @@ final class PostgresTarget implements LoadTarget {
         return "postgres";
     }
 
+    public String describe() {
+        return namedSql;
+    }
+
     HikariDataSource pool() {
         if (ds == null) {
             try {
@@ -64,7 +75,8 @@ final class PostgresTarget implements LoadTarget {
         return ds;
     }
 
-    List<String> cities() {
+    @Override
+    public List<String> cities() {
         try (Connection c = pool().getConnection(); PreparedStatement ps = c.prepareStatement(
                 "SELECT DISTINCT site_name FROM weather_reports WHERE site_name IS NOT NULL")) {
             List<String> out = new ArrayList<>();

@@ -10,9 +10,7 @@
 //SOURCES ../lib/Json.java
 //SOURCES ../lib/Tinybird.java
 //SOURCES Workload.java
-//SOURCES LoadTarget.java
-//SOURCES PostgresTarget.java
-//SOURCES HttpTarget.java
+//SOURCES *Target.java
 //SOURCES Http1.java
 //SOURCES HttpLoop.java
 //SOURCES Deadlines.java
@@ -89,8 +87,11 @@ class StressCase implements Callable<Integer> {
     @Mixin Pg.Options pg;
     @Mixin Tinybird.Options tb;
 
-    @Option(names = "--target", paramLabel = "WHICH", defaultValue = "both",
-            description = "postgres, tinybird, both (= postgres,tinybird), http, or a comma list. Default: ${DEFAULT-VALUE}.")
+    /** The targets --target knows: a new target is one file, NameTarget.java, with a KIND (see PostgresTarget) and one line here. */
+    static final List<LoadTarget.Kind> TARGETS = List.of(PostgresTarget.KIND, TinybirdTarget.KIND, HttpTarget.KIND);
+
+    @Option(names = "--target", paramLabel = "WHICH", defaultValue = "both", completionCandidates = TargetNames.class,
+            description = "One of ${COMPLETION-CANDIDATES} (both = postgres,tinybird), or a comma list. Default: ${DEFAULT-VALUE}.")
     String target;
 
     @Option(names = {"-c", "--concurrency"}, paramLabel = "N", defaultValue = "10",
@@ -178,8 +179,7 @@ class StressCase implements Callable<Integer> {
     Duration lateAfter;
 
     static final int EXIT_THRESHOLD = 99;
-    static final String DEFAULT_SQL =
-            "SELECT * FROM weather_reports WHERE site_name = :city AND timestamp > :start_time AND timestamp <= :end_time ORDER BY timestamp DESC";
+    Config cfg;
 
     public static void main(String[] args) {
         System.exit(Cli.commandLine(new StressCase()).execute(args));
@@ -212,42 +212,28 @@ class StressCase implements Callable<Integer> {
         int[] win = parseRange(window, "--window");
         if (win[0] < 0 || win[1] < win[0]) throw Cli.usage("--window: MIN..MAX days with 0 <= MIN <= MAX");
 
-        Config cfg = common.config();
+        cfg = common.config();
         List<String> ps = params.isEmpty() && kinds.equals(List.of("http")) ? List.of() : params.isEmpty()
                 ? List.of("city=city", "start_time=window.start", "end_time=window.end") : params;
         Workload wl = Workload.parse(ps, seed, win[0], win[1], windowFrom,
                 windowTo == null ? LocalDate.now(ZoneOffset.UTC) : windowTo);
         List<LoadTarget> targets = new ArrayList<>();
         try {
-            for (String k : kinds) {
-                targets.add(switch (k) {
-                    case "postgres" -> new PostgresTarget(pg.resolve(cfg), sql == null ? DEFAULT_SQL : sql, wl,
-                            poolSize == null ? concurrency : poolSize, concurrency, timeout);
-                    case "tinybird" -> new HttpTarget("tinybird", tinybirdBase(cfg) + "/v0/pipes/" + enc(pipe) + ".json",
-                            tinybirdToken(cfg), wl, timeout, true);
-                    default -> {
-                        if (httpUrl == null) throw Cli.usage("--target http needs --http-url URL");
-                        yield new HttpTarget("http", httpUrl, null, wl, timeout, false);
-                    }
-                });
-            }
+            for (String k : kinds) targets.add(kind(k).factory().make(this, wl));
             List<String> drive = new ArrayList<>();
             for (LoadTarget t : targets) {
                 if (eventLoop && t instanceof HttpTarget h && h.plain()) drive.add(t.name() + ": event loop, " + LoadEngine.loopThreads(concurrency) + " threads");
                 else if (threads.equals("loop")) throw Cli.usage("--threads loop speaks plain http; " + t.name() + " needs auto, platform or virtual");
                 else drive.add(t.name() + ": " + threadKind + " threads");
             }
-            // cities: from the endpoint's api_cities when Tinybird is a target, else from the table
+            // cities: the ones every target that can list them knows, so that all answer the same questions
             if (wl.needsCities()) {
-                // both targets: the cities both know, so that both answer the same questions
                 List<String> cities = null;
-                for (LoadTarget t : targets) if (t instanceof HttpTarget h && h.tinybird) cities = h.cities(tinybirdBase(cfg), citiesPipe);
                 for (LoadTarget t : targets) {
-                    if (t instanceof PostgresTarget p) {
-                        List<String> inTable = p.cities();
-                        if (cities == null) cities = inTable;
-                        else cities.retainAll(inTable);
-                    }
+                    List<String> known = t.cities();
+                    if (known == null) continue;
+                    if (cities == null) cities = new ArrayList<>(known);
+                    else cities.retainAll(known);
                 }
                 if (cities == null) throw Cli.usage("the 'city' parameter needs a postgres or tinybird target (or use list:a,b,c)");
                 if (cities.isEmpty()) throw new Cli.Failure("no cities to choose from (is the data loaded? see stress-case/seed-data.java)");
@@ -256,7 +242,7 @@ class StressCase implements Callable<Integer> {
             for (LoadTarget t : targets) t.check(); // one real request each: a target down at start is one clear error
 
             RunSettings settings = new RunSettings(kinds, ratePerSec, concurrency, duration, warmup, maxRequests, timeout, seed,
-                    describeWorkload(kinds, wl), threadKind, eventLoop, String.join(", ", drive));
+                    describeWorkload(targets, wl), threadKind, eventLoop, String.join(", ", drive));
             LoadEngine engine = new LoadEngine(targets, settings, wl, err, live || (!common.quiet && Cli.isTerminal()), giveUp, lateAfter, hlog);
             StressReport report = engine.run();
             return finish(report, ths);
@@ -306,22 +292,29 @@ class StressCase implements Callable<Integer> {
         return abs.resolveSibling("." + abs.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".tmp");
     }
 
+    /** The target names of a --target value (aliases and 'both' resolved), in order, each once. */
     static List<String> parseTargets(String s) {
         List<String> out = new ArrayList<>();
         for (String p : s.toLowerCase(Locale.ROOT).split(",")) {
-            switch (p.strip()) {
-                case "both" -> { add(out, "postgres"); add(out, "tinybird"); }
-                case "postgres", "pg", "postgresql" -> add(out, "postgres");
-                case "tinybird", "tb" -> add(out, "tinybird");
-                case "http" -> add(out, "http");
-                default -> throw Cli.usage("--target: unknown target '" + p.strip() + "' (postgres, tinybird, both, http)");
-            }
+            List<String> names = p.strip().equals("both") ? List.of("postgres", "tinybird") : List.of(kind(p.strip()).name());
+            for (String n : names) if (!out.contains(n)) out.add(n);
         }
         return out;
     }
 
-    private static void add(List<String> l, String s) {
-        if (!l.contains(s)) l.add(s);
+    static LoadTarget.Kind kind(String name) {
+        for (LoadTarget.Kind k : TARGETS) if (k.name().equals(name) || k.aliases().contains(name)) return k;
+        throw Cli.usage("--target: unknown target '" + name + "' (" + String.join(", ", new TargetNames()) + ")");
+    }
+
+    /** --target's values for --help and completion: every registered target, and 'both'. */
+    static final class TargetNames implements Iterable<String> {
+        public java.util.Iterator<String> iterator() {
+            List<String> names = new ArrayList<>();
+            for (LoadTarget.Kind k : TARGETS) names.add(k.name());
+            names.add("both");
+            return names.iterator();
+        }
     }
 
     static double parseRate(String s) {
@@ -342,22 +335,16 @@ class StressCase implements Callable<Integer> {
         return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))};
     }
 
-    String tinybirdBase(Config cfg) {
-        return tb.host(cfg);
-    }
-
-    String tinybirdToken(Config cfg) {
+    String tinybirdToken() {
         String t = tb.token != null && !tb.token.isBlank() ? tb.token
                 : cfg.get("TINYBIRD_READ_TOKEN", "TINYBIRD_TOKEN", "TB_TOKEN", "TINYBIRD_KEY").orElse(null);
         if (t != null) Config.registerSecret(t);
         return t;
     }
 
-    String describeWorkload(List<String> kinds, Workload wl) {
+    static String describeWorkload(List<LoadTarget> targets, Workload wl) {
         StringBuilder sb = new StringBuilder();
-        if (kinds.contains("postgres")) sb.append("postgres: ").append(sql == null ? DEFAULT_SQL : sql).append('\n');
-        if (kinds.contains("tinybird")) sb.append("tinybird: ").append(pipe).append(".json\n");
-        if (kinds.contains("http")) sb.append("http: GET ").append(Config.redact(httpUrl)).append('\n');
+        for (LoadTarget t : targets) sb.append(t.name()).append(": ").append(t.describe()).append('\n');
         sb.append("parameters: ").append(wl.describe());
         return sb.toString();
     }

@@ -33,12 +33,17 @@ class RepoTest {
             try (Stream<Path> s = Files.list(d)) {
                 files = s.filter(p -> p.toString().endsWith(".java")).sorted().toList();
             }
-            // a sibling a script pulls in with //SOURCES Name.java is part of that script, not a script of its own
-            Set<String> siblings = new HashSet<>();
+            // a sibling a script pulls in with //SOURCES Name.java (or a pattern such as *Target.java) is part of
+            // that script, not a script of its own
+            List<java.nio.file.PathMatcher> siblings = new ArrayList<>();
             for (Path p : files) {
-                for (String l : Files.readAllLines(p)) if (l.startsWith("//SOURCES ") && !l.substring(10).contains("/")) siblings.add(l.substring(10).strip());
+                for (String l : Files.readAllLines(p)) {
+                    if (l.startsWith("//SOURCES ") && !l.substring(10).contains("/")) {
+                        siblings.add(d.getFileSystem().getPathMatcher("glob:" + l.substring(10).strip()));
+                    }
+                }
             }
-            files.stream().filter(p -> !siblings.contains(p.getFileName().toString())).forEach(out::add);
+            files.stream().filter(p -> siblings.stream().noneMatch(m -> m.matches(p.getFileName()))).forEach(out::add);
         }
         try (Stream<Path> s = Files.list(root.resolve("tests"))) {
             s.filter(p -> p.toString().endsWith(".java")).sorted().forEach(out::add);
