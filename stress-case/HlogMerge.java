@@ -33,7 +33,7 @@ import picocli.CommandLine.Spec;
         description = {"Combines --hlog files (from several load machines, or several runs) into one result:",
                 "histograms are added per target, so percentiles are those of all requests together; req/s is the",
                 "sum of each file's req/s (machines loading at the same time)."},
-        footer = {"", "Example:", "  stress-case.java merge m1.hlog m2.hlog --json all.json --html all.html --threshold 'p99<200ms'"})
+        footer = {"", "Example:", "  ./jbang stress-case merge m1.hlog m2.hlog --json all.json --html all.html --threshold 'p99<200ms'"})
 final class HlogMerge implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;
@@ -126,12 +126,14 @@ final class HlogMerge implements Callable<Integer> {
                         }
                         double secs = Double.parseDouble(kv.getOrDefault("seconds", "1"));
                         long c = counts.getOrDefault(t, 0L) + errCounts.getOrDefault(t, 0L);
-                        double[] st = stats.computeIfAbsent(t, k -> new double[5]);
+                        double[] st = stats.computeIfAbsent(t, k -> new double[7]);
                         st[0] += c / Math.max(secs, 1e-9);
                         st[1] = Math.max(st[1], secs);
                         st[2] += Long.parseLong(kv.getOrDefault("late", "0"));
                         st[3] = Math.max(st[3], Long.parseLong(kv.getOrDefault("max_start_delay_us", "0")));
                         st[4] += Long.parseLong(kv.getOrDefault("rows", "0"));
+                        st[5] += Long.parseLong(kv.getOrDefault("answered", "0"));
+                        st[6] += Long.parseLong(kv.getOrDefault("empty", "0"));
                         if (kv.containsKey("gave_up")) gaveUp.put(t, java.net.URLDecoder.decode(kv.get("gave_up"), StandardCharsets.UTF_8));
                     } else if (line.startsWith("#stress-case errors ")) {
                         String[] p = line.substring(20).split(" ");
@@ -147,7 +149,7 @@ final class HlogMerge implements Callable<Integer> {
         List<TargetResult> results = new ArrayList<>();
         for (Map.Entry<String, Histogram> e : totals.entrySet()) {
             String t = e.getKey();
-            double[] st = stats.getOrDefault(t, new double[] {0, 1, 0, 0, 0});
+            double[] st = stats.getOrDefault(t, new double[] {0, 1, 0, 0, 0, 0, 0});
             Map<String, Long> errs = errors.getOrDefault(t, new TreeMap<>());
             long count = e.getValue().getTotalCount() + errs.values().stream().mapToLong(Long::longValue).sum();
             double secs = st[0] > 0 ? count / st[0] : Math.max(st[1], 1e-9); // so that rps() is the sum of the files' rates
@@ -160,7 +162,7 @@ final class HlogMerge implements Callable<Integer> {
                 series.add(new SeriesPoint(b.getKey(), h.getTotalCount() + errsB, errsB, any ? h.getValueAtPercentile(50) / 1000.0 : 0,
                         any ? h.getValueAtPercentile(99) / 1000.0 : 0, any ? h.getMaxValue() / 1000.0 : 0));
             }
-            results.add(new TargetResult(t, e.getValue(), errs, secs, (long) st[2], (long) st[3], (long) st[4], series, gaveUp.get(t)));
+            results.add(new TargetResult(t, e.getValue(), errs, secs, (long) st[2], (long) st[3], (long) st[4], (long) st[5], (long) st[6], series, gaveUp.get(t)));
         }
         if (results.isEmpty()) throw new Cli.Failure("no latency data in " + files);
         ObjectNode s = Json.MAPPER.createObjectNode();

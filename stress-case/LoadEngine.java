@@ -77,7 +77,7 @@ final class LiveTarget {
     final AtomicLong seq = new AtomicLong();
     final AtomicLong measuredIssued = new AtomicLong();
     final LongAdder intervalErrors = new LongAdder(), anyOk = new LongAdder(), anyErrors = new LongAdder();
-    final LongAdder late = new LongAdder(), rows = new LongAdder();
+    final LongAdder late = new LongAdder(), rows = new LongAdder(), answered = new LongAdder(), empty = new LongAdder();
     final AtomicLong maxStartDelayNs = new AtomicLong();
     final Map<String, LongAdder> errors = new ConcurrentHashMap<>();
     final Histogram total = new Histogram(1, TimeUnit.HOURS.toMicros(1), 3);
@@ -204,7 +204,7 @@ final class LoadEngine {
             Map<String, Long> errs = new TreeMap<>();
             l.errors.forEach((k, v) -> errs.put(k, v.sum()));
             results.add(new TargetResult(l.target.name(), l.total, errs, secs, l.late.sum(),
-                    l.maxStartDelayNs.get() / 1000, l.rows.sum(), l.series, l.gaveUp));
+                    l.maxStartDelayNs.get() / 1000, l.rows.sum(), l.answered.sum(), l.empty.sum(), l.series, l.gaveUp));
         }
         if (hlogWriter != null) closeHlog(results);
         StressReport report = new StressReport(s.toJson(startWallMs), s, results);
@@ -266,7 +266,11 @@ final class LoadEngine {
         l.anyOk.increment();
         if (measured) {
             l.recorder.recordValue(Math.max(1, Math.min((done - intended) / 1000, TimeUnit.HOURS.toMicros(1))));
-            if (rows > 0) l.rows.add(rows);
+            if (rows >= 0) { // -1: an answer whose rows are not known (a plain URL)
+                l.answered.increment();
+                if (rows > 0) l.rows.add(rows);
+                else l.empty.increment();
+            }
         }
     }
 
@@ -364,6 +368,7 @@ final class LoadEngine {
         for (TargetResult r : results) {
             hlogWriter.outputComment("stress-case target " + r.name + " seconds=" + r.seconds + " late=" + r.late
                     + " max_start_delay_us=" + r.maxStartDelayUs + " rows=" + r.rows
+                    + " answered=" + r.answered + " empty=" + r.empty
                     + (r.gaveUp == null ? "" : " gave_up=" + StressCase.enc(r.gaveUp)));
             for (Map.Entry<String, Long> e : r.errors.entrySet()) {
                 hlogWriter.outputComment("stress-case errors " + r.name + " " + StressCase.enc(e.getKey()) + " " + e.getValue());

@@ -1,3 +1,4 @@
+import java.time.LocalDateTime;
 import java.util.List;
 
 /**
@@ -21,6 +22,21 @@ interface LoadTarget extends AutoCloseable {
 
     /** What this target is asked, for the settings of the report (e.g. the SQL, the pipe, the URL; no secrets). */
     String describe();
+
+    /**
+     * The time range of the data this target's questions read (for the check that the window meets the data), or
+     * null when the target can not tell (a query or URL of the user's). A range that could not be read says why.
+     */
+    default DataRange dataRange() {
+        return null;
+    }
+
+    /** From the first to the last row's time; or, when first is null, why it is not known. */
+    record DataRange(String where, LocalDateTime first, LocalDateTime last, String unknown) {
+        static DataRange unknown(String where, String why) {
+            return new DataRange(where, null, null, why);
+        }
+    }
 
     /** The cities this target knows (for the 'city' parameter), or null when it can not list them. */
     default List<String> cities() {

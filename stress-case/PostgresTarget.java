@@ -37,7 +37,10 @@ final class PostgresTarget implements LoadTarget {
         this.slots = new int[names.size()];
         for (int k = 0; k < names.size(); k++) {
             slots[k] = wl.indexOf(names.get(k));
-            if (slots[k] < 0) throw Cli.usage("--sql uses :" + names.get(k) + " but no --param " + names.get(k) + "=... defines it");
+            if (slots[k] < 0) {
+                throw Cli.usage("--sql uses :" + names.get(k) + " but no --param " + names.get(k) + "=... defines it"
+                        + " (any --param replaces the default parameters: give each one the query uses)");
+            }
         }
         Properties p = new Properties();
         p.putAll(t.props());
@@ -73,6 +76,23 @@ final class PostgresTarget implements LoadTarget {
             }
         }
         return ds;
+    }
+
+    /** For the original's query: the first and last report in weather_reports. */
+    @Override
+    public LoadTarget.DataRange dataRange() {
+        if (!namedSql.equals(DEFAULT_SQL)) return null;
+        try (Connection c = pool().getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT min(timestamp), max(timestamp) FROM weather_reports")) {
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                LocalDateTime first = rs.getObject(1, LocalDateTime.class), last = rs.getObject(2, LocalDateTime.class);
+                return first == null ? LoadTarget.DataRange.unknown("weather_reports", "the table is empty")
+                        : new LoadTarget.DataRange("weather_reports", first, last, null);
+            }
+        } catch (SQLException e) {
+            return LoadTarget.DataRange.unknown("weather_reports", StressCase.oneLine(e));
+        }
     }
 
     @Override

@@ -20,10 +20,12 @@ final class TargetResult {
     final Map<String, Long> errors;
     final double seconds;
     final long late, maxStartDelayUs, rows;
+    /** Answers whose rows are known (PostgreSQL, Tinybird), and of those the ones with no rows. */
+    final long answered, empty;
     final List<SeriesPoint> series;
     final String gaveUp;
 
-    TargetResult(String name, Histogram h, Map<String, Long> errors, double seconds, long late, long maxStartDelayUs, long rows,
+    TargetResult(String name, Histogram h, Map<String, Long> errors, double seconds, long late, long maxStartDelayUs, long rows, long answered, long empty,
                  List<SeriesPoint> series, String gaveUp) {
         this.name = name;
         this.h = h;
@@ -32,8 +34,23 @@ final class TargetResult {
         this.late = late;
         this.maxStartDelayUs = maxStartDelayUs;
         this.rows = rows;
+        this.answered = answered;
+        this.empty = empty;
         this.series = series;
         this.gaveUp = gaveUp;
+    }
+
+    double rowsPerRequest() {
+        return answered == 0 ? 0 : (double) rows / answered;
+    }
+
+    double emptyPct() {
+        return answered == 0 ? 0 : 100.0 * empty / answered;
+    }
+
+    /** Most answers had no rows: the run measured empty answers, which says little about the target. */
+    boolean mostlyEmpty() {
+        return answered > 0 && empty * 2 > answered;
     }
 
     long ok() {
@@ -120,6 +137,10 @@ final class StressReport {
             rows.add(row("max start delay", r -> fmtMs(r.maxStartDelayUs / 1000.0)));
         }
         if (results.stream().anyMatch(r -> r.rows > 0)) rows.add(row("rows returned", r -> String.format(Locale.ROOT, "%,d", r.rows)));
+        if (results.stream().anyMatch(r -> r.answered > 0)) {
+            rows.add(row("rows/request", r -> r.answered == 0 ? "-" : String.format(Locale.ROOT, "%,.1f", r.rowsPerRequest())));
+            rows.add(row("empty answers", r -> r.answered == 0 ? "-" : String.format(Locale.ROOT, "%,d (%.0f%%)", r.empty, r.emptyPct())));
+        }
         TreeMap<String, Boolean> kinds = new TreeMap<>();
         for (TargetResult r : results) r.errors.keySet().forEach(k -> kinds.put(k, true));
         for (String k : kinds.keySet()) rows.add(row("  " + k, r -> String.format(Locale.ROOT, "%,d", r.errors.getOrDefault(k, 0L))));
@@ -130,6 +151,12 @@ final class StressReport {
             sb.append(pad(r[0], w[0], false));
             for (int i = 1; i < r.length; i++) sb.append("  ").append(pad(r[i], Math.max(w[i], 10), true));
             sb.append('\n');
+        }
+        for (TargetResult r : results) {
+            if (r.mostlyEmpty()) {
+                sb.append(String.format(Locale.ROOT, "%s: %.0f%% of the answers had no rows: the questions miss the data"
+                        + " (is the window where the data is? see --window-from, --window-to)\n", r.name, r.emptyPct()));
+            }
         }
         String cpu = clientCpu();
         if (cpu != null) sb.append(cpu).append('\n');
@@ -182,6 +209,10 @@ final class StressReport {
             t.put("late_starts", r.late);
             t.put("max_start_delay_ms", round3(r.maxStartDelayUs / 1000.0));
             t.put("rows", r.rows);
+            if (r.answered > 0) {
+                t.put("rows_per_request", round3(r.rowsPerRequest()));
+                t.put("empty_answers", r.empty);
+            }
             if (r.gaveUp != null) t.put("gave_up", r.gaveUp);
             ArrayNode series = t.putArray("series");
             for (SeriesPoint p : r.series) {

@@ -1,5 +1,6 @@
 import java.net.URI;
 import java.time.Duration;
+import java.time.LocalDateTime;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -28,6 +29,42 @@ final class TinybirdTarget extends HttpTarget {
     @Override
     public String describe() {
         return pipe + ".json";
+    }
+
+    /**
+     * For the reports endpoint: the first and last row of its data source, weather_data, asked through the Query API
+     * (ORDER BY ... LIMIT 1, which the local emulator answers too). A token that may not use the Query API gets a
+     * "could not check" instead.
+     */
+    @Override
+    public LoadTarget.DataRange dataRange() {
+        if (!pipe.equals("reports")) return null;
+        try {
+            LocalDateTime first = firstTime(""), last = firstTime(" DESC");
+            return first == null ? LoadTarget.DataRange.unknown(DATA_SOURCE, "the data source is empty")
+                    : new LoadTarget.DataRange(DATA_SOURCE, first, last, null);
+        } catch (HttpStatus e) {
+            return LoadTarget.DataRange.unknown(DATA_SOURCE, "the Query API answered HTTP " + e.status
+                    + (e.status == 401 || e.status == 403 ? " (the token may not read " + DATA_SOURCE + " through /v0/sql)" : "")
+                    + ": " + StressCase.shorten(e.body));
+        } catch (Exception e) {
+            return LoadTarget.DataRange.unknown(DATA_SOURCE, StressCase.oneLine(e));
+        }
+    }
+
+    static final String DATA_SOURCE = "weather_data";
+
+    private LocalDateTime firstTime(String order) throws Exception {
+        try (Http1 h = connection()) {
+            String q = "SELECT timestamp FROM " + DATA_SOURCE + " ORDER BY timestamp" + order + " LIMIT 1 FORMAT JSON";
+            int status = h.get(URI.create(host + "/v0/sql").getRawPath() + "?q=" + StressCase.enc(q), headers());
+            String body = h.bodyText();
+            if (status != 200) throw new HttpStatus(status, body);
+            JsonNode row = Json.MAPPER.readTree(body).path("data").path(0);
+            if (row.isMissingNode()) return null;
+            String t = row.path("timestamp").asText();
+            return LocalDateTime.parse(t.length() > 19 ? t.substring(0, 19) : t, Workload.TB_TIME);
+        }
     }
 
     @Override

@@ -20,7 +20,7 @@ final class Workload {
     final List<String> specs = new ArrayList<>();
     final long seed;
     final int minDays, maxDays;
-    final LocalDate from, today;
+    LocalDate from, today; // the window's bounds: --window-from/--window-to, or the data's range (StressCase.meetTheData)
     List<String> cities;
 
     private Workload(long seed, int minDays, int maxDays, LocalDate from, LocalDate today) {
@@ -59,6 +59,10 @@ final class Workload {
         Matcher m = Pattern.compile("\\s*(-?\\d+)\\s*\\.\\.\\s*(-?\\d+)\\s*").matcher(s);
         if (!m.matches()) throw Cli.usage("--param " + name + ": expected int:LO..HI, got 'int:" + s + "'");
         return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
+    }
+
+    boolean hasWindow() {
+        return specs.stream().anyMatch(s -> s.startsWith("window."));
     }
 
     boolean needsCities() {
@@ -124,7 +128,7 @@ final class Workload {
             sb.append(names.get(k)).append('=').append(specs.get(k));
         }
         if (specs.stream().anyMatch(s -> s.startsWith("window."))) {
-            sb.append(" (window ").append(minDays).append("..").append(maxDays).append(" days from ").append(from).append(')');
+            sb.append(" (window ").append(minDays).append("..").append(maxDays).append(" days between ").append(from).append(" and ").append(today).append(")");
         }
         if (cities != null) sb.append(" (").append(cities.size()).append(" cities)");
         return sb.toString();

@@ -21,9 +21,9 @@
 //SOURCES HtmlReport.java
 //SOURCES HlogMerge.java
 //DESCRIPTION PostgreSQL vs a Tinybird endpoint under load, side by side, with coordinated-omission-correct latency.
-//DESCRIPTION   stress-case.java --target both --duration 60s --concurrency 10 --html report.html
-//DESCRIPTION   stress-case.java --target tinybird --rate 500 --duration 30s --threshold 'p99<200ms'
-//DESCRIPTION   stress-case.java merge machine1.hlog machine2.hlog --json merged.json
+//DESCRIPTION   ./jbang stress-case --target both --duration 60s --concurrency 10 --html report.html
+//DESCRIPTION   ./jbang stress-case --target tinybird --rate 500 --duration 30s --threshold 'p99<200ms'
+//DESCRIPTION   ./jbang stress-case merge machine1.hlog machine2.hlog --json merged.json
 //MAIN StressCase
 
 import java.io.IOException;
@@ -35,6 +35,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.LocalDate;
+import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,12 +57,14 @@ import picocli.CommandLine.Spec;
         description = {
                 "Loads PostgreSQL and a Tinybird API endpoint with the same questions, side by side, and measures latency",
                 "with HdrHistogram. Default workload (the original's): a random city and a random 2..90-day window between",
-                "2023-05-01 and today, sent as bind parameters to weather_reports and as city/start_time/end_time to reports.json.",
+                "2023-05-01 and today, sent as bind parameters to weather_reports and as city/start_time/end_time to reports.json;",
+                "a window reaching past the data moves to the data's time range (asked of each target before the run).",
                 "Closed model (--concurrency N workers, each waits for its answer) or open model (--rate N requests/s on a",
                 "fixed schedule; latency counts from each request's intended start, so a stalling server can't hide its tail).",
                 ""},
         footer = {"",
-                "Parameters (--param NAME=SPEC, repeatable; named :NAME in --sql, query parameters of --pipe / --http-url):",
+                "Parameters (--param NAME=SPEC, repeatable; named :NAME in --sql, query parameters of --pipe / --http-url).",
+                "Without --param: city=city start_time=window.start end_time=window.end. Any --param replaces all three.",
                 "  city                    a random city (api_cities, and/or SELECT DISTINCT site_name FROM weather_reports)",
                 "  window.start, window.end  a random window of --window days between --window-from and --window-to",
                 "  int:LO..HI              a random integer;   list:a,b,c  a random item;   value:X  always X",
@@ -71,12 +74,11 @@ import picocli.CommandLine.Spec;
                 "  e.g. 'p99<200ms'  'errors<1%%'  'tinybird.p99.9<=1s'  'postgres.rps>500'",
                 "",
                 "Examples:",
-                "  stress-case.java --target both --duration 60s --concurrency 10 --html report.html",
-                "  stress-case.java --target postgres --rate 1000 --duration 30s --threshold 'p99<50ms' --threshold 'errors<1%%'",
-                "  stress-case.java --target postgres --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' \\",
-                "      --param aid=int:1..100000 --concurrency 50",
-                "  stress-case.java --target tinybird --pipe top_cities --param limit=int:1..50 --hlog run1.hlog",
-                "  stress-case.java merge run1.hlog run2.hlog --html merged.html",
+                "  ./jbang stress-case --target both --duration 60s --concurrency 10 --html report.html",
+                "  ./jbang stress-case --target postgres --rate 1000 --duration 30s --threshold 'p99<50ms' --threshold 'errors<1%%'",
+                "  ./jbang stress-case --target postgres --sql 'SELECT abalance FROM pgbench_accounts WHERE aid = :aid' --param aid=int:1..100000",
+                "  ./jbang stress-case --target tinybird --pipe top_cities --param limit=int:1..50 --hlog run1.hlog",
+                "  ./jbang stress-case merge run1.hlog run2.hlog --html merged.html",
                 "",
                 "Environment: DATABASE_URL / PG* / POSTGRES_DATABASE_* (PostgreSQL); TINYBIRD_HOST or TB_HOST (API host,",
                 "default https://api.tinybird.co); TINYBIRD_READ_TOKEN / TINYBIRD_TOKEN / TB_TOKEN / TINYBIRD_KEY (read token)."})
@@ -134,7 +136,7 @@ class StressCase implements Callable<Integer> {
     @Option(names = "--http-url", paramLabel = "URL", description = "The 'http' target: GET this URL (plus --param values as query parameters).")
     String httpUrl;
 
-    @Option(names = "--param", paramLabel = "NAME=SPEC", description = "A request parameter and its generator (see below); replaces the default ones.")
+    @Option(names = "--param", paramLabel = "NAME=SPEC", description = "A request parameter and its generator (see below). Any --param replaces the default city, start_time and end_time.")
     List<String> params = new ArrayList<>();
 
     @Option(names = "--window", paramLabel = "MIN..MAX", defaultValue = "2..90", description = "Window length in days for window.start/end. Default: ${DEFAULT-VALUE}.")
@@ -239,6 +241,7 @@ class StressCase implements Callable<Integer> {
                 if (cities.isEmpty()) throw new Cli.Failure("no cities to choose from (is the data loaded? see stress-case/seed-data.java)");
                 wl.cities(cities);
             }
+            meetTheData(targets, wl, err);
             for (LoadTarget t : targets) t.check(); // one real request each: a target down at start is one clear error
 
             RunSettings settings = new RunSettings(kinds, ratePerSec, concurrency, duration, warmup, maxRequests, timeout, seed,
@@ -249,6 +252,49 @@ class StressCase implements Callable<Integer> {
         } finally {
             for (LoadTarget t : targets) t.close();
         }
+    }
+
+    /**
+     * The window against the data: a window reaching past the data asks questions with no answer (the demo data ends
+     * on 2024-04-30 while the default window runs to today), and a run of empty answers measures little. A bound the
+     * user did not set moves to the data's range (the range every target has); a bound the user set stays, with a warning.
+     */
+    void meetTheData(List<LoadTarget> targets, Workload wl, PrintWriter err) {
+        if (!wl.hasWindow()) return;
+        String me = spec.root().name();
+        LocalDateTime first = null, last = null;
+        List<String> seen = new ArrayList<>();
+        for (LoadTarget t : targets) {
+            LoadTarget.DataRange r = t.dataRange();
+            if (r == null) continue;
+            if (r.first() == null) {
+                err.println(me + ": " + t.name() + ": could not check the time range of the data (" + r.where() + "): " + r.unknown());
+                continue;
+            }
+            seen.add(t.name() + " " + r.where() + " " + r.first().format(Workload.TB_TIME) + " to " + r.last().format(Workload.TB_TIME));
+            if (first == null || r.first().isAfter(first)) first = r.first();
+            if (last == null || r.last().isBefore(last)) last = r.last();
+        }
+        if (first == null) return;
+        LocalDate dataFrom = first.toLocalDate(), dataTo = last.toLocalDate().plusDays(1);
+        if (!wl.from.isBefore(dataFrom) && !wl.today.isAfter(dataTo)) return;
+        String was = wl.from + ".." + wl.today + " reaches past the data (" + String.join(", ", seen) + ")";
+        var parsed = spec.commandLine().getParseResult();
+        LocalDate from = parsed != null && parsed.hasMatchedOption("--window-from") || !dataFrom.isBefore(dataTo) ? wl.from : dataFrom;
+        LocalDate to = parsed != null && parsed.hasMatchedOption("--window-to") || !dataFrom.isBefore(dataTo) ? wl.today : dataTo;
+        if (!from.isBefore(to)) { // the user's bound and the data's leave no window: the user's window stays
+            from = wl.from;
+            to = wl.today;
+        }
+        if (from.equals(wl.from) && to.equals(wl.today)) {
+            err.println(me + ": the window " + was + ": questions outside the data find no rows (--window-from and --window-to are yours)");
+        } else {
+            err.println(me + ": the window " + was + ": most questions would find no rows; using " + from + ".." + to
+                    + " (--window-from and --window-to set a window)");
+            wl.from = from;
+            wl.today = to;
+        }
+        err.flush();
     }
 
     /** Prints the table, writes the files, checks the thresholds; shared by the run and 'merge'. */

@@ -30,6 +30,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import javax.imageio.ImageIO;
 
@@ -235,6 +237,80 @@ class StressCaseTest {
             assertEquals(pg.path("rows").asLong(), tbr.path("rows").asLong(), "same questions, same data, same answers\n" + r.out);
             assertTrue(r.out.contains("postgres") && r.out.contains("tinybird") && r.out.contains("p99.9"), r.out);
         }
+    }
+
+    @Test
+    void aWindowPastTheDataMovesToTheDataAndSaysSo() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        R s = seed(Map.of(), "--target", "postgres", "--url", db.libpqUri(), "--days", "10", "--cities", "5");
+        assertEquals(0, s.rc, s.err);
+        try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).start()) {
+            // the default window runs to today; the data ends on 2023-05-10 (PostgreSQL) and in 2024 (the emulator)
+            Path out = dir.resolve("moved.json");
+            R r = stress(Map.of("TINYBIRD_TOKEN", emu.adminToken()), "--target", "both", "--url", db.libpqUri(), "--host", emu.url(),
+                    "-c", "2", "--duration", "120s", "--max-requests", "40", "--json", out.toString());
+            assertEquals(0, r.rc, r.err);
+            assertTrue(r.err.contains("reaches past the data (postgres weather_reports 2023-05-01 00:00:00 to 2023-05-10 20:00:00, "
+                    + "tinybird weather_data 2023-05-01 00:00:00 to 2024-"), r.err);
+            assertTrue(r.err.contains("using 2023-05-01..2023-05-11"), r.err);
+            JsonNode j = json(out);
+            for (String t : List.of("postgres", "tinybird")) {
+                assertEquals(40, j.path("targets").path(t).path("requests").asLong(), t + "\n" + r.out);
+                assertEquals(0, j.path("targets").path(t).path("empty_answers").asLong(), t + "\n" + r.out);
+                assertTrue(j.path("targets").path(t).path("rows_per_request").asDouble() > 1, t + "\n" + r.out);
+            }
+            assertTrue(r.out.contains("rows/request"), r.out);
+            assertFalse(r.out.contains("had no rows"), r.out);
+
+            // a token that may not use the Query API: the run goes on and says it could not check
+            String reader = emu.addToken("reader", "PIPES:READ:reports", "PIPES:READ:api_cities");
+            R t = stress(Map.of("TINYBIRD_TOKEN", reader), "--target", "tinybird", "--host", emu.url(),
+                    "-c", "1", "--duration", "120s", "--max-requests", "5");
+            assertEquals(0, t.rc, t.err);
+            assertTrue(t.err.contains("tinybird: could not check the time range of the data (weather_data): the Query API answered HTTP 403"
+                    + " (the token may not read weather_data through /v0/sql)"), t.err);
+            assertFalse(t.err.contains(reader), t.err);
+        }
+        // a window the user fixed stays (with a warning), and a run of empty answers says so
+        Path out = dir.resolve("fixed.json");
+        R f = stress(Map.of(), "--target", "postgres", "--url", db.libpqUri(), "--window-from", "2025-01-01", "--window-to", "2025-06-01",
+                "-c", "2", "--duration", "120s", "--max-requests", "20", "--json", out.toString());
+        assertEquals(0, f.rc, f.err);
+        assertTrue(f.err.contains("the window 2025-01-01..2025-06-01 reaches past the data"), f.err);
+        assertTrue(f.err.contains("(--window-from and --window-to are yours)"), f.err);
+        assertEquals(20, json(out).path("targets").path("postgres").path("empty_answers").asLong(), f.out);
+        assertTrue(f.out.contains("postgres: 100% of the answers had no rows"), f.out);
+    }
+
+    /** The examples of --help, of the catalog description and of the README are commands as they are pasted. */
+    @Test
+    void theExamplesArePasteableCommands() throws IOException {
+        Path root = TestServices.repoRoot();
+        List<String> lines = new ArrayList<>();
+        CommandLine help = Cli.commandLine(new StressCase());
+        lines.addAll(help.getUsageMessage().lines().toList());
+        lines.addAll(help.getSubcommands().get("merge").getUsageMessage().lines().toList());
+        for (String l : Files.readAllLines(root.resolve("stress-case/stress-case.java"))) {
+            if (l.startsWith("//DESCRIPTION ")) lines.add(l.substring(14));
+        }
+        lines.addAll(Files.readAllLines(root.resolve("stress-case/README.md")));
+        int n = 0;
+        for (String l : lines) {
+            String t = l.strip();
+            if (!t.matches("^(\\S*/)?(jbang )?stress-case(\\.java)? .*")) continue; // a line that starts a command
+            assertTrue(t.startsWith("./jbang stress-case "), "an example to paste from the top of the checkout: " + t);
+            assertFalse(t.endsWith("\\"), "an example on one line: " + t);
+            List<String> args = new ArrayList<>();
+            Matcher m = Pattern.compile("'([^']*)'|(\\S+)").matcher(t.substring("./jbang stress-case ".length()));
+            while (m.find()) args.add(m.group(1) != null ? m.group(1) : m.group(2));
+            assertDoesNotThrow(() -> Cli.commandLine(new StressCase()).parseArgs(args.toArray(String[]::new)), t);
+            n++;
+        }
+        assertTrue(n >= 12, n + " examples");
+        // --param replaces the default parameters, and says so where it matters
+        R r = stress(Map.of(), "--target", "postgres", "--url", "postgresql://127.0.0.1:1/x", "--param", "aid=int:1..9");
+        assertEquals(2, r.rc, r.err);
+        assertTrue(r.err.contains("--sql uses :city but no --param city=... defines it (any --param replaces the default parameters"), r.err);
     }
 
     @Test
