@@ -1,7 +1,9 @@
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 
@@ -69,6 +71,16 @@ class HttpTarget implements LoadTarget {
 
     String headers() {
         return token == null ? "" : "Authorization: Bearer " + token + "\r\n";
+    }
+
+    @Override
+    public Map<String, String> about() {
+        Map<String, String> a = new LinkedHashMap<>();
+        a.put("kind", "HTTP GET");
+        a.put("host", base.getScheme() + "://" + base.getAuthority());
+        a.put("path", base.getRawPath().isEmpty() ? "/" : base.getRawPath());
+        a.put("asks", describe());
+        return a;
     }
 
     public String describe() {

@@ -43,7 +43,7 @@ import org.HdrHistogram.Recorder;
  * Invariant: a measured request is counted once, as a latency or an error; warm-up requests never are.
  */
 record RunSettings(List<String> targets, Double rate, int concurrency, Duration duration, Duration warmup, Long maxRequests,
-                Duration timeout, long seed, String workload, String threads, boolean eventLoop, String drive) {
+                Duration timeout, long seed, String workload, String threads, boolean eventLoop, String drive, ObjectNode about) {
     ObjectNode toJson(long startMs) {
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("started", Instant.ofEpochMilli(startMs).toString());
@@ -59,6 +59,7 @@ record RunSettings(List<String> targets, Double rate, int concurrency, Duration 
         o.put("seed", seed);
         o.put("threads", drive);
         o.put("workload", workload);
+        o.set("about", about); // what each target is (StressCase: LoadTarget.about); the report and merge show it
         o.put("java", Runtime.version().toString());
         o.put("cpus", Runtime.getRuntime().availableProcessors());
         return o;

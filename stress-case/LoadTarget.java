@@ -1,5 +1,7 @@
 import java.time.LocalDateTime;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What the engine loads: a target makes sessions (one a worker) and answers one request per call.
@@ -36,6 +38,17 @@ interface LoadTarget extends AutoCloseable {
         static DataRange unknown(String where, String why) {
             return new DataRange(where, null, null, why);
         }
+    }
+
+    /**
+     * What the report says this target is: kind, host, database or endpoint, version, what it is asked (in this
+     * order, the keys the targets share; no secrets). Asked once, after check().
+     */
+    default Map<String, String> about() {
+        Map<String, String> a = new LinkedHashMap<>();
+        a.put("kind", name());
+        a.put("asks", describe());
+        return a;
     }
 
     /** The cities this target knows (for the 'city' parameter), or null when it can not list them. */

@@ -5,7 +5,9 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.LocalDateTime;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 
 import com.zaxxer.hikari.HikariDataSource;
@@ -76,6 +78,23 @@ final class PostgresTarget implements LoadTarget {
             }
         }
         return ds;
+    }
+
+    @Override
+    public Map<String, String> about() {
+        Map<String, String> a = new LinkedHashMap<>();
+        a.put("kind", "PostgreSQL");
+        String url = where.jdbcUrl().replaceFirst("^jdbc:postgresql://", "");
+        int slash = url.indexOf('/'), q = url.indexOf('?');
+        a.put("host", Config.redact(slash < 0 ? url : url.substring(0, slash)));
+        a.put("database", slash < 0 ? "" : Config.redact(url.substring(slash + 1, q > slash ? q : url.length())));
+        try (Connection c = pool().getConnection()) {
+            a.put("version", "PostgreSQL " + c.getMetaData().getDatabaseProductVersion() + ", pgjdbc " + c.getMetaData().getDriverVersion());
+        } catch (SQLException e) {
+            a.put("version", "unknown (" + StressCase.oneLine(e) + ")");
+        }
+        a.put("asks", namedSql);
+        return a;
     }
 
     /** For the original's query: the first and last report in weather_reports. */

@@ -2,7 +2,9 @@ import java.net.URI;
 import java.time.Duration;
 import java.time.LocalDateTime;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -29,6 +31,25 @@ final class TinybirdTarget extends HttpTarget {
     @Override
     public String describe() {
         return pipe + ".json";
+    }
+
+    @Override
+    public Map<String, String> about() {
+        Map<String, String> a = new LinkedHashMap<>();
+        a.put("kind", "Tinybird API endpoint");
+        a.put("host", host + (emulator() ? " (local emulator)" : ""));
+        a.put("endpoint", "/v0/pipes/" + pipe + ".json");
+        a.put("asks", describe() + " with " + String.join(", ", wl.names));
+        return a;
+    }
+
+    /** The local emulator (tests/tinybird-emulator.java) names itself at '/'; Tinybird does not answer that way. */
+    boolean emulator() {
+        try (Http1 h = connection()) {
+            return h.get("/", "") == 200 && h.bodyText().startsWith("Tinybird emulator");
+        } catch (Exception e) {
+            return false;
+        }
     }
 
     /**

@@ -245,7 +245,7 @@ class StressCase implements Callable<Integer> {
             for (LoadTarget t : targets) t.check(); // one real request each: a target down at start is one clear error
 
             RunSettings settings = new RunSettings(kinds, ratePerSec, concurrency, duration, warmup, maxRequests, timeout, seed,
-                    describeWorkload(targets, wl), threadKind, eventLoop, String.join(", ", drive));
+                    describeWorkload(targets, wl), threadKind, eventLoop, String.join(", ", drive), about(targets));
             LoadEngine engine = new LoadEngine(targets, settings, wl, err, live || (!common.quiet && Cli.isTerminal()), giveUp, lateAfter, hlog);
             StressReport report = engine.run();
             return finish(report, ths);
@@ -307,7 +307,7 @@ class StressCase implements Callable<Integer> {
         List<ObjectNode> checks = new ArrayList<>();
         for (Threshold t : ths) t.check(report, misses, checks);
         if (json != null) writeAtomically(json, report.json(checks).toPrettyString() + "\n");
-        if (html != null) writeAtomically(html, HtmlReport.render(report));
+        if (html != null) writeAtomically(html, HtmlReport.render(report, checks));
         for (TargetResult r : report.results) {
             if (r.gaveUp != null) err.println(spec.root().name() + ": " + r.name + ": " + r.gaveUp);
             err.println(Cli.summary(r.name, r.count(), "requests", -1, Duration.ofNanos((long) (r.seconds * 1e9)))
@@ -386,6 +386,15 @@ class StressCase implements Callable<Integer> {
                 : cfg.get("TINYBIRD_READ_TOKEN", "TINYBIRD_TOKEN", "TB_TOKEN", "TINYBIRD_KEY").orElse(null);
         if (t != null) Config.registerSecret(t);
         return t;
+    }
+
+    static ObjectNode about(List<LoadTarget> targets) {
+        ObjectNode about = Json.MAPPER.createObjectNode();
+        for (LoadTarget t : targets) {
+            ObjectNode o = about.putObject(t.name());
+            t.about().forEach(o::put);
+        }
+        return about;
     }
 
     static String describeWorkload(List<LoadTarget> targets, Workload wl) {

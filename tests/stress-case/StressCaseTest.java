@@ -601,7 +601,7 @@ class StressCaseTest {
                 assertEquals(0, r.rc, threads + ": " + r.err + r.out);
                 JsonNode t = json(js).path("targets").path("tinybird");
                 assertEquals(0, t.path("errors").asLong(), threads + ": " + r.out);
-                long sent = answered.get() - before - 1; // the check before the run
+                long sent = answered.get() - before - 2; // before the run: the check, and the look at / for the local emulator
                 assertTrue(sent > 100, threads + ": " + sent);
                 assertEquals(sent, t.path("requests").asLong(), threads + ": every answer counted once\n" + r.out);
                 assertEquals(3 * sent, t.path("rows").asLong(), threads + ": rows\n" + r.out);
@@ -904,8 +904,15 @@ class StressCaseTest {
         assertEquals(run.path("latency_ms"), back.path("latency_ms"));
         assertEquals(run.path("rps").asDouble(), back.path("rps").asDouble(), 0.01);
         // two files: the percentiles of all their requests together
-        R m = stress(Map.of(), "merge", a.toString(), b.toString(), "--json", jm.toString(), "--threshold", "errors<1%");
+        Path hm = dir.resolve("m.html");
+        R m = stress(Map.of(), "merge", a.toString(), b.toString(), "--json", jm.toString(), "--html", hm.toString(), "--threshold", "errors<1%");
         assertEquals(StressCase.EXIT_THRESHOLD, m.rc, m.err);
+        // the merged page tells the same story from the settings the hlog files carry
+        String page = Files.readString(hm);
+        for (String s : List.of("2 hlog files merged", "HTTP GET", HtmlReport.esc(base), "closed: 2 connections per target", "class=\"fail\">FAILED",
+                "Across the merged runs, http's p99 was")) {
+            assertTrue(page.contains(s), "the merged page says " + s);
+        }
         Histogram all = new Histogram(1, 3_600_000_000L, 3);
         long errors = 0;
         for (Path p : List.of(a, b)) {
@@ -952,26 +959,51 @@ class StressCaseTest {
     void theHtmlReportDrawsInHeadlessChromium() throws Exception {
         TestServices.requireTool("chromium", () -> TestServices.onPath("chromium"));
         Path html = dir.resolve("report.html"), png = dir.resolve("report.png"), profile = Files.createTempDirectory("chromium-profile");
-        R r = stress(Map.of(), "--target", "http", "--http-url", base + "/ok", "-c", "2", "--duration", "2s", "--html", html.toString());
-        assertEquals(0, r.rc, r.err);
-        String page = Files.readString(html);
+        String page;
+        try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).start()) {
+            R r = stress(Map.of("TINYBIRD_TOKEN", emu.adminToken()), "--target", "tinybird,http", "--host", emu.url(), "--http-url", base + "/ok",
+                    "-c", "2", "--duration", "2s", "--threshold", "p99<100s", "--threshold", "tinybird.errors<1%", "--html", html.toString());
+            assertEquals(0, r.rc, r.err);
+            page = Files.readString(html);
+            // what was compared: kinds, hosts (the emulator named as such), endpoint, parameters, versions, start time
+            for (String s : List.of("Tinybird API endpoint", emu.url() + " (local emulator)", "/v0/pipes/reports.json", "HTTP GET", base,
+                    "closed: 2 connections per target", "city=city, start_time=window.start, end_time=window.end", "cities)",
+                    "stress-case " + Cli.VERSION, "Java " + Runtime.version(), "started", "rows/request", "client cpu")) {
+                assertTrue(page.contains(HtmlReport.esc(s)), "the page says " + s);
+            }
+            assertFalse(page.contains(emu.adminToken()), "no token on the page");
+        }
         assertFalse(page.contains("http://") && page.contains("src=\"http"), "self-contained");
-        assertEquals(3, page.split("<svg ", -1).length - 1);
+        assertFalse(page.contains("<script"), "no script");
+        Matcher verdict = Pattern.compile("<p class=\"verdict\" id=\"verdict\">With 2 connections per target, (tinybird|http)'s p99 was .*</p>").matcher(page);
+        assertTrue(verdict.find(), page);
+        assertEquals(3, page.split("class=\"pass\">passed", -1).length - 1, "thresholds on the page (p99 of each target, tinybird's errors)");
+        // every chart has data: its points and a drawn series
+        List<String> charts = List.of("percentile-distribution", "latency-over-time", "throughput-over-time", "errors-over-time", "rows-per-request");
+        assertEquals(charts.size(), page.split("<svg ", -1).length - 1);
+        for (String id : charts) {
+            Matcher m = Pattern.compile("<svg id=\"" + id + "\" data-points=\"(\\d+)\"(.*?)</svg>", Pattern.DOTALL).matcher(page);
+            assertTrue(m.find(), id);
+            assertTrue(Integer.parseInt(m.group(1)) > 0 && m.group(2).contains("class=\"series\""), id + " has data");
+        }
+        assertTrue(page.contains(">99.99%</text>") && page.contains(">50%</text>"), "the percentile axis runs p50 to p99.99");
         TestServices.Run c = TestServices.run(dir, Duration.ofSeconds(90), List.of("chromium", "--headless", "--no-sandbox", "--disable-gpu",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--user-data-dir=" + profile, "--window-size=1280,1100", "--screenshot=" + png, html.toUri().toString()));
+                "--user-data-dir=" + profile, "--window-size=1280,2600", "--screenshot=" + png, html.toUri().toString()));
         assertTrue(Files.isRegularFile(png), "chromium wrote no screenshot: " + c.stderr());
         BufferedImage img = ImageIO.read(png.toFile());
-        long series = 0, dark = 0;
+        long series = 0, tinybird = 0, dark = 0;
         for (int y = 0; y < img.getHeight(); y++) {
             for (int x = 0; x < img.getWidth(); x++) {
                 int rgb = img.getRGB(x, y);
                 int rr = (rgb >> 16) & 0xff, g = (rgb >> 8) & 0xff, bb = rgb & 0xff;
                 if (Math.abs(rr - 0x2b) < 30 && Math.abs(g - 0x8a) < 30 && Math.abs(bb - 0x3e) < 30) series++; // the http target's colour
+                if (Math.abs(rr - 0xe8) < 30 && Math.abs(g - 0x59) < 30 && Math.abs(bb - 0x0c) < 30) tinybird++; // tinybird's colour
                 if (rr < 80 && g < 80 && bb < 80) dark++; // text and axes
             }
         }
         assertTrue(series > 300, "chart lines drawn: " + series + " pixels");
+        assertTrue(tinybird > 300, "tinybird's lines drawn: " + tinybird + " pixels");
         assertTrue(dark > 1000, "text drawn: " + dark + " pixels");
     }
 }
