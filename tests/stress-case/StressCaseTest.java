@@ -235,6 +235,12 @@ class StressCaseTest {
             assertEquals(0, tbr.path("errors").asLong(), r.out);
             assertTrue(pg.path("rows").asLong() > 300, r.out);
             assertEquals(pg.path("rows").asLong(), tbr.path("rows").asLong(), "same questions, same data, same answers\n" + r.out);
+            // what each target is, for the report
+            JsonNode about = j.path("settings").path("about");
+            assertTrue(about.path("postgres").path("version").asText().startsWith("PostgreSQL "), about.toString());
+            assertEquals("PostgreSQL", about.path("postgres").path("kind").asText(), about.toString());
+            assertFalse(about.path("postgres").path("database").asText().isEmpty(), about.toString());
+            assertEquals(emu.url() + " (local emulator)", about.path("tinybird").path("host").asText(), about.toString());
             assertTrue(r.out.contains("postgres") && r.out.contains("tinybird") && r.out.contains("p99.9"), r.out);
         }
     }
