@@ -17,11 +17,11 @@ import javax.net.ssl.SSLSocketFactory;
  * Why hand-written: a load generator must cost less than the server it measures. With 50 connections against nginx
  * on 2 shared cores, beside wrk in the same run (bench/stress-case/bench.sh; figures in bench/README.md), the
  * well-kept libraries reached 0.49x (Vert.x 5 HttpClient), 0.33x (Vert.x WebClient), 0.61x (raw Netty 4.2) and
- * 0.32x (java.net.http) of wrk's requests/s after the bench's 3 s warm-up, where this client holds about 1.0x.
+ * 0.32x (java.net.http) of wrk's requests/s after the bench's 3 s warm-up (0.84-0.89x only after 10 s), where this
+ * client holds about 1.0x with the same warm-up.
  * Invariant: an answer is read to its last byte before the next request goes out on the connection (a stale
  * keep-alive connection is retried once on a new one), and only a bounded tail of a long answer is kept.
  */
-/** A minimal HTTP/1.1 client: one keep-alive connection, GET only, Content-Length and chunked bodies. */
 final class Http1 implements AutoCloseable {
     final String host, hostHeader;
     final int port, timeoutMs;
