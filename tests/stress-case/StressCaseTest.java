@@ -30,6 +30,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import javax.imageio.ImageIO;
 
@@ -127,9 +129,9 @@ class StressCaseTest {
 
     @Test
     void theSameSeedGivesEveryTargetTheSameQuestions() {
-        StressCase.Workload a = StressCase.Workload.parse(List.of("city=city", "start_time=window.start", "end_time=window.end",
+        Workload a = Workload.parse(List.of("city=city", "start_time=window.start", "end_time=window.end",
                 "n=int:5..7", "kind=list:a,b"), 7, 2, 90, LocalDate.of(2023, 5, 1), LocalDate.of(2024, 5, 1));
-        StressCase.Workload b = StressCase.Workload.parse(List.of("city=city", "start_time=window.start", "end_time=window.end",
+        Workload b = Workload.parse(List.of("city=city", "start_time=window.start", "end_time=window.end",
                 "n=int:5..7", "kind=list:a,b"), 7, 2, 90, LocalDate.of(2023, 5, 1), LocalDate.of(2024, 5, 1));
         a.cities(List.of("Denver", "Coeur d'Alene", "Boston"));
         b.cities(List.of("Boston", "Denver", "Coeur d'Alene")); // order of discovery does not matter
@@ -147,7 +149,7 @@ class StressCaseTest {
             if (!java.util.Arrays.equals(a.values(i), a.values(i + 1))) differs = true;
         }
         assertTrue(differs);
-        StressCase.Workload other = StressCase.Workload.parse(List.of("city=city"), 8, 2, 90, LocalDate.of(2023, 5, 1), LocalDate.of(2024, 5, 1));
+        Workload other = Workload.parse(List.of("city=city"), 8, 2, 90, LocalDate.of(2023, 5, 1), LocalDate.of(2024, 5, 1));
         other.cities(List.of("Denver", "Coeur d'Alene", "Boston"));
         int same = 0;
         for (long i = 0; i < 100; i++) if (other.values(i)[0].equals(a.values(i)[0])) same++;
@@ -157,14 +159,14 @@ class StressCaseTest {
     @Test
     void namedParametersBecomeBindParameters() {
         List<String> names = new ArrayList<>();
-        String sql = StressCase.bindNamed("SELECT ':no', x::text, \"a:b\" FROM t -- :comment\nWHERE a = :city AND b > :start_time AND c = :city", names);
+        String sql = PostgresTarget.bindNamed("SELECT ':no', x::text, \"a:b\" FROM t -- :comment\nWHERE a = :city AND b > :start_time AND c = :city", names);
         assertEquals("SELECT ':no', x::text, \"a:b\" FROM t -- :comment\nWHERE a = ? AND b > ? AND c = ?", sql);
         assertEquals(List.of("city", "start_time", "city"), names);
         // block comments and dollar quotes too (the one parser, lib/PgClient.named), and a bare ? is refused
         names.clear();
-        assertEquals("SELECT /* :x */ $$ :y $$, ?", StressCase.bindNamed("SELECT /* :x */ $$ :y $$, :z", names));
+        assertEquals("SELECT /* :x */ $$ :y $$, ?", PostgresTarget.bindNamed("SELECT /* :x */ $$ :y $$, :z", names));
         assertEquals(List.of("z"), names);
-        assertThrows(Cli.Failure.class, () -> StressCase.bindNamed("SELECT * FROM t WHERE a = ?", new ArrayList<>()));
+        assertThrows(Cli.Failure.class, () -> PostgresTarget.bindNamed("SELECT * FROM t WHERE a = ?", new ArrayList<>()));
         assertEquals(0, PgClient.named("SELECT '?'").bareMarks(), "a ? inside quotes is text");
     }
 
@@ -233,8 +235,88 @@ class StressCaseTest {
             assertEquals(0, tbr.path("errors").asLong(), r.out);
             assertTrue(pg.path("rows").asLong() > 300, r.out);
             assertEquals(pg.path("rows").asLong(), tbr.path("rows").asLong(), "same questions, same data, same answers\n" + r.out);
+            // what each target is, for the report
+            JsonNode about = j.path("settings").path("about");
+            assertTrue(about.path("postgres").path("version").asText().startsWith("PostgreSQL "), about.toString());
+            assertEquals("PostgreSQL", about.path("postgres").path("kind").asText(), about.toString());
+            assertFalse(about.path("postgres").path("database").asText().isEmpty(), about.toString());
+            assertEquals(emu.url() + " (local emulator)", about.path("tinybird").path("host").asText(), about.toString());
             assertTrue(r.out.contains("postgres") && r.out.contains("tinybird") && r.out.contains("p99.9"), r.out);
         }
+    }
+
+    @Test
+    void aWindowPastTheDataMovesToTheDataAndSaysSo() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        R s = seed(Map.of(), "--target", "postgres", "--url", db.libpqUri(), "--days", "10", "--cities", "5");
+        assertEquals(0, s.rc, s.err);
+        try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).start()) {
+            // the default window runs to today; the data ends on 2023-05-10 (PostgreSQL) and in 2024 (the emulator)
+            Path out = dir.resolve("moved.json");
+            R r = stress(Map.of("TINYBIRD_TOKEN", emu.adminToken()), "--target", "both", "--url", db.libpqUri(), "--host", emu.url(),
+                    "-c", "2", "--duration", "120s", "--max-requests", "40", "--json", out.toString());
+            assertEquals(0, r.rc, r.err);
+            assertTrue(r.err.contains("reaches past the data (postgres weather_reports 2023-05-01 00:00:00 to 2023-05-10 20:00:00, "
+                    + "tinybird weather_data 2023-05-01 00:00:00 to 2024-"), r.err);
+            assertTrue(r.err.contains("using 2023-05-01..2023-05-11"), r.err);
+            JsonNode j = json(out);
+            for (String t : List.of("postgres", "tinybird")) {
+                assertEquals(40, j.path("targets").path(t).path("requests").asLong(), t + "\n" + r.out);
+                assertEquals(0, j.path("targets").path(t).path("empty_answers").asLong(), t + "\n" + r.out);
+                assertTrue(j.path("targets").path(t).path("rows_per_request").asDouble() > 1, t + "\n" + r.out);
+            }
+            assertTrue(r.out.contains("rows/request"), r.out);
+            assertFalse(r.out.contains("had no rows"), r.out);
+
+            // a token that may not use the Query API: the run goes on and says it could not check
+            String reader = emu.addToken("reader", "PIPES:READ:reports", "PIPES:READ:api_cities");
+            R t = stress(Map.of("TINYBIRD_TOKEN", reader), "--target", "tinybird", "--host", emu.url(),
+                    "-c", "1", "--duration", "120s", "--max-requests", "5");
+            assertEquals(0, t.rc, t.err);
+            assertTrue(t.err.contains("tinybird: could not check the time range of the data (weather_data): the Query API answered HTTP 403"
+                    + " (the token may not read weather_data through /v0/sql)"), t.err);
+            assertFalse(t.err.contains(reader), t.err);
+        }
+        // a window the user fixed stays (with a warning), and a run of empty answers says so
+        Path out = dir.resolve("fixed.json");
+        R f = stress(Map.of(), "--target", "postgres", "--url", db.libpqUri(), "--window-from", "2025-01-01", "--window-to", "2025-06-01",
+                "-c", "2", "--duration", "120s", "--max-requests", "20", "--json", out.toString());
+        assertEquals(0, f.rc, f.err);
+        assertTrue(f.err.contains("the window 2025-01-01..2025-06-01 reaches past the data"), f.err);
+        assertTrue(f.err.contains("(--window-from and --window-to are yours)"), f.err);
+        assertEquals(20, json(out).path("targets").path("postgres").path("empty_answers").asLong(), f.out);
+        assertTrue(f.out.contains("postgres: 100% of the answers had no rows"), f.out);
+    }
+
+    /** The examples of --help, of the catalog description and of the README are commands as they are pasted. */
+    @Test
+    void theExamplesArePasteableCommands() throws IOException {
+        Path root = TestServices.repoRoot();
+        List<String> lines = new ArrayList<>();
+        CommandLine help = Cli.commandLine(new StressCase());
+        lines.addAll(help.getUsageMessage().lines().toList());
+        lines.addAll(help.getSubcommands().get("merge").getUsageMessage().lines().toList());
+        for (String l : Files.readAllLines(root.resolve("stress-case/stress-case.java"))) {
+            if (l.startsWith("//DESCRIPTION ")) lines.add(l.substring(14));
+        }
+        lines.addAll(Files.readAllLines(root.resolve("stress-case/README.md")));
+        int n = 0;
+        for (String l : lines) {
+            String t = l.strip();
+            if (!t.matches("^(\\S*/)?(jbang )?stress-case(\\.java)? .*")) continue; // a line that starts a command
+            assertTrue(t.startsWith("./jbang stress-case "), "an example to paste from the top of the checkout: " + t);
+            assertFalse(t.endsWith("\\"), "an example on one line: " + t);
+            List<String> args = new ArrayList<>();
+            Matcher m = Pattern.compile("'([^']*)'|(\\S+)").matcher(t.substring("./jbang stress-case ".length()));
+            while (m.find()) args.add(m.group(1) != null ? m.group(1) : m.group(2));
+            assertDoesNotThrow(() -> Cli.commandLine(new StressCase()).parseArgs(args.toArray(String[]::new)), t);
+            n++;
+        }
+        assertTrue(n >= 12, n + " examples");
+        // --param replaces the default parameters, and says so where it matters
+        R r = stress(Map.of(), "--target", "postgres", "--url", "postgresql://127.0.0.1:1/x", "--param", "aid=int:1..9");
+        assertEquals(2, r.rc, r.err);
+        assertTrue(r.err.contains("--sql uses :city but no --param city=... defines it (any --param replaces the default parameters"), r.err);
     }
 
     @Test
@@ -525,7 +607,7 @@ class StressCaseTest {
                 assertEquals(0, r.rc, threads + ": " + r.err + r.out);
                 JsonNode t = json(js).path("targets").path("tinybird");
                 assertEquals(0, t.path("errors").asLong(), threads + ": " + r.out);
-                long sent = answered.get() - before - 1; // the check before the run
+                long sent = answered.get() - before - 2; // before the run: the check, and the look at / for the local emulator
                 assertTrue(sent > 100, threads + ": " + sent);
                 assertEquals(sent, t.path("requests").asLong(), threads + ": every answer counted once\n" + r.out);
                 assertEquals(3 * sent, t.path("rows").asLong(), threads + ": rows\n" + r.out);
@@ -828,8 +910,15 @@ class StressCaseTest {
         assertEquals(run.path("latency_ms"), back.path("latency_ms"));
         assertEquals(run.path("rps").asDouble(), back.path("rps").asDouble(), 0.01);
         // two files: the percentiles of all their requests together
-        R m = stress(Map.of(), "merge", a.toString(), b.toString(), "--json", jm.toString(), "--threshold", "errors<1%");
+        Path hm = dir.resolve("m.html");
+        R m = stress(Map.of(), "merge", a.toString(), b.toString(), "--json", jm.toString(), "--html", hm.toString(), "--threshold", "errors<1%");
         assertEquals(StressCase.EXIT_THRESHOLD, m.rc, m.err);
+        // the merged page tells the same story from the settings the hlog files carry
+        String page = Files.readString(hm);
+        for (String s : List.of("2 hlog files merged", "HTTP GET", HtmlReport.esc(base), "closed: 2 connections per target", "class=\"fail\">FAILED",
+                "Across the merged runs, http's p99 was")) {
+            assertTrue(page.contains(s), "the merged page says " + s);
+        }
         Histogram all = new Histogram(1, 3_600_000_000L, 3);
         long errors = 0;
         for (Path p : List.of(a, b)) {
@@ -876,26 +965,51 @@ class StressCaseTest {
     void theHtmlReportDrawsInHeadlessChromium() throws Exception {
         TestServices.requireTool("chromium", () -> TestServices.onPath("chromium"));
         Path html = dir.resolve("report.html"), png = dir.resolve("report.png"), profile = Files.createTempDirectory("chromium-profile");
-        R r = stress(Map.of(), "--target", "http", "--http-url", base + "/ok", "-c", "2", "--duration", "2s", "--html", html.toString());
-        assertEquals(0, r.rc, r.err);
-        String page = Files.readString(html);
+        String page;
+        try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).start()) {
+            R r = stress(Map.of("TINYBIRD_TOKEN", emu.adminToken()), "--target", "tinybird,http", "--host", emu.url(), "--http-url", base + "/ok",
+                    "-c", "2", "--duration", "2s", "--threshold", "p99<100s", "--threshold", "tinybird.errors<1%", "--html", html.toString());
+            assertEquals(0, r.rc, r.err);
+            page = Files.readString(html);
+            // what was compared: kinds, hosts (the emulator named as such), endpoint, parameters, versions, start time
+            for (String s : List.of("Tinybird API endpoint", emu.url() + " (local emulator)", "/v0/pipes/reports.json", "HTTP GET", base,
+                    "closed: 2 connections per target", "city=city, start_time=window.start, end_time=window.end", "cities)",
+                    "stress-case " + Cli.VERSION, "Java " + Runtime.version(), "started", "rows/request", "client cpu")) {
+                assertTrue(page.contains(HtmlReport.esc(s)), "the page says " + s);
+            }
+            assertFalse(page.contains(emu.adminToken()), "no token on the page");
+        }
         assertFalse(page.contains("http://") && page.contains("src=\"http"), "self-contained");
-        assertEquals(3, page.split("<svg ", -1).length - 1);
+        assertFalse(page.contains("<script"), "no script");
+        Matcher verdict = Pattern.compile("<p class=\"verdict\" id=\"verdict\">With 2 connections per target, (tinybird|http)'s p99 was .*</p>").matcher(page);
+        assertTrue(verdict.find(), page);
+        assertEquals(3, page.split("class=\"pass\">passed", -1).length - 1, "thresholds on the page (p99 of each target, tinybird's errors)");
+        // every chart has data: its points and a drawn series
+        List<String> charts = List.of("percentile-distribution", "latency-over-time", "throughput-over-time", "errors-over-time", "rows-per-request");
+        assertEquals(charts.size(), page.split("<svg ", -1).length - 1);
+        for (String id : charts) {
+            Matcher m = Pattern.compile("<svg id=\"" + id + "\" data-points=\"(\\d+)\"(.*?)</svg>", Pattern.DOTALL).matcher(page);
+            assertTrue(m.find(), id);
+            assertTrue(Integer.parseInt(m.group(1)) > 0 && m.group(2).contains("class=\"series\""), id + " has data");
+        }
+        assertTrue(page.contains(">99.99%</text>") && page.contains(">50%</text>"), "the percentile axis runs p50 to p99.99");
         TestServices.Run c = TestServices.run(dir, Duration.ofSeconds(90), List.of("chromium", "--headless", "--no-sandbox", "--disable-gpu",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--user-data-dir=" + profile, "--window-size=1280,1100", "--screenshot=" + png, html.toUri().toString()));
+                "--user-data-dir=" + profile, "--window-size=1280,2600", "--screenshot=" + png, html.toUri().toString()));
         assertTrue(Files.isRegularFile(png), "chromium wrote no screenshot: " + c.stderr());
         BufferedImage img = ImageIO.read(png.toFile());
-        long series = 0, dark = 0;
+        long series = 0, tinybird = 0, dark = 0;
         for (int y = 0; y < img.getHeight(); y++) {
             for (int x = 0; x < img.getWidth(); x++) {
                 int rgb = img.getRGB(x, y);
                 int rr = (rgb >> 16) & 0xff, g = (rgb >> 8) & 0xff, bb = rgb & 0xff;
                 if (Math.abs(rr - 0x2b) < 30 && Math.abs(g - 0x8a) < 30 && Math.abs(bb - 0x3e) < 30) series++; // the http target's colour
+                if (Math.abs(rr - 0xe8) < 30 && Math.abs(g - 0x59) < 30 && Math.abs(bb - 0x0c) < 30) tinybird++; // tinybird's colour
                 if (rr < 80 && g < 80 && bb < 80) dark++; // text and axes
             }
         }
         assertTrue(series > 300, "chart lines drawn: " + series + " pixels");
+        assertTrue(tinybird > 300, "tinybird's lines drawn: " + tinybird + " pixels");
         assertTrue(dark > 1000, "text drawn: " + dark + " pixels");
     }
 }

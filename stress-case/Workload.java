@@ -1,0 +1,142 @@
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The parameters of every request: named generators (a city, a window, an integer, a list item, a constant).
+ * Why: every target must answer the same questions, so a run compares targets and not luck.
+ * Invariant: values(i) is a pure function of the seed and i; the same seed sends the same sequence to every target.
+ */
+final class Workload {
+    final List<String> names = new ArrayList<>();
+    final List<String> specs = new ArrayList<>();
+    final long seed;
+    final int minDays, maxDays;
+    LocalDate from, today; // the window's bounds: --window-from/--window-to, or the data's range (StressCase.meetTheData)
+    List<String> cities;
+
+    private Workload(long seed, int minDays, int maxDays, LocalDate from, LocalDate today) {
+        this.seed = seed;
+        this.minDays = minDays;
+        this.maxDays = maxDays;
+        this.from = from;
+        this.today = today;
+    }
+
+    static Workload parse(List<String> params, long seed, int minDays, int maxDays, LocalDate from, LocalDate today) {
+        Workload w = new Workload(seed, minDays, maxDays, from, today);
+        for (String p : params) {
+            int eq = p.indexOf('=');
+            if (eq <= 0) throw Cli.usage("--param: expected NAME=SPEC, got '" + p + "'");
+            String name = p.substring(0, eq).strip(), spec = p.substring(eq + 1).strip();
+            if (!name.matches("[A-Za-z_][A-Za-z0-9_]*")) throw Cli.usage("--param: invalid name '" + name + "'");
+            if (!(spec.equals("city") || spec.equals("window.start") || spec.equals("window.end") || spec.startsWith("int:")
+                    || spec.startsWith("list:") || spec.startsWith("value:"))) {
+                throw Cli.usage("--param " + name + ": unknown generator '" + spec
+                        + "' (city, window.start, window.end, int:LO..HI, list:a,b,c, value:X)");
+            }
+            if (spec.startsWith("int:")) {
+                long[] r = longRange(spec.substring(4), name);
+                if (r[1] < r[0]) throw Cli.usage("--param " + name + ": int:LO..HI needs LO <= HI");
+            }
+            if (spec.startsWith("list:") && spec.length() == 5) throw Cli.usage("--param " + name + ": list: needs values");
+            if (w.names.contains(name)) throw Cli.usage("--param " + name + " given twice");
+            w.names.add(name);
+            w.specs.add(spec);
+        }
+        return w;
+    }
+
+    static long[] longRange(String s, String name) {
+        Matcher m = Pattern.compile("\\s*(-?\\d+)\\s*\\.\\.\\s*(-?\\d+)\\s*").matcher(s);
+        if (!m.matches()) throw Cli.usage("--param " + name + ": expected int:LO..HI, got 'int:" + s + "'");
+        return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
+    }
+
+    boolean hasWindow() {
+        return specs.stream().anyMatch(s -> s.startsWith("window."));
+    }
+
+    boolean needsCities() {
+        return specs.contains("city");
+    }
+
+    void cities(List<String> c) {
+        List<String> sorted = new ArrayList<>(c);
+        Collections.sort(sorted);
+        this.cities = List.copyOf(sorted);
+    }
+
+    int indexOf(String name) {
+        return names.indexOf(name);
+    }
+
+    /** The values of request i (String, Long or LocalDateTime), in the order of {@link #names}. */
+    Object[] values(long i) {
+        SplittableRandom r = new SplittableRandom(mix(seed, i));
+        Object[] v = new Object[names.size()];
+        LocalDateTime[] win = null;
+        for (int k = 0; k < v.length; k++) {
+            String s = specs.get(k);
+            if (s.equals("city")) {
+                v[k] = cities.get(r.nextInt(cities.size()));
+            } else if (s.startsWith("window.")) {
+                if (win == null) win = window(r);
+                v[k] = s.endsWith("start") ? win[0] : win[1];
+            } else if (s.startsWith("int:")) {
+                long[] range = longRange(s.substring(4), names.get(k));
+                v[k] = range[0] + (range[1] == range[0] ? 0 : r.nextLong(range[1] - range[0] + 1));
+            } else if (s.startsWith("list:")) {
+                String[] items = s.substring(5).split(",", -1);
+                v[k] = items[r.nextInt(items.length)];
+            } else {
+                v[k] = s.substring(6);
+            }
+        }
+        return v;
+    }
+
+    /** The original's window: length MIN..MAX days, start between --window-from and today minus the length. */
+    LocalDateTime[] window(SplittableRandom r) {
+        int days = minDays + r.nextInt(maxDays - minDays + 1);
+        long first = from.atStartOfDay().toEpochSecond(ZoneOffset.UTC);
+        long last = today.atStartOfDay().toEpochSecond(ZoneOffset.UTC) - days * 86_400L;
+        long start = last <= first ? first : first + r.nextLong(last - first + 1);
+        LocalDateTime s = LocalDateTime.ofEpochSecond(start, 0, ZoneOffset.UTC);
+        return new LocalDateTime[] {s, s.plusDays(days)};
+    }
+
+    static long mix(long seed, long i) {
+        long z = seed * 0x9E3779B97F4A7C15L + i * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    String describe() {
+        StringBuilder sb = new StringBuilder();
+        for (int k = 0; k < names.size(); k++) {
+            if (k > 0) sb.append(", ");
+            sb.append(names.get(k)).append('=').append(specs.get(k));
+        }
+        if (specs.stream().anyMatch(s -> s.startsWith("window."))) {
+            sb.append(" (window ").append(minDays).append("..").append(maxDays).append(" days between ").append(from).append(" and ").append(today).append(")");
+        }
+        if (cities != null) sb.append(" (").append(cities.size()).append(" cities)");
+        return sb.toString();
+    }
+
+    static String text(Object v) {
+        return v instanceof LocalDateTime t ? t.format(TB_TIME) : String.valueOf(v);
+    }
+
+    static final DateTimeFormatter TB_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
+}
