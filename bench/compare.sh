@@ -17,16 +17,7 @@ if [ "${1:-}" = "-n" ]; then RUNS=$2; shift 2; fi
 REV=$1 CMD=$2
 NEW=$PWD
 SHA=$(git rev-parse --short "$REV")
-OLD=${TMPDIR:-/tmp}/py-utilities-compare/$SHA # outside the checkout: its tests walk the tree
-if [ ! -f "$OLD/.complete" ]; then
-  rm -rf "$OLD" && mkdir -p "$OLD"
-  git archive "$SHA" | tar -x -C "$OLD"
-  touch "$OLD/.complete"
-fi
-# the git-ignored folders both sides share: the bench data and the tests' npm packages
-mkdir -p "$NEW/bench/data"
-[ -e "$OLD/bench/data" ] || ln -s "$NEW/bench/data" "$OLD/bench/data"
-[ -d "$NEW/tests/node_modules" ] && [ ! -e "$OLD/tests/node_modules" ] && ln -s "$NEW/tests/node_modules" "$OLD/tests/node_modules"
+OLD=$(bench/old-checkout.sh "$REV")
 
 run() { # $1 = side, $2 = folder; prints seconds
   local t0 t1

@@ -91,6 +91,12 @@ run() { # name header(yes/no) verbatim-check(yes/no) cmd...
 
 run "csv-splitter (./jbang)"  yes $J large-files/csv-splitter.java -q "$DATA" --max-size "$MAX" -o @DIR@
 run "csv-splitter (java -cp)" yes "$JAVA" -cp "$CP" CsvSplitter -q "$DATA" --max-size "$MAX" -o @DIR@
+# OLD=REV: an older commit's splitter beside today's (./jbang, a checkout made by bench/old-checkout.sh)
+if [ -n "${OLD:-}" ]; then
+  OLD_DIR=$(bench/old-checkout.sh "$OLD"); (cd "$OLD_DIR" && ./jbang build large-files/csv-splitter.java >/dev/null 2>&1)
+  run "csv-splitter $OLD (./jbang)" yes bash -c 'cd "$1" && ./jbang large-files/csv-splitter.java -q "$2" --max-size "$3" -o "$4"' _ \
+    "$OLD_DIR" "$DATA" "$MAX" @DIR@
+fi
 run "GNU split -C"            no  split -C "$MAX" "$DATA" @DIR@/part_
 run "GNU split -l"            no  split -l "$LINES_PER_PART" "$DATA" @DIR@/part_
 run "DuckDB COPY FILE_SIZE_BYTES" yes node bench/csv-splitter/duckdb-split.mjs "$DATA" @DIR@ "$MAX"
@@ -107,6 +113,10 @@ for r in "${results[@]}"; do
     over = max > cap ? sprintf(" (%.3fx cap)", max / cap) : "";
     printf "%-28s %8.2f %8.2f %9.0f %7.2fx %7.0f %6d %15s %7s %7s %9s\n", name, s, cpu, size / s / 1e6, s / ours, rss / 1024, n, sprintf("%.1f%s", max / 1e6, over), hdr, bal, verb }'
 done
+if [ -n "${OLD:-}" ]; then
+  awk -v n="$ours" -v o="$(echo "${results[2]}" | cut -d'|' -f2)" -v r="$OLD" \
+    'BEGIN { printf "today against %s, both through ./jbang: %.2fx its speed (old time / new time)\n", r, o / n }'
+fi
 echo
 echo "seconds: wall time of the whole process (median of $REPEAT runs; tools over 10 s ran once); CPU s: user + system; t/ours: seconds / csv-splitter (./jbang) seconds."
 echo "max part: the biggest part (and its size over the cap when it is over); header: every part starts with the header;"

@@ -17,6 +17,9 @@ mkdir -p "$DATA" "$OUT"
 ROWS=("$@")
 [ ${#ROWS[@]} -gt 0 ] || ROWS=(1000000 10000000)
 SKIP=${SKIP:-}
+# OLD=REV adds a row for an older commit's converter (./jbang, a checkout made by bench/old-checkout.sh)
+OLD=${OLD:-}; OLD_DIR=""
+if [ -n "$OLD" ]; then OLD_DIR=$(bench/old-checkout.sh "$OLD"); (cd "$OLD_DIR" && ./jbang build converter/csv-to-ndjson.java >/dev/null 2>&1); fi
 REPEAT=${REPEAT:-3}
 
 need_pkgs=()
@@ -81,6 +84,8 @@ for rows in "${ROWS[@]}"; do
   echo "== $rows rows, $(awk -v s="$size" 'BEGIN{printf "%.1f MB", s/1e6}') (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   run "csv-to-ndjson (./jbang)" "$OUT/ours.ndjson" ./jbang converter/csv-to-ndjson.java "$f" -o "$OUT/ours.ndjson" --force -q
   run "csv-to-ndjson (java -cp)" "$OUT/ours-java.ndjson" "$JAVA" $JOPTS -cp "$CP" CsvToNdjson "$f" -o "$OUT/ours-java.ndjson" --force -q
+  [ -z "$OLD_DIR" ] || run "csv-to-ndjson $OLD (./jbang)" "$OUT/old.ndjson" \
+    bash -c 'cd "$1" && ./jbang converter/csv-to-ndjson.java "$2" -o "$3" --force -q' _ "$OLD_DIR" "$PWD/$f" "$PWD/$OUT/old.ndjson"
   skipped commons || run "commons-csv probe (java -cp)" "$OUT/commons.ndjson" "$JAVA" -XX:+UseSerialGC -Xmx192m -cp "$PROBE_CP" CommonsCsvProbe "$f" "$OUT/commons.ndjson"
   skipped duckdb || run "DuckDB (@duckdb/node-api)" "$OUT/duckdb.ndjson" node "$HERE/duckdb.mjs" "$f" "$OUT/duckdb.ndjson"
   skipped miller || run "Miller (mlr --icsv --ojsonl)" "$OUT/miller.ndjson" mlr --icsv --ojsonl cat "$f"
@@ -94,5 +99,9 @@ for rows in "${ROWS[@]}"; do
       'BEGIN{printf "%-30s %9.2f %9.1f %7.0f MB %8.2f %12d %8.2fx\n", n, s, size/1e6/s, kb/1024, c, l, s/b}'
   done
   echo "(median of $REPEAT runs, tools over 10 s ran once; vs ours: the tool's time / csv-to-ndjson (java -cp)'s; above 1 = slower than ours)"
+  if [ -n "$OLD_DIR" ]; then
+    awk -v n="$(echo "${RESULTS[0]}" | cut -d'|' -f2)" -v o="$(echo "${RESULTS[2]}" | cut -d'|' -f2)" -v r="$OLD" \
+      'BEGIN{printf "today against %s, both through ./jbang: %.2fx its speed (old time / new time)\n", r, o/n}'
+  fi
   rm -f "$OUT"/*.ndjson
 done
