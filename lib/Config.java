@@ -51,21 +51,20 @@ public final class Config {
     public static Config load(Path envFile) {
         List<Path> dirs = new ArrayList<>();
         dirs.add(Path.of("").toAbsolutePath());
-        String script = System.getenv("PY_UTILITIES_SCRIPT");
-        if (script != null && !script.isBlank()) {
-            Path d = Path.of(script).toAbsolutePath().getParent();
-            if (d != null && Files.isDirectory(d)) dirs.add(d);
-        }
+        scriptDir().ifPresent(dirs::add);
         return of(System.getenv(), dirs, envFile);
     }
 
     /** The file of that name in the script's own folder (PY_UTILITIES_SCRIPT, set by the ./jbang launcher), when there is one. */
     public static Optional<Path> besideScript(String name) {
+        return scriptDir().map(d -> d.resolve(name)).filter(Files::isRegularFile);
+    }
+
+    /** The folder of the running script, as the ./jbang launcher gives it in PY_UTILITIES_SCRIPT; empty otherwise. */
+    private static Optional<Path> scriptDir() {
         String script = System.getenv("PY_UTILITIES_SCRIPT");
         if (script == null || script.isBlank()) return Optional.empty();
-        Path dir = Path.of(script).toAbsolutePath().getParent();
-        Path f = dir == null ? null : dir.resolve(name);
-        return f != null && Files.isRegularFile(f) ? Optional.of(f) : Optional.empty();
+        return Optional.ofNullable(Path.of(script).toAbsolutePath().getParent()).filter(Files::isDirectory);
     }
 
     /** For tests and embedding: an explicit environment and folder. */
