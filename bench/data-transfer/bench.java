@@ -9,7 +9,7 @@
 //SOURCES ../../lib/Transfer.java
 //SOURCES ../../data-transfer/tb-to-postgres.java
 //SOURCES ../../data-transfer/tb-to-dynamodb.java
-//SOURCES ../../tests/tinybird-emulator.java
+//SOURCES ../../tinybird/tinybird-emulator.java
 //JAVA_OPTIONS -Xmx2g
 //DESCRIPTION Benchmark of data-transfer/: weather rows from the Tinybird emulator into PostgreSQL (vs psql \copy of the same
 //DESCRIPTION rows from CSV, 1,000-row INSERTs, one INSERT per row) and into DynamoDB/dynalite (vs a bare parallel BatchWriteItem loop).
