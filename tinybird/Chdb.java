@@ -44,7 +44,7 @@ final class Chdb {
     private static Chdb engine;
 
     final Path dataDir; // null = in memory
-    private final MethodHandle connect, closeConn, queryN, resultBuffer, resultLength, resultError, resultElapsed,
+    private final MethodHandle connect, closeConn, queryN, streamQueryN, streamFetch, streamCancel, resultBuffer, resultLength, resultError, resultElapsed,
             resultRowsRead, resultBytesRead, destroyResult;
     private final List<String> argv;
     /** Held for the life of the process: closing every connection would stop the engine (an in-memory one loses all). */
@@ -82,6 +82,10 @@ final class Chdb {
         closeConn = linker.downcallHandle(find(l, "chdb_close_conn"), FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
         queryN = linker.downcallHandle(find(l, "chdb_query_n"), FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS,
                 ValueLayout.ADDRESS, size, ValueLayout.ADDRESS, size));
+        streamQueryN = linker.downcallHandle(find(l, "chdb_stream_query_n"), FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+                ValueLayout.ADDRESS, size, ValueLayout.ADDRESS, size));
+        streamFetch = linker.downcallHandle(find(l, "chdb_stream_fetch_result"), FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS));
+        streamCancel = linker.downcallHandle(find(l, "chdb_stream_cancel_query"), FunctionDescriptor.ofVoid(ValueLayout.ADDRESS, ValueLayout.ADDRESS));
         resultBuffer = linker.downcallHandle(find(l, "chdb_result_buffer"), FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS));
         resultLength = linker.downcallHandle(find(l, "chdb_result_length"), FunctionDescriptor.of(size, ValueLayout.ADDRESS));
         resultError = linker.downcallHandle(find(l, "chdb_result_error"), FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS));
@@ -180,6 +184,63 @@ final class Chdb {
             }
         }
 
+        /**
+         * Runs a SELECT and hands its output to out chunk by chunk as the engine makes it (a large answer is never whole
+         * in memory). The first chunk is fetched before out.start() is called, so an error in the query is thrown as a
+         * QueryException before anything is sent; an IOException from out cancels the query.
+         */
+        synchronized void stream(String sql, String format, ChunkSink out) throws IOException {
+            if (closed) throw new IllegalStateException("connection closed");
+            byte[] q = sql.getBytes(StandardCharsets.UTF_8), f = format.getBytes(StandardCharsets.US_ASCII);
+            MemorySegment conn = handle.get(ValueLayout.ADDRESS, 0);
+            MemorySegment h;
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment qs = a.allocate(q.length + 1L), fs = a.allocate(f.length + 1L);
+                MemorySegment.copy(q, 0, qs, ValueLayout.JAVA_BYTE, 0, q.length);
+                MemorySegment.copy(f, 0, fs, ValueLayout.JAVA_BYTE, 0, f.length);
+                h = (MemorySegment) streamQueryN.invokeExact(conn, qs, (long) q.length, fs, (long) f.length);
+            } catch (Throwable t) {
+                throw new IllegalStateException("chdb_stream_query failed", t);
+            }
+            boolean done = false, started = false;
+            try {
+                String err = error(h);
+                if (err != null) throw new QueryException(err);
+                while (true) {
+                    MemorySegment c = (MemorySegment) streamFetch.invokeExact(conn, h);
+                    try (Result chunk = new Result(c)) {
+                        String e = error(c);
+                        if (e != null) throw new QueryException(e);
+                        if (!started) {
+                            out.start();
+                            started = true;
+                        }
+                        if (chunk.length == 0) {
+                            done = true;
+                            break;
+                        }
+                        out.write(chunk);
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new IllegalStateException("chdb_stream_fetch_result failed", t);
+            } finally {
+                try {
+                    if (!done) streamCancel.invokeExact(conn, h);
+                    destroyResult.invokeExact(h);
+                } catch (Throwable t) {
+                    throw new IllegalStateException("chdb_stream_cancel_query failed", t);
+                }
+            }
+        }
+
+        private String error(MemorySegment r) throws Throwable {
+            MemorySegment err = (MemorySegment) resultError.invokeExact(r);
+            return err.equals(MemorySegment.NULL) ? null : err.reinterpret(Long.MAX_VALUE).getString(0);
+        }
+
         /** Runs a statement whose output is not needed. */
         void execute(String sql) {
             query(sql, null).close();
@@ -202,6 +263,13 @@ final class Chdb {
                 throw new IllegalStateException("chdb_close_conn failed", t);
             }
         }
+    }
+
+    /** Where a streamed answer goes: start() once before the first chunk, then each chunk (valid until write returns). */
+    interface ChunkSink {
+        void start() throws IOException;
+
+        void write(Result chunk) throws IOException;
     }
 
     /** A materialized result in native memory: read it, then close it. */

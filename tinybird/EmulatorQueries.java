@@ -215,8 +215,49 @@ final class EmulatorQueries {
         return new String[] {s, null};
     }
 
-    /** Runs a SELECT on a readonly connection and sends the engine's output; engine errors as Tinybird's 4xx. */
+    /**
+     * Runs a SELECT on a readonly connection and sends the engine's output; engine errors as Tinybird's 4xx. Row
+     * formats (JSONEachRow, CSV, ...) stream block by block; JSON is one document whose rows_before_limit_at_least and
+     * statistics come at its end, which chDB's streaming would split per block, so it is materialized (in native memory)
+     * and sent with its length.
+     */
     void run(HttpExchange ex, String sql, String format) throws IOException {
+        if (format.equalsIgnoreCase("JSON") || format.toUpperCase(Locale.ROOT).endsWith("WITHNAMES") || format.toUpperCase(Locale.ROOT).endsWith("WITHNAMESANDTYPES")) {
+            runWhole(ex, sql, format);
+            return;
+        }
+        IOException[] failed = new IOException[1];
+        OutputStream[] os = new OutputStream[1];
+        try {
+            emu.tables.read(c -> {
+                try {
+                    c.stream(sql, format, new Chdb.ChunkSink() {
+                        public void start() throws IOException {
+                            ex.getResponseHeaders().set("Content-Type", contentType(format));
+                            emu.rateHeaders(ex, false);
+                            EmulatorHttp.drain(ex);
+                            ex.sendResponseHeaders(200, 0);
+                            os[0] = ex.getResponseBody();
+                        }
+
+                        public void write(Chdb.Result chunk) throws IOException {
+                            chunk.writeTo(os[0]);
+                        }
+                    });
+                } catch (IOException e) {
+                    failed[0] = e;
+                }
+                return null;
+            });
+        } catch (Chdb.QueryException e) {
+            if (os[0] != null) throw new IOException("the query failed mid-answer: " + e.getMessage(), e);
+            throw error(e);
+        }
+        if (failed[0] != null) throw failed[0];
+        os[0].close();
+    }
+
+    private void runWhole(HttpExchange ex, String sql, String format) throws IOException {
         Chdb.Result r;
         try {
             r = emu.tables.read(c -> c.query(sql, format));

@@ -114,8 +114,8 @@ final class EmulatorTables implements AutoCloseable {
     // ------------------------------------------------------------------ data sources
 
     /** Creates the table of a new data source; false when one of that name exists. */
-    boolean create(DataSource ds) {
-        if (dataSources.putIfAbsent(ds.name, ds) != null) return false;
+    synchronized boolean create(DataSource ds) {
+        if (dataSources.containsKey(ds.name)) return false;
         ObjectNode meta = JsonNodeFactory.instance.objectNode();
         meta.put("schema", ds.schema());
         meta.put("id", ds.id);
@@ -128,15 +128,11 @@ final class EmulatorTables implements AutoCloseable {
         }
         sql.append(") ENGINE = MergeTree ORDER BY ").append(ds.sortingKey == null || ds.sortingKey.isBlank() ? "tuple()" : "(" + ds.sortingKey + ")")
                 .append(" SETTINGS enable_block_number_column = 1, enable_block_offset_column = 1 COMMENT ").append(quote(meta.toString()));
-        try {
-            write(c -> {
-                c.execute(sql.toString());
-                return null;
-            });
-        } catch (RuntimeException e) {
-            dataSources.remove(ds.name, ds);
-            throw e;
-        }
+        write(c -> {
+            c.execute(sql.toString());
+            return null;
+        });
+        dataSources.put(ds.name, ds); // visible once its table exists
         return true;
     }
 
@@ -330,10 +326,13 @@ final class EmulatorTables implements AutoCloseable {
     private final class Pool {
         final boolean readonly;
         final ConcurrentLinkedQueue<Chdb.Connection> idle = new ConcurrentLinkedQueue<>();
-        final Semaphore permits = new Semaphore(Math.max(4, 2 * Runtime.getRuntime().availableProcessors()));
+        final Semaphore permits;
 
+        /** Readonly connections stay with an answer until it is sent, so a slow reader holds one: more of them. */
         Pool(boolean readonly) {
             this.readonly = readonly;
+            int cores = Runtime.getRuntime().availableProcessors();
+            this.permits = new Semaphore(readonly ? Math.max(8, 4 * cores) : Math.max(4, 2 * cores));
         }
 
         <T> T with(Function<Chdb.Connection, T> f) {

@@ -95,7 +95,7 @@ class TinybirdReaderTest {
 
     @Test
     void aSlowAnswerTimesOutAndAnAnswerLeftUnreadIsDropped() {
-        emu.addPipe("big", bigPipe(5_000_000));
+        emu.addPipe("big", bigPipe(50_000_000));
         try (Tinybird.Client slow = new Tinybird.Client(emu.url(), emu.adminToken()).timeout(Duration.ofMillis(500))) {
             emu.faults().on("/v0/pipes/").failNext(1, TinybirdEmulator.Fault.delay(Duration.ofSeconds(30)));
             long t0 = System.nanoTime();
@@ -103,10 +103,11 @@ class TinybirdReaderTest {
             assertTrue(f.getMessage().startsWith("cannot reach Tinybird at " + emu.url() + " (GET /v0/pipes/api_cities.json): timed out"), f.getMessage());
             assertTrue((System.nanoTime() - t0) / 1_000_000 < 10_000, "the read timeout, not the server's 30 s delay, ended the wait");
             emu.faults().clear();
-            // 5M rows asked (about 400 MB of JSON), 10 read, then closed: the connection is dropped at once rather than drained
+            // 50M rows asked as NDJSON (streamed by the engine, about 3 GB), 10 read, then closed: the connection is
+            // dropped at once rather than drained
             t0 = System.nanoTime();
             Map<String, Integer> index = Map.of("id", 0);
-            try (Tinybird.Rows r = slow.read("big", Map.of())) {
+            try (Tinybird.Rows r = slow.read("big", Map.of(), "ndjson")) {
                 for (int i = 0; i < 10; i++) assertNotNull(r.nextValues(index, 1));
             }
             assertTrue((System.nanoTime() - t0) / 1_000_000 < 10_000, "closing an unread answer took " + (System.nanoTime() - t0) / 1_000_000 + " ms");
