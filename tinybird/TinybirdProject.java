@@ -51,6 +51,17 @@ public record TinybirdProject(Path folder, Map<String, Datasource> datasources, 
             return columns.stream().filter(c -> c.name().equals(name)).findFirst().orElse(null);
         }
 
+        /** The schema as the Data Sources API takes it: `name` Type `json:$.path`, comma separated (DEFAULT and CODEC left out). */
+        public String schema() {
+            StringBuilder b = new StringBuilder();
+            for (Column c : columns) {
+                if (b.length() > 0) b.append(", ");
+                b.append(PipeTemplate.ident(c.name())).append(' ').append(c.type());
+                if (c.jsonPath() != null) b.append(" `json:").append(c.jsonPath()).append('`');
+            }
+            return b.toString();
+        }
+
         /** Whether every column is filled from JSON (the Events API can feed it). */
         public boolean hasJsonPaths() {
             return columns.stream().allMatch(c -> c.jsonPath() != null || c.defaultExpr() != null);

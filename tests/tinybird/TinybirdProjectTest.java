@@ -64,6 +64,7 @@ class TinybirdProjectTest {
             String ours = p.datasources().get(name).columns().stream().map(c -> "`" + c.name() + "` " + c.type() + " `json:" + c.jsonPath() + "`")
                     .collect(Collectors.joining(", "));
             assertEquals(emulator, ours, name);
+            assertEquals(emulator, p.datasources().get(name).schema(), name);
         }
     }
 
