@@ -57,13 +57,11 @@ public final class PipeTemplate {
     private final String source;
     private final boolean template;
     private final List<Part> parts;
-    private final String where;
 
-    private PipeTemplate(String source, boolean template, List<Part> parts, String where) {
+    private PipeTemplate(String source, boolean template, List<Part> parts) {
         this.source = source;
         this.template = template;
         this.parts = parts;
-        this.where = where;
     }
 
     /**
@@ -74,12 +72,12 @@ public final class PipeTemplate {
         List<String> lines = sql.lines().toList();
         int i = 0;
         while (i < lines.size() && lines.get(i).isBlank()) i++;
-        if (i == lines.size() || !lines.get(i).strip().equals("%")) return new PipeTemplate(sql, false, List.of(new Text(sql)), file + ":" + firstLine);
+        if (i == lines.size() || !lines.get(i).strip().equals("%")) return new PipeTemplate(sql, false, List.of(new Text(sql)));
         StringBuilder body = new StringBuilder();
         for (int j = i + 1; j < lines.size(); j++) body.append(lines.get(j)).append('\n');
         Parser p = new Parser(body.toString(), file, firstLine + i + 1);
         List<Part> parts = p.parseBlock(true);
-        return new PipeTemplate(sql, true, parts, file + ":" + firstLine);
+        return new PipeTemplate(sql, true, parts);
     }
 
     /** The text as written in the datafile. */

@@ -192,7 +192,7 @@ public record TinybirdProject(Path folder, Map<String, Datasource> datasources, 
 
     /** The materializations that read from a data source (they feed their target on every append to it). */
     public List<Pipe> materializationsFrom(String datasource) {
-        return materializations().stream().filter(p -> references(p, List.of(p.resultNode().sql().source()), Set.of(datasource)).contains(datasource)).toList();
+        return materializations().stream().filter(p -> references(List.of(p.resultNode().sql().source()), Set.of(datasource)).contains(datasource)).toList();
     }
 
     // ------------------------------------------------------------------ SQL for ClickHouse
@@ -255,10 +255,10 @@ public record TinybirdProject(Path folder, Map<String, Datasource> datasources, 
         p.nodes().forEach(n -> nodeNames.add(n.name()));
         Set<String> candidates = new LinkedHashSet<>();
         for (Pipe q : pipes.values()) if (q != p && q.isEndpoint() && !nodeNames.contains(q.name())) candidates.add(q.name());
-        return references(p, texts, candidates);
+        return references(texts, candidates);
     }
 
-    private static Set<String> references(Pipe p, List<String> texts, Set<String> candidates) {
+    private static Set<String> references(List<String> texts, Set<String> candidates) {
         Set<String> out = new LinkedHashSet<>();
         for (String t : texts) {
             for (String w : words(t)) if (candidates.contains(w)) out.add(w);
