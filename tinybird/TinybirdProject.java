@@ -533,7 +533,8 @@ public record TinybirdProject(Path folder, Map<String, Datasource> datasources, 
         return n;
     }
 
-    private static final Pattern JSONPATH = Pattern.compile("`json:([^`]*)`\\s*$");
+    /** The jsonpath, written after the type, before or after DEFAULT / CODEC (Tinybird takes both). */
+    private static final Pattern JSONPATH = Pattern.compile("`json:([^`]*)`");
 
     private static Column column(String text, String where) {
         String s = text;
@@ -542,7 +543,8 @@ public record TinybirdProject(Path folder, Map<String, Datasource> datasources, 
         if (jm.find()) {
             jsonPath = jm.group(1).strip();
             if (!jsonPath.startsWith("$")) throw new DatafileException(where + "the jsonpath of '" + text + "' must start with $");
-            s = s.substring(0, jm.start()).strip();
+            s = (s.substring(0, jm.start()) + " " + s.substring(jm.end())).strip();
+            if (jm.find()) throw new DatafileException(where + "two jsonpaths in '" + text + "'");
         }
         String name;
         int i;

@@ -223,6 +223,46 @@ class TinybirdProjectTest {
     }
 
     @Test
+    void engineKeysTtlDefaultsAndCodecs() throws Exception {
+        write("datasources/r.datasource", """
+                DESCRIPTION >
+                    Latest state per id.
+
+                SCHEMA >
+                    `id` UInt64 `json:$.id`,
+                    `v` Int32 `json:$.payload.v` DEFAULT 0,
+                    `note` String CODEC(ZSTD(1)) `json:$.note`,
+                    `updated` DateTime `json:$.updated`
+
+                ENGINE ReplacingMergeTree
+                ENGINE_VER updated
+                ENGINE_PARTITION_KEY toYYYYMM(updated)
+                ENGINE_SORTING_KEY id
+                ENGINE_TTL updated + INTERVAL 30 DAY
+                ENGINE_SETTINGS index_granularity = 8192
+                TOKEN r_append APPEND
+                """);
+        TinybirdProject p = TinybirdProject.load(dir.resolve("proj"));
+        TinybirdProject.Datasource r = p.datasources().get("r");
+        assertEquals(new TinybirdProject.Column("v", "Int32", "$.payload.v", "0", null), r.column("v"));
+        assertEquals(new TinybirdProject.Column("note", "String", "$.note", null, "ZSTD(1)"), r.column("note"));
+        assertEquals(List.of(new TinybirdProject.Token("r_append", "APPEND")), r.tokens());
+        assertEquals("Latest state per id.", r.description());
+        assertEquals("""
+                CREATE TABLE IF NOT EXISTS `r` (
+                    `id` UInt64,
+                    `v` Int32 DEFAULT 0,
+                    `note` String CODEC(ZSTD(1)),
+                    `updated` DateTime
+                ) ENGINE = ReplacingMergeTree(updated)
+                PARTITION BY toYYYYMM(updated)
+                ORDER BY (id)
+                TTL updated + INTERVAL 30 DAY
+                SETTINGS index_granularity = 8192""", p.createTableSql("r"));
+        assertEquals("`id` UInt64 `json:$.id`, `v` Int32 `json:$.payload.v`, `note` String `json:$.note`, `updated` DateTime `json:$.updated`", r.schema());
+    }
+
+    @Test
     void anIndentedLineOutsideABlock() throws Exception {
         write("endpoints/e.pipe", "NODE n\nDESCRIPTION x\n  SELECT 2\n");
         assertEquals("proj/endpoints/e.pipe:3: an indented line outside a block (a 'KEY >' line starts one): SELECT 2", loadError());
