@@ -182,6 +182,19 @@ public record TinybirdProject(Path folder, Map<String, Datasource> datasources, 
         }
     }
 
+    /** A pipe's parameters with those of the endpoints it reads (they receive the same request's parameters). */
+    public List<PipeTemplate.Param> params(String pipe) {
+        Map<String, PipeTemplate.Param> m = new LinkedHashMap<>();
+        collectParams(pipes.get(pipe), m, new LinkedHashSet<>());
+        return List.copyOf(m.values());
+    }
+
+    private void collectParams(Pipe p, Map<String, PipeTemplate.Param> m, Set<String> seen) {
+        if (p == null || !seen.add(p.name())) return;
+        for (PipeTemplate.Param prm : p.params()) m.putIfAbsent(prm.name(), prm);
+        for (String ref : references(p, p.nodes().stream().map(n -> n.sql().source()).toList())) collectParams(pipes.get(ref), m, seen);
+    }
+
     public List<Pipe> endpoints() {
         return pipes.values().stream().filter(Pipe::isEndpoint).toList();
     }

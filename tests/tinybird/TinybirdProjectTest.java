@@ -44,6 +44,7 @@ class TinybirdProjectTest {
         assertEquals(List.of("city", "start_time", "end_time", "sensor_type", "max_results"),
                 p.pipes().get("reports").params().stream().map(PipeTemplate.Param::name).toList());
         assertEquals(1000L, p.pipes().get("reports").params().get(4).defaultValue());
+        assertEquals(p.params("reports"), p.params("reportsv2"), "reportsv2 takes the parameters of the reports endpoint it reads");
         assertTrue(p.datasources().get("weather_data").hasJsonPaths());
         assertTrue(p.datasources().get("estore_events").hasJsonPaths());
     }
