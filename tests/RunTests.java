@@ -13,8 +13,6 @@
 //SOURCES ../postgres-client/*.java
 //SOURCES ../converter/*.java
 //SOURCES ../large-files/*.java
-//SOURCES ../tinybird/TinybirdProject*.java
-//SOURCES ../tinybird/PipeTemplate*.java
 //SOURCES *.java
 //SOURCES support/*.java
 //SOURCES **/*Test.java
