@@ -60,7 +60,7 @@ class TinybirdProjectTest {
     @Test
     void weatherDataHasTheEmulatorsSchema() {
         TinybirdProject p = project();
-        String emulator = TinybirdEmulator.Weather.SCHEMA;
+        String emulator = EmulatorWeather.SCHEMA;
         for (String name : List.of("weather_data", "weather_data_json")) {
             String ours = p.datasources().get(name).columns().stream().map(c -> "`" + c.name() + "` " + c.type() + " `json:" + c.jsonPath() + "`")
                     .collect(Collectors.joining(", "));
