@@ -13,6 +13,7 @@
 //SOURCES ../postgres-client/*.java
 //SOURCES ../converter/*.java
 //SOURCES ../large-files/*.java
+//SOURCES ../demo/*.java
 //SOURCES *.java
 //SOURCES support/*.java
 //SOURCES **/*Test.java

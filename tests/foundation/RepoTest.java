@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 /** The shape of the repository: catalog, script conventions, every script compiling on its own, the launcher. */
 class RepoTest {
     static final List<String> SCRIPT_FOLDERS =
-            List.of("data-generators", "data-transfer", "stress-case", "postgres-client", "converter", "large-files", "tinybird");
+            List.of("data-generators", "data-transfer", "stress-case", "postgres-client", "converter", "large-files", "tinybird", "demo");
 
     /** Every runnable script: the folders above plus the runnable files in tests/ (not *Test.java). */
     /** A script starts with the jbang line; the other .java files of a tool folder are its siblings (//SOURCES). */
