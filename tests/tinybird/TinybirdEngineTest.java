@@ -204,9 +204,9 @@ class TinybirdEngineTest {
             }
             sb = null;
             long grown = usedHeapAfterGc() - before;
+            assertTrue(grown < sent / 4, "the heap grew by " + grown + " bytes for " + sent + " bytes of rows sent");
             assertEquals((long) perRequest * requests, emu.rowCount("big"));
             assertEquals((long) perRequest * requests, sql(emu, "SELECT count() AS n FROM big").path("data").get(0).path("n").asLong());
-            assertTrue(grown < sent / 4, "the heap grew by " + grown + " bytes for " + sent + " bytes of rows sent");
         }
     }
 
