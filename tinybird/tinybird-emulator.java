@@ -148,6 +148,9 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             description = "Keep the data sources in DIR (an on-disk ClickHouse), across restarts (default: in memory, gone at exit).")
     Path dataDir;
 
+    @Option(names = "--check-engine", description = "Load chDB (installing it on first use), print its version and exit 0; exit 1 with the reason when it can't load.")
+    boolean checkEngine;
+
     @Option(names = "--seed", paramLabel = "N", description = "Seed of the weather data (default: ${DEFAULT-VALUE}).")
     long seed = 1;
 
@@ -170,6 +173,18 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
     @Override
     public Integer call() {
         return Cli.run(spec, common, () -> {
+            if (checkEngine) {
+                Chdb engine;
+                try {
+                    engine = Chdb.engine(dataDir);
+                } catch (IllegalStateException e) {
+                    throw new Cli.Failure(e.getMessage(), e);
+                }
+                try (Chdb.Connection c = engine.connect()) {
+                    spec.commandLine().getOut().println("chDB " + c.text("SELECT version()", "TSV").strip() + " (" + Chdb.library() + ")");
+                }
+                return 0;
+            }
             for (String t : tokenOptions) {
                 int eq = t.indexOf('=');
                 if (eq <= 0) throw Cli.usage("--token expects VALUE=SCOPES, got '" + t + "'");

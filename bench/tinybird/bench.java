@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//JAVA 21+
+//JAVA 22+
 //SOURCES ../../lib/Tinybird.java
 //SOURCES ../../tinybird/tinybird-emulator.java
 //JAVA_OPTIONS -Xmx2g

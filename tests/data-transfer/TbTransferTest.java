@@ -164,7 +164,7 @@ class TbTransferTest {
                 new Object[] {3L, "2023-05-01 00:00:03", null, null, null, null, List.of()},
                 new Object[] {4L, "2023-05-01 00:00:04", big, new java.math.BigInteger("18446744073709551616"), new java.math.BigDecimal("-1E-18"), true, List.of(big)});
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
-            emu.createDataSource("odd_rows", "id Int64, ts DateTime, name Nullable(String), huge Nullable(UInt128), "
+            emu.createDataSource("odd_rows", "id Int64, ts DateTime, name Nullable(String), huge Nullable(Int256), "
                     + "amount Nullable(Decimal(38, 18)), flag Nullable(Bool), tags Array(String)");
             List<ObjectNode> json = new ArrayList<>();
             for (Object[] row : rows) {
