@@ -37,6 +37,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 final class DemoSteps {
     enum Step { seed, stream, transfer, stress }
 
+    /** One thing a step measured, in the words (and numbers) its script or endpoint gave. */
+    record Figure(Step step, String text) {
+        @Override
+        public String toString() {
+            return String.format("%-9s %s", step, text);
+        }
+    }
+
     static final String PG_TABLE = "weather_reports", TRANSFER_TABLE = "demo_reports", EVENTS = "estore_events", WEATHER = "weather_data";
     static final List<String> TOKEN_NAMES = List.of("TINYBIRD_TOKEN", "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_READ_TOKEN", "TINYBIRD_KEY", "TB_TOKEN");
 
@@ -89,7 +97,7 @@ final class DemoSteps {
 
     // ------------------------------------------------------------------ the steps
 
-    List<String> run(Step step) throws Exception {
+    List<Figure> run(Step step) throws Exception {
         return switch (step) {
             case seed -> seed();
             case stream -> stream();
@@ -98,33 +106,35 @@ final class DemoSteps {
         };
     }
 
-    List<String> seed() throws Exception {
-        header("seed", "the weather data into both stores (the same deterministic rows on each side)");
-        List<String> figures = new ArrayList<>();
+    List<Figure> seed() throws Exception {
+        header("seed", "the weather data into both stores (seed-data's deterministic rows, the same on each side)");
         long inTinybird = sqlCount("SELECT count() FROM " + WEATHER);
-        if (inTinybird > 0) {
-            out.printf("Tinybird %s already holds %,d rows (the local Tinybird is built with seed-data's rows): not seeded again%n", WEATHER, inTinybird);
+        List<String> args = new ArrayList<>(List.of("seed-data"));
+        if (!cloud) {
+            // the stack is the tour's own: both stores are loaded afresh, so every tour measures the same load
+            if (inTinybird > 0) truncate(WEATHER);
+            args.addAll(List.of("--target", "both", "--url", databaseUrl, "--replace", "--host", host, "--datasource", WEATHER));
+        } else {
+            // the user's stores: filled when empty, never emptied
+            long inPostgres = pgCount(PG_TABLE);
+            if (inTinybird > 0) out.printf("Tinybird %s already holds %,d rows: left as it is%n", WEATHER, inTinybird);
+            if (inPostgres > 0) out.printf("PostgreSQL %s already holds %,d rows: left as it is%n", PG_TABLE, inPostgres);
+            if (inTinybird > 0 && inPostgres > 0) return List.of(new Figure(Step.seed, "nothing to seed: both stores already hold the weather data"));
+            String target = inTinybird > 0 ? "postgres" : inPostgres > 0 ? "tinybird" : "both";
+            args.addAll(List.of("--target", target));
+            if (!target.equals("tinybird")) args.addAll(List.of("--url", databaseUrl));
+            if (!target.equals("postgres")) args.addAll(List.of("--host", host, "--datasource", WEATHER));
         }
-        long inPostgres = cloud ? pgCount(PG_TABLE) : 0;
-        List<String> target = new ArrayList<>();
-        if (inPostgres <= 0) target.add("postgres");
-        if (inTinybird == 0) target.add("tinybird");
-        if (inPostgres > 0) out.printf("PostgreSQL %s already holds %,d rows: left as it is (seed-data --replace reloads it)%n", PG_TABLE, inPostgres);
-        if (!target.isEmpty()) {
-            List<String> args = new ArrayList<>(List.of("seed-data", "--target", target.size() == 2 ? "both" : target.get(0)));
-            if (target.contains("postgres")) args.addAll(List.of("--url", databaseUrl, "--replace"));
-            if (target.contains("tinybird")) args.addAll(List.of("--host", host, "--datasource", WEATHER));
-            figures.addAll(script("seed", args, l -> l.contains(" rows")));
-        }
-        figures.add("seed: Tinybird " + WEATHER + " " + String.format("%,d", sqlCount("SELECT count() FROM " + WEATHER)) + " rows (Query API count)");
-        return figures;
+        return script(Step.seed, args, l -> l.matches("(postgres|tinybird): [\\d,]+ rows in .*") ? List.of(l.strip()) : List.of());
     }
 
-    List<String> stream() throws Exception {
+    List<Figure> stream() throws Exception {
         header("stream", "e-store events into Tinybird for " + dur(streamDuration) + ", then an API Endpoint over them");
         String start = DT.format(LocalDateTime.now(ZoneOffset.UTC).minusSeconds(1).truncatedTo(ChronoUnit.SECONDS));
-        List<String> figures = new ArrayList<>(script("stream", List.of("e-store", "--host", host, "--datasource", EVENTS, "--eps", "500",
-                "--duration", dur(streamDuration), "--quiet"), l -> l.contains("events")));
+        // e-store's summary is one long line: its rate and what Tinybird stored are the figures
+        List<Figure> figures = new ArrayList<>(script(Step.stream, List.of("e-store", "--host", host, "--datasource", EVENTS, "--eps", "500",
+                "--duration", dur(streamDuration), "--quiet"), l -> java.util.Arrays.stream(l.strip().split("; "))
+                .filter(part -> part.startsWith("e-store: sent: ") || part.startsWith("tinybird " + EVENTS + ": ")).toList()));
         String end = DT.format(LocalDateTime.now(ZoneOffset.UTC).plusSeconds(2).truncatedTo(ChronoUnit.SECONDS));
         Map<String, String> params = new LinkedHashMap<>();
         params.put("start_time", start);
@@ -134,30 +144,31 @@ final class DemoSteps {
         String query = query(params);
         out.println("$ curl -H \"Authorization: Bearer $TINYBIRD_TOKEN\" '" + host + "/v0/pipes/top_products.json?" + query + "'");
         HttpResponse<String> r = get("/v0/pipes/top_products.json?" + query);
-        if (r.statusCode() != 200) throw new Cli.Failure("step stream: top_products answered " + r.statusCode() + ": " + firstLine(r.body()));
+        if (r.statusCode() != 200) throw new Cli.Failure("step stream failed: top_products answered " + r.statusCode() + ": " + firstLine(r.body()));
         JsonNode body = Json.MAPPER.readTree(r.body());
         out.println("  product        events  customers");
         for (JsonNode row : body.path("data")) {
             out.printf("  %-13s %7d %10d%n", row.path("product_id").asText(), row.path("events").asLong(), row.path("customers").asLong());
         }
         double ms = body.path("statistics").path("elapsed").asDouble() * 1000;
-        figures.add(String.format("stream: top_products over the events just sent: %d rows in %.1f ms (the endpoint's own statistics.elapsed)",
-                body.path("data").size(), ms));
+        figures.add(new Figure(Step.stream, String.format("top_products over the events just sent: %d rows in %.1f ms (the endpoint's statistics.elapsed)",
+                body.path("data").size(), ms)));
         return figures;
     }
 
-    List<String> transfer() throws Exception {
+    List<Figure> transfer() throws Exception {
         header("transfer", "the reports endpoint (Denver) into PostgreSQL table " + TRANSFER_TABLE + " with tb-to-postgres");
-        return script("transfer", List.of("tb-to-postgres", "--once", "--host", host, "--url", databaseUrl, "--pipe", "reports",
-                "--param", "city=Denver", "--table", TRANSFER_TABLE), l -> l.contains("rows"));
+        return script(Step.transfer, List.of("tb-to-postgres", "--once", "--host", host, "--url", databaseUrl, "--pipe", "reports",
+                "--param", "city=Denver", "--table", TRANSFER_TABLE), l -> l.startsWith("done: ") ? List.of(l.strip()) : List.of());
     }
 
-    List<String> stress() throws Exception {
+    List<Figure> stress() throws Exception {
         header("stress", "stress-case: PostgreSQL and Tinybird side by side for " + dur(stressDuration) + ", HTML report");
         if (!Files.isDirectory(report.getParent())) Files.createDirectories(report.getParent());
-        return script("stress", List.of("stress-case", "--target", "both", "--host", host, "--url", databaseUrl, "--concurrency", "4",
-                "--duration", dur(stressDuration),
-                "--window-from", "2023-05-01", "--window-to", "2024-04-30", "--html", report.toString()), l -> l.contains("p99") || l.contains("req/s"));
+        // the side-by-side table's header and the rows a presenter compares, as stress-case aligned them
+        return script(Step.stress, List.of("stress-case", "--target", "both", "--host", host, "--url", databaseUrl, "--concurrency", "4",
+                "--duration", dur(stressDuration), "--window-from", "2023-05-01", "--window-to", "2024-04-30", "--html", report.toString()),
+                l -> l.strip().matches("postgres\\s+tinybird|(requests|req/s|errors|p50|p99) .*") ? List.of(l.stripTrailing()) : List.of());
     }
 
     // ------------------------------------------------------------------ running a script
@@ -169,10 +180,10 @@ final class DemoSteps {
     }
 
     /**
-     * Runs ./jbang ARGS from the checkout, echoing its output as it comes; returns the lines chosen as the step's
-     * figures (prefixed with the step). A non-zero exit stops the tour with the script's own last line.
+     * Runs ./jbang ARGS from the checkout, echoing its output as it comes; returns the step's figures, taken by
+     * {@code figures} from the lines the script printed. A non-zero exit stops the tour with the script's own last line.
      */
-    List<String> script(String step, List<String> args, java.util.function.Predicate<String> figure) throws Exception {
+    List<Figure> script(Step step, List<String> args, java.util.function.Function<String, List<String>> figures) throws Exception {
         out.println("$ " + launcher() + " " + String.join(" ", args.stream().map(DemoSteps::shellQuote).toList()));
         out.flush();
         List<String> cmd = new ArrayList<>();
@@ -206,7 +217,7 @@ final class DemoSteps {
             String last = lines.stream().filter(l -> !l.isBlank()).reduce((a, b) -> b).orElse("(no output)").strip();
             throw new Cli.Failure("step " + step + " failed: " + last);
         }
-        return lines.stream().filter(figure).map(l -> step + ": " + l.strip()).toList();
+        return lines.stream().flatMap(l -> figures.apply(l).stream()).map(f -> new Figure(step, f)).toList();
     }
 
     /** ./jbang from the checkout, else the launcher's path: what the one-liners start with. */
@@ -239,6 +250,15 @@ final class DemoSteps {
                 .timeout(Duration.ofSeconds(30)).GET().build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /** Empties a data source of the local stack (Data Sources API), said as the one-liner that does the same. */
+    void truncate(String datasource) throws Exception {
+        out.println("$ curl -X POST -H \"Authorization: Bearer $TINYBIRD_TOKEN\" '" + host + "/v0/datasources/" + datasource + "/truncate'");
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(host + "/v0/datasources/" + datasource + "/truncate"))
+                .header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() / 100 != 2) throw new Cli.Failure("step seed failed: truncating " + datasource + " answered " + r.statusCode() + ": " + firstLine(r.body()));
+    }
+
     /** A count over the Query API; -1 when the data source does not exist. */
     long sqlCount(String sql) throws Exception {
         HttpResponse<String> r = get("/v0/sql?q=" + URLEncoder.encode(sql + " FORMAT CSV", StandardCharsets.UTF_8));
@@ -263,21 +283,22 @@ final class DemoSteps {
         }
     }
 
-    /** --cloud deploys nothing: the workspace must already have the project's data sources and endpoints. */
+    /** --cloud deploys nothing: the workspace must already have the project's data sources, materializations and endpoints. */
     void checkWorkspace() throws Exception {
+        java.util.Set<String> there = new java.util.HashSet<>();
+        for (String kind : List.of("datasources", "pipes")) {
+            HttpResponse<String> r = get("/v0/" + kind);
+            if (r.statusCode() == 401 || r.statusCode() == 403) throw new Cli.Failure("--cloud: the token may not list the workspace's " + kind + " (" + r.statusCode() + ")");
+            if (r.statusCode() != 200) throw new Cli.Failure("--cloud: /v0/" + kind + " answered " + r.statusCode() + ": " + firstLine(r.body()));
+            for (JsonNode n : Json.MAPPER.readTree(r.body()).path(kind)) there.add(n.path("name").asText() + (kind.equals("pipes") ? ".pipe" : ".datasource"));
+        }
         List<String> missing = new ArrayList<>();
-        for (String[] kind : new String[][] {{"datasources", ".datasource"}, {"pipes", ".pipe"}}) {
-            HttpResponse<String> r = get("/v0/" + kind[0]);
-            if (r.statusCode() == 401 || r.statusCode() == 403) throw new Cli.Failure("--cloud: the token may not list the workspace's " + kind[0] + " (" + r.statusCode() + ")");
-            if (r.statusCode() != 200) throw new Cli.Failure("--cloud: /v0/" + kind[0] + " answered " + r.statusCode() + ": " + firstLine(r.body()));
-            java.util.Set<String> there = new java.util.HashSet<>();
-            for (JsonNode n : Json.MAPPER.readTree(r.body()).path(kind[0])) there.add(n.path("name").asText());
-            Path folder = repo.resolve("tinybird").resolve(kind[0].equals("pipes") ? "endpoints" : "datasources");
-            try (Stream<Path> files = Files.list(folder)) {
-                for (Path f : files.filter(p -> p.toString().endsWith(kind[1])).sorted().toList()) {
-                    String name = f.getFileName().toString().replace(kind[1], "");
-                    if (!there.contains(name)) missing.add(name + kind[1]);
-                }
+        for (String folder : List.of("datasources", "materializations", "endpoints")) {
+            Path d = repo.resolve("tinybird").resolve(folder);
+            if (!Files.isDirectory(d)) continue;
+            try (Stream<Path> files = Files.list(d)) {
+                files.map(f -> f.getFileName().toString()).filter(f -> f.endsWith(".datasource") || f.endsWith(".pipe"))
+                        .sorted().filter(f -> !there.contains(f)).forEach(missing::add);
             }
         }
         if (!missing.isEmpty()) {

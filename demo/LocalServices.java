@@ -292,8 +292,9 @@ final class LocalServices {
         Path home = Files.createDirectories(dir.resolve("tinybird"));
         Path log = home.resolve("emulator.log");
         Files.deleteIfExists(tokenFile());
+        // --no-weather: weather_data starts empty and writable, so seed-data fills it as it would a workspace's (the tour's seed step)
         List<String> cmd = detached(List.of(repo.resolve("jbang").toString(), repo.resolve("tinybird/tinybird-emulator.java").toString(),
-                "--port", Integer.toString(port), "--data", home.resolve("data").toString()));
+                "--port", Integer.toString(port), "--data", home.resolve("data").toString(), "--no-weather"));
         // run from its own folder, so whatever the JVM leaves in its working folder (a crash report) stays with the stack
         Process p = new ProcessBuilder(cmd).directory(home.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))

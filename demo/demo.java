@@ -67,8 +67,25 @@ class DemoTour implements Callable<Integer> {
             description = "How long stress-case runs (default: ${DEFAULT-VALUE}).")
     Duration stressDuration;
 
+    /** Where --keep writes the stack's settings: the working folder's .env.local, which every script reads. */
+    Path envLocal = Path.of(".env.local");
+
     /** Stops what the tour started (run once: at the end, or by the JVM on Ctrl-C). */
     Thread stopper;
+
+    /** What the steps measured, in order; printed at the end, or on Ctrl-C as far as the tour got. */
+    final List<DemoSteps.Figure> figures = java.util.Collections.synchronizedList(new ArrayList<>());
+    private final java.util.concurrent.atomic.AtomicBoolean summarized = new java.util.concurrent.atomic.AtomicBoolean();
+
+    void summary(PrintWriter out, String heading) {
+        if (!summarized.compareAndSet(false, true)) return;
+        out.println();
+        out.println(heading);
+        synchronized (figures) {
+            figures.forEach(out::println);
+        }
+        out.flush();
+    }
 
     public static void main(String[] args) {
         System.exit(Cli.commandLine(new DemoTour()).execute(args));
@@ -89,6 +106,16 @@ class DemoTour implements Callable<Integer> {
             out.println("could not stop the stack: " + e.getMessage() + " (./jbang local down" + s.dirOption() + ")");
         }
         out.flush();
+    }
+
+    /** False when the JVM is already exiting (Ctrl-C): then the hook runs by itself. */
+    static boolean removeHook(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+            return true;
+        } catch (IllegalStateException shuttingDown) {
+            return false;
+        }
     }
 
     @Override
@@ -122,33 +149,32 @@ class DemoTour implements Callable<Integer> {
                 throw e;
             }
         }
-        List<String> figures = new ArrayList<>();
+        Thread interrupted = new Thread(() -> summary(out, "== interrupted: what the steps measured so far"), "demo-summary");
+        Runtime.getRuntime().addShutdownHook(interrupted);
         try {
             tour.report = report.toAbsolutePath();
             tour.streamDuration = streamDuration;
             tour.stressDuration = stressDuration;
             for (DemoSteps.Step s : steps) figures.addAll(tour.run(s));
+        } catch (Exception | Error e) {
+            if (!figures.isEmpty()) summary(out, "== the tour stopped; what the steps before measured");
+            throw e;
         } finally {
             if (stack != null && keep) {
-                Path env = Path.of(".env.local").toAbsolutePath();
+                Path env = envLocal.toAbsolutePath();
                 try {
                     DotEnv.write(env, stack.settings(), false);
                     out.println("\nthe stack stays up; its settings are in " + env + " (./jbang local down" + stack.dirOption() + " stops it)");
                 } catch (Cli.Failure e) {
                     out.println("\nthe stack stays up; .env.local left as it was (" + e.getMessage() + "); ./jbang local env --write --replace");
                 }
-            } else if (stopper != null) {
-                try {
-                    Runtime.getRuntime().removeShutdownHook(stopper);
-                } catch (IllegalStateException shuttingDown) {
-                    // the JVM is exiting (Ctrl-C): the hook itself stops the stack
-                }
+            } else if (stopper != null && removeHook(stopper)) {
                 stopper.run();
             }
+            removeHook(interrupted);
             out.flush();
         }
-        out.printf("%n== done in %.0f s%n", (System.nanoTime() - t0) / 1e9);
-        figures.forEach(out::println);
+        summary(out, String.format("== done in %.0f s; what each step measured (the numbers its script or endpoint reported)", (System.nanoTime() - t0) / 1e9));
         if (steps.contains(DemoSteps.Step.stress) && Files.isRegularFile(tour.report)) {
             out.println("report: " + tour.report + "  (open " + tour.report.toUri() + ")");
         }

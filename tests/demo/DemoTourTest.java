@@ -49,8 +49,14 @@ class DemoTourTest {
     }
 
     static LocalStackTest.R demo(String... args) {
+        return demo(t -> {}, args);
+    }
+
+    static LocalStackTest.R demo(java.util.function.Consumer<DemoTour> set, String... args) {
         StringWriter out = new StringWriter(), err = new StringWriter();
-        CommandLine cl = Cli.commandLine(new DemoTour());
+        DemoTour tour = new DemoTour();
+        set.accept(tour);
+        CommandLine cl = Cli.commandLine(tour);
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         int rc = cl.execute(args);
@@ -69,11 +75,26 @@ class DemoTourTest {
         }
         assertEquals(0, r.rc(), r.out() + r.err());
         assertEquals(2, pids.size(), r.out());
-        // each step printed the one-liner that reruns it, and the figures its script measured
-        for (String s : List.of("$ ./jbang seed-data --target postgres", "$ ./jbang e-store --host http://127.0.0.1:", "$ ./jbang tb-to-postgres --once",
-                "$ ./jbang stress-case --target both", "seed: postgres: 381,060 rows", "stream: e-store: sent: 1,500 events", "transfer: done: 2,190 rows read",
-                "stress: p99 ", "report: " + report)) {
+        // each step printed the one-liner that reruns it
+        for (String s : List.of("$ ./jbang seed-data --target both --url postgresql://postgres@127.0.0.1:", "$ ./jbang e-store --host http://127.0.0.1:",
+                "$ ./jbang tb-to-postgres --once", "$ ./jbang stress-case --target both", "report: " + report)) {
             assertTrue(r.out().contains(s), "the tour printed " + s + "\n" + r.out());
+        }
+        // the summary: what each step measured, each figure a line (or part of one) its own step printed
+        String summary = r.out().substring(r.out().indexOf("\n== done in "));
+        for (String s : List.of("\nseed      postgres: 381,060 rows in ", "\nseed      tinybird: 381,060 rows in ", "\nstream    e-store: sent: 1,500 events in ",
+                "\nstream    tinybird estore_events: 1,500 stored, 0 quarantined", "\nstream    top_products over the events just sent: 5 rows in ",
+                "\ntransfer  done: 2,190 rows read, 2,190 inserted")) {
+            assertTrue(summary.contains(s), "the summary has " + s.strip() + "\n" + summary);
+        }
+        assertTrue(Pattern.compile("\nstress +postgres +tinybird\nstress +requests .*\nstress +req/s .*\nstress +errors .*\nstress +p50 .*\nstress +p99 .*")
+                .matcher(summary).find(), "stress-case's table, header and rows\n" + summary);
+        for (String line : summary.lines().filter(l -> l.matches("(seed|stream|transfer|stress) .*")).toList()) {
+            String figure = line.substring(10);
+            String step = line.substring(0, 10).strip();
+            int from = r.out().indexOf("\n== " + step + ": ");
+            String section = r.out().substring(from, r.out().indexOf("\n== ", from + 1));
+            assertTrue(figure.startsWith("top_products ") || section.contains(figure), "'" + figure + "' was printed by step " + step + "\n" + section);
         }
         // nothing of the stack it started still runs
         for (long pid : pids) {
@@ -95,10 +116,45 @@ class DemoTourTest {
             assertEquals(381_060, count(st, "SELECT count(*) FROM weather_reports"));
             assertEquals(2_190, count(st, "SELECT count(*) FROM demo_reports WHERE site_name = 'Denver'"));
         }
-        HttpResponse<String> events = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + tb.port()
-                        + "/v0/sql?q=" + URLEncoder.encode("SELECT count() FROM estore_events FORMAT CSV", StandardCharsets.UTF_8)))
-                .header("Authorization", "Bearer " + s.token()).build(), HttpResponse.BodyHandlers.ofString());
-        assertEquals("1500", events.body().strip(), "e-store's events in Tinybird (500 a second for 3 s)");
+        assertEquals("381060", sql(tb.port(), s.token(), "SELECT count() FROM weather_data"), "seed-data's rows in Tinybird");
+        assertEquals("1500", sql(tb.port(), s.token(), "SELECT count() FROM estore_events"), "e-store's events in Tinybird (500 a second for 3 s)");
+    }
+
+    static String sql(int port, String token, String q) throws Exception {
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+                        + "/v0/sql?q=" + URLEncoder.encode(q + " FORMAT CSV", StandardCharsets.UTF_8)))
+                .header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        return r.body().strip();
+    }
+
+    @Test
+    void keepLeavesTheStackUpWithItsSettingsAndTheNextTourReusesItAndLeavesItUp() throws Exception {
+        Path env = dir.resolve("work/.env.local");
+        Files.createDirectories(env.getParent());
+        Files.writeString(env, "# mine\nMINE=1\n");
+        LocalStackTest.R first = demo(t -> t.envLocal = env, "--dir", dir.toString(), "--keep", "--step", "seed");
+        assertEquals(0, first.rc(), first.out() + first.err());
+        LocalServices s = new LocalServices(dir, TestServices.repoRoot(), new PrintWriter(new StringWriter()));
+        LocalServices.Service pg = s.recorded("postgres").orElseThrow(), tb = s.recorded("tinybird").orElseThrow();
+        pids.add(pg.pid());
+        pids.add(tb.pid());
+        assertTrue(pg.running() && tb.running(), "--keep leaves the stack up\n" + first.out());
+        assertTrue(first.out().contains("the stack stays up; its settings are in " + env), first.out());
+        String file = Files.readString(env);
+        assertTrue(file.startsWith("# mine\nMINE=1\n"), "other lines kept: " + file);
+        assertTrue(file.contains("\nTINYBIRD_HOST=http://127.0.0.1:" + tb.port() + "\n") && file.contains("\nDATABASE_URL=" + LocalServices.databaseUrl(pg.port()) + "\n")
+                && file.contains("\nTINYBIRD_TOKEN="), file);
+        assertFalse(first.out().contains(s.token()), "the token is never printed");
+        assertFalse(first.out().contains("\n== stream: ") || first.out().contains("\n== stress: "), "--step seed runs seed alone");
+
+        // a running stack is used as it is, and left running: the next tour did not start it
+        LocalStackTest.R second = demo("--dir", dir.toString(), "--step", "transfer");
+        assertEquals(0, second.rc(), second.out() + second.err());
+        assertTrue(second.out().contains("tinybird: running, reused (pid " + tb.pid()) && second.out().contains("postgres: running, reused (pid " + pg.pid()), second.out());
+        assertTrue(second.out().contains("\ntransfer  done: 2,190 rows read"), second.out());
+        assertFalse(second.out().contains("== stopping"), second.out());
+        assertTrue(ProcessHandle.of(pg.pid()).map(ProcessHandle::isAlive).orElse(false) && ProcessHandle.of(tb.pid()).map(ProcessHandle::isAlive).orElse(false));
     }
 
     @Test
