@@ -30,9 +30,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 /**
  * The tour's steps. Each runs one of the collection's scripts through ./jbang as a subprocess, so what the audience
- * sees is that script's own output, and prints the one-liner that reruns it. The connection goes on the command line
- * (--host, --url: no secrets in them) and the token in the child's environment only, under every name a script reads,
- * so a token or host in the user's environment or dotenv files can never send a local tour elsewhere.
+ * sees is that script's own output, and prints the one-liner that reruns it. On the local stack the connection goes
+ * on the command line (--host, --url: no secrets in them) and the token in the child's environment only, under every
+ * name a script reads, so a token or host in the user's environment or dotenv files can never send a local tour
+ * elsewhere. With --cloud the scripts read the user's settings as the tour did; only --host is spelled out.
  */
 final class DemoSteps {
     enum Step { seed, stream, transfer, stress }
@@ -54,6 +55,8 @@ final class DemoSteps {
     final Config config;
     final PrintWriter out;
     Path report;
+    /** --cloud's --env-file, passed on to every script (and so in each one-liner). */
+    Path envFile;
     Duration streamDuration = Duration.ofSeconds(5), stressDuration = Duration.ofSeconds(20);
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
@@ -113,7 +116,9 @@ final class DemoSteps {
         if (!cloud) {
             // the stack is the tour's own: both stores are loaded afresh, so every tour measures the same load
             if (inTinybird > 0) truncate(WEATHER);
-            args.addAll(List.of("--target", "both", "--url", databaseUrl, "--replace", "--host", host, "--datasource", WEATHER));
+            args.addAll(List.of("--target", "both"));
+            args.addAll(pg());
+            args.addAll(List.of("--replace", "--host", host, "--datasource", WEATHER));
         } else {
             // the user's stores: filled when empty, never emptied
             long inPostgres = pgCount(PG_TABLE);
@@ -122,7 +127,7 @@ final class DemoSteps {
             if (inTinybird > 0 && inPostgres > 0) return List.of(new Figure(Step.seed, "nothing to seed: both stores already hold the weather data"));
             String target = inTinybird > 0 ? "postgres" : inPostgres > 0 ? "tinybird" : "both";
             args.addAll(List.of("--target", target));
-            if (!target.equals("tinybird")) args.addAll(List.of("--url", databaseUrl));
+            if (!target.equals("tinybird")) args.addAll(pg());
             if (!target.equals("postgres")) args.addAll(List.of("--host", host, "--datasource", WEATHER));
         }
         return script(Step.seed, args, l -> l.matches("(postgres|tinybird): [\\d,]+ rows in .*") ? List.of(l.strip()) : List.of());
@@ -158,20 +163,33 @@ final class DemoSteps {
 
     List<Figure> transfer() throws Exception {
         header("transfer", "the reports endpoint (Denver) into PostgreSQL table " + TRANSFER_TABLE + " with tb-to-postgres");
-        return script(Step.transfer, List.of("tb-to-postgres", "--once", "--host", host, "--url", databaseUrl, "--pipe", "reports",
-                "--param", "city=Denver", "--table", TRANSFER_TABLE), l -> l.startsWith("done: ") ? List.of(l.strip()) : List.of());
+        return script(Step.transfer, join(List.of("tb-to-postgres", "--once", "--host", host), pg(), List.of("--pipe", "reports",
+                "--param", "city=Denver", "--table", TRANSFER_TABLE)), l -> l.startsWith("done: ") ? List.of(l.strip()) : List.of());
     }
 
     List<Figure> stress() throws Exception {
         header("stress", "stress-case: PostgreSQL and Tinybird side by side for " + dur(stressDuration) + ", HTML report");
         if (!Files.isDirectory(report.getParent())) Files.createDirectories(report.getParent());
         // the side-by-side table's header and the rows a presenter compares, as stress-case aligned them
-        return script(Step.stress, List.of("stress-case", "--target", "both", "--host", host, "--url", databaseUrl, "--concurrency", "4",
-                "--duration", dur(stressDuration), "--window-from", "2023-05-01", "--window-to", "2024-04-30", "--html", report.toString()),
+        return script(Step.stress, join(List.of("stress-case", "--target", "both", "--host", host), pg(), List.of("--concurrency", "4",
+                "--duration", dur(stressDuration), "--window-from", "2023-05-01", "--window-to", "2024-04-30", "--html", report.toString())),
                 l -> l.strip().matches("postgres\\s+tinybird|(requests|req/s|errors|p50|p99) .*") ? List.of(l.stripTrailing()) : List.of());
     }
 
     // ------------------------------------------------------------------ running a script
+
+    /**
+     * The PostgreSQL of a script's one-liner: the local stack's URL (no password in it); with --cloud none, as the
+     * script reads DATABASE_URL from the same settings and a URL there may hold a password, which is never printed.
+     */
+    List<String> pg() {
+        return cloud ? List.of() : List.of("--url", databaseUrl);
+    }
+
+    @SafeVarargs
+    static List<String> join(List<String>... parts) {
+        return Stream.of(parts).flatMap(List::stream).toList();
+    }
 
     void header(String step, String what) {
         out.println();
@@ -184,6 +202,7 @@ final class DemoSteps {
      * {@code figures} from the lines the script printed. A non-zero exit stops the tour with the script's own last line.
      */
     List<Figure> script(Step step, List<String> args, java.util.function.Function<String, List<String>> figures) throws Exception {
+        if (envFile != null) args = join(args.subList(0, 1), List.of("--env-file", envFile.toString()), args.subList(1, args.size()));
         out.println("$ " + launcher() + " " + String.join(" ", args.stream().map(DemoSteps::shellQuote).toList()));
         out.flush();
         List<String> cmd = new ArrayList<>();
@@ -196,9 +215,8 @@ final class DemoSteps {
             pb.environment().keySet().removeIf(k -> k.startsWith("TINYBIRD_") || k.startsWith("TB_") || k.startsWith("PG")
                     || k.startsWith("POSTGRES_DATABASE_") || k.equals("DATABASE_URL"));
             for (String k : TOKEN_NAMES) pb.environment().put(k, token);
-        } else if (TOKEN_NAMES.stream().noneMatch(pb.environment()::containsKey)) {
-            pb.environment().put("TINYBIRD_TOKEN", token); // read from a dotenv file or --env-file: the scripts get the same one
         }
+        // with --cloud the script reads the settings the tour read: the same environment, working folder and --env-file
         Process p = pb.start();
         List<String> lines = new ArrayList<>();
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
@@ -283,7 +301,7 @@ final class DemoSteps {
         }
     }
 
-    /** --cloud deploys nothing: the workspace must already have the project's data sources, materializations and endpoints. */
+    /** --cloud deploys nothing: the workspace must already have the project's data sources and endpoints. */
     void checkWorkspace() throws Exception {
         java.util.Set<String> there = new java.util.HashSet<>();
         for (String kind : List.of("datasources", "pipes")) {
@@ -293,7 +311,9 @@ final class DemoSteps {
             for (JsonNode n : Json.MAPPER.readTree(r.body()).path(kind)) there.add(n.path("name").asText() + (kind.equals("pipes") ? ".pipe" : ".datasource"));
         }
         List<String> missing = new ArrayList<>();
-        for (String folder : List.of("datasources", "materializations", "endpoints")) {
+        // materializations/ left out: the local emulator does not list them under /v0/pipes, and their target data
+        // sources (checked) are what a workspace without them would lack
+        for (String folder : List.of("datasources", "endpoints")) {
             Path d = repo.resolve("tinybird").resolve(folder);
             if (!Files.isDirectory(d)) continue;
             try (Stream<Path> files = Files.list(d)) {

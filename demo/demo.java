@@ -132,6 +132,7 @@ class DemoTour implements Callable<Integer> {
         LocalServices stack = null;
         if (cloud) {
             tour = DemoSteps.cloud(repo, common.config(), out);
+            tour.envFile = common.envFile;
         } else {
             stack = new LocalServices(dir != null ? dir : LocalServices.defaultDir(), repo, out);
             out.println("== the local stack (" + stack.dir + ")");
@@ -178,7 +179,7 @@ class DemoTour implements Callable<Integer> {
         if (steps.contains(DemoSteps.Step.stress) && Files.isRegularFile(tour.report)) {
             out.println("report: " + tour.report + "  (open " + tour.report.toUri() + ")");
         }
-        out.println("rerun a step alone: " + tour.launcher() + " demo --step NAME" + (cloud ? " --cloud" : "")
+        out.println("rerun a step alone: " + tour.launcher() + " demo --step NAME" + (cloud ? " --cloud" : "") + (common.envFile != null ? " --env-file " + DemoSteps.shellQuote(common.envFile.toString()) : "")
                 + (cloud || keep ? ", or the one-liner it printed" : ", or --keep the stack and run the one-liner it printed"));
         return 0;
     }

@@ -195,6 +195,44 @@ class DemoTourTest {
         }
     }
 
+    @Test
+    void cloudNamesWhatItWritesFirstWritesOnlyThatAndNeverPrintsThePassword() throws Exception {
+        // a workspace with the project (an emulator serving tinybird/) and a database whose URL holds a password
+        Pg.Target admin = TestServices.newDatabase();
+        String role = "demo_cloud_" + ProcessHandle.current().pid(), password = "pw-n0t-printed";
+        try (Connection c = TestServices.connect(admin); Statement st = c.createStatement()) {
+            st.execute("CREATE ROLE " + Pg.ident(role) + " LOGIN PASSWORD '" + password + "'");
+            st.execute("ALTER DATABASE " + Pg.ident(admin.database()) + " OWNER TO " + Pg.ident(role));
+            st.execute("ALTER SCHEMA public OWNER TO " + Pg.ident(role));
+        }
+        URI server = URI.create(admin.libpqUri());
+        String url = "postgresql://" + role + ":" + password + "@" + server.getHost() + ":" + server.getPort() + "/" + admin.database();
+        try (TinybirdEmulator emu = new TinybirdEmulator().port(0).start()) {
+            Path env = dir.resolve("cloud.env");
+            Files.writeString(env, "TINYBIRD_HOST=" + emu.url() + "\nTINYBIRD_TOKEN=" + emu.adminToken() + "\nDATABASE_URL=" + url + "\n");
+            LocalStackTest.R r = demo("--cloud", "--env-file", env.toString(), "--step", "transfer");
+            assertEquals(0, r.rc(), r.out() + r.err());
+            int named = r.out().indexOf("== --cloud: the tour writes only to Tinybird data source estore_events");
+            int ran = r.out().indexOf("$ ./jbang tb-to-postgres --env-file " + env + " --once --host " + emu.url() + " --pipe reports --param city=Denver --table demo_reports\n");
+            assertTrue(named >= 0 && ran > named, "what it writes is named before the first write\n" + r.out());
+            assertTrue(r.out().contains("\ntransfer  done: 2,190 rows read"), r.out());
+            for (String secret : List.of(password, emu.adminToken())) {
+                assertFalse(r.out().contains(secret) || r.err().contains(secret), "a secret printed\n" + r.out() + r.err());
+            }
+            assertEquals(0, emu.stats().rowsReceived(), "nothing written to the workspace by the transfer step");
+            assertFalse(r.out().contains("started (pid"), "no local stack with --cloud\n" + r.out());
+            assertTrue(r.out().contains("rerun a step alone: ./jbang demo --step NAME --cloud --env-file " + env), r.out());
+        }
+        try (Connection c = TestServices.connect(admin); Statement st = c.createStatement()) {
+            List<String> tables = new ArrayList<>();
+            try (ResultSet rs = st.executeQuery("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")) {
+                while (rs.next()) tables.add(rs.getString(1));
+            }
+            assertEquals(List.of("demo_reports", "transfer_state"), tables, "only the tables the tour named");
+            assertEquals(2_190, count(st, "SELECT count(*) FROM demo_reports"));
+        }
+    }
+
     static long count(Statement st, String sql) throws Exception {
         try (ResultSet rs = st.executeQuery(sql)) {
             rs.next();
