@@ -32,12 +32,13 @@ import picocli.CommandLine.Spec;
                 "started for the tour and stopped after it, unless one already runs): seed the weather data, stream e-store events into",
                 "Tinybird and read an endpoint over them, move the reports endpoint into PostgreSQL with tb-to-postgres, run",
                 "stress-case on both side by side and write its HTML report. Every step runs the collection's own script through",
-                "./jbang and prints the one-liner that reruns it alone; the figures shown are those the scripts printed.",
+                "./jbang and prints the one-liner that reruns it alone; the tour ends with what each step measured, each figure",
+                "copied from that step's own output.",
                 "It writes only to the stack it uses; with --cloud, only to the demo's own data sources and tables, named first."},
         footer = {"", "Steps, in this order: seed, stream, transfer, stress.", "", "Examples:",
                 "  ./jbang demo                                # the whole tour on the local stack, then the stack stops",
                 "  ./jbang demo --keep                         # leave the stack up and .env.local written, to rerun steps by hand",
-                "  ./jbang demo --step stress --stress-duration 60s",
+                "  ./jbang demo --step stress --stress-duration 60s     # after one tour: the stack keeps its data",
                 "  ./jbang demo --cloud                        # against TINYBIRD_HOST / TINYBIRD_TOKEN / DATABASE_URL; deploys nothing"})
 class DemoTour implements Callable<Integer> {
     @Spec CommandSpec spec;
