@@ -63,7 +63,7 @@ import picocli.CommandLine.Spec;
             "  ./jbang data-generators/e-store.java --seed 42 --start-time 2026-01-01T00:00:00Z --count 1000 --out events.ndjson",
             "  ./jbang data-generators/e-store.java --eps 5000 --duration 10m --datasource estore_events   # TINYBIRD_TOKEN set",
             "  ./jbang data-generators/e-store.java --postgres --db-update-interval 30s --url postgresql://me@localhost/shop",
-            "  ./jbang data-generators/e-store.java --shard 0/2 --seed 7 ...   and   --shard 1/2 --seed 7 ... on another machine",
+            "  ./jbang data-generators/e-store.java --shard 0/2 --seed 7 --datasource estore_events   # and --shard 1/2 on another machine",
             "",
             "  ./jbang data-generators/e-store.java --host http://localhost:7181 --datasource estore_events --eps 500   # the emulator",
             "",
