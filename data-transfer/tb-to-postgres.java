@@ -198,7 +198,11 @@ class TbToPostgres implements Callable<Integer> {
                     if (!(x instanceof SQLException e)) throw x;
                     String permanent = permanentReason(e);
                     if (permanent != null) throw new Cli.Failure(permanent, e);
-                    if (!Pg.retryable(e)) throw e;
+                    if (!Pg.retryable(e)) { // a statement the database refuses: say which database, as for a connection error
+                        String state = e.getSQLState() == null ? "" : " [SQLSTATE " + e.getSQLState() + "]";
+                        throw new Cli.Failure("PostgreSQL at " + db + ", " + what + state + ": "
+                                + Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse("")), e);
+                    }
                     if (System.nanoTime() > deadline) {
                         throw new Cli.Failure("PostgreSQL at " + db + " did not come back within --retry-for " + Timeouts.human(retryFor)
                                 + " while " + what + ": " + Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse("")), e);
