@@ -364,7 +364,7 @@ class RepoTest {
         }
     }
 
-    /** README, "Using a script elsewhere": ./jbang export portable gives a jar (plus lib/) that runs with java -jar. */
+    /** docs/launcher.md, "Exporting a script": ./jbang export portable gives a jar (plus lib/) that runs with java -jar. */
     @Test
     void anExportedScriptRunsWithJavaDashJar() throws Exception {
         Path dir = Files.createTempDirectory("export");
