@@ -53,7 +53,7 @@ public final class CsvCore {
 
     /** Where a scan stands between two chunks: inside quotes or not, the byte before the next chunk, the delimiter. */
     public static final class ScanState {
-        long quotes; // 0 outside quotes, HIGH inside
+        long quotes; // 0 outside quotes, -1 (every bit) inside
         byte prev = '\n'; // the input starts as after a line end; a quote taken as text counts as an ordinary byte
         long delims = ONES * ','; // the delimiter last seen before a quoted field, in every byte: the quick test knows it
 
@@ -103,7 +103,7 @@ public final class CsvCore {
             long low = w & LOW7, ascii = ~w & HIGH;
             long q = ~((low ^ QUOTES) + LOW7) & ascii;
             long nl = ~((low ^ NEWLINES) + LOW7) & ascii;
-            long inside = ((q >>> 7) * ONES) << 7 ^ qs; // bit 7 of byte k: inside quotes after byte k (other bits: noise)
+            long inside = (q >>> 7) * HIGH ^ qs; // bit 7 of byte k: inside quotes after byte k (other bits: noise)
             long starts = q | nl | ~((low ^ delims) + LOW7) & ascii; // bytes after which a quote opens a field (quick test)
             long odd = q & inside & ~(starts << 8 | startBefore); // opening quotes after any other byte
             if (odd != 0) {
@@ -122,7 +122,7 @@ public final class CsvCore {
                 out.record(base + i + (Long.numberOfTrailingZeros(nl) >>> 3) + 1);
                 nl &= nl - 1;
             }
-            qs = inside >> 63 & HIGH;
+            qs = inside >> 63; // inside after the last byte: every bit
             startBefore = starts >>> 56;
             last = w;
         }
@@ -130,7 +130,7 @@ public final class CsvCore {
         for (; i < n; i++) {
             byte c = buf.get(i);
             if (c == '"') {
-                if (qs != 0 || fieldStartBefore(prev)) qs ^= HIGH;
+                if (qs != 0 || fieldStartBefore(prev)) qs = ~qs;
                 else c = 'x';
             } else if (c == '\n' && qs == 0) out.record(base + i + 1);
             prev = c;
@@ -155,7 +155,7 @@ public final class CsvCore {
                 for (int j = i; j < i + 8; j++) {
                     byte c = buf.get(j);
                     if (c == '"') {
-                        if (qs != 0 || fieldStartBefore(prev)) qs ^= HIGH;
+                        if (qs != 0 || fieldStartBefore(prev)) qs = ~qs;
                         else c = 'x';
                     } else if (c == '\n' && qs == 0) out.record(base + j + 1);
                     prev = c;
