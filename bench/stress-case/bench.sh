@@ -7,7 +7,8 @@
 #         stress-case --target postgres -c 50 --warmup WARMUP --duration DUR --sql '...aid = :aid'
 #   LIBS  the well-kept HTTP clients of bench/stress-case/http-clients.java in the same closed loop, same nginx, same
 #         connections and warm-up, in the same rounds as wrk (Vert.x 5 HttpClient and WebClient, raw Netty 4.2,
-#         java.net.http): the figures behind stress-case/Http1.java's header
+#         java.net.http): the figures behind stress-case/Http1.java's header; and in the SQL rounds a non-blocking
+#         driver, bench/stress-case/pg-vertx.java (Vert.x 5 pg client on 2 event loops), the same question as pgbench
 #   OPEN  stress-case --rate 10000/s for OPEN_DUR s against nginx: achieved rate (target: within 1 %), p99, late starts
 # Each closed-loop pair runs ROUNDS times, alternating peer and stress-case, and the table shows the medians (the
 # machine is shared: alternation and medians keep a busy neighbour from favouring one side).
@@ -19,8 +20,8 @@
 # PIN=1: servers on core 0, every client on core 1 (taskset), as when the load comes from a machine of its own; by
 # default all share both cores, so a client's CPU a request is taken from the server.
 # PARTS (http libs open sql): the parts to run, e.g. PARTS=sql for the PostgreSQL pair alone.
-# LIBS (vertx-httpclient vertx-webclient netty jdk): the library clients of the libs part; LIB_WARMUP (WARMUP): their
-# warm-up (their JIT needs ~10 s to reach its pace: LIB_WARMUP=10 shows them at it).
+# LIBS (vertx-httpclient vertx-webclient netty jdk): the HTTP library clients of the libs part (PARTS='sql libs' LIBS=
+# runs the SQL rounds with the pg driver alone); LIB_WARMUP (WARMUP): their warm-up (LIB_WARMUP=10 gives their JIT time).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DUR=${DUR:-10}; OPEN_DUR=${OPEN_DUR:-30}; RATE=${RATE:-10000}; CONNS=${CONNS:-50}; SCALE=${SCALE:-10}; WARMUP=${WARMUP:-3}; ROUNDS=${ROUNDS:-3}
@@ -65,11 +66,12 @@ placing="servers and clients share $(nproc) cores"; [ "$PIN" = 1 ] && placing="s
 echo "bench: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), DUR=${DUR}s, CONNS=$CONNS, $placing" >&2
 # CPU time of a process (user + system seconds, from bash's time with TIMEFORMAT='%U %S') per request, in microseconds
 cpu_per() { awk -v n="$2" '{ if (n + 0 > 0) printf "%.1f", ($1 + $2) * 1e6 / n; else print "nan" }' "$1"; }
+http_libs() { part libs && [ ${#LIBS[@]} -gt 0 ]; }
 TABLE=()
 row() { TABLE+=("$(printf "$@")"); }
 
 # ---------------------------------------------------------------- nginx
-if part http || part libs || part open; then
+if part http || http_libs || part open; then
 port=$(free_port)
 mkdir -p "$work/www" "$work/nginx"
 printf '{"meta":[{"name":"site_name","type":"String"}],"data":[{"site_name":"Denver"}],"rows":1,"statistics":{"elapsed":0.0001}}\n' > "$work/www/small.json"
@@ -96,7 +98,7 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/small.json" >/dev/null 2
 URL="http://127.0.0.1:$port/small.json"
 fi
 
-if part http || part libs; then
+if part http || http_libs; then
 W_RPS=(); W_P50=(); W_P99=(); S_RPS=(); S_P50=(); S_P99=(); W_CPU=(); S_CPU=()
 declare -A L_RPS L_P50 L_P99 L_CPU L_ERR
 for round in $(seq "$ROUNDS"); do
@@ -157,9 +159,10 @@ as_pg "$PGBIN/initdb" -D "$work/pg" -U postgres --auth=trust -E UTF8 >/dev/null
 as_pg ${SRV[@]+"${SRV[@]}"} "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w -o "-p $pgport -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c shared_buffers=256MB" start >/dev/null
 echo "bench: pgbench -i -s $SCALE..." >&2
 pgbench -i -q -s "$SCALE" -h 127.0.0.1 -p "$pgport" -U postgres postgres > /dev/null 2>&1
-P_TPS=(); P_LAT=(); Q_RPS=(); Q_P50=(); Q_P99=(); Q_MEAN=(); P_CPU=(); Q_CPU=(); Q_RATIO=()
+P_TPS=(); P_LAT=(); Q_RPS=(); Q_P50=(); Q_P99=(); Q_MEAN=(); P_CPU=(); Q_CPU=(); Q_RATIO=(); V_RPS=(); V_P50=(); V_P99=(); V_CPU=(); V_RATIO=()
+part libs && { ./jbang bench/stress-case/pg-vertx.java >/dev/null 2>&1 || true; } # compile once
 for round in $(seq "$ROUNDS"); do
-  echo "bench: SELECT by primary key, round $round/$ROUNDS: pgbench, then stress-case..." >&2
+  echo "bench: SELECT by primary key, round $round/$ROUNDS: pgbench, then stress-case$(part libs && echo ', then vertx-pg-client')..." >&2
   TIMEFORMAT='%U %S'
   # pgbench runs WARMUP + DUR s and is measured over its last DUR s (its per-second progress lines): a warm-up
   # warms the server's fresh backends too (slow for their first seconds on a VM), so both sides get the same one
@@ -173,6 +176,12 @@ for round in $(seq "$ROUNDS"); do
   Q_RPS+=("$(jnum "$work/sc-pg.json" rps)"); Q_P50+=("$(jnum "$work/sc-pg.json" p50)"); Q_P99+=("$(jnum "$work/sc-pg.json" p99)")
   Q_MEAN+=("$(jnum "$work/sc-pg.json" mean)"); Q_CPU+=("$(jnum "$work/sc-pg.json" us_per_request)")
   Q_RATIO+=("$(ratio "${Q_RPS[-1]}" "${P_TPS[-1]}")")
+  if part libs; then
+    ${CLI[@]+"${CLI[@]}"} ./jbang bench/stress-case/pg-vertx.java "postgresql://postgres@127.0.0.1:$pgport/postgres" "$CONNS" "$DUR" "$WARMUP" \
+      "$((SCALE * 100000))" > "$work/pg-vertx.json" 2> "$work/pg-vertx.err" || { cat "$work/pg-vertx.err" >&2; echo "bench: pg-vertx failed" >&2; exit 1; }
+    V_RPS+=("$(jnum "$work/pg-vertx.json" rps)"); V_P50+=("$(jnum "$work/pg-vertx.json" p50)"); V_P99+=("$(jnum "$work/pg-vertx.json" p99)")
+    V_CPU+=("$(jnum "$work/pg-vertx.json" us_per_request)"); V_RATIO+=("$(ratio "${V_RPS[-1]}" "${P_TPS[-1]}")")
+  fi
 done
 echo "bench: SQL rounds (TPS, req/s): pgbench ${P_TPS[*]} | stress-case ${Q_RPS[*]} | ratio of each round ${Q_RATIO[*]}" >&2
 pgb_tps=$(median "${P_TPS[@]}"); pgb_lat=$(median "${P_LAT[@]}")
@@ -183,6 +192,11 @@ row '%-46s %12.0f %10.3f %10.3f %12s' "SQL stress-case -c $CONNS (HikariCP, bind
 row '%-46s %12s %10s %10s %12s' "  median of the rounds' ratios" "" "" "" "$(median "${Q_RATIO[@]}")"
 row '%-46s %12s %10s %10s %12s' "  mean latency ms: pgbench / stress-case" "" "$pgb_lat" "$pg_mean" ""
 row '%-46s %12s %10s %10s %12s' "  client CPU us/request: pgbench / stress-case" "" "$pgb_cpu" "$pg_cpu" ""
+if part libs; then
+  row '%-46s %12.0f %10.3f %10.3f %12s' "SQL vertx-pg-client -c $CONNS (2 event loops)" "$(median "${V_RPS[@]}")" "$(median "${V_P50[@]}")" \
+    "$(median "${V_P99[@]}")" "$(median "${V_RATIO[@]}") (rounds: ${V_RATIO[*]})"
+  row '%-46s %12s %10s %10s %12s' "  client CPU us/request: vertx-pg-client" "" "$(median "${V_CPU[@]}")" "" ""
+fi
 fi
 
 # ---------------------------------------------------------------- the table
