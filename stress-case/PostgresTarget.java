@@ -150,9 +150,9 @@ final class PostgresTarget implements LoadTarget {
 
     /**
      * Each worker holds one connection of the pool and one PreparedStatement for the whole run, as pgbench's clients
-     * hold theirs: taking a connection from HikariCP and preparing the statement again for every request cost client
-     * CPU that, on a machine shared with the server, the server loses (pgbench -S -M prepared beside it: 0.6-0.7x with a
-     * connection a request, 0.9x and more held; bench/README.md). A smaller --pool than workers borrows per request.
+     * hold theirs: taking a connection from HikariCP and preparing the statement again for every request cost ~2 µs of
+     * client CPU a query (of ~20), which on a machine shared with the server the server loses (bench/README.md, beside
+     * pgbench -S -M prepared). A smaller --pool than workers borrows a connection per request instead.
      * A failed request hands its connection back (HikariCP drops a broken one) and the next takes a fresh one.
      */
     public LoadTarget.Session session() {
