@@ -374,6 +374,8 @@ final class EmulatorTables implements AutoCloseable {
                 c.execute("DROP DATABASE IF EXISTS " + ident(db) + " SYNC");
                 return null;
             });
+        } catch (IllegalStateException e) {
+            if (!engine.stopping) throw e; // at JVM exit the engine goes, and an in-memory database with it
         } finally {
             closed = true;
             ro.close();
