@@ -29,7 +29,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * {@code readonly = 1}, so nothing sent to the Query API can write or change settings.
  */
 final class EmulatorTables implements AutoCloseable {
-    /** Arrival order, also for tables with a sorting key: the insert's block and the row's place in it. */
+    /** Arrival order: the insert's block, then the row's place in it (for a table with a sorting key, in key order). */
     static final String ARRIVAL = "_block_number, _block_offset";
 
     final Chdb engine;

@@ -360,7 +360,10 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         return out;
     }
 
-    /** The stored rows as the engine returns them (JSONEachRow), in arrival order; the quarantine is {@code <ds>_quarantine}. */
+    /**
+     * The stored rows as the engine returns them (JSONEachRow), in arrival order (one insert's rows in sorting-key order
+     * when the data source has a key); the quarantine is {@code <ds>_quarantine}.
+     */
     public List<ObjectNode> rows(String datasource) {
         EmulatorTables.DataSource ds = tables.dataSources.get(datasource);
         return ds == null ? List.of() : tables.rows(ds);
