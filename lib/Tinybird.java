@@ -60,7 +60,7 @@ import picocli.CommandLine.Option;
 /**
  * The Tinybird client: host and token resolution, the Events API writer, the API Endpoint reader, the Data Sources
  * API (file import) and the Query API. The contract is shared/reference/tinybird-api.md; tests run it against the
- * local emulator (tests/tinybird-emulator.java).
+ * local emulator (tinybird/tinybird-emulator.java).
  *
  * <h2>Quick use</h2>
  * <pre>{@code

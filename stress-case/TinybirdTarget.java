@@ -43,7 +43,7 @@ final class TinybirdTarget extends HttpTarget {
         return a;
     }
 
-    /** The local emulator (tests/tinybird-emulator.java) names itself at '/'; Tinybird does not answer that way. */
+    /** The local emulator (tinybird/tinybird-emulator.java) names itself at '/'; Tinybird does not answer that way. */
     boolean emulator() {
         try (Http1 h = connection()) {
             return h.get("/", "") == 200 && h.bodyText().startsWith("Tinybird emulator");

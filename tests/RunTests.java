@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//JAVA 21+
+//JAVA 22+
 //DESCRIPTION Runs every test of the project: ./jbang tests/RunTests.java [ClassNamePattern...]
 //DESCRIPTION Patterns are regular expressions or simple names (ConfigTest, Pg.*). Ends with 'N passed, N failed'.
 //DEPS org.junit:junit-bom:5.14.4@pom
@@ -16,6 +16,8 @@
 //SOURCES *.java
 //SOURCES support/*.java
 //SOURCES **/*Test.java
+// last: the emulator's chDB binding needs --release 22 (FFM), and javac keeps the last --release it is given
+//SOURCES ../tinybird/*.java
 //JAVA_OPTIONS -Xss4m
 //MAIN RunTests
 

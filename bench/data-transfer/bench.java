@@ -1,5 +1,5 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//JAVA 21+
+//JAVA 22+
 //SOURCES ../../lib/Cli.java
 //SOURCES ../../lib/Config.java
 //SOURCES ../../lib/Json.java
@@ -7,9 +7,10 @@
 //SOURCES ../../lib/Dynamo.java
 //SOURCES ../../lib/Tinybird.java
 //SOURCES ../../lib/Transfer.java
+//SOURCES ../../lib/WeatherReports.java
 //SOURCES ../../data-transfer/tb-to-postgres.java
 //SOURCES ../../data-transfer/tb-to-dynamodb.java
-//SOURCES ../../tests/tinybird-emulator.java
+//SOURCES ../../tinybird/tinybird-emulator.java
 //JAVA_OPTIONS -Xmx2g
 //DESCRIPTION Benchmark of data-transfer/: weather rows from the Tinybird emulator into PostgreSQL (vs psql \copy of the same
 //DESCRIPTION rows from CSV, 1,000-row INSERTs, one INSERT per row) and into DynamoDB/dynalite (vs a bare parallel BatchWriteItem loop).
@@ -76,13 +77,17 @@ class DataTransferBench {
         if (info.waitFor() != 0) throw new IllegalStateException("./jbang info classpath " + SCRIPT + " failed");
         classpath = cpLines[cpLines.length - 1];
         Path work = Files.createTempDirectory("dt-bench");
-        TinybirdEmulator.Weather weather = new TinybirdEmulator.Weather(1);
+        BenchWeather weather = new BenchWeather(1);
         try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).start()) {
-            final long total = rows;
             stored = store(weather, rows);
-            emu.registerPipe("reports_bench", params -> reports(weather, params, total));
-            String since = DT.format(TinybirdEmulator.Weather.START);
-            String until = DT.format(TinybirdEmulator.Weather.time((int) (rows / CITIES) - 1));
+            load(emu, stored);
+            // the weather 'reports' pipe over these rows: start_time < timestamp <= end_time, newest first, max_results
+            emu.addPipe("reports_bench", "SELECT " + BenchWeather.NAMES + " FROM weather_bench"
+                    + " WHERE ({start_time:Nullable(DateTime)} IS NULL OR timestamp > {start_time:Nullable(DateTime)})"
+                    + " AND ({end_time:Nullable(DateTime)} IS NULL OR timestamp <= {end_time:Nullable(DateTime)})"
+                    + " ORDER BY timestamp DESC, site_name LIMIT {max_results:Int32}", Map.of("max_results", "1000"));
+            String since = DT.format(BenchWeather.START);
+            String until = DT.format(BenchWeather.time((int) (rows / CITIES) - 1));
             System.out.printf("data: %,d weather rows (%d cities x %,d report times, %s .. %s) served by the emulator's endpoint%n",
                     rows, CITIES, rows / CITIES, since, until);
             postgres(emu, weather, work, rows, perRowRows, since, until);
@@ -99,7 +104,7 @@ class DataTransferBench {
      */
     static Object[][][] stored;
 
-    static Object[][][] store(TinybirdEmulator.Weather w, long rows) {
+    static Object[][][] store(BenchWeather w, long rows) {
         Object[][][] mem = new Object[(int) (rows / CITIES)][CITIES][];
         for (int s = 0; s < mem.length; s++) {
             for (int c = 0; c < CITIES; c++) {
@@ -115,26 +120,59 @@ class DataTransferBench {
         return mem;
     }
 
-    /** The weather 'reports' pipe over rows rows: start_time < timestamp <= end_time, newest first, max_results. */
-    static TinybirdEmulator.PipeResult reports(TinybirdEmulator.Weather w, TinybirdEmulator.Params p, long rows) {
-        int steps = (int) (rows / CITIES);
-        LocalDateTime start = p.dateTime("start_time", null), end = p.dateTime("end_time", null);
-        long max = p.integer("max_results", 1000);
-        int sHi = end == null ? steps - 1 : Math.min(steps - 1, TinybirdEmulator.Weather.stepAtOrBefore(end));
-        int sLo = start == null ? 0 : Math.max(0, TinybirdEmulator.Weather.stepAtOrBefore(start) + 1);
-        long total = sHi < sLo ? 0 : (long) (sHi - sLo + 1) * CITIES;
-        long n = Math.min(total, max);
-        Iterator<Object[]> it = new Iterator<>() {
-            long i = 0;
-            public boolean hasNext() { return i < n; }
-            public Object[] next() {
-                if (i >= n) throw new NoSuchElementException();
-                int s = (int) (sHi - i / CITIES), c = (int) (i % CITIES);
-                i++;
-                return stored[s][c];
+    /** The stored rows into the emulator's data source weather_bench (ordered as the endpoint reads it), as TSV. */
+    static void load(TinybirdEmulator emu, Object[][][] mem) {
+        emu.createDataSource("weather_bench", "clouds Int8, description String, humidity Int8, precip Float32, pressure Int8, "
+                + "site_name String, temp_f Float32, timestamp DateTime, wind_dir Int8, wind_speed Float32", "timestamp, site_name");
+        StringBuilder sb = new StringBuilder();
+        int n = 0;
+        for (Object[][] step : mem) {
+            for (Object[] r : step) {
+                if (n == 0) sb.append("INSERT INTO weather_bench FORMAT TabSeparated\n");
+                for (int i = 0; i < r.length; i++) sb.append(i > 0 ? "\t" : "").append(r[i]);
+                sb.append('\n');
+                if (++n == 50_000) {
+                    emu.execute(sb.toString(), null);
+                    sb.setLength(0);
+                    n = 0;
+                }
             }
-        };
-        return new TinybirdEmulator.PipeResult(TinybirdEmulator.Weather.toMeta(TinybirdEmulator.Weather.COLUMNS), it, total, total, total * 60);
+        }
+        if (n > 0) emu.execute(sb.toString(), null);
+    }
+
+    /** The weather generator (lib/WeatherReports.java) over the bench's first CITIES cities, row by row. */
+    static final class BenchWeather {
+        static final List<String> COLUMNS = List.of("clouds Int8", "description String", "humidity Int8", "precip Float32",
+                "pressure Int8", "site_name String", "temp_f Float32", "timestamp DateTime", "wind_dir Int8", "wind_speed Float32");
+        static final String NAMES = "clouds, description, humidity, precip, pressure, site_name, temp_f, timestamp, wind_dir, wind_speed";
+        static final LocalDateTime START = WeatherReports.START;
+        final long seed;
+        final double[][] climate = new double[WeatherReports.CITIES.length][];
+
+        BenchWeather(long seed) {
+            this.seed = seed;
+            for (int i = 0; i < climate.length; i++) climate[i] = WeatherReports.climate(seed, WeatherReports.CITIES[i]);
+        }
+
+        Object[] row(int s, int c) {
+            WeatherReports.Report w = WeatherReports.report(seed, s, c, climate[c]);
+            return new Object[] {w.clouds(), w.description(), w.humidity(), w.precip(), w.pressure(), WeatherReports.CITIES[c], w.tempF(),
+                    w.timestamp(), w.windDir(), w.windSpeed()};
+        }
+
+        static LocalDateTime time(int step) {
+            return WeatherReports.time(step);
+        }
+
+        static int stepAtOrBefore(LocalDateTime t) {
+            if (t.isBefore(START)) return -1;
+            return (int) Math.min(Integer.MAX_VALUE, Duration.between(START, t).toHours() / WeatherReports.STEP_HOURS);
+        }
+
+        static List<String[]> toMeta(List<String> cols) {
+            return cols.stream().map(x -> x.split(" ", 2)).toList();
+        }
     }
 
     static void result(String name, long rows, double secs, Double peerRate) {
@@ -172,7 +210,7 @@ class DataTransferBench {
 
     static Process pg;
 
-    static void postgres(TinybirdEmulator emu, TinybirdEmulator.Weather w, Path work, long rows, long perRowRows, String since, String until) throws Exception {
+    static void postgres(TinybirdEmulator emu, BenchWeather w, Path work, long rows, long perRowRows, String since, String until) throws Exception {
         int port;
         try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
             port = s.getLocalPort();
@@ -195,7 +233,7 @@ class DataTransferBench {
         Pg.Target db = Pg.resolve("postgresql://postgres@127.0.0.1:" + port + "/postgres", Config.of(Map.of(), Path.of("/nonexistent"), null));
         System.out.println("PostgreSQL 15 (Debian binaries, default settings) on port " + port);
         List<Transfer.Column> meta = new ArrayList<>();
-        for (String[] c : TinybirdEmulator.Weather.toMeta(TinybirdEmulator.Weather.COLUMNS)) meta.add(new Transfer.Column(c[0], c[1]));
+        for (String[] c : BenchWeather.toMeta(BenchWeather.COLUMNS)) meta.add(new Transfer.Column(c[0], c[1]));
         TbToPostgres.PgTarget shape = new TbToPostgres.PgTarget(db, "weather_reports", List.of("timestamp", "site_name"), "transfer_state",
                 Duration.ofMinutes(1), new java.io.PrintWriter(System.err));
         String ddl = shape.createTableSql(meta);
@@ -275,8 +313,8 @@ class DataTransferBench {
             LocalDateTime start = LocalDateTime.parse(params.get("start_time").get(0).replace(' ', 'T'));
             LocalDateTime end = LocalDateTime.parse(params.get("end_time").get(0).replace(' ', 'T'));
             int max = Integer.parseInt(params.get("max_results").get(0));
-            int sHi = Math.min(mem.length - 1, TinybirdEmulator.Weather.stepAtOrBefore(end));
-            int sLo = Math.max(0, TinybirdEmulator.Weather.stepAtOrBefore(start) + 1);
+            int sHi = Math.min(mem.length - 1, BenchWeather.stepAtOrBefore(end));
+            int sLo = Math.max(0, BenchWeather.stepAtOrBefore(start) + 1);
             List<Object[]> page = new ArrayList<>();
             long total = sHi < sLo ? 0 : (long) (sHi - sLo + 1) * CITIES;
             for (int s = sHi; s >= sLo && page.size() < max; s--) {
@@ -387,7 +425,7 @@ class DataTransferBench {
         }
     }
 
-    static void insertRows(Pg.Target db, TinybirdEmulator.Weather w, long rows, int perStatement) throws Exception {
+    static void insertRows(Pg.Target db, BenchWeather w, long rows, int perStatement) throws Exception {
         String cols = "clouds, description, humidity, precip, pressure, site_name, temp_f, timestamp, wind_dir, wind_speed";
         String one = "(?, ?, ?, ?, ?, ?, ?, ?::timestamp, ?, ?)";
         String upd = " ON CONFLICT (timestamp, site_name) DO UPDATE SET clouds = EXCLUDED.clouds, description = EXCLUDED.description,"
@@ -417,7 +455,7 @@ class DataTransferBench {
 
     // ------------------------------------------------------------------ DynamoDB
 
-    static void dynamo(TinybirdEmulator emu, TinybirdEmulator.Weather w, long rows, String since) throws Exception {
+    static void dynamo(TinybirdEmulator emu, BenchWeather w, long rows, String since) throws Exception {
         rows = rows / CITIES * CITIES;
         if (rows == 0) return; // --dynamo-rows 0: PostgreSQL only
         Process node = new ProcessBuilder("node", "support/dynalite-server.js").directory(new File("tests"))
@@ -427,7 +465,7 @@ class DataTransferBench {
         if (line == null || !line.startsWith("PORT ")) throw new IllegalStateException("dynalite did not start: " + line);
         String endpoint = "http://127.0.0.1:" + line.substring(5).strip();
         System.out.println("dynalite on " + endpoint + "; " + String.format(Locale.ROOT, "%,d", rows) + " items per run, 8 writers");
-        String until = DT.format(TinybirdEmulator.Weather.time((int) (rows / CITIES) - 1));
+        String until = DT.format(BenchWeather.time((int) (rows / CITIES) - 1));
         Config cfg = Config.of(Map.of(), Path.of("/nonexistent"), null);
 
         // 1. bare parallel BatchWriteItem loop, items built in memory
@@ -438,7 +476,7 @@ class DataTransferBench {
                 Object[] r = w.row((int) (i / CITIES), (int) (i % CITIES));
                 Map<String, AttributeValue> item = new HashMap<>();
                 for (int j = 0; j < r.length; j++) {
-                    String name = TinybirdEmulator.Weather.COLUMNS.get(j).split(" ")[0];
+                    String name = BenchWeather.COLUMNS.get(j).split(" ")[0];
                     Object v = r[j];
                     item.put(name, v instanceof String s ? AttributeValue.fromS(s) : v instanceof LocalDateTime t ? AttributeValue.fromS(DT.format(t))
                             : AttributeValue.fromN(v.toString()));

@@ -1,7 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//JAVA 21+
+//JAVA 22+
 //SOURCES ../../data-generators/e-store.java
-//SOURCES ../../tests/tinybird-emulator.java
+//SOURCES ../../tinybird/tinybird-emulator.java
 //JAVA_OPTIONS -Xmx6g
 //DESCRIPTION Benchmark of data-generators/e-store.java, with its peers, in one run (run from the checkout root):
 //DESCRIPTION   ./jbang bench/e-store/EStoreBench.java [--quick]   (--quick skips the 60 s pacing run)

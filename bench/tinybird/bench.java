@@ -1,7 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
-//JAVA 21+
+//JAVA 22+
 //SOURCES ../../lib/Tinybird.java
-//SOURCES ../../tests/tinybird-emulator.java
+//SOURCES ../../tinybird/tinybird-emulator.java
 //JAVA_OPTIONS -Xmx2g
 //DESCRIPTION Benchmark: the Tinybird emulator's ingest rate and the Events API writer end to end, with peers.
 //DESCRIPTION ./jbang bench/tinybird/bench.java [--rows N] [--python-rows N]

@@ -41,35 +41,19 @@ class TbTransferTest {
     }
 
     /**
-     * Replaces the emulator's 'reports' pipe by the same pipe that first fails failFirst calls, then a share of calls,
-     * with 503 or 429 (alternating), and answers every call after delayMs (a slow source for the kill tests; for status
-     * codes, Retry-After and dropped connections see the emulator's fault switches in sourceFaultsFromTheEmulator...).
+     * Makes the emulator's 'reports' endpoint flaky through its fault switches: the first failFirst calls fail, then a
+     * share of calls, with 503 or 429 (alternating), and every call is answered after delayMs (a slow source for the
+     * kill tests; for Retry-After and dropped connections see sourceFaultsFromTheEmulator...).
      */
     static void flakyReports(TinybirdEmulator emu, int failFirst, double failShare, long delayMs) {
-        TinybirdEmulator.Weather weather = new TinybirdEmulator.Weather(1);
-        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
-        Random rnd = new Random(7);
-        emu.registerPipe("reports", params -> {
-            int n = calls.incrementAndGet();
-            boolean fail;
-            synchronized (rnd) {
-                fail = n <= failFirst || rnd.nextDouble() < failShare;
-            }
-            try {
-                Thread.sleep(delayMs);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            if (fail) {
-                throw n % 2 == 1 ? new TinybirdEmulator.BadRequest(503, "Service temporarily unavailable, please retry again")
-                        : new TinybirdEmulator.BadRequest(429, "Too many requests");
-            }
-            return weather.reports(params);
-        });
+        TinybirdEmulator.Faults f = emu.faults().clear().on("/v0/pipes/reports");
+        for (int n = 1; n <= failFirst; n++) f.failNext(1, n % 2 == 1 ? TinybirdEmulator.Fault.status(503) : TinybirdEmulator.Fault.tooManyRequests(1));
+        if (failShare > 0) f.fraction(failShare, 7, TinybirdEmulator.Fault.status(503), TinybirdEmulator.Fault.tooManyRequests(1));
+        f.slow(Duration.ofMillis(delayMs));
     }
 
     static void unflaky(TinybirdEmulator emu) {
-        emu.registerPipe("reports", new TinybirdEmulator.Weather(1)::reports);
+        emu.faults().clear();
     }
 
     /** The source's rows of [since, until] read in one call (key "timestamp|site_name" -> row). */
@@ -180,9 +164,23 @@ class TbTransferTest {
                 new Object[] {3L, "2023-05-01 00:00:03", null, null, null, null, List.of()},
                 new Object[] {4L, "2023-05-01 00:00:04", big, new java.math.BigInteger("18446744073709551616"), new java.math.BigDecimal("-1E-18"), true, List.of(big)});
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
-            emu.registerPipe("odd", p -> TinybirdEmulator.PipeResult.of(
-                    List.of("id Int64", "ts DateTime", "name Nullable(String)", "huge Nullable(UInt128)", "amount Nullable(Decimal(38, 18))",
-                            "flag Nullable(Bool)", "tags Array(String)"), rows.iterator()));
+            emu.createDataSource("odd_rows", "id Int64, ts DateTime, name Nullable(String), huge Nullable(Int256), "
+                    + "amount Nullable(Decimal(38, 18)), flag Nullable(Bool), tags Array(String)");
+            List<ObjectNode> json = new ArrayList<>();
+            for (Object[] row : rows) {
+                ObjectNode o = Json.MAPPER.createObjectNode();
+                o.put("id", (Long) row[0]);
+                o.put("ts", (String) row[1]);
+                o.put("name", (String) row[2]);
+                if (row[3] == null) o.putNull("huge"); else o.put("huge", (java.math.BigInteger) row[3]);
+                if (row[4] == null) o.putNull("amount"); else o.put("amount", (java.math.BigDecimal) row[4]);
+                if (row[5] == null) o.putNull("flag"); else o.put("flag", (Boolean) row[5]);
+                ((List<?>) row[6]).forEach(t -> o.withArray("tags").add((String) t));
+                if (!o.has("tags")) o.putArray("tags");
+                json.add(o);
+            }
+            emu.append("odd_rows", json);
+            emu.addPipe("odd", "SELECT * FROM odd_rows ORDER BY id");
             Result r = runIn(new TbToPostgres(), "--once", "--quiet", "--host", emu.url(), "--token", emu.adminToken(), "--pipe", "odd",
                     "--url", db.libpqUri(), "--table", "odd", "--key", "id", "--cursor", "ts", "--since", "2023-05-01 00:00:00",
                     "--until", "2023-05-02 00:00:00");
@@ -377,18 +375,7 @@ class TbTransferTest {
             // day by day (--window 1d), the source holds its answers after the 8th page (about two days) until
             // PostgreSQL is down: the transfer can not finish before the outage, and has rows to write during it
             java.util.concurrent.CountDownLatch serverDown = new java.util.concurrent.CountDownLatch(1);
-            TinybirdEmulator.Weather weather = new TinybirdEmulator.Weather(1);
-            java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
-            emu.registerPipe("reports", params -> {
-                if (calls.incrementAndGet() > 8) {
-                    try {
-                        serverDown.await(60, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                }
-                return weather.reports(params);
-            });
+            emu.faults().on("/v0/pipes/reports").holdAfter(8, serverDown);
             Path log = dir.resolve("log.txt");
             Process p = start("data-transfer/tb-to-postgres.java", "TbToPostgres", log, List.of("--once", "--host", emu.url(),
                     "--token", emu.adminToken(), "--url", db.libpqUri(), "--since", SINCE, "--until", until,

@@ -131,9 +131,11 @@ class TransferSafetyTest {
     void aWindowWhoseRowsAllFallOutsideItStopsAndKeepsTheWatermark() throws Exception {
         Pg.Target db = TestServices.newDatabase();
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
-            emu.registerPipe("dayfirst", p -> TinybirdEmulator.PipeResult.of(List.of("ts String", "site_name String", "temp_f Float32"),
-                    List.of(new Object[] {"01/05/2023 04:00:00", "a", 1.5}, new Object[] {"01/05/2023 04:00:00", "b", 2.5},
-                            new Object[] {"01/05/2023 03:00:00", "a", 3.5}).iterator()));
+            emu.createDataSource("dayfirst_rows", "ts String, site_name String, temp_f Float32");
+            emu.append("dayfirst_rows", List.of(Json.MAPPER.createObjectNode().put("ts", "01/05/2023 04:00:00").put("site_name", "a").put("temp_f", 1.5),
+                    Json.MAPPER.createObjectNode().put("ts", "01/05/2023 04:00:00").put("site_name", "b").put("temp_f", 2.5),
+                    Json.MAPPER.createObjectNode().put("ts", "01/05/2023 03:00:00").put("site_name", "a").put("temp_f", 3.5)));
+            emu.addPipe("dayfirst", "SELECT ts, site_name, temp_f FROM dayfirst_rows ORDER BY ts DESC, site_name");
             TbTransferTest.Result r = pg("--once", "--host", emu.url(), "--token", emu.adminToken(), "--url", db.libpqUri(), "--pipe", "dayfirst",
                     "--cursor", "ts", "--key", "ts,site_name", "--since", "2023-05-01 00:00:00", "--until", "2023-05-02 00:00:00");
             assertEquals(1, r.exitCode(), r.err());

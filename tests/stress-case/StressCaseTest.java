@@ -328,24 +328,11 @@ class StressCaseTest {
             assertEquals(0, s.rc, s.err);
             assertEquals(36, emu.rowCount("weather_data"), "seed-data loaded the rows into the data source");
             // the reports and api_cities pipes over the loaded data source, as a workspace would define them
-            emu.registerPipe("api_cities", p -> TinybirdEmulator.PipeResult.of(List.of("site_name String"),
-                    emu.rows("weather_data").stream().map(o -> o.get("site_name").asText()).distinct()
-                            .map(x -> new Object[] {x}).iterator()));
-            emu.registerPipe("reports", p -> {
-                String city = p.string("city", "");
-                LocalDateTime from = p.dateTime("start_time", LocalDateTime.MIN), to = p.dateTime("end_time", LocalDateTime.MAX);
-                DateTimeFormatter f = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss");
-                List<Object[]> rows = new ArrayList<>();
-                for (ObjectNode o : emu.rows("weather_data")) {
-                    LocalDateTime t = LocalDateTime.parse(o.get("timestamp").asText(), f);
-                    if (o.get("site_name").asText().equalsIgnoreCase(city) && t.isAfter(from) && !t.isAfter(to)) {
-                        rows.add(new Object[] {o.get("site_name").asText(), t, o.get("temp_f").asDouble()});
-                    }
-                }
-                rows.sort(Comparator.comparing((Object[] x) -> (LocalDateTime) x[1]).reversed());
-                Iterator<Object[]> it = rows.iterator();
-                return TinybirdEmulator.PipeResult.of(List.of("site_name String", "timestamp DateTime", "temp_f Float32"), it);
-            });
+            emu.addPipe("api_cities", "SELECT DISTINCT site_name FROM weather_data ORDER BY site_name");
+            emu.addPipe("reports", "SELECT site_name, timestamp, temp_f FROM weather_data WHERE lowerUTF8(site_name) = lowerUTF8({city:String})"
+                    + " AND ({start_time:Nullable(DateTime)} IS NULL OR timestamp > {start_time:Nullable(DateTime)})"
+                    + " AND ({end_time:Nullable(DateTime)} IS NULL OR timestamp <= {end_time:Nullable(DateTime)}) ORDER BY timestamp DESC",
+                    Map.of("city", ""));
             Path out = dir.resolve("apostrophe.json");
             R r = stress(env, "--target", "both", "--url", db.libpqUri(), "--host", emu.url(), "--window-from", "2023-05-01",
                     "--window-to", "2023-05-07", "--window", "1..3", "-c", "2", "--duration", "120s", "--max-requests", "20",

@@ -10,7 +10,7 @@ import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 
-/** The emulator as the README runs it: ./jbang tests/tinybird-emulator.java --port N. */
+/** The emulator as the README runs it: ./jbang tinybird/tinybird-emulator.java --port N. */
 class TinybirdEmulatorScriptTest {
     @Test
     void runsAsAScriptForOfflineDemos() throws Exception {
@@ -18,7 +18,7 @@ class TinybirdEmulatorScriptTest {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        Process p = new ProcessBuilder(List.of(TestServices.repoRoot().resolve("jbang").toString(), "tests/tinybird-emulator.java",
+        Process p = new ProcessBuilder(List.of(TestServices.repoRoot().resolve("jbang").toString(), "tinybird/tinybird-emulator.java",
                 "--port", Integer.toString(port), "--admin-token", "admin-dev", "--token", "ingest-dev=DATASOURCES:CREATE"))
                 .directory(TestServices.repoRoot().toFile()).redirectErrorStream(true).start();
         // a watchdog: a script that never starts must not hang the run

@@ -26,12 +26,10 @@ class TinybirdReaderTest {
     void start() {
         emu = TinybirdEmulator.start(0);
         client = new Tinybird.Client(emu.url(), emu.adminToken());
-        // a pipe that answers its parameters back, one row per value
-        emu.registerPipe("echo", p -> {
-            List<Object[]> rows = new ArrayList<>();
-            p.values.forEach((k, vs) -> vs.forEach(v -> rows.add(new Object[] {k, v})));
-            return TinybirdEmulator.PipeResult.of(List.of("key String", "value String"), rows.iterator());
-        });
+        // a pipe that answers its parameters k, n and city back, one row per value, in that order
+        emu.addPipe("echo", "SELECT kv.1 AS key, kv.2 AS value FROM (SELECT arrayJoin(arrayConcat("
+                + "arrayMap(x -> ('k', x), {k:Array(String)}), arrayMap(x -> ('n', x), {n:Array(String)}),"
+                + " arrayMap(x -> ('city', x), {city:Array(String)}))) AS kv)");
     }
 
     @AfterEach
@@ -97,7 +95,7 @@ class TinybirdReaderTest {
 
     @Test
     void aSlowAnswerTimesOutAndAnAnswerLeftUnreadIsDropped() {
-        emu.registerPipe("big", bigPipe(50_000_000));
+        emu.addPipe("big", bigPipe(50_000_000));
         try (Tinybird.Client slow = new Tinybird.Client(emu.url(), emu.adminToken()).timeout(Duration.ofMillis(500))) {
             emu.faults().on("/v0/pipes/").failNext(1, TinybirdEmulator.Fault.delay(Duration.ofSeconds(30)));
             long t0 = System.nanoTime();
@@ -105,10 +103,11 @@ class TinybirdReaderTest {
             assertTrue(f.getMessage().startsWith("cannot reach Tinybird at " + emu.url() + " (GET /v0/pipes/api_cities.json): timed out"), f.getMessage());
             assertTrue((System.nanoTime() - t0) / 1_000_000 < 10_000, "the read timeout, not the server's 30 s delay, ended the wait");
             emu.faults().clear();
-            // 50M rows asked (about 3 GB of JSON), 10 read, then closed: the connection is dropped at once rather than drained
+            // 50M rows asked as NDJSON (streamed by the engine, about 3 GB), 10 read, then closed: the connection is
+            // dropped at once rather than drained
             t0 = System.nanoTime();
             Map<String, Integer> index = Map.of("id", 0);
-            try (Tinybird.Rows r = slow.read("big", Map.of())) {
+            try (Tinybird.Rows r = slow.read("big", Map.of(), "ndjson")) {
                 for (int i = 0; i < 10; i++) assertNotNull(r.nextValues(index, 1));
             }
             assertTrue((System.nanoTime() - t0) / 1_000_000 < 10_000, "closing an unread answer took " + (System.nanoTime() - t0) / 1_000_000 + " ms");
@@ -166,22 +165,10 @@ class TinybirdReaderTest {
         }
     }
 
-    /** A pipe of n generated rows, produced lazily by the emulator. */
-    static TinybirdEmulator.Pipe bigPipe(long n) {
-        return p -> TinybirdEmulator.PipeResult.of(List.of("id UInt64", "city String", "ts DateTime", "v Float64"), new Iterator<>() {
-            long i = 0;
-            final LocalDateTime t0 = LocalDateTime.of(2024, 1, 1, 0, 0);
-
-            public boolean hasNext() {
-                return i < n;
-            }
-
-            public Object[] next() {
-                if (i >= n) throw new NoSuchElementException();
-                long k = i++;
-                return new Object[] {k, "city_" + (k % 174), t0.plusSeconds(k), k * 0.5};
-            }
-        });
+    /** The SQL of a pipe of n generated rows (id, city, ts, v), made by the engine. */
+    static String bigPipe(long n) {
+        return "SELECT number AS id, concat('city_', toString(number % 174)) AS city, toDateTime('2024-01-01 00:00:00') + number AS ts,"
+                + " number * 0.5 AS v FROM numbers(" + n + ")";
     }
 
     /** Reads a pipe in a JVM of its own: prints rows, the sum of ids and the heap limit. */
@@ -324,7 +311,7 @@ class TinybirdReaderTest {
     @Test
     void streamsAMillionRowsWithA64MegabyteHeap() throws Exception {
         long n = 1_000_000;
-        emu.registerPipe("million", bigPipe(n));
+        emu.addPipe("million", bigPipe(n));
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> cmd = List.of(java, "-Xmx64m", "-cp", System.getProperty("java.class.path"),
                 SmallHeapReader.class.getName(), emu.url(), emu.adminToken(), "million");
