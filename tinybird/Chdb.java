@@ -34,8 +34,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Invariants: chDB's own signal handlers are switched off before the first connect (with them, the JVM dies at
  * its first implicit null check); there is one engine per process (chDB refuses a second with another path), shared
- * by every emulator in the JVM; a connection runs one statement at a time, so callers take one per thread
- * ({@link #connect()}), and results live in native memory until {@link Result#close()}.
+ * by every emulator in the JVM, and it lives while one connection is open, so the first one is held until the JVM exits
+ * (then every connection is closed, the engine's threads stop before the process goes); a connection runs one
+ * statement at a time, so callers take one per thread ({@link #connect()}); results live in native memory until
+ * {@link Result#close()}.
  */
 final class Chdb {
     static final String PACKAGE = "@chdb/lib-linux-x64-gnu";
@@ -49,6 +51,7 @@ final class Chdb {
     private final List<String> argv;
     /** Held for the life of the process: closing every connection would stop the engine (an in-memory one loses all). */
     private Connection anchor;
+    private final java.util.Set<Connection> open = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /** The process's engine: in memory (dataDir null) or on disk; an engine already open must have the same path. */
     static synchronized Chdb engine(Path dataDir) {
@@ -109,6 +112,18 @@ final class Chdb {
             throw new IllegalStateException("chdb_set_signal_handlers_enabled failed", t);
         }
         anchor = connect(); // the engine starts with the first connection and stops with the last: this one stays open
+        Runtime.getRuntime().addShutdownHook(new Thread(this::shutdown, "chdb-shutdown"));
+    }
+
+    /**
+     * At JVM exit: every connection closed, the anchor last, so the engine stops its own threads before the process
+     * tears down (left running, one of them can touch freed memory and crash the exiting JVM with SIGSEGV).
+     */
+    private void shutdown() {
+        for (Connection c : open.toArray(Connection[]::new)) {
+            if (c != anchor) c.close();
+        }
+        if (anchor != null) anchor.close();
     }
 
     private static MemorySegment find(SymbolLookup l, String name) {
@@ -125,7 +140,9 @@ final class Chdb {
                 throw new IllegalStateException("chDB did not start" + (dataDir == null ? "" : " on " + dataDir
                         + " (is another process using that folder?)"));
             }
-            return new Connection(c.reinterpret(ValueLayout.ADDRESS.byteSize()));
+            Connection conn = new Connection(c.reinterpret(ValueLayout.ADDRESS.byteSize()));
+            open.add(conn);
+            return conn;
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {
@@ -257,6 +274,7 @@ final class Chdb {
         public synchronized void close() {
             if (closed) return;
             closed = true;
+            open.remove(this);
             try {
                 closeConn.invokeExact(handle);
             } catch (Throwable t) {
