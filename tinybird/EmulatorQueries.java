@@ -24,7 +24,8 @@ import com.sun.net.httpserver.HttpExchange;
  *
  * <p>A pipe is SQL with {@code {name:Type}} placeholders. Invariant: a request's parameter reaches SQL only as a literal
  * built here from a value checked against the placeholder's type (a string is quoted with its backslashes and quotes
- * escaped; numbers and dates are parsed first), never as pasted text.
+ * escaped; numbers and dates are parsed first), never as pasted text. The project's endpoints (EmulatorProject) come
+ * rendered by PipeTemplate under the same invariant.
  */
 final class EmulatorQueries {
     private final TinybirdEmulator emu;
@@ -46,7 +47,9 @@ final class EmulatorQueries {
         if (t == null) throw new EmulatorHttp.BadRequest(403, "invalid authentication token");
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         ArrayNode a = o.putArray("pipes");
-        new java.util.TreeSet<>(emu.pipes.keySet()).forEach(n -> a.addObject().put("name", n));
+        java.util.TreeSet<String> names = new java.util.TreeSet<>(emu.pipes.keySet());
+        if (emu.project != null) emu.project.project.endpoints().forEach(e -> names.add(e.name()));
+        names.forEach(n -> a.addObject().put("name", n));
         EmulatorHttp.sendJson(ex, 200, o);
     }
 
@@ -64,8 +67,9 @@ final class EmulatorQueries {
         String format = dot < 0 ? "json" : rest.substring(dot + 1);
         if (t == null) throw new EmulatorHttp.BadRequest(403, "invalid authentication token");
         if (t.regionHost() != null) throw new EmulatorHttp.BadRequest(404, "Wrong region: this token belongs to a Workspace in another region. Use the API host " + t.regionHost());
-        SqlPipe p = emu.pipes.get(name);
-        if (p == null) throw new EmulatorHttp.BadRequest(404, "The pipe '" + name + "' does not exist");
+        SqlPipe p = emu.pipes.get(name); // one added in-process wins over the project's endpoint of that name
+        boolean fromProject = p == null && emu.project != null && emu.project.serves(name);
+        if (p == null && !fromProject) throw new EmulatorHttp.BadRequest(404, "The pipe '" + name + "' does not exist");
         if (!TinybirdEmulator.has(t, "PIPES:READ:" + name)) throw new EmulatorHttp.BadRequest(403, "invalid authentication token");
         String chFormat = switch (format) {
             case "json" -> "JSON";
@@ -73,7 +77,7 @@ final class EmulatorQueries {
             case "csv" -> "CSV";
             default -> throw new EmulatorHttp.BadRequest(400, "Unsupported format '" + format + "' (emulator: json, ndjson, csv)");
         };
-        String sql = bind(p, q);
+        String sql = fromProject ? emu.project.sql(name, q) : bind(p, q);
         String sub = EmulatorHttp.first(q, "q");
         if (sub != null && !sub.isBlank()) sql = overPipe(sql, sub);
         run(ex, sql, chFormat);

@@ -356,6 +356,8 @@ final class EmulatorTables implements AutoCloseable {
             c.execute("USE " + ident(db));
             c.execute("SET session_timezone = 'UTC'");
             c.execute("SET date_time_input_format = 'best_effort'");
+            // Tinybird writes 64-bit integers (count(), UInt64 columns) as JSON numbers, not ClickHouse's quoted strings
+            c.execute("SET output_format_json_quote_64bit_integers = 0");
             if (readonly) c.execute("SET readonly = 1");
             return c;
         }

@@ -1,17 +1,16 @@
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
-import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
- * The built-in weather demo data and its API Endpoints, as SQL over one ClickHouse table per seed.
+ * The built-in weather demo data: one ClickHouse table per seed, copied into each emulator's weather_data.
  *
  * <p>Why: stress-case compares PostgreSQL and Tinybird on the same rows, so the rows come from lib/WeatherReports.java,
  * as seed-data's do (174 cities, a report every 4 hours from 2023-05-01 for 365 days: 381,060 rows). They are loaded
  * once per engine into {@code tinybird_weather.weather_data_s<seed>}, ordered by (site_name, timestamp) in granules of
- * 1,024 rows (a city's week is then a few granules, not 8,192-row ones: the endpoint reads less), and every
- * emulator sees them through a read-only VIEW named weather_data. Invariant: the table holds exactly
+ * 1,024 rows (a city's week is then a few granules, not 8,192-row ones: the endpoint reads less); an emulator copies
+ * them into its project's weather_data table (EmulatorProject), or without a project sees them through a read-only
+ * VIEW named weather_data. Invariant: the table holds exactly
  * {@link #ROWS} rows, identical to WeatherReports' (a partial load is dropped and redone).
  */
 final class EmulatorWeather {
@@ -83,36 +82,8 @@ final class EmulatorWeather {
         if (inSlice > 0) c.query(sb.toString().getBytes(StandardCharsets.UTF_8), null).close();
     }
 
-    /** The SELECT behind an emulator's weather_data view. */
+    /** The SELECT of the seed's rows (an emulator's weather_data view, or the copy into its table). */
     static String view(long seed) {
         return "SELECT " + COLUMNS + " FROM " + table(seed);
-    }
-
-    /**
-     * The weather pipes: name, SQL with {name:Type} parameters, and each parameter's default ("NULL" for optional
-     * ones). reports: one city (any case) or all, start_time < timestamp <= end_time, newest first, then by city,
-     * at most max_results (1000); most_recent: the same without the time window, 100 by default; current_conditions:
-     * the last report of every city (or of one); api_cities: the cities.
-     */
-    static List<EmulatorQueries.SqlPipe> pipes(long seed) {
-        String t = table(seed);
-        String city = "({city:Nullable(String)} IS NULL OR site_name IN (SELECT site_name FROM " + DATABASE + ".cities"
-                + " WHERE lowerUTF8(site_name) = lowerUTF8(trimBoth({city:Nullable(String)}))))";
-        String reports = "SELECT " + COLUMNS + " FROM " + t + " WHERE " + city
-                + " AND ({start_time:Nullable(DateTime)} IS NULL OR timestamp > {start_time:Nullable(DateTime)})"
-                + " AND ({end_time:Nullable(DateTime)} IS NULL OR timestamp <= {end_time:Nullable(DateTime)})"
-                + " ORDER BY timestamp DESC, site_name LIMIT {max_results:Int32}";
-        Map<String, String> reportsDefaults = Map.of("max_results", "1000");
-        String mostRecent = "SELECT " + COLUMNS + " FROM " + t + " WHERE " + city
-                + " ORDER BY timestamp DESC, site_name LIMIT {max_results:Int32}";
-        String current = "SELECT " + COLUMNS + " FROM " + t + " WHERE " + city
-                + " AND timestamp = (SELECT max(timestamp) FROM " + t + ") ORDER BY site_name";
-        String cities = "SELECT site_name FROM " + DATABASE + ".cities ORDER BY site_name";
-        return List.of(
-                new EmulatorQueries.SqlPipe("reports", reports, reportsDefaults),
-                new EmulatorQueries.SqlPipe("reportsv2", reports, reportsDefaults),
-                new EmulatorQueries.SqlPipe("most_recent", mostRecent, Map.of("max_results", "100")),
-                new EmulatorQueries.SqlPipe("current_conditions", current, Map.of()),
-                new EmulatorQueries.SqlPipe("api_cities", cities, Map.of()));
     }
 }

@@ -6,6 +6,8 @@
 //SOURCES ../lib/WeatherReports.java
 //SOURCES Emulator*.java
 //SOURCES Chdb.java
+//SOURCES TinybirdProject.java
+//SOURCES PipeTemplate.java
 //JAVA_OPTIONS --enable-native-access=ALL-UNNAMED
 //DESCRIPTION A local Tinybird on embedded ClickHouse (chDB): Events API, API Endpoints, Data Sources API, Query API, for tests and offline demos.
 //DESCRIPTION ./jbang tinybird/tinybird-emulator.java --port 7181   (prints the admin token; Ctrl-C stops it)
@@ -76,9 +78,12 @@ import picocli.CommandLine.Spec;
  * }
  * }</pre>
  * Settings before start: {@code new TinybirdEmulator().port(0).maxRequestBytes(1 << 20).rateLimit(1000).autocreate(false)
- * .storeRows(false).data(dir).start()}. Built in (read-only, deterministic): data source {@code weather_data}
- * (174 US cities, one report every 4 hours from 2023-05-01 00:00:00 for 365 days: 381,060 rows) and pipes
- * {@code reports} (alias {@code reportsv2}), {@code api_cities}, {@code most_recent}, {@code current_conditions}.
+ * .storeRows(false).data(dir).project(dir).fixtures(true).start()}. Served: the Tinybird project of the repo's
+ * tinybird/ folder (EmulatorProject: its data sources, materializations, API Endpoints and tokens, e.g.
+ * {@code emu.projectToken("reports_read")}; {@code project(null)} for an empty workspace). Built in (read-only,
+ * deterministic): the rows of data source {@code weather_data} (174 US cities, one report every 4 hours from
+ * 2023-05-01 00:00:00 for 365 days: 381,060 rows), read by the project's {@code reports}, {@code reportsv2},
+ * {@code api_cities}, {@code most_recent} and {@code current_conditions}.
  *
  * <h2>HTTP</h2>
  * {@code POST /v0/events}, {@code GET|POST /v0/pipes/<pipe>.json|.ndjson|.csv} ({@code q=} over {@code _}),
@@ -128,6 +133,16 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
 
     @Option(names = "--no-weather", description = "Leave out the built-in weather data set and its pipes.")
     boolean noWeather;
+
+    @Option(names = "--project", paramLabel = "DIR",
+            description = "The Tinybird project to serve: its datasources/, materializations/ and endpoints/ (default: the tinybird/ folder beside this script).")
+    Path projectDir;
+
+    @Option(names = "--no-project", description = "Serve no project: an empty workspace (the built-in weather rows as a read-only weather_data, no pipes).")
+    boolean noProject;
+
+    @Option(names = "--fixtures", description = "Load the project's fixtures/ into its data sources (with --no-weather, weather_data holds only its fixture).")
+    boolean loadFixtures;
 
     @Option(names = "--data", paramLabel = "DIR",
             description = "Keep the data sources in DIR (an on-disk ClickHouse), across restarts (default: in memory, gone at exit).")
@@ -188,9 +203,15 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             for (Token t : tokens.values()) {
                 if (!t.value.equals(adminToken) && !t.value.equals(userToken)) out.println("token " + t.name + ": " + String.join(",", t.scopes));
             }
+            if (project != null) {
+                out.println("project " + project.project.folder() + ": data sources " + String.join(", ", project.project.datasources().keySet())
+                        + "; API Endpoints " + String.join(", ", project.project.endpoints().stream().map(TinybirdProject.Pipe::name).toList()));
+            }
             if (!noWeather) {
                 out.println("demo data: weather_data (" + EmulatorWeather.ROWS + " rows, built in and read-only: appends to it are refused "
-                        + "with 403, seed another name); pipes reports, reportsv2, api_cities, most_recent, current_conditions");
+                        + "with 403, seed another name)");
+            }
+            if (project != null && project.serves("reports")) {
                 out.println("try: curl -H 'Authorization: Bearer " + adminToken() + "' '" + url() + "/v0/pipes/reports.json?city=denver&max_results=3'");
             } else {
                 out.println("try: curl -H 'Authorization: Bearer " + adminToken() + "' '" + url() + "/v0/datasources'");
@@ -219,6 +240,8 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
     private final Map<String, String> tokenPlan = new LinkedHashMap<>();
     private final Map<String, Token> tokens = new ConcurrentHashMap<>();
     final Map<String, EmulatorQueries.SqlPipe> pipes = new ConcurrentHashMap<>();
+    /** The project served (null: none). */
+    EmulatorProject project;
     final Faults faults = new Faults();
     private boolean storeRows = true;
     EmulatorTables tables;
@@ -255,6 +278,21 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
     public TinybirdEmulator seed(long s) { this.seed = s; return this; }
     public TinybirdEmulator adminToken(String v) { this.adminTokenOption = v; return this; }
 
+    /** Serves the Tinybird project in dir (null: none, an empty workspace); the default is the repo's tinybird/. */
+    public TinybirdEmulator project(Path dir) {
+        this.projectDir = dir;
+        this.noProject = dir == null;
+        return this;
+    }
+
+    /** Loads the project's fixtures/ at start (tb test run's data). */
+    public TinybirdEmulator fixtures(boolean b) { this.loadFixtures = b; return this; }
+
+    /** The value of a token the project's datafiles declare (TOKEN name READ|APPEND), or null. */
+    public String projectToken(String name) {
+        return project == null ? null : project.tokens.get(name);
+    }
+
     /** Keeps the data sources in dir (an on-disk engine; one per process), across restarts. */
     public TinybirdEmulator data(Path dir) { this.dataDir = dir; return this; }
 
@@ -273,11 +311,19 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             throw new Cli.Failure(e.getMessage(), e);
         }
         tables.storeRows = storeRows;
-        if (!noWeather) {
+        Path folder = noProject ? null : projectDir != null ? projectDir : EmulatorProject.defaultFolder().orElse(null);
+        if (folder != null) {
+            try {
+                project = EmulatorProject.load(this, folder, noWeather ? null : seed, loadFixtures);
+            } catch (RuntimeException e) {
+                tables.close();
+                throw new Cli.Failure(e.getMessage(), e);
+            }
+        }
+        if (!noWeather && !tables.dataSources.containsKey("weather_data")) {
             EmulatorWeather.load(tables.engine, seed);
             tables.createView(new EmulatorTables.DataSource("weather_data", "t_weather_" + Long.toUnsignedString(seed),
                     EmulatorSchema.parseSchema(EmulatorWeather.SCHEMA), true, true, null), EmulatorWeather.view(seed));
-            for (EmulatorQueries.SqlPipe p : EmulatorWeather.pipes(seed)) pipes.put(p.name(), p);
         }
         // TCP_NODELAY on answers, as Tinybird's front (nginx: tcp_nodelay on) has it: without it, the JDK server's small
         // chunk writes wait on the client's delayed ACKs (the JDK reads the property once, when the first server of a JVM starts)

@@ -150,8 +150,8 @@ class TinybirdEngineTest {
     @Test
     void twoEmulatorsWithTheSameDataSourceNameDoNotSeeEachOther() throws Exception {
         String dbA;
-        try (TinybirdEmulator a = new TinybirdEmulator().port(0).weather(false).start();
-             TinybirdEmulator b = new TinybirdEmulator().port(0).weather(false).start()) {
+        try (TinybirdEmulator a = new TinybirdEmulator().port(0).weather(false).project(null).start();
+             TinybirdEmulator b = new TinybirdEmulator().port(0).weather(false).project(null).start()) {
             dbA = a.tables.db;
             assertNotEquals(dbA, b.tables.db);
             for (TinybirdEmulator e : List.of(a, b)) e.createDataSource("events", "id Int64 `json:$.id`");
