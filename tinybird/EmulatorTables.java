@@ -307,19 +307,9 @@ final class EmulatorTables implements AutoCloseable {
         return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`";
     }
 
-    /** A ClickHouse string literal: backslash and quote escaped, so the value can never end the literal. */
+    /** A ClickHouse string literal, so the value can never end the literal (one quoting for the whole emulator). */
     static String quote(String v) {
-        StringBuilder sb = new StringBuilder(v.length() + 2).append('\'');
-        for (int i = 0; i < v.length(); i++) {
-            char ch = v.charAt(i);
-            switch (ch) {
-                case '\\' -> sb.append("\\\\");
-                case '\'' -> sb.append("\\'");
-                case '\0' -> sb.append("\\0");
-                default -> sb.append(ch);
-            }
-        }
-        return sb.append('\'').toString();
+        return PipeTemplate.quote(v);
     }
 
     /** Connections of one kind, opened on demand up to a cap, each used by one caller at a time. */

@@ -47,7 +47,7 @@ public final class PipeTemplate {
 
         /** Tinybird's JSON error body. */
         public String jsonBody() {
-            return "{\"error\": " + jsonString(getMessage()) + ", \"documentation\": " + jsonString(DOCS) + "}";
+            return "{\"error\": " + Cli.jsonString(getMessage()) + ", \"documentation\": " + Cli.jsonString(DOCS) + "}";
         }
     }
 
@@ -910,24 +910,5 @@ public final class PipeTemplate {
 
     static String abbreviate(String s) {
         return s.length() <= 100 ? s : s.substring(0, 100) + "...";
-    }
-
-    static String jsonString(String s) {
-        StringBuilder b = new StringBuilder("\"");
-        for (int i = 0; i < s.length(); i++) {
-            char ch = s.charAt(i);
-            switch (ch) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (ch < 0x20) b.append(String.format("\\u%04x", (int) ch));
-                    else b.append(ch);
-                }
-            }
-        }
-        return b.append('"').toString();
     }
 }
