@@ -348,6 +348,8 @@ final class EmulatorTables implements AutoCloseable {
             c.execute("SET date_time_input_format = 'best_effort'");
             // Tinybird writes 64-bit integers (count(), UInt64 columns) as JSON numbers, not ClickHouse's quoted strings
             c.execute("SET output_format_json_quote_64bit_integers = 0");
+            // no system.query_log: nobody reads it here, and it costs every request and grows with a long run
+            c.execute("SET log_queries = 0");
             if (readonly) c.execute("SET readonly = 1");
             return c;
         }
