@@ -230,11 +230,15 @@ final class NdjsonOut {
                         // the sample had no value here: a plain string settles it, anything else needs the whole input
                         if (ValueTypes.classify(b, s, e, fl) != 0 && !job.s.stream) throw bad(p, c);
                         ty[c] = CsvToNdjson.T_STRING;
-                        q = string(b, s, e, fl, o, q);
+                        o[q++] = '"';
+                        q = stringBody(b, s, e, fl, o, q);
+                        o[q++] = '"';
                         if (schema) dateState[c] = ValueTypes.Dates.update(dateState[c], b, s, e) | 0x10000000;
                     }
-                    default -> {
-                        q = string(b, s, e, fl, o, q);
+                    default -> { // the quotes here and one call a string: the copy of the fields is the hot path
+                        o[q++] = '"';
+                        q = stringBody(b, s, e, fl, o, q);
+                        o[q++] = '"';
                         if (schema) dateState[c] = ValueTypes.Dates.update(dateState[c], b, s, e) | 0x10000000;
                     }
                 }
@@ -347,15 +351,7 @@ final class NdjsonOut {
             return new CsvToNdjson.Violation(c, p.records, p.recordLine);
         }
 
-        /** A JSON string from the field bytes: "" pairs become \", control characters are escaped, UTF-8 is copied. */
-        static int string(byte[] b, int s, int e, byte fl, byte[] o, int q) {
-            o[q++] = '"';
-            q = stringBody(b, s, e, fl, o, q);
-            o[q++] = '"';
-            return q;
-        }
-
-        /** The inside of {@link #string}. */
+        /** The inside of a JSON string from the field bytes: "" pairs become \", control characters are escaped, UTF-8 is copied. */
         static int stringBody(byte[] b, int s, int e, byte fl, byte[] o, int q) {
             int step = (fl & CsvCore.Parser.FLAG_ESC) != 0 ? 2 : 1;
             int i = s;

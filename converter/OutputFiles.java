@@ -20,14 +20,29 @@ final class OutputFiles {
     static final class Temps {
         final java.util.Set<Path> paths = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-        /** A new temp file in dir; write errors name shownAs (the file the user asked for). */
+        /**
+         * A new temp file in dir, created with the user's umask like any file the user makes, since it becomes the
+         * output by a rename (Files.createTempFile would make it owner-only); without dir, a private one in the
+         * system's temp folder. Write errors name shownAs (the file the user asked for).
+         */
         Path create(Path dir, String prefix, String suffix, Path shownAs) {
             try {
-                Path p = dir == null ? Files.createTempFile(prefix, suffix) : Files.createTempFile(dir, prefix, suffix);
+                Path p = dir == null ? Files.createTempFile(prefix, suffix) : createBeside(dir, prefix, suffix);
                 paths.add(p);
                 return p;
             } catch (IOException e) {
                 throw cannotWrite(shownAs, e);
+            }
+        }
+
+        private static Path createBeside(Path dir, String prefix, String suffix) throws IOException {
+            for (int i = 0; ; i++) {
+                Path p = dir.resolve(prefix + "." + Long.toHexString(System.nanoTime()) + suffix);
+                try {
+                    return Files.createFile(p);
+                } catch (java.nio.file.FileAlreadyExistsException taken) {
+                    if (i == 100) throw taken;
+                }
             }
         }
 
@@ -76,14 +91,9 @@ final class OutputFiles {
         }
     }
 
-    /** Gives the temp file ordinary permissions (temp files are created owner-only) and renames it into place. */
+    /** Renames the complete temp file into place (it was created with the user's umask). */
     static void publish(Path tmp, Path target) {
         try {
-            try {
-                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-            } catch (UnsupportedOperationException e) {
-                // not a POSIX file system
-            }
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw cannotWrite(target, e);

@@ -57,12 +57,12 @@ import picocli.CommandLine.Spec;
                 "Values are never altered: 01234, 0x1F, 6164739959125e55, 3,50 and 20-digit integers stay strings;",
                 "timestamps keep their text. Input: files or stdin (-), .gz by extension, UTF-8 (BOM stripped) or --encoding."},
         footer = {"", "Examples:",
-                "  csv-to-ndjson.java weather.csv > weather.ndjson",
-                "  csv-to-ndjson.java weather.csv -o weather.ndjson.gz --schema weather.datasource",
-                "  cat a.csv | csv-to-ndjson.java --delimiter ';' --encoding windows-1252 --stream | head",
-                "  csv-to-ndjson.java data/*.csv -o out/        (one .ndjson per input)",
-                "  csv-to-ndjson.java data/                     (data/x.csv -> data/x.ndjson, each *.csv and *.csv.gz)",
-                "  csv-to-ndjson.java --no-header --types column_3:string --empty omit raw.csv"})
+                "  ./jbang csv-to-ndjson weather.csv > weather.ndjson",
+                "  ./jbang csv-to-ndjson weather.csv -o weather.ndjson.gz --schema weather.datasource",
+                "  cat a.csv | ./jbang csv-to-ndjson --delimiter ';' --encoding windows-1252 --stream | head",
+                "  ./jbang csv-to-ndjson data/*.csv -o out/        # one .ndjson per input",
+                "  ./jbang csv-to-ndjson data/                     # data/x.csv -> data/x.ndjson, each *.csv and *.csv.gz",
+                "  ./jbang csv-to-ndjson --no-header --types column_3:string --empty omit raw.csv"})
 class CsvToNdjson implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;

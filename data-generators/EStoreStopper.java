@@ -133,7 +133,7 @@ final class EStoreStopper {
 
     void summaryOnce() {
         if (!summaryPrinted.compareAndSet(false, true)) return;
-        EStore.Stats st = run.snapshot();
+        EStoreStats st = run.snapshot();
         PrintWriter err = cmd.spec.commandLine().getErr();
         err.println(Config.redact(st.summary(cmd.spec.root().name())));
         err.flush();

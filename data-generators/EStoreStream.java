@@ -19,14 +19,14 @@ final class EStoreStream {
     final double stepMicros;
     final long delayMicros;
     final int dupPerBlock;
-    final EStore.Stats st;
+    final EStoreStats st;
     /** Also a COPY row per event (PostgreSQL takes every event). */
     final boolean copyRows;
     int blockLeft, dupLeft;
     long wallBaseMicros, wallBaseNanos;
 
     EStoreStream(Shop model, long seed, int[] shard, boolean original, long startMicros, double stepMicros, long delayMicros,
-            double duplicatePct, boolean copyRows, EStore.Stats st) {
+            double duplicatePct, boolean copyRows, EStoreStats st) {
         this.copyRows = copyRows;
         this.model = model;
         this.enc = new EStoreEvent.Encoder(original);

@@ -15,6 +15,8 @@
 //SOURCES EStoreStream.java
 //SOURCES Pacer.java
 //SOURCES EStoreStopper.java
+//SOURCES EStoreTarget.java
+//SOURCES EStoreStats.java
 //DESCRIPTION Streams synthetic e-commerce events (view, cart, uncart, purchase, return) as NDJSON: to stdout,
 //DESCRIPTION a file, the Tinybird Events API and/or PostgreSQL (running totals and a product inventory).
 //DESCRIPTION   ./jbang data-generators/e-store.java --count 10
@@ -33,9 +35,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -63,7 +63,7 @@ import picocli.CommandLine.Spec;
             "  ./jbang data-generators/e-store.java --seed 42 --start-time 2026-01-01T00:00:00Z --count 1000 --out events.ndjson",
             "  ./jbang data-generators/e-store.java --eps 5000 --duration 10m --datasource estore_events   # TINYBIRD_TOKEN set",
             "  ./jbang data-generators/e-store.java --postgres --db-update-interval 30s --url postgresql://me@localhost/shop",
-            "  ./jbang data-generators/e-store.java --shard 0/2 --seed 7 ...   and   --shard 1/2 --seed 7 ... on another machine",
+            "  ./jbang data-generators/e-store.java --shard 0/2 --seed 7 --datasource estore_events   # and --shard 1/2 on another machine",
             "",
             "  ./jbang data-generators/e-store.java --host http://localhost:7181 --datasource estore_events --eps 500   # the emulator",
             "",
@@ -213,7 +213,7 @@ class EStore implements Callable<Integer> {
     Cli.Progress lastProgress;
 
     /** The outcome of the last run (for tests and the bench). */
-    Stats stats;
+    EStoreStats stats;
 
     /** The sinks of the last run, closed (for tests and the bench: their final counters). */
     List<EStoreSinks.Sink> lastSinks = List.of();
@@ -335,31 +335,6 @@ class EStore implements Callable<Integer> {
     // =====================================================================================================
     // the run
 
-    /** What a run did. */
-    static final class Stats {
-        final long[] byAction = new long[5];
-        long unique, duplicates, sent, fallbacks, restocks, failed, delivered;
-        double seconds;
-        long seed;
-        final List<String> sinkLines = new ArrayList<>();
-
-        String summary(String name) {
-            StringBuilder sb = new StringBuilder(name).append(": ");
-            sb.append(Cli.summary("sent", sent, "events", -1, Duration.ofNanos((long) (seconds * 1e9))));
-            sb.append(String.format(Locale.ROOT, "; %,d unique + %,d duplicates (%.2f%%); mix", unique, duplicates,
-                    unique == 0 ? 0.0 : 100.0 * duplicates / unique));
-            for (int i = 0; i < 5; i++) {
-                sb.append(String.format(Locale.ROOT, " %s %,d (%.1f%%)", Shop.ACTIONS[i], byAction[i], unique == 0 ? 0.0 : 100.0 * byAction[i] / unique));
-                if (i < 4) sb.append(',');
-            }
-            if (fallbacks > 0) sb.append(String.format(Locale.ROOT, "; %,d became views (no valid pair)", fallbacks));
-            sb.append(String.format(Locale.ROOT, "; delivered %,d, failed %,d", delivered, failed));
-            for (String s : sinkLines) sb.append("; ").append(s);
-            sb.append("; seed ").append(seed);
-            return sb.toString();
-        }
-    }
-
     /** One run: the shop, its stream of events, and the sinks. */
     static final class Run {
         final EStoreSettings s;
@@ -369,7 +344,7 @@ class EStore implements Callable<Integer> {
         final Shop model;
         final EStoreStream stream;
         final List<EStoreSinks.Sink> sinks = new ArrayList<>();
-        final Stats st = new Stats();
+        final EStoreStats st = new EStoreStats();
 
         Run(EStoreSettings s, EStore cmd) {
             this.s = s;
@@ -383,120 +358,13 @@ class EStore implements Callable<Integer> {
             st.seed = seed;
         }
 
-        void openSinks(long nowNanos) throws Exception {
-            List<Tinybird.Endpoint> endpoints = tinybirdEndpoints();
-            boolean tinybird = !endpoints.isEmpty();
-            if (tinybird) {
-                Tinybird.Writer.Settings ws = cmd.writerSettings();
-                Tinybird.Net net = cmd.net.net(cmd.common.config());
-                // nothing is generated for a host that cannot take it
-                EStoreSinks.TinybirdSink.preflight(endpoints, token, net, stream.enc.fields, cmd.common.quiet ? l -> {} : cmd::note);
-                // --verbose: a line a retry; the waits themselves are announced by the status ticker either way
-                if (cmd.common.verbose && !cmd.common.quiet) ws.onNotice(l -> {
-                    if (l.startsWith("waiting for")) cmd.note("tinybird: " + l);
-                });
-                sinks.add(new EStoreSinks.TinybirdSink(endpoints, token, ws, net));
-            }
-            if (cmd.out != null) sinks.add(new EStoreSinks.FileSink(cmd.out));
-            if (token == null && cmd.out == null && !cmd.toStdout && !cmd.common.quiet && cmd.stdoutIsTerminal.getAsBoolean()) {
-                cmd.note("no Tinybird token: writing NDJSON to stdout; to send to Tinybird, set TINYBIRD_TOKEN (or --token) and --datasource NAME");
-            }
-            if (cmd.toStdout || (cmd.out == null && !tinybird)) {
-                EStoreSinks.StdoutSink so = new EStoreSinks.StdoutSink(cmd.spec.commandLine().getOut(), cmd.stdoutStream);
-                so.onClosed = cmd::requestStop;
-                sinks.add(so);
-            }
-            if (s.writeToPostgres || cmd.pgEvents) {
-                Pg.Target t = cmd.pg.resolve(cmd.common.config());
-                PgInventorySink p = new PgInventorySink(t, model, s.dbUpdateInterval, cmd.pgEvents, shard[1] == 1 ? null : shard[0] + "/" + shard[1],
-                        Timeouts.positive("--retry-for", cmd.retryFor), cmd.common.quiet ? null : cmd.spec.commandLine().getErr());
-                sinks.add(p);
-                p.open(nowNanos);
-            }
-        }
-
-        String token;
-
-        /**
-         * The Tinybird data sources to write to: none when no token is set (stdout then), else one per --datasource
-         * (or DATASOURCE_NAME, or the name= of an endpoint without the placeholder). {CLOUD_REGION} defaults to "api"
-         * (https://api.tinybird.co).
-         */
-        List<Tinybird.Endpoint> tinybirdEndpoints() {
-            Config cfg = cmd.common.config();
-            token = cmd.token != null && !cmd.token.isBlank() ? cmd.token
-                    : cfg.get("TINYBIRD_TOKEN", "TINYBIRD_TARGET_TOKEN", "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_KEY").orElse(null);
-            List<String> names = cmd.datasources != null ? cmd.datasources
-                    : cfg.get("DATASOURCE_NAME").map(List::of).orElse(List.of());
-            if (token == null) {
-                if (cmd.datasources != null || cmd.endpoint != null || cmd.host != null || cmd.region != null) {
-                    throw Cli.usage("writing to Tinybird needs a token: set TINYBIRD_TOKEN (environment, .env.local, .env) or --token");
-                }
-                return List.of();
-            }
-            Config.registerSecret(token);
-            String template = eventsTemplate(cfg);
-            boolean named = !template.contains("{DATASOURCE_NAME}");
-            if (names.isEmpty() && !named) {
-                cmd.spec.commandLine().getErr().println(cmd.spec.root().name() + ": a Tinybird token is set but no data source:"
-                        + " writing to stdout (set --datasource or DATASOURCE_NAME to send to Tinybird)");
-                return List.of();
-            }
-            String region = cmd.cloudRegion != null ? cmd.cloudRegion : cfg.get("CLOUD_REGION", "TINYBIRD_REGION").orElse("api");
-            List<Tinybird.Endpoint> out = new ArrayList<>();
-            for (String ds : named && names.isEmpty() ? List.of("") : names) {
-                Map<String, String> vars = new LinkedHashMap<>();
-                vars.put("CLOUD_REGION", region);
-                vars.put("DATASOURCE_NAME", ds);
-                Tinybird.Endpoint ep = Tinybird.parseUrl(template, vars, cmd.insecure);
-                String name = ep.datasource() != null && !ep.datasource().isBlank() ? ep.datasource() : ds;
-                if (name.isBlank()) throw Cli.usage("tinybird_api_endpoint names no data source (?name=...): " + Config.redact(template));
-                out.add(new Tinybird.Endpoint(ep.host(), name));
-            }
-            return out;
-        }
-
-        /**
-         * The Events API URL template: --endpoint; else --host or --region (as every other script names the host);
-         * else the original's (tinybird_api_endpoint from the file, or the default with {CLOUD_REGION} from
-         * --cloud-region); else TINYBIRD_HOST (or TINYBIRD_REGION without CLOUD_REGION); else the default template.
-         */
-        String eventsTemplate(Config cfg) {
-            boolean hostGiven = cmd.host != null && !cmd.host.isBlank(), regionGiven = cmd.region != null && !cmd.region.isBlank();
-            if ((hostGiven || regionGiven) && cmd.endpoint != null) {
-                throw Cli.usage("--endpoint names the whole Events API URL: give it or --host/--region, not both");
-            }
-            // an option wins over the file: --host/--region over its tinybird_api_endpoint; the file over the environment
-            boolean customEndpoint = cmd.endpoint != null || !s.endpoint.equals(EStoreSettings.DEFAULT_ENDPOINT);
-            if (!hostGiven && !regionGiven && (customEndpoint || cmd.cloudRegion != null)) return s.endpoint;
-            String host;
-            if (hostGiven) host = cmd.host.strip();
-            else if (regionGiven) host = Tinybird.resolveHost(null, cmd.region, cmd.insecure, cfg);
-            else if (cfg.get("TINYBIRD_HOST", "TB_HOST", "TINYBIRD_API_URL").isPresent()
-                    || cfg.get("CLOUD_REGION").isEmpty() && cfg.get("TINYBIRD_REGION").isPresent()) host = Tinybird.resolveHost(null, null, cmd.insecure, cfg);
-            else return s.endpoint;
-            return host.contains("/v0/") ? host : host.replaceAll("/+$", "") + "/v0/events?name={DATASOURCE_NAME}";
-        }
-
         /** Set once the sinks are open and events flow (a failure after it still gets a summary). */
         volatile boolean started;
         /** Set once st is final. */
         volatile boolean accounted;
         long t0;
 
-        boolean hasTinybird() {
-            for (EStoreSinks.Sink k : List.copyOf(sinks)) if (k instanceof EStoreSinks.TinybirdSink) return true;
-            return false;
-        }
-
-        /** Stops waiting for the Tinybird writers (Ctrl-C past the drain time, a second Ctrl-C). */
-        void abandon() {
-            for (EStoreSinks.Sink k : List.copyOf(sinks)) {
-                if (k instanceof EStoreSinks.TinybirdSink t) t.abandon();
-            }
-        }
-
-        Stats execute() throws Exception {
+        EStoreStats execute() throws Exception {
             stream.startClock();
             t0 = System.nanoTime();
             cmd.lastSinks = sinks;
@@ -527,54 +395,11 @@ class EStore implements Callable<Integer> {
             if (ticker != null) ticker.shutdownNow();
             progress.set(deliveredNow());
             progress.close();
-            account(st);
+            st.account(sinks, model, t0);
             accounted = true;
             if (failure instanceof Exception ex) throw ex;
             if (failure instanceof Error er) throw er;
             return st;
-        }
-
-        /**
-         * Events every sink has delivered (written, acknowledged by Tinybird, copied into PostgreSQL): what the
-         * progress line counts, so its rate is never one of events merely generated.
-         */
-        long deliveredNow() {
-            long delivered = Long.MAX_VALUE;
-            for (EStoreSinks.Sink k : List.copyOf(sinks)) {
-                if (k instanceof PgInventorySink p && !p.events) continue;
-                delivered = Math.min(delivered, k.delivered());
-            }
-            return delivered == Long.MAX_VALUE ? st.sent : delivered;
-        }
-
-        /** Fills in the totals of a run's Stats from the sinks. */
-        void account(Stats to) {
-            to.seconds = (System.nanoTime() - t0) / 1e9;
-            to.fallbacks = model.fallbacks;
-            to.restocks = model.restocks;
-            long delivered = Long.MAX_VALUE;
-            for (EStoreSinks.Sink k : List.copyOf(sinks)) {
-                if (k instanceof EStoreSinks.TinybirdSink t) to.sinkLines.addAll(t.lines());
-                if (k instanceof PgInventorySink p) to.sinkLines.add(p.line());
-                if (k instanceof PgInventorySink p && !p.events) continue;
-                delivered = Math.min(delivered, k.delivered());
-                to.failed += k.failed();
-            }
-            to.delivered = delivered == Long.MAX_VALUE ? to.sent : delivered;
-        }
-
-        /** The run's Stats: the final ones, or (a run that did not come back) a copy with what the sinks know now. */
-        Stats snapshot() {
-            if (accounted) return st;
-            Stats c = new Stats();
-            System.arraycopy(st.byAction, 0, c.byAction, 0, 5);
-            c.unique = st.unique;
-            c.duplicates = st.duplicates;
-            c.sent = st.sent;
-            c.seed = st.seed;
-            account(c);
-            c.sinkLines.add("stopped before the sinks were closed");
-            return c;
         }
 
         /** The main loop: a batch whenever events are due, to every sink; ahead of schedule, a flush and a nap. */
@@ -607,6 +432,66 @@ class EStore implements Callable<Integer> {
             while (stream.drainPending()) {
                 for (EStoreSinks.Sink k : sinks) k.accept(batch);
                 progress.set(deliveredNow());
+            }
+        }
+
+        /** Tinybird (after its preflight), the file, stdout, PostgreSQL: the sinks the options ask for, open. */
+        void openSinks(long nowNanos) throws Exception {
+            EStoreTarget target = EStoreTarget.of(cmd, s);
+            List<Tinybird.Endpoint> endpoints = target.endpoints();
+            boolean tinybird = !endpoints.isEmpty();
+            if (tinybird) {
+                Tinybird.Writer.Settings ws = cmd.writerSettings();
+                Tinybird.Net net = cmd.net.net(cmd.common.config());
+                // nothing is generated for a host that cannot take it
+                EStoreSinks.TinybirdSink.preflight(endpoints, target.token(), net, stream.enc.fields, cmd.common.quiet ? l -> {} : cmd::note);
+                // --verbose: a line a retry; the waits themselves are announced by the status ticker either way
+                if (cmd.common.verbose && !cmd.common.quiet) ws.onNotice(l -> {
+                    if (l.startsWith("waiting for")) cmd.note("tinybird: " + l);
+                });
+                sinks.add(new EStoreSinks.TinybirdSink(endpoints, target.token(), ws, net));
+            }
+            if (cmd.out != null) sinks.add(new EStoreSinks.FileSink(cmd.out));
+            if (target.token() == null && cmd.out == null && !cmd.toStdout && !cmd.common.quiet && cmd.stdoutIsTerminal.getAsBoolean()) {
+                cmd.note("no Tinybird token: writing NDJSON to stdout; to send to Tinybird, set TINYBIRD_TOKEN (or --token) and --datasource NAME");
+            }
+            if (cmd.toStdout || (cmd.out == null && !tinybird)) {
+                EStoreSinks.StdoutSink so = new EStoreSinks.StdoutSink(cmd.spec.commandLine().getOut(), cmd.stdoutStream);
+                so.onClosed = cmd::requestStop;
+                sinks.add(so);
+            }
+            if (s.writeToPostgres || cmd.pgEvents) {
+                Pg.Target t = cmd.pg.resolve(cmd.common.config());
+                PgInventorySink p = new PgInventorySink(t, model, s.dbUpdateInterval, cmd.pgEvents, shard[1] == 1 ? null : shard[0] + "/" + shard[1],
+                        Timeouts.positive("--retry-for", cmd.retryFor), cmd.common.quiet ? null : cmd.spec.commandLine().getErr());
+                sinks.add(p);
+                p.open(nowNanos);
+            }
+        }
+
+        /** Events delivered by every sink: what the progress line counts. */
+        long deliveredNow() {
+            return EStoreStats.delivered(sinks, st.sent);
+        }
+
+        /** The run's counts: the final ones, or (a run that did not come back) what the sinks know now. */
+        EStoreStats snapshot() {
+            if (accounted) return st;
+            EStoreStats c = st.copyCounts();
+            c.account(sinks, model, t0);
+            c.sinkLines.add("stopped before the sinks were closed");
+            return c;
+        }
+
+        boolean hasTinybird() {
+            for (EStoreSinks.Sink k : List.copyOf(sinks)) if (k instanceof EStoreSinks.TinybirdSink) return true;
+            return false;
+        }
+
+        /** Stops waiting for the Tinybird writers (Ctrl-C past the drain time, a second Ctrl-C). */
+        void abandon() {
+            for (EStoreSinks.Sink k : List.copyOf(sinks)) {
+                if (k instanceof EStoreSinks.TinybirdSink t) t.abandon();
             }
         }
 

@@ -46,11 +46,11 @@ import picocli.CommandLine.Spec;
                 "written twice: pages past the endpoint's row cap, upserts by --key, and commits each batch with its watermark",
                 "(table transfer_state) in one transaction, so a crash or a restart resumes exactly where it stopped."},
         footer = {"", "Examples:",
-                "  tb-to-postgres.java --once --url postgresql://app@localhost/weather            # one sync of the 'reports' pipe",
-                "  tb-to-postgres.java --every 60s                                              # follow (the original's schedule); Ctrl-C stops",
-                "  tb-to-postgres.java --once --host http://localhost:7181 --pipe reports --param city=denver \\",
+                "  ./jbang tb-to-postgres --once --url postgresql://app@localhost/weather            # one sync of the 'reports' pipe",
+                "  ./jbang tb-to-postgres --every 60s                                              # follow (the original's schedule); Ctrl-C stops",
+                "  ./jbang tb-to-postgres --once --host http://localhost:7181 --pipe reports --param city=denver \\",
                 "      --limit-param max_results --page-size 10000",
-                "  tb-to-postgres.java --once --dry-run                                         # read and count, write nothing",
+                "  ./jbang tb-to-postgres --once --dry-run                                         # read and count, write nothing",
                 "",
                 "Source: TINYBIRD_SOURCE_TOKEN (or TINYBIRD_TOKEN), --host / TINYBIRD_HOST. PostgreSQL: --url, else DATABASE_URL, PG*,",
                 "POSTGRES_DATABASE_*. The table is created when missing from the endpoint's columns (ClickHouse -> PostgreSQL types),",
@@ -198,7 +198,11 @@ class TbToPostgres implements Callable<Integer> {
                     if (!(x instanceof SQLException e)) throw x;
                     String permanent = permanentReason(e);
                     if (permanent != null) throw new Cli.Failure(permanent, e);
-                    if (!Pg.retryable(e)) throw e;
+                    if (!Pg.retryable(e)) { // a statement the database refuses: say which database, as for a connection error
+                        String state = e.getSQLState() == null ? "" : " [SQLSTATE " + e.getSQLState() + "]";
+                        throw new Cli.Failure("PostgreSQL at " + db + ", " + what + state + ": "
+                                + Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse("")), e);
+                    }
                     if (System.nanoTime() > deadline) {
                         throw new Cli.Failure("PostgreSQL at " + db + " did not come back within --retry-for " + Timeouts.human(retryFor)
                                 + " while " + what + ": " + Config.redact(String.valueOf(e.getMessage()).lines().findFirst().orElse("")), e);

@@ -5,16 +5,21 @@ import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
 
 /**
- * The scan of csv-splitter: finds record boundaries (CsvCore's eight-bytes-at-a-time scan) and decides the parts. Reads the input once, sequentially, into a few rotating
- * direct buffers; after each chunk is scanned it goes to the {@link PartWriter} thread with the cuts decided in it,
- * so scanning and writing overlap. Invariant: a cut falls only at a record end, and a part holds at least one record.
+ * The scan of csv-splitter: finds record boundaries (CsvCore's eight-bytes-at-a-time scan) and decides the parts. A
+ * reader thread reads the input once, sequentially, into a few rotating direct buffers; each chunk is scanned here,
+ * then goes to the {@link PartWriter} thread with the cuts decided in it, so reading, scanning and writing overlap
+ * (the scan, which checks where each quoted field opens, is the slowest of the three).
+ * Invariant: a cut falls only at a record end, and a part holds at least one record.
  */
 final class SplitScan implements CsvCore.RecordEnds {
     /** Bytes read and scanned at a time (a multiple of 8); tests make it tiny to cross chunk edges often. */
     static int chunkSize = 512 << 10;
-    static final int BUFFERS = 4;
+    static final int BUFFERS = 6; // one being read, one scanned, the rest queued or being written
     static final byte[] BOM = CsvCore.BOM;
     /** A longer header is not held in memory (it would grow with the input): each part copies it from the input. */
     static final int MAX_PREFIX_IN_MEMORY = 1 << 20;
@@ -79,34 +84,95 @@ final class SplitScan implements CsvCore.RecordEnds {
     void scan(FileChannel ch, long size, Cli.Progress progress, PartWriter writer) throws Exception {
         int cap = (int) Math.min(chunkSize, Math.max(8, (size + 7) & ~7L));
         for (int i = 0; i < BUFFERS; i++) writer.free.put(ByteBuffer.allocateDirect(cap).order(ByteOrder.LITTLE_ENDIAN));
-        long pos = 0;
-        boolean first = true;
-        while (pos < size) {
-            ByteBuffer buf = writer.free.take();
-            writer.rethrow(); // a write failed (a full disk): stop now
-            buf.clear();
-            while (buf.hasRemaining()) {
-                int r = ch.read(buf, pos + buf.position());
-                if (r < 0) break;
+        ChunkReader reader = new ChunkReader(ch, size, writer.free);
+        Thread rt = new Thread(reader, "csv-splitter-reader");
+        rt.setDaemon(true);
+        rt.start();
+        try {
+            long pos = 0;
+            boolean first = true;
+            for (;;) {
+                ByteBuffer buf = reader.filled.take();
+                writer.rethrow(); // a write failed (a full disk): stop now
+                if (buf == ChunkReader.END) break;
+                int n = buf.position();
+                if (first) {
+                    first = false;
+                    start(buf, n);
+                }
+                scanChunk(buf, n, pos);
+                buf.limit(n);
+                writer.queue.put(new PartWriter.Chunk(buf, pos, cuts, prevEnd));
+                cuts = new ArrayList<>();
+                pos += n;
+                progress.add(n);
             }
-            int n = buf.position();
-            if (n == 0) { // the file shrank while we read it
-                writer.free.put(buf);
-                break;
-            }
-            if (first) {
-                first = false;
-                start(buf, n);
-            }
-            scanChunk(buf, n, pos);
-            buf.limit(n);
-            writer.queue.put(new PartWriter.Chunk(buf, pos, cuts, prevEnd));
-            cuts = new ArrayList<>();
-            pos += n;
-            progress.add(n);
+            reader.rethrow();
+            end(pos);
+            writer.queue.put(new PartWriter.Chunk(null, pos, cuts, pos));
+        } finally {
+            reader.stop = true;
+            rt.join();
         }
-        end(pos);
-        writer.queue.put(new PartWriter.Chunk(null, pos, cuts, pos));
+    }
+
+    /**
+     * The reader thread: fills free buffers with the input in order (a buffer's position is its length) and hands them
+     * over, then {@link #END}; a chunk shorter than the buffer only at the end of the input (or where it shrank).
+     */
+    static final class ChunkReader implements Runnable {
+        static final ByteBuffer END = ByteBuffer.allocate(0);
+        final FileChannel ch;
+        final long size;
+        final BlockingQueue<ByteBuffer> free;
+        final BlockingQueue<ByteBuffer> filled = new ArrayBlockingQueue<>(BUFFERS + 1);
+        volatile boolean stop; // the scan is over (or failed): give up waiting
+        volatile Exception failure;
+
+        ChunkReader(FileChannel ch, long size, BlockingQueue<ByteBuffer> free) {
+            this.ch = ch;
+            this.size = size;
+            this.free = free;
+        }
+
+        @Override
+        public void run() {
+            try {
+                long pos = 0;
+                while (pos < size && !stop) {
+                    ByteBuffer buf = free.poll(100, TimeUnit.MILLISECONDS);
+                    if (buf == null) continue;
+                    buf.clear();
+                    while (buf.hasRemaining()) {
+                        int r = ch.read(buf, pos + buf.position());
+                        if (r < 0) break;
+                    }
+                    int n = buf.position();
+                    if (n == 0) { // the file shrank while we read it
+                        free.put(buf);
+                        break;
+                    }
+                    hand(buf);
+                    pos += n;
+                }
+            } catch (Exception e) {
+                failure = e;
+            }
+            try {
+                hand(END);
+            } catch (InterruptedException e) {
+                if (failure == null) failure = e;
+            }
+        }
+
+        private void hand(ByteBuffer buf) throws InterruptedException {
+            while (!stop) if (filled.offer(buf, 100, TimeUnit.MILLISECONDS)) return;
+        }
+
+        void rethrow() throws Exception {
+            Exception e = failure;
+            if (e != null) throw e;
+        }
     }
 
     /** The first chunk: gzip input is refused, a BOM is noted, the header (if any) starts. */

@@ -158,7 +158,10 @@ public final class PgClient {
         try {
             return Pg.connect(t);
         } catch (SQLException e) {
-            throw explain(e, t);
+            Cli.Failure f = explain(e, t);
+            // a refusal that does not say where (a missing database, too many connections) still names host:port/database
+            if (f.getMessage().contains(server(t))) throw f;
+            throw new Cli.Failure(Config.redact("cannot connect to " + server(t) + ": " + f.getMessage()), e);
         }
     }
 

@@ -14,11 +14,13 @@ import javax.net.ssl.SSLSocketFactory;
 /**
  * Our HTTP/1.1 client: one blocking keep-alive connection, GET only, Content-Length and chunked bodies, TLS
  * with the host checked; HttpLoop.java drives the same wire format from selector threads for the closed model.
- * Why hand-written: a load generator must cost less than the server it measures. With 50 connections against nginx
- * on 2 shared cores, beside wrk in the same run (bench/stress-case/bench.sh; figures in bench/README.md), the
- * well-kept libraries reached 0.49x (Vert.x 5 HttpClient), 0.33x (Vert.x WebClient), 0.61x (raw Netty 4.2) and
- * 0.32x (java.net.http) of wrk's requests/s after the bench's 3 s warm-up (0.84-0.89x only after 10 s), where this
- * client holds about 1.0x with the same warm-up.
+ * Why hand-written: a load generator must cost less than the server it measures, and on a machine it shares with
+ * the server every µs of the client's CPU is the server's loss. bench/stress-case/bench.sh runs wrk, this client and
+ * the well-kept libraries (bench/stress-case/http-clients.java: Vert.x 5 HttpClient and WebClient, raw Netty 4.2,
+ * java.net.http) in one run, alternating, with 50 connections to the same nginx and the same 3 s warm-up. On 2
+ * shared cores (bench/README.md, 2026-12-07) this client held 0.91x wrk's requests/s at 12.4 µs of CPU a request
+ * (wrk: 11.5); the libraries 0.08x (WebClient) to 0.56x (raw Netty) at 30-210 µs. Given 10 s to warm up, raw Netty
+ * kept up with wrk, the others did not; a warm-up is the user's time, so the client that is near wrk after 3 s stays.
  * Invariant: an answer is read to its last byte before the next request goes out on the connection (a stale
  * keep-alive connection is retried once on a new one), and only a bounded tail of a long answer is kept.
  */

@@ -149,20 +149,51 @@ final class PostgresTarget implements LoadTarget {
     }
 
     /**
-     * A connection from the pool per request, returned at once (HikariCP keeps a thread's last connection handy;
-     * pgjdbc caches the server-side prepared statement per connection). A variant keeping one connection and one
-     * PreparedStatement per worker was tried: on the shared, overloaded bench machine the two could not be told apart.
+     * Each worker holds one connection of the pool and one PreparedStatement for the whole run, as pgbench's clients
+     * hold theirs: taking a connection from HikariCP and preparing the statement again for every request cost ~2 µs of
+     * client CPU a query (of ~20), which on a machine shared with the server the server loses (bench/README.md, beside
+     * pgbench -S -M prepared). A smaller --pool than workers borrows a connection per request instead.
+     * A failed request hands its connection back (HikariCP drops a broken one) and the next takes a fresh one.
      */
     public LoadTarget.Session session() {
         HikariDataSource pool = pool();
+        if (poolSize < workers) {
+            return new LoadTarget.Session() {
+                public long call(Object[] v) throws SQLException {
+                    try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+                        return execute(ps, v);
+                    }
+                }
+
+                public void close() {}
+            };
+        }
         return new LoadTarget.Session() {
+            Connection c;
+            PreparedStatement ps;
+
             public long call(Object[] v) throws SQLException {
-                try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+                if (ps == null) {
+                    c = pool.getConnection();
+                    ps = c.prepareStatement(sql);
+                }
+                try {
                     return execute(ps, v);
+                } catch (SQLException e) {
+                    close(); // a broken connection goes back to the pool, which replaces it; the next call takes another
+                    throw e;
                 }
             }
 
-            public void close() {}
+            public void close() {
+                try {
+                    if (c != null) c.close();
+                } catch (SQLException ignored) {
+                    // back to the pool anyway
+                }
+                c = null;
+                ps = null;
+            }
         };
     }
 

@@ -50,7 +50,8 @@ import org.junit.platform.launcher.core.LauncherFactory;
  */
 public class RunTests {
     /** The runner's own JVM options. Scripts' //JAVA_OPTIONS (e.g. a small -Xmx) are merged in by JBang: not for us. */
-    static final List<String> JVM_OPTIONS = List.of("-Xss4m", "-Xmx4g", "-XX:+UseG1GC", "--enable-native-access=ALL-UNNAMED");
+    static final List<String> JVM_OPTIONS = List.of("-Xss4m", "-Xmx4g", "-XX:+UseG1GC", "--enable-native-access=ALL-UNNAMED",
+            "-Dio.netty.noUnsafe=true"); // mongo-java-server's Netty: else JDK 24+ prints four sun.misc.Unsafe warnings into the run
 
     public static void main(String[] args) throws Exception {
         List<String> jvmArgs = java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments();

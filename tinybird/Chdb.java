@@ -52,6 +52,8 @@ final class Chdb {
     /** Held for the life of the process: closing every connection would stop the engine (an in-memory one loses all). */
     private Connection anchor;
     private final java.util.Set<Connection> open = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Set when the JVM exits: no new connection (it would start a second engine), statements on closed ones fail. */
+    volatile boolean stopping;
 
     /** The process's engine: in memory (dataDir null) or on disk; an engine already open must have the same path. */
     static synchronized Chdb engine(Path dataDir) {
@@ -120,6 +122,7 @@ final class Chdb {
      * tears down (left running, one of them can touch freed memory and crash the exiting JVM with SIGSEGV).
      */
     private void shutdown() {
+        stopping = true;
         for (Connection c : open.toArray(Connection[]::new)) {
             if (c != anchor) c.close();
         }
@@ -132,6 +135,7 @@ final class Chdb {
 
     /** A new connection to the engine (2-3 ms); one statement at a time each. */
     Connection connect() {
+        if (stopping) throw new IllegalStateException("chDB is shutting down with the JVM");
         try (Arena a = Arena.ofConfined()) {
             MemorySegment args = a.allocate(ValueLayout.ADDRESS, argv.size());
             for (int i = 0; i < argv.size(); i++) args.setAtIndex(ValueLayout.ADDRESS, i, a.allocateFrom(argv.get(i)));

@@ -29,7 +29,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
  * {@code readonly = 1}, so nothing sent to the Query API can write or change settings.
  */
 final class EmulatorTables implements AutoCloseable {
-    /** Arrival order, also for tables with a sorting key: the insert's block and the row's place in it. */
+    /** Arrival order: the insert's block, then the row's place in it (for a table with a sorting key, in key order). */
     static final String ARRIVAL = "_block_number, _block_offset";
 
     final Chdb engine;
@@ -307,19 +307,9 @@ final class EmulatorTables implements AutoCloseable {
         return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`";
     }
 
-    /** A ClickHouse string literal: backslash and quote escaped, so the value can never end the literal. */
+    /** A ClickHouse string literal, so the value can never end the literal (one quoting for the whole emulator). */
     static String quote(String v) {
-        StringBuilder sb = new StringBuilder(v.length() + 2).append('\'');
-        for (int i = 0; i < v.length(); i++) {
-            char ch = v.charAt(i);
-            switch (ch) {
-                case '\\' -> sb.append("\\\\");
-                case '\'' -> sb.append("\\'");
-                case '\0' -> sb.append("\\0");
-                default -> sb.append(ch);
-            }
-        }
-        return sb.append('\'').toString();
+        return PipeTemplate.quote(v);
     }
 
     /** Connections of one kind, opened on demand up to a cap, each used by one caller at a time. */
@@ -358,6 +348,8 @@ final class EmulatorTables implements AutoCloseable {
             c.execute("SET date_time_input_format = 'best_effort'");
             // Tinybird writes 64-bit integers (count(), UInt64 columns) as JSON numbers, not ClickHouse's quoted strings
             c.execute("SET output_format_json_quote_64bit_integers = 0");
+            // no system.query_log: nobody reads it here, and it costs every request and grows with a long run
+            c.execute("SET log_queries = 0");
             if (readonly) c.execute("SET readonly = 1");
             return c;
         }
@@ -376,6 +368,8 @@ final class EmulatorTables implements AutoCloseable {
                 c.execute("DROP DATABASE IF EXISTS " + ident(db) + " SYNC");
                 return null;
             });
+        } catch (IllegalStateException e) {
+            if (!engine.stopping) throw e; // at JVM exit the engine goes, and an in-memory database with it
         } finally {
             closed = true;
             ro.close();

@@ -7,9 +7,10 @@ import java.util.Set;
  *
  * <p>Why: stress-case compares PostgreSQL and Tinybird on the same rows, so the rows come from lib/WeatherReports.java,
  * as seed-data's do (174 cities, a report every 4 hours from 2023-05-01 for 365 days: 381,060 rows). They are loaded
- * once per engine into {@code tinybird_weather.weather_data_s<seed>}, ordered by (site_name, timestamp); an emulator
- * copies them into its project's weather_data table (EmulatorProject), or without a project sees them through a
- * read-only VIEW named weather_data. Invariant: the table holds exactly
+ * once per engine into {@code tinybird_weather.weather_data_s<seed>}, ordered by (site_name, timestamp) in granules of
+ * 1,024 rows (a city's week is then a few granules, not 8,192-row ones: the endpoint reads less); an emulator copies
+ * them into its project's weather_data table (EmulatorProject), or without a project sees them through a read-only
+ * VIEW named weather_data. Invariant: the table holds exactly
  * {@link #ROWS} rows, identical to WeatherReports' (a partial load is dropped and redone).
  */
 final class EmulatorWeather {
@@ -43,7 +44,7 @@ final class EmulatorWeather {
                 c.execute("DROP TABLE IF EXISTS " + t + " SYNC");
                 c.execute("CREATE TABLE " + t + " (clouds Int8, description String, humidity Int8, precip Float32, pressure Int8,"
                         + " site_name String, temp_f Float32, timestamp DateTime, wind_dir Int8, wind_speed Float32)"
-                        + " ENGINE = MergeTree ORDER BY (site_name, timestamp)");
+                        + " ENGINE = MergeTree ORDER BY (site_name, timestamp) SETTINGS index_granularity = 1024");
                 insert(c, t, seed);
             }
             // the city names, so a pipe can find a city's exact name in 174 rows and then read it by the sorting key

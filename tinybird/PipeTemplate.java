@@ -47,7 +47,7 @@ public final class PipeTemplate {
 
         /** Tinybird's JSON error body. */
         public String jsonBody() {
-            return "{\"error\": " + jsonString(getMessage()) + ", \"documentation\": " + jsonString(DOCS) + "}";
+            return "{\"error\": " + Cli.jsonString(getMessage()) + ", \"documentation\": " + Cli.jsonString(DOCS) + "}";
         }
     }
 
@@ -91,8 +91,8 @@ public final class PipeTemplate {
     }
 
     /**
-     * The SQL for a request's parameters (name -> values; a repeated key has several; a blank value counts as not
-     * given). Throws {@link TemplateError} (400) for a value that doesn't fit its type, a missing required parameter,
+     * The SQL for a request's parameters (name -> values; a repeated key has several; an empty value is a value, as in
+     * Tinybird's templates: defined, '' for a String, a validation error for other types). Throws {@link TemplateError} (400) for a value that doesn't fit its type, a missing required parameter,
      * or an error() the template raises.
      */
     public String render(Map<String, List<String>> params) {
@@ -539,12 +539,12 @@ public final class PipeTemplate {
             this.params = params;
         }
 
-        /** The values given for a name (blank ones dropped), or null. */
+        /** The values given for a name, or null when it is not given. */
         List<String> given(String name) {
             if (vars.containsKey(name)) return null;
             List<String> v = params.get(name);
             if (v == null) return null;
-            List<String> out = v.stream().filter(x -> x != null && !x.isBlank()).toList();
+            List<String> out = v.stream().filter(x -> x != null).toList();
             return out.isEmpty() ? null : out;
         }
 
@@ -910,24 +910,5 @@ public final class PipeTemplate {
 
     static String abbreviate(String s) {
         return s.length() <= 100 ? s : s.substring(0, 100) + "...";
-    }
-
-    static String jsonString(String s) {
-        StringBuilder b = new StringBuilder("\"");
-        for (int i = 0; i < s.length(); i++) {
-            char ch = s.charAt(i);
-            switch (ch) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (ch < 0x20) b.append(String.format("\\u%04x", (int) ch));
-                    else b.append(ch);
-                }
-            }
-        }
-        return b.append('"').toString();
     }
 }

@@ -101,7 +101,7 @@ import picocli.CommandLine.Spec;
                 "  ./jbang tinybird/tinybird-emulator.java --data ~/tinybird-local       # data sources kept across restarts",
                 "  TINYBIRD_TOKEN=admin-dev ./jbang data-generators/e-store.java --region local --datasource estore_events --eps 500",
                 "  curl -H 'Authorization: Bearer admin-dev' 'http://localhost:7181/v0/pipes/reports.json?city=denver&max_results=3'",
-                "  curl -H 'Authorization: Bearer admin-dev' 'http://localhost:7181/v0/sql?q=SELECT+site_name,avg(temp_f)+FROM+weather_data+GROUP+BY+1+FORMAT+CSV'"})
+                "  curl -H 'Authorization: Bearer admin-dev' 'http://localhost:7181/v0/sql?q=SELECT+avg(temp_f)+FROM+weather_data+FORMAT+CSV'"})
 class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
     // ------------------------------------------------------------------ command line
 
@@ -406,7 +406,10 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         return out;
     }
 
-    /** The stored rows as the engine returns them (JSONEachRow), in arrival order; the quarantine is {@code <ds>_quarantine}. */
+    /**
+     * The stored rows as the engine returns them (JSONEachRow), in arrival order (one insert's rows in sorting-key order
+     * when the data source has a key); the quarantine is {@code <ds>_quarantine}.
+     */
     public List<ObjectNode> rows(String datasource) {
         EmulatorTables.DataSource ds = tables.dataSources.get(datasource);
         return ds == null ? List.of() : tables.rows(ds);

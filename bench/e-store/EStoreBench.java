@@ -64,7 +64,7 @@ class EStoreBench {
         }
     }
 
-    static EStore.Stats runEStore(Map<String, String> env, String... args) {
+    static EStoreStats runEStore(Map<String, String> env, String... args) {
         EStore cmd = new EStore();
         cmd.stdoutStream = null; // the output is captured through the PrintWriter
         cmd.common.config(Config.of(env, Path.of("/nonexistent"), null));
@@ -86,11 +86,11 @@ class EStoreBench {
         if (!e2eOnly) {
         runEStore(Map.of(), "--count", "3000000", "--out", "/dev/null", "--seed", "1", "--quiet");
         cpuStart();
-        EStore.Stats g = runEStore(Map.of(), "--count", "20000000", "--out", "/dev/null", "--seed", "2", "--quiet");
+        EStoreStats g = runEStore(Map.of(), "--count", "20000000", "--out", "/dev/null", "--seed", "2", "--quiet");
         cpuStop();
         gen.add(new Row("e-store -> /dev/null (ndjson, 2% duplicates)", g.sent, g.seconds, ""));
         cpuStart();
-        EStore.Stats go = runEStore(Map.of(), "--count", "20000000", "--out", "/dev/null", "--seed", "3", "--format", "original", "--quiet");
+        EStoreStats go = runEStore(Map.of(), "--count", "20000000", "--out", "/dev/null", "--seed", "3", "--format", "original", "--quiet");
         cpuStop();
         gen.add(new Row("e-store -> /dev/null (--format original)", go.sent, go.seconds, ""));
         }
@@ -103,7 +103,7 @@ class EStoreBench {
             runEStore(env, "--endpoint", endpoint, "--datasource", "warmup", "--count", "300000", "--seed", "4", "--quiet");
             emu.dropDataSource("warmup");
             cpuStart();
-            EStore.Stats t = runEStore(env, "--endpoint", endpoint, "--datasource", "estore", "--count", "2000000", "--seed", "5", "--quiet");
+            EStoreStats t = runEStore(env, "--endpoint", endpoint, "--datasource", "estore", "--count", "2000000", "--seed", "5", "--quiet");
             cpuStop();
             long stored = emu.rowCount("estore");
             e2e.add(new Row("e-store -> emulator (10k-row gzip batches, wait=true, 4 in flight)", stored, t.seconds,
@@ -137,7 +137,7 @@ class EStoreBench {
         if (!quick) {
             try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
                 Map<String, String> env = Map.of("TINYBIRD_TOKEN", emu.adminToken());
-                EStore.Stats p = runEStore(env, "--endpoint", emu.url() + "/v0/events?name={DATASOURCE_NAME}", "--datasource", "paced",
+                EStoreStats p = runEStore(env, "--endpoint", emu.url() + "/v0/events?name={DATASOURCE_NAME}", "--datasource", "paced",
                         "--eps", "5000", "--duration", "60s", "--seed", "6", "--quiet");
                 long stored = emu.rowCount("paced");
                 out.println();

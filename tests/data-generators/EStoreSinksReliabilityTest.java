@@ -209,7 +209,7 @@ class EStoreSinksReliabilityTest {
      * replay of the stream.
      */
     void assertExactlyOnce(Pg.Target db, Result r, Path out) throws Exception {
-        EStore.Stats st = r.cmd.stats;
+        EStoreStats st = r.cmd.stats;
         PgInventorySink sink = (PgInventorySink) r.cmd.lastSinks.stream().filter(s -> s instanceof PgInventorySink).findFirst().orElseThrow();
         EStoreTest.Checker chk = EStoreTest.Checker.forSeed(5, 40, 5);
         chk.file(out);

@@ -235,7 +235,7 @@ class EStoreTest {
         }
         assertEquals(2.0, 100.0 * c.duplicates / c.unique, 0.1, "duplicate rate");
         // the run reports what the checker counted
-        EStore.Stats st = r.cmd.stats;
+        EStoreStats st = r.cmd.stats;
         assertEquals(c.unique, st.unique);
         assertEquals(c.duplicates, st.duplicates);
         for (int a = 0; a < 5; a++) assertEquals(c.mix[a], st.byAction[a]);

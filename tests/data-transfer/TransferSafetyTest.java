@@ -257,7 +257,8 @@ class TransferSafetyTest {
         Pg.Target db = TestServices.newDatabase();
         String until = "2023-05-11 00:00:00"; // 10,614 rows
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
-            TbTransferTest.flakyReports(emu, 0, 0, 100);
+            // 36 pages of 300 rows at 400 ms each: the transfer is mid-run for about 14 s, however slowly the test polls
+            TbTransferTest.flakyReports(emu, 0, 0, 400);
             Path log = dir.resolve("log.txt");
             Process p = TbTransferTest.start("data-transfer/tb-to-postgres.java", "TbToPostgres", log, List.of("--once", "--host", emu.url(),
                     "--token", emu.adminToken(), "--url", db.libpqUri(), "--since", SINCE, "--until", until,
@@ -287,6 +288,10 @@ class TransferSafetyTest {
                             rs.next();
                             later = rs.getString(1);
                         }
+                        try (ResultSet rs = st.executeQuery("SELECT count(*) FROM weather_reports")) {
+                            rs.next();
+                            assertTrue(rs.getLong(1) < 10_614, "the transfer still had rows to write when the test took the database back");
+                        }
                         try (PreparedStatement ps = c.prepareStatement("DELETE FROM weather_reports WHERE timestamp > ?::timestamp")) {
                             ps.setString(1, earlier);
                             assertTrue(ps.executeUpdate() > 0, "rows after " + earlier + " are lost");
@@ -311,7 +316,11 @@ class TransferSafetyTest {
             String out = Files.readString(log);
             assertEquals(0, p.exitValue(), out);
             TbTransferTest.unflaky(emu);
-            TbTransferTest.assertTableEqualsSource(db, "weather_reports", TbTransferTest.sourceRows(emu, SINCE, until));
+            try {
+                TbTransferTest.assertTableEqualsSource(db, "weather_reports", TbTransferTest.sourceRows(emu, SINCE, until));
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "; the transfer's output:\n" + out, e);
+            }
             assertTrue(out.contains("lost commits"), "the lost commits were noticed: " + out);
             Matcher m = Pattern.compile("done: ([\\d,]+) rows read, ([\\d,]+) inserted, ([\\d,]+) updated").matcher(out);
             assertTrue(m.find(), out);

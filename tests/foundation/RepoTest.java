@@ -323,28 +323,78 @@ class RepoTest {
             assertEquals("v1" + expected, r.stdout().strip());
         }
         if (!TestServices.onPath("jbang")) { // an installed jbang is used as it is, without this cache
-            Path home = Path.of(System.getenv().getOrDefault("JBANG_LAUNCHER_HOME", System.getProperty("user.home") + "/.jbang/launcher"));
-            try (Stream<Path> versions = Files.list(home)) {
-                boolean cached = versions.map(v -> v.resolve("commands")).filter(Files::isDirectory).anyMatch(c -> {
-                    try (Stream<Path> e = Files.list(c)) {
-                        return e.anyMatch(f -> {
-                            try {
-                                return Files.readString(f).endsWith(" hello");
-                            } catch (IOException x) {
-                                return false;
-                            }
-                        });
-                    } catch (IOException x) {
-                        return false;
-                    }
-                });
-                assertTrue(cached, "a cached command line for hello.java under " + home);
-            }
+            assertTrue(launcherCached("hello") > 0, "a cached command line for hello.java under " + launcherHome());
         }
         Files.writeString(greet, "class Greet { static String text() { return \"v2\"; } }\n");
         TestServices.Run r = TestServices.run(dir, Duration.ofMinutes(3), cmd);
         assertEquals(0, r.exitCode(), r.stderr());
         assertEquals("v2" + expected, r.stdout().strip(), "the edit of a //SOURCES file was picked up");
+    }
+
+    /**
+     * A //SOURCES glob (stress-case's `*Target.java`) is expanded for the fast path's key: the script's command line is
+     * cached (the launcher skipped its cache for every glob, ~1 s a launch), and a file added to the folder that the
+     * glob matches is compiled in at the next launch.
+     */
+    @Test
+    void launcherCachesAScriptWithASourcesGlobAndSeesAFileAddedToIt() throws Exception {
+        Path dir = Files.createTempDirectory("launcher-glob");
+        Files.createDirectories(dir.resolve("app/parts"));
+        Files.writeString(dir.resolve("app/globby.java"), """
+                ///usr/bin/env jbang "$0" "$@" ; exit $?
+                //JAVA 21+
+                //SOURCES parts/*Part.java
+                class globby {
+                    public static void main(String[] args) {
+                        String extra;
+                        try {
+                            extra = Class.forName("ExtraPart").getSimpleName();
+                        } catch (ClassNotFoundException e) {
+                            extra = "none";
+                        }
+                        System.out.println(FirstPart.text() + "|" + extra);
+                    }
+                }
+                """);
+        Files.writeString(dir.resolve("app/parts/FirstPart.java"), "class FirstPart { static String text() { return \"first\"; } }\n");
+        List<String> cmd = List.of(TestServices.repoRoot().resolve("jbang").toString(), "app/globby.java");
+        long before = TestServices.onPath("jbang") ? 0 : launcherCached("globby");
+        for (int i = 0; i < 2; i++) {
+            TestServices.Run r = TestServices.run(dir, Duration.ofMinutes(3), cmd);
+            assertEquals(0, r.exitCode(), r.stderr());
+            assertEquals("first|none", r.stdout().strip());
+        }
+        if (!TestServices.onPath("jbang")) {
+            assertTrue(launcherCached("globby") > before, "a cached command line for globby.java (//SOURCES parts/*Part.java) under " + launcherHome());
+        }
+        Files.writeString(dir.resolve("app/parts/ExtraPart.java"), "class ExtraPart {}\n");
+        TestServices.Run r = TestServices.run(dir, Duration.ofMinutes(3), cmd);
+        assertEquals(0, r.exitCode(), r.stderr());
+        assertEquals("first|ExtraPart", r.stdout().strip(), "a file added where the glob looks was compiled in");
+    }
+
+    static Path launcherHome() {
+        return Path.of(System.getenv().getOrDefault("JBANG_LAUNCHER_HOME", System.getProperty("user.home") + "/.jbang/launcher"));
+    }
+
+    /** How many command lines of the launcher's cache run this main class (one a set of sources: a new folder adds one). */
+    static long launcherCached(String mainClass) throws IOException {
+        if (!Files.isDirectory(launcherHome())) return 0;
+        try (Stream<Path> versions = Files.list(launcherHome())) {
+            return versions.map(v -> v.resolve("commands")).filter(Files::isDirectory).mapToLong(c -> {
+                try (Stream<Path> e = Files.list(c)) {
+                    return e.filter(f -> {
+                        try {
+                            return Files.readString(f).endsWith(" " + mainClass);
+                        } catch (IOException x) {
+                            return false;
+                        }
+                    }).count();
+                } catch (IOException x) {
+                    return 0;
+                }
+            }).sum();
+        }
     }
 
     /**
@@ -366,7 +416,7 @@ class RepoTest {
         }
     }
 
-    /** README, "Using a script elsewhere": ./jbang export portable gives a jar (plus lib/) that runs with java -jar. */
+    /** docs/launcher.md, "Exporting a script": ./jbang export portable gives a jar (plus lib/) that runs with java -jar. */
     @Test
     void anExportedScriptRunsWithJavaDashJar() throws Exception {
         Path dir = Files.createTempDirectory("export");

@@ -390,6 +390,22 @@ class StressCaseTest {
     }
 
     /**
+     * Workers hold a connection each for the run; with --pool smaller than --concurrency they share the pool instead,
+     * a connection a request: none waits out the pool's timeout for a connection another worker keeps.
+     */
+    @Test
+    void workersShareAPoolSmallerThanTheirNumber() throws Exception {
+        Pg.Target db = TestServices.newDatabase();
+        Path js = dir.resolve("small-pool.json");
+        R r = stress(Map.of(), "--target", "postgres", "--url", db.libpqUri(), "--sql", "SELECT :n::int", "--param", "n=int:1..9",
+                "-c", "4", "--pool", "2", "--timeout", "1s", "--duration", "3s", "--json", js.toString());
+        assertEquals(0, r.rc, r.err);
+        JsonNode t = json(js).path("targets").path("postgres");
+        assertTrue(t.path("ok").asLong() > 20, r.out);
+        assertEquals(0, t.path("errors").asLong(), "a worker went without a connection\n" + r.out);
+    }
+
+    /**
      * A "server" that takes the connection and never answers: the socket timeout (--timeout + 5 s, which pgjdbc also
      * applies while it logs in) ends it, though the sockets are blocking (deadlines close them).
      */

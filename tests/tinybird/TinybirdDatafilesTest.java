@@ -143,6 +143,17 @@ class TinybirdDatafilesTest {
         assertTrue(r.body().contains("end_time"), r.body());
     }
 
+    /** As Tinybird's templates: an empty value is given (defined, '' for a String), and no Int32 for max_results. */
+    @Test
+    void anEmptyParameterIsAValue() throws Exception {
+        HttpResponse<String> r = get("/v0/pipes/reports.json?city=", emu.adminToken());
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals(0, Json.MAPPER.readTree(r.body()).path("rows").asInt(), "no city is named '': " + r.body());
+        r = get("/v0/pipes/reports.json?max_results=", emu.adminToken());
+        assertEquals(400, r.statusCode(), r.body());
+        assertTrue(r.body().contains("Error validating '' to type Int32"), r.body());
+    }
+
     @Test
     void qRunsSqlOverAProjectEndpoint() throws Exception {
         HttpResponse<String> r = get("/v0/pipes/product_funnel.json?q=" + URLEncoder.encode("SELECT sum(views) AS v FROM _", StandardCharsets.UTF_8), emu.adminToken());

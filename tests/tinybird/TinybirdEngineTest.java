@@ -125,6 +125,27 @@ class TinybirdEngineTest {
         }
     }
 
+    /** Data Sources API: a sorting key becomes the table's ORDER BY; truncate empties the table and keeps it. */
+    @Test
+    void sortingKeyAndTruncate() throws Exception {
+        try (TinybirdEmulator emu = new TinybirdEmulator().port(0).weather(false).start()) {
+            String schema = enc("`id` Int64 `json:$.id`, `city` String `json:$.city`");
+            HttpResponse<String> r = post(emu, "/v0/datasources?mode=create&name=sorted&format=ndjson&engine_sorting_key=" + enc("city, id")
+                    + "&schema=" + schema, "{\"id\":2,\"city\":\"b\"}\n{\"id\":1,\"city\":\"a\"}\n");
+            assertEquals(200, r.statusCode(), r.body());
+            String ddl = sql(emu, "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = 'sorted'")
+                    .path("data").get(0).path("sorting_key").asText();
+            assertEquals("city, id", ddl);
+            assertEquals(List.of(1, 2), emu.rows("sorted").stream().map(n -> n.get("id").asInt()).toList(), "one insert's rows in key order");
+            r = post(emu, "/v0/datasources/sorted/truncate", "");
+            assertEquals(205, r.statusCode(), r.body());
+            assertEquals(0, emu.rowCount("sorted"));
+            assertTrue(emu.hasDataSource("sorted"));
+            assertEquals(202, post(emu, "/v0/events?name=sorted", "{\"id\":3,\"city\":\"c\"}\n").statusCode());
+            assertEquals(1, emu.rowCount("sorted"));
+        }
+    }
+
     /** Two emulators in one JVM share the engine, not their data: each is a database of its own, dropped on close. */
     @Test
     void twoEmulatorsWithTheSameDataSourceNameDoNotSeeEachOther() throws Exception {

@@ -23,10 +23,11 @@ class TinybirdProjectTest {
     @Test
     void theProjectHasTheResourcesTheScriptsUse() {
         TinybirdProject p = project();
-        assertEquals(List.of("estore_events", "estore_product_daily", "weather_data", "weather_data_json"), List.copyOf(p.datasources().keySet()));
+        assertEquals(List.of("estore_events", "estore_product_daily", "weather_by_city", "weather_data", "weather_data_json"), List.copyOf(p.datasources().keySet()));
         assertEquals(List.of("api_cities", "current_conditions", "most_recent", "product_funnel", "reports", "reportsv2", "top_products"),
                 p.endpoints().stream().map(TinybirdProject.Pipe::name).toList());
-        assertEquals(List.of("estore_product_daily_mv"), p.materializations().stream().map(TinybirdProject.Pipe::name).toList());
+        assertEquals(List.of("estore_product_daily_mv", "weather_by_city_mv"), p.materializations().stream().map(TinybirdProject.Pipe::name).toList());
+        assertEquals("weather_by_city", p.pipes().get("weather_by_city_mv").targetDatasource());
         assertEquals("estore_product_daily", p.pipes().get("estore_product_daily_mv").targetDatasource());
         assertEquals(List.of("estore_product_daily_mv"), p.materializationsFrom("estore_events").stream().map(TinybirdProject.Pipe::name).toList());
         assertEquals(Map.of("estore_events", PROJECT.resolve("fixtures/estore_events.ndjson"), "weather_data", PROJECT.resolve("fixtures/weather_data.ndjson")), p.fixtures());
@@ -100,10 +101,9 @@ class TinybirdProjectTest {
         assertEquals("""
                 WITH
                 `reports_window` AS (
-                SELECT *
-                FROM weather_data
-                WHERE 1
-                    AND lowerUTF8(site_name) = lowerUTF8(trimBoth('Denver'))
+                SELECT clouds, description, humidity, precip, pressure, site_name, temp_f, timestamp, wind_dir, wind_speed
+                    FROM weather_by_city
+                    WHERE city_key = lowerUTF8(trimBoth('Denver'))
                     AND timestamp > '2023-05-01 04:00:00'
                 ),
                 `reports_sensor` AS (
@@ -144,8 +144,8 @@ class TinybirdProjectTest {
         String mv = p.materializedViewSql("estore_product_daily_mv");
         assertTrue(mv.startsWith("CREATE MATERIALIZED VIEW IF NOT EXISTS `estore_product_daily_mv` TO `estore_product_daily` AS\nSELECT\n"), mv);
         List<String> ddl = p.ddl();
-        assertEquals(5, ddl.size());
-        assertTrue(ddl.get(4).startsWith("CREATE MATERIALIZED VIEW"), "views after the tables they feed");
+        assertEquals(7, ddl.size());
+        assertTrue(ddl.get(5).startsWith("CREATE MATERIALIZED VIEW") && ddl.get(6).startsWith("CREATE MATERIALIZED VIEW"), "views after the tables they feed");
     }
 
     // ------------------------------------------------------------------ bad datafiles

@@ -6,8 +6,8 @@
  * build here before it fails a deploy.
  * Invariant: the comparison is exact text (the endpoint's .ndjson answer: one JSON object a line, each ending in
  * '\n'; '' for no rows), as `tb test run` compares.
- * Needs snakeyaml on the class path; it is declared once in the repo (data-generators/e-store.java), and the test
- * runner compiles both. TinybirdProject and PipeTemplate need nothing beyond the JDK.
+ * Test support for TinybirdDatafilesTest. Needs snakeyaml on the class path; it is declared once in the repo
+ * (data-generators/e-store.java), and the test runner compiles both.
  */
 import java.io.IOException;
 import java.io.UncheckedIOException;
