@@ -116,6 +116,7 @@ final class DemoSteps {
         if (!cloud) {
             // the stack is the tour's own: both stores are loaded afresh, so every tour measures the same load
             if (inTinybird > 0) truncate(WEATHER);
+            for (String fed : materializedFrom(WEATHER)) if (sqlCount("SELECT count() FROM " + fed) > 0) truncate(fed);
             args.addAll(List.of("--target", "both"));
             args.addAll(pg());
             args.addAll(List.of("--replace", "--host", host, "--datasource", WEATHER));
@@ -275,6 +276,26 @@ final class DemoSteps {
                 .header("Authorization", "Bearer " + token).timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.noBody()).build(),
                 HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() / 100 != 2) throw new Cli.Failure("step seed failed: truncating " + datasource + " answered " + r.statusCode() + ": " + firstLine(r.body()));
+    }
+
+    /**
+     * The data sources the project's materializations fill from {@code source}: emptying a data source leaves what
+     * was materialized from it, so a reload must empty those too, or an endpoint reading them answers each row twice.
+     */
+    List<String> materializedFrom(String source) throws IOException {
+        Path d = repo.resolve("tinybird/materializations");
+        if (!Files.isDirectory(d)) return List.of();
+        java.util.regex.Pattern from = java.util.regex.Pattern.compile("(?i)\\bFROM\\s+" + source + "\\b");
+        java.util.regex.Pattern target = java.util.regex.Pattern.compile("(?m)^DATASOURCE\\s+(\\w+)\\s*$");
+        List<String> out = new ArrayList<>();
+        try (Stream<Path> files = Files.list(d)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".pipe")).sorted().toList()) {
+                String text = Files.readString(f);
+                java.util.regex.Matcher m = target.matcher(text);
+                if (from.matcher(text).find() && m.find()) out.add(m.group(1));
+            }
+        }
+        return out;
     }
 
     /** A count over the Query API; -1 when the data source does not exist. */

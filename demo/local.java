@@ -61,7 +61,7 @@ class LocalStack implements Callable<Integer> {
 
     // ------------------------------------------------------------------ up
 
-    @Command(name = "up", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+    @Command(name = "up", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130,
             description = "Start what is not running (a running service is reused) and print the settings.")
     static final class Up implements Callable<Integer> {
         @Spec CommandSpec spec;
@@ -94,7 +94,7 @@ class LocalStack implements Callable<Integer> {
 
     // ------------------------------------------------------------------ down
 
-    @Command(name = "down", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+    @Command(name = "down", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130,
             description = "Stop the services `up` started (matched by pid and start time); --purge also deletes the folder's data.")
     static final class Down implements Callable<Integer> {
         @Spec CommandSpec spec;
@@ -131,7 +131,7 @@ class LocalStack implements Callable<Integer> {
 
     // ------------------------------------------------------------------ status
 
-    @Command(name = "status", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+    @Command(name = "status", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130,
             description = "Each service: running (and answering), crashed, or not started. Exit code 0 only when both run.")
     static final class Status implements Callable<Integer> {
         @Spec CommandSpec spec;
@@ -168,7 +168,7 @@ class LocalStack implements Callable<Integer> {
 
     // ------------------------------------------------------------------ env
 
-    @Command(name = "env", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class,
+    @Command(name = "env", mixinStandardHelpOptions = true, versionProvider = Cli.Version.class, usageHelpWidth = 130,
             description = {"Print the settings the scripts read, as shell lines (the token is read from its file, never printed);",
                     "--write puts them in .env.local (or --file) with their values, keeping every other line."})
     static final class Env implements Callable<Integer> {
