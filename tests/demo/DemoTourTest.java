@@ -159,6 +159,47 @@ class DemoTourTest {
     }
 
     @Test
+    void ctrlCStopsTheStackTheTourStartedAndPrintsWhatTheStepsMeasured() throws Exception {
+        // the tour as a terminal runs it: its own process group, which Ctrl-C signals whole (the tour and its script)
+        TestServices.requireTool("setsid", () -> TestServices.onPath("setsid"));
+        Path log = Files.createTempFile("demo-ctrl-c", ".out");
+        String javaBin = ProcessHandle.current().info().command().orElse("java");
+        Process p = new ProcessBuilder("setsid", "env", "--default-signal=INT", javaBin, "-cp", System.getProperty("java.class.path"), "DemoTour",
+                "--dir", dir.toString(), "--step", "seed,stress", "--stress-duration", "10m", "--report", dir.resolve("report.html").toString())
+                .directory(TestServices.repoRoot().toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        String out;
+        try {
+            long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+            while (!Files.readString(log).contains("$ ./jbang stress-case ")) {
+                assertTrue(p.isAlive() && System.nanoTime() < deadline, "the tour reached stress-case\n" + Files.readString(log));
+                p.onExit().completeOnTimeout(null, 100, java.util.concurrent.TimeUnit.MILLISECONDS).join(); // a pause that ends early if the tour does
+            }
+            assertEquals(0, new ProcessBuilder("kill", "-INT", "--", "-" + p.pid()).start().waitFor());
+            assertTrue(p.waitFor(3, java.util.concurrent.TimeUnit.MINUTES), "the tour ended on Ctrl-C\n" + Files.readString(log));
+            out = Files.readString(log);
+        } finally {
+            p.destroyForcibly();
+            Files.deleteIfExists(log);
+        }
+        assertFalse(p.exitValue() == 0, out);
+        Matcher started = Pattern.compile("(tinybird|postgres): started \\(pid (\\d+), port (\\d+)").matcher(out);
+        List<Integer> ports = new ArrayList<>();
+        while (started.find()) {
+            pids.add(Long.parseLong(started.group(2)));
+            ports.add(Integer.parseInt(started.group(3)));
+        }
+        assertEquals(2, pids.size(), out);
+        assertTrue(out.contains("== stopping what the tour started\n"), out);
+        for (long pid : pids) {
+            ProcessHandle.of(pid).ifPresent(h -> h.onExit().orTimeout(60, java.util.concurrent.TimeUnit.SECONDS).join());
+            assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "pid " + pid + " still runs\n" + out);
+        }
+        for (int port : ports) assertFalse(LocalServices.listening(port), "port " + port + " still listens");
+        assertTrue(Pattern.compile("\n== (interrupted|the tour stopped)[^\n]*what the steps[^\n]*\nseed      postgres: 381,060 rows in [^\n]*\nseed      tinybird: 381,060 rows in ")
+                .matcher(out).find(), "the summary of the steps done\n" + out);
+    }
+
+    @Test
     void aFailingStepStopsTheTourWithItsOneLineErrorAndStopsTheStack() throws Exception {
         // stress alone on a fresh stack: PostgreSQL has no weather_reports yet, and stress-case's own error ends the tour
         LocalStackTest.R r = demo("--dir", dir.toString(), "--step", "stress", "--report", dir.resolve("report.html").toString(), "--stress-duration", "1s");
