@@ -6,6 +6,14 @@
 //SOURCES ../lib/NetErrors.java
 //SOURCES ../lib/Dynamo.java
 //SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/TinybirdApiException.java
+//SOURCES ../lib/TinybirdClient.java
+//SOURCES ../lib/TinybirdNet.java
+//SOURCES ../lib/TinybirdOptions.java
+//SOURCES ../lib/TinybirdRowScanner.java
+//SOURCES ../lib/TinybirdRows.java
+//SOURCES ../lib/TinybirdWriter.java
+//SOURCES ../lib/TinybirdWriterSettings.java
 //SOURCES ../lib/Transfer.java
 //DESCRIPTION Copies the rows of a Tinybird API Endpoint into a DynamoDB table, incrementally and resumably:
 //DESCRIPTION parallel BatchWriteItem of 25, UnprocessedItems and throttling retried, exact numbers, watermark in a small state item.
@@ -64,7 +72,7 @@ class TbToDynamodb implements Callable<Integer> {
     @Mixin Transfer.Options transfer;
     @Mixin Dynamo.Options dynamo;
 
-    // the source's connection (Tinybird.Options' --region would clash with DynamoDB's --region)
+    // the source's connection (TinybirdOptions' --region would clash with DynamoDB's --region)
     @Option(names = "--host", paramLabel = "URL", description = "Tinybird API host of the source (default: TINYBIRD_HOST, else https://api.tinybird.co).")
     String tbHost;
 
@@ -108,7 +116,7 @@ class TbToDynamodb implements Callable<Integer> {
             Transfer.name("--sort-key", sortKey);
             if (stateTable != null) Transfer.name("--state-table", stateTable);
             String t = table != null ? table : cfg.getOr("DYNAMODB_TABLE_NAME", "weather_reports");
-            Tinybird.Client client = Tinybird.connect(tbHost, tbRegion, tbToken, insecure, cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
+            TinybirdClient client = Tinybird.connect(tbHost, tbRegion, tbToken, insecure, cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
             Transfer.Source source = Transfer.tinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
             DynamoDbClient db = Dynamo.client(dynamo.region, dynamo.endpointUrl, cfg, Math.max(64, writers * 2));
             DynamoTarget target = new DynamoTarget(db, t, partitionKey, sortKey.equals("none") ? null : sortKey,

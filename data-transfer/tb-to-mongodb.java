@@ -5,6 +5,14 @@
 //SOURCES ../lib/Json.java
 //SOURCES ../lib/NetErrors.java
 //SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/TinybirdApiException.java
+//SOURCES ../lib/TinybirdClient.java
+//SOURCES ../lib/TinybirdNet.java
+//SOURCES ../lib/TinybirdOptions.java
+//SOURCES ../lib/TinybirdRowScanner.java
+//SOURCES ../lib/TinybirdRows.java
+//SOURCES ../lib/TinybirdWriter.java
+//SOURCES ../lib/TinybirdWriterSettings.java
 //SOURCES ../lib/Transfer.java
 //DEPS org.mongodb:mongodb-driver-sync:5.14.0
 //DESCRIPTION Copies the rows of a Tinybird API Endpoint into a MongoDB collection, incrementally and resumably:
@@ -74,7 +82,7 @@ import picocli.CommandLine.Spec;
 class TbToMongodb implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;
-    @Mixin Tinybird.Options tinybird;
+    @Mixin TinybirdOptions tinybird;
     @Mixin Transfer.Options transfer;
 
     @Option(names = "--connection-string", paramLabel = "URI",
@@ -107,7 +115,7 @@ class TbToMongodb implements Callable<Integer> {
             Config.registerSecret(uri);
             String db = database != null ? database : cfg.getOr("MONGODB_DATABASE_NAME", "weather");
             String coll = collection != null ? collection : cfg.getOr("MONGODB_COLLECTION_NAME", "weather_reports");
-            Tinybird.Client client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
+            TinybirdClient client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
             Transfer.Source source = Transfer.tinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
             MongoTarget target = new MongoTarget(uri, db, coll, key, transfer.retryFor, err);
             return Transfer.runCommand(transfer, source, target, err, common.quiet);

@@ -7,6 +7,14 @@
 //SOURCES ../lib/NetErrors.java
 //SOURCES ../lib/Pg.java
 //SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/TinybirdApiException.java
+//SOURCES ../lib/TinybirdClient.java
+//SOURCES ../lib/TinybirdNet.java
+//SOURCES ../lib/TinybirdOptions.java
+//SOURCES ../lib/TinybirdRowScanner.java
+//SOURCES ../lib/TinybirdRows.java
+//SOURCES ../lib/TinybirdWriter.java
+//SOURCES ../lib/TinybirdWriterSettings.java
 //SOURCES ../lib/Transfer.java
 //DESCRIPTION Copies the rows of a Tinybird API Endpoint into a PostgreSQL table, incrementally and resumably:
 //DESCRIPTION COPY (into the table; when a key exists, into a temporary table then INSERT ... ON CONFLICT (key) DO UPDATE), batch and watermark in one transaction.
@@ -58,7 +66,7 @@ import picocli.CommandLine.Spec;
 class TbToPostgres implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;
-    @Mixin Tinybird.Options tinybird;
+    @Mixin TinybirdOptions tinybird;
     @Mixin Transfer.Options transfer;
     @Mixin Pg.Options pg;
 
@@ -86,7 +94,7 @@ class TbToPostgres implements Callable<Integer> {
             Transfer.name("--state-table", stateTable);
             Transfer.names("--key", key);
             Config cfg = common.config();
-            Tinybird.Client client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
+            TinybirdClient client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
             Transfer.Source source = Transfer.tinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
             PgTarget target = new PgTarget(pg.resolve(cfg), table, key, stateTable, transfer.retryFor, err);
             return Transfer.runCommand(transfer, source, target, err, common.quiet);

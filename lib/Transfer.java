@@ -267,22 +267,22 @@ public final class Transfer {
      * 60 s); other errors (401, 403, 404, 400: a bad token, pipe or parameter) stop at once, and so do network errors
      * no retry can fix (an untrusted certificate, a failed TLS handshake, an unknown host: see NetErrors).
      */
-    public static Source tinybirdSource(Tinybird.Client client, String pipe, Duration retryFor, PrintWriter err, boolean quiet) {
+    public static Source tinybirdSource(TinybirdClient client, String pipe, Duration retryFor, PrintWriter err, boolean quiet) {
         return params -> {
             long deadline = System.nanoTime() + retryFor.toNanos();
             long backoff = 200;
             while (true) {
                 long wait = backoff + java.util.concurrent.ThreadLocalRandom.current().nextLong(backoff / 4 + 1);
-                try (Tinybird.Rows rows = client.read(pipe, params)) {
+                try (TinybirdRows rows = client.read(pipe, params)) {
                     List<Column> meta = new ArrayList<>();
-                    for (Tinybird.Column c : rows.meta()) meta.add(new Column(c.name(), c.type()));
+                    for (TinybirdRows.Column c : rows.meta()) meta.add(new Column(c.name(), c.type()));
                     List<Object[]> data = new ArrayList<>();
                     Map<String, Integer> index = new HashMap<>();
                     for (int i = 0; i < meta.size(); i++) index.put(meta.get(i).name(), i);
                     for (Object[] r; (r = rows.nextValues(index, meta.size())) != null; ) data.add(r);
                     Long rbl = rows.rowsBeforeLimitAtLeast();
                     return new Page(meta, data, rbl == null ? -1 : rbl);
-                } catch (Tinybird.ApiException e) {
+                } catch (TinybirdApiException e) {
                     int st = e.status;
                     boolean retry = st == 429 || st == 408 || st >= 500;
                     if (!retry || System.nanoTime() > deadline) throw e;

@@ -6,6 +6,14 @@
 //SOURCES ../../lib/Pg.java
 //SOURCES ../../lib/Dynamo.java
 //SOURCES ../../lib/Tinybird.java
+//SOURCES ../../lib/TinybirdApiException.java
+//SOURCES ../../lib/TinybirdClient.java
+//SOURCES ../../lib/TinybirdNet.java
+//SOURCES ../../lib/TinybirdOptions.java
+//SOURCES ../../lib/TinybirdRowScanner.java
+//SOURCES ../../lib/TinybirdRows.java
+//SOURCES ../../lib/TinybirdWriter.java
+//SOURCES ../../lib/TinybirdWriterSettings.java
 //SOURCES ../../lib/Transfer.java
 //SOURCES ../../lib/WeatherReports.java
 //SOURCES ../../data-transfer/tb-to-postgres.java
