@@ -14,6 +14,13 @@
 //SOURCES ../lib/TinybirdWriter.java
 //SOURCES ../lib/TinybirdWriterSettings.java
 //SOURCES ../lib/Transfer.java
+//SOURCES ../lib/ClickHouseTypes.java
+//SOURCES ../lib/CursorValues.java
+//SOURCES ../lib/TinybirdSource.java
+//SOURCES ../lib/TransferEngine.java
+//SOURCES ../lib/TransferOptions.java
+//SOURCES ../lib/TransferPager.java
+//SOURCES ../lib/TransferWriter.java
 //DESCRIPTION Copies the rows of a Tinybird API Endpoint into a Tinybird data source (same or another workspace),
 //DESCRIPTION incrementally and resumably: Events API (batched, gzip, wait=true) or the Data Sources API (--via datasources).
 //DESCRIPTION Usage: tb-to-tinybird.java [--once | --every 60s] [--pipe reports] [--datasource weather_data_json] [--target-host URL] [--via events|datasources]
@@ -58,7 +65,7 @@ class TbToTinybird implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;
     @Mixin TinybirdOptions tinybird;
-    @Mixin Transfer.Options transfer;
+    @Mixin TransferOptions transfer;
 
     @Option(names = "--datasource", paramLabel = "NAME", defaultValue = "weather_data_json",
             description = "Target data source (default: ${DEFAULT-VALUE}, the original's).")
@@ -89,14 +96,14 @@ class TbToTinybird implements Callable<Integer> {
             PrintWriter err = spec.commandLine().getErr();
             Config cfg = common.config();
             if (!via.equals("events") && !via.equals("datasources")) throw Cli.usage("--via must be events or datasources, not '" + via + "'");
-            Transfer.name("--datasource", datasource);
-            Transfer.names("--key", key);
+            TransferOptions.name("--datasource", datasource);
+            TransferOptions.names("--key", key);
             TinybirdClient source = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
             String th = targetHost != null ? targetHost : cfg.get("TINYBIRD_TARGET_HOST").orElse(source.host());
             TinybirdClient target = Tinybird.connect(th, null, targetToken, tinybird.insecure, cfg, "TINYBIRD_TARGET_TOKEN", "TINYBIRD_TOKEN");
             TbTarget t = new TbTarget(target, datasource, via, key, transfer.cursor, err);
             t.retryFor = transfer.retryFor;
-            return Transfer.runCommand(transfer, Transfer.tinybirdSource(source, transfer.pipe, transfer.retryFor, err, common.quiet),
+            return TransferEngine.runCommand(transfer, new TinybirdSource(source, transfer.pipe, transfer.retryFor, err, common.quiet),
                     t, err, common.quiet);
         });
     }
@@ -208,8 +215,8 @@ class TbToTinybird implements Callable<Integer> {
         /** Keys already in the data source with cursor in [from, to]. */
         private Set<List<String>> keysIn(Object from, Object to) {
             String c = ident(cursor);
-            String lit = from instanceof Number ? Transfer.text(from) : quote(Transfer.text(from));
-            String litTo = to instanceof Number ? Transfer.text(to) : quote(Transfer.text(to));
+            String lit = from instanceof Number ? CursorValues.text(from) : quote(CursorValues.text(from));
+            String litTo = to instanceof Number ? CursorValues.text(to) : quote(CursorValues.text(to));
             String cols = String.join(", ", key.stream().map(TbTarget::ident).toList());
             Set<List<String>> keys = new HashSet<>();
             try (TinybirdRows rows = client.sqlRows("SELECT " + cols + " FROM " + ident(ds) + " WHERE " + c + " >= " + lit + " AND " + c + " <= " + litTo)) {
@@ -231,19 +238,19 @@ class TbToTinybird implements Callable<Integer> {
             int ci = Transfer.indexOf(meta, cursor, "cursor");
             if (recoverUpTo != null) {
                 Object first = rows.get(0)[ci];
-                if (Transfer.compare(first, recoverUpTo) <= 0) {
+                if (CursorValues.compare(first, recoverUpTo) <= 0) {
                     Set<List<String>> there = keysIn(first, recoverUpTo);
                     int[] kidx = key.stream().mapToInt(k -> Transfer.indexOf(meta, k, "key")).toArray();
                     List<Object[]> left = new ArrayList<>(rows.size());
                     for (Object[] r : rows) {
                         List<String> k = new ArrayList<>(kidx.length);
-                        for (int i : kidx) k.add(Transfer.text(r[i]));
-                        if (Transfer.compare(r[ci], recoverUpTo) <= 0 && there.contains(k)) c.skipped++;
+                        for (int i : kidx) k.add(CursorValues.text(r[i]));
+                        if (CursorValues.compare(r[ci], recoverUpTo) <= 0 && there.contains(k)) c.skipped++;
                         else left.add(r);
                     }
                     rows = left;
                 }
-                if (Transfer.compare(rows.isEmpty() ? recoverUpTo : rows.get(rows.size() - 1)[ci], recoverUpTo) >= 0) recoverUpTo = null;
+                if (CursorValues.compare(rows.isEmpty() ? recoverUpTo : rows.get(rows.size() - 1)[ci], recoverUpTo) >= 0) recoverUpTo = null;
             }
             if (rows.isEmpty()) return c;
             if (writer != null) {

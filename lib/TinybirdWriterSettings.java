@@ -4,7 +4,6 @@
 import java.time.Duration;
 import java.util.function.LongConsumer;
 
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**

@@ -126,7 +126,7 @@ class TinybirdReaderTest {
         emu.faults().on("/v0/pipes/").failNext(2, TinybirdEmulator.Fault.drop());
         java.io.StringWriter err = new java.io.StringWriter();
         try (TinybirdClient c = new TinybirdClient(host, emu.adminToken())) {
-            Transfer.Source src = Transfer.tinybirdSource(c, "api_cities", Duration.ofMinutes(1), new java.io.PrintWriter(err, true), false);
+            Transfer.Source src = new TinybirdSource(c, "api_cities", Duration.ofMinutes(1), new java.io.PrintWriter(err, true), false);
             assertEquals(174, src.fetch(new LinkedHashMap<>()).rows().size());
         }
         assertTrue(err.toString().contains("cannot reach Tinybird at " + emu.url()), "the retries were printed: " + err);
@@ -139,7 +139,7 @@ class TinybirdReaderTest {
     void anUnknownHostIsNotRetried() {
         java.io.StringWriter err = new java.io.StringWriter();
         try (TinybirdClient c = new TinybirdClient("http://no-such-host.invalid", emu.adminToken())) {
-            Transfer.Source src = Transfer.tinybirdSource(c, "api_cities", Duration.ofMinutes(5), new java.io.PrintWriter(err, true), false);
+            Transfer.Source src = new TinybirdSource(c, "api_cities", Duration.ofMinutes(5), new java.io.PrintWriter(err, true), false);
             Cli.Failure f = assertThrows(Cli.Failure.class, () -> src.fetch(new LinkedHashMap<>()));
             assertEquals("cannot reach Tinybird at http://no-such-host.invalid: unknown host no-such-host.invalid (check the host name)", f.getMessage());
         }
