@@ -39,7 +39,7 @@ public final class TransferEngine {
     private final Transfer.Totals totals = new Transfer.Totals();
     private final TransferPager pager;
     private final TransferWriter writer;
-    /** Transfer.Counts rows read (a progress bar on a terminal); may be null. */
+    /** Counts rows read (a progress bar on a terminal); may be null. */
     Cli.Progress progress;
     /** Rows of kept-aside segments held in memory at most; beyond, segments are re-read when their turn comes. */
     long maxHeldRows = 500_000;

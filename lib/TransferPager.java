@@ -32,8 +32,8 @@ final class TransferPager {
     private List<Transfer.Column> meta;
     int cursorIdx = -1;
     int[] keyIdx;
-    /** Rows of kept-aside segments held in memory at most; beyond, segments are re-read when their turn comes. */
-    long maxHeldRows = 500_000;
+    /** Rows of kept-aside segments held in memory at most (the engine's setting); beyond, segments are re-read when their turn comes. */
+    long maxHeldRows;
     private long heldRows;
 
     TransferPager(TransferOptions o, Transfer.Source source, Transfer.Target target, AtomicBoolean stop, Transfer.Totals totals) {

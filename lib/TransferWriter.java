@@ -48,7 +48,7 @@ final class TransferWriter {
 
     private record Flushed(Object watermark, long read, Transfer.Counts counts) {}
     private BufferedWriter rejects;
-    /** Transfer.Counts rows read (a progress bar on a terminal); may be null. */
+    /** Counts rows read (a progress bar on a terminal; the engine's); may be null. */
     Cli.Progress progress;
 
     TransferWriter(TransferOptions o, Transfer.Target target, PrintWriter err, boolean quiet, Transfer.Totals totals, TransferPager pager) {
