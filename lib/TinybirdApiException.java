@@ -13,9 +13,9 @@ import java.util.Locale;
 import com.fasterxml.jackson.databind.JsonNode;
 
 /**
- * A non-2xx answer from Tinybird: the status, the server's text and a one-line explanation (a {@link Cli.Failure}:
- * the server's text, the host, never the token); 401, 403 and region-mismatch 404 are explained (scope? region?
- * which host?). Also how long an answer asks the client to wait (Retry-After, X-RateLimit-Reset).
+ * A non-2xx answer from Tinybird as a one-line {@link Cli.Failure}: the status, the server's text, what was asked of
+ * which host (never the token); 401, 403 and region-mismatch 404 are explained (scope? region? which host?). Also
+ * how long an answer asks the client to wait (Retry-After, X-RateLimit-Reset).
  *
  * <p>Why here: the reader, the importer and the writer meet the same answers, and a user should read the same
  * explanation whichever tool met it. Invariant: the message is redacted, one line, and names what was asked of which

@@ -217,6 +217,10 @@ public final class TinybirdClient implements AutoCloseable {
         }
     }
 
+    /** The Data Sources API's answer. error is null when all went well, else the server's message. */
+    public record ImportResult(String importId, String datasource, long quarantineRows, long invalidLines, String error,
+                               JsonNode raw) {}
+
     /**
      * The Data Sources API from a local file: mode create (schema: columns with jsonpaths for NDJSON, may be null
      * to let the server infer), append or replace. CSV or NDJSON by the file's extension (.csv; .ndjson, .jsonl,
@@ -296,12 +300,6 @@ public final class TinybirdClient implements AutoCloseable {
         http.shutdownNow();
     }
 
-    static final DateTimeFormatter DATETIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
-
-    /** The Data Sources API's answer. error is null when all went well, else the server's message. */
-    public record ImportResult(String importId, String datasource, long quarantineRows, long invalidLines, String error,
-                               JsonNode raw) {}
-
     static String describe(IOException e) {
         String m = e.getMessage();
         if (e instanceof ConnectException) return "connection refused" + (m == null ? "" : " (" + m + ")");
@@ -332,6 +330,8 @@ public final class TinybirdClient implements AutoCloseable {
         }
         return sb.toString();
     }
+
+    static final DateTimeFormatter DATETIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss", Locale.ROOT);
 
     static String paramText(Object x) {
         if (x instanceof LocalDateTime t) return t.format(DATETIME);
