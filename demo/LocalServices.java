@@ -192,18 +192,31 @@ final class LocalServices {
         }
     }
 
-    /** requested: null = the default (a free one when it is taken), 0 = any free port, N = exactly N (taken = an error). */
-    int choosePort(String name, Integer requested, int def, String option) {
+    /**
+     * requested: null = the default (a free one when it is taken), 0 = any free port, N = exactly N (taken = an error).
+     * claimed: the ports of the other services of this stack, free now but theirs (the kernel hands a just-closed
+     * ephemeral port out again, so two free-port picks in a row can be the same).
+     */
+    int choosePort(String name, Integer requested, int def, String option, java.util.Set<Integer> claimed) {
         if (requested == null) {
-            if (portFree(def)) return def;
-            int p = freePort();
+            if (!claimed.contains(def) && portFree(def)) return def;
+            int p = freePort(claimed);
             out.printf("%s: port %d is taken, using %d (%s N picks one)%n", name, def, p, option);
             return p;
         }
-        if (requested == 0) return freePort();
+        if (requested == 0) return freePort(claimed);
         if (requested < 0 || requested > 65535) throw Cli.usage(option + " must be between 0 and 65535");
-        if (!portFree(requested)) throw new Cli.Failure(name + ": port " + requested + " is taken: pass another " + option + ", or 0 for a free one");
+        if (claimed.contains(requested) || !portFree(requested)) {
+            throw new Cli.Failure(name + ": port " + requested + " is taken: pass another " + option + ", or 0 for a free one");
+        }
         return requested;
+    }
+
+    static int freePort(java.util.Set<Integer> claimed) {
+        while (true) {
+            int p = freePort();
+            if (!claimed.contains(p)) return p;
+        }
     }
 
     static boolean listening(int port) {
@@ -221,15 +234,19 @@ final class LocalServices {
     List<String> up(Integer tinybirdPort, Integer postgresPort, PrintWriter out, boolean quiet) throws Exception {
         // every port is settled before anything starts, so a taken port leaves nothing half-started
         java.util.Map<String, Integer> toStart = new java.util.LinkedHashMap<>();
+        java.util.Set<Integer> claimed = new java.util.HashSet<>();
+        for (String name : NAMES) recorded(name).filter(Service::running).ifPresent(r -> claimed.add(r.port()));
         for (String name : NAMES) {
             Optional<Service> rec = recorded(name);
             if (rec.isPresent() && rec.get().running()) {
                 if (!quiet) out.printf("%-9s running, reused (pid %d, port %d)%n", name + ":", rec.get().pid(), rec.get().port());
                 continue;
             }
-            toStart.put(name, name.equals("tinybird")
-                    ? choosePort(name, tinybirdPort, DEFAULT_TINYBIRD_PORT, "--tinybird-port")
-                    : choosePort(name, postgresPort, DEFAULT_POSTGRES_PORT, "--postgres-port"));
+            int port = name.equals("tinybird")
+                    ? choosePort(name, tinybirdPort, DEFAULT_TINYBIRD_PORT, "--tinybird-port", claimed)
+                    : choosePort(name, postgresPort, DEFAULT_POSTGRES_PORT, "--postgres-port", claimed);
+            claimed.add(port);
+            toStart.put(name, port);
         }
         List<String> started = new ArrayList<>();
         for (var e : toStart.entrySet()) {

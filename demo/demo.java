@@ -78,7 +78,7 @@ class DemoTour implements Callable<Integer> {
     final List<DemoSteps.Figure> figures = java.util.Collections.synchronizedList(new ArrayList<>());
     private final java.util.concurrent.atomic.AtomicBoolean summarized = new java.util.concurrent.atomic.AtomicBoolean();
 
-    void summary(PrintWriter out, String heading) {
+    synchronized void summary(PrintWriter out, String heading) {
         if (!summarized.compareAndSet(false, true)) return;
         out.println();
         out.println(heading);
@@ -96,10 +96,15 @@ class DemoTour implements Callable<Integer> {
         return s.recorded(name).map(LocalServices.Service::running).orElse(false);
     }
 
-    private final java.util.concurrent.atomic.AtomicBoolean stopped = new java.util.concurrent.atomic.AtomicBoolean();
+    private boolean stopped;
 
-    void stopStarted(LocalServices s, List<String> names, PrintWriter out) {
-        if (names.isEmpty() || !stopped.compareAndSet(false, true)) return;
+    /**
+     * Synchronized, so that when Ctrl-C comes while the tour's own thread is stopping the stack, the JVM's hook waits
+     * for that stop to finish instead of letting the JVM halt half-way through it.
+     */
+    synchronized void stopStarted(LocalServices s, List<String> names, PrintWriter out) {
+        if (names.isEmpty() || stopped) return;
+        stopped = true;
         out.println("\n== stopping what the tour started");
         try {
             s.down(names, out);
@@ -109,7 +114,7 @@ class DemoTour implements Callable<Integer> {
         out.flush();
     }
 
-    /** False when the JVM is already exiting (Ctrl-C): then the hook runs by itself. */
+    /** False when the JVM is already exiting (Ctrl-C): then the hook runs (or has run) by itself. */
     static boolean removeHook(Thread hook) {
         try {
             Runtime.getRuntime().removeShutdownHook(hook);
@@ -146,8 +151,8 @@ class DemoTour implements Callable<Integer> {
                 stack.up(null, null, out, false);
                 tour = DemoSteps.local(repo, stack, out);
             } catch (Exception | Error e) {
-                if (!keep) Runtime.getRuntime().removeShutdownHook(stopper);
                 stopper.run();
+                removeHook(stopper);
                 throw e;
             }
         }
@@ -170,8 +175,9 @@ class DemoTour implements Callable<Integer> {
                 } catch (Cli.Failure e) {
                     out.println("\nthe stack stays up; .env.local left as it was (" + e.getMessage() + "); ./jbang local env --write --replace");
                 }
-            } else if (stopper != null && removeHook(stopper)) {
-                stopper.run();
+            } else if (stopper != null) {
+                stopper.run(); // the hook stays registered until this is done: see stopStarted
+                removeHook(stopper);
             }
             removeHook(interrupted);
             out.flush();

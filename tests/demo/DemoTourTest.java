@@ -191,8 +191,8 @@ class DemoTourTest {
         assertEquals(2, pids.size(), out);
         assertTrue(out.contains("== stopping what the tour started\n"), out);
         for (long pid : pids) {
-            ProcessHandle.of(pid).ifPresent(h -> h.onExit().orTimeout(60, java.util.concurrent.TimeUnit.SECONDS).join());
-            assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "pid " + pid + " still runs\n" + out);
+            ProcessHandle.of(pid).ifPresent(h -> h.onExit().completeOnTimeout(h, 60, java.util.concurrent.TimeUnit.SECONDS).join());
+            assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "pid " + pid + " still runs a minute after\n" + out);
         }
         for (int port : ports) assertFalse(LocalServices.listening(port), "port " + port + " still listens");
         assertTrue(Pattern.compile("\n== (interrupted|the tour stopped)[^\n]*what the steps[^\n]*\nseed      postgres: 381,060 rows in [^\n]*\nseed      tinybird: 381,060 rows in ")

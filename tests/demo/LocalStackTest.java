@@ -164,6 +164,20 @@ class LocalStackTest {
     }
 
     @Test
+    void onePortIsNotGivenToBothServices() throws Exception {
+        // both on the same free port: the second is refused before anything starts (it started tinybird, then pg_ctl failed)
+        int p = LocalServices.freePort();
+        R r = local("up", "--dir", dir.toString(), "--tinybird-port", Integer.toString(p), "--postgres-port", Integer.toString(p));
+        assertEquals(1, r.rc(), r.out());
+        assertEquals("local: postgres: port " + p + " is taken: pass another --postgres-port, or 0 for a free one", r.err().strip());
+        assertTrue(services().recorded("tinybird").isEmpty(), "nothing started");
+        // a default or free-port pick skips the port another service of the stack has claimed
+        java.util.Set<Integer> claimed = java.util.Set.of(p);
+        assertNotEquals(p, services().choosePort("postgres", null, p, "--postgres-port", claimed));
+        for (int i = 0; i < 20; i++) assertNotEquals(p, services().choosePort("postgres", 0, p, "--postgres-port", claimed));
+    }
+
+    @Test
     void dotEnvKeepsOtherLinesAndRefusesToOverwriteAForeignValue() throws Exception {
         Path f = dir.resolve(".env.local");
         Files.writeString(f, "A=1\nDATABASE_URL=postgresql://me@prod/db\n");
