@@ -159,16 +159,23 @@ class DemoTourTest {
     }
 
     @Test
-    void ctrlCStopsTheStackTheTourStartedAndPrintsWhatTheStepsMeasured() throws Exception {
+    void ctrlCStopsTheStackTheTourStartedAndPrintsWhatTheStepsMeasuredAndTheUsersSettingsAreNotUsed() throws Exception {
         // the tour as a terminal runs it: its own process group, which Ctrl-C signals whole (the tour and its script)
         TestServices.requireTool("setsid", () -> TestServices.onPath("setsid"));
         Path log = Files.createTempFile("demo-ctrl-c", ".out");
         String javaBin = ProcessHandle.current().info().command().orElse("java");
-        Process p = new ProcessBuilder("setsid", "env", "--default-signal=INT", javaBin, "-cp", System.getProperty("java.class.path"), "DemoTour",
+        ProcessBuilder pb = new ProcessBuilder("setsid", "env", "--default-signal=INT", javaBin, "-cp", System.getProperty("java.class.path"), "DemoTour",
                 "--dir", dir.toString(), "--step", "seed,stress", "--stress-duration", "10m", "--report", dir.resolve("report.html").toString())
-                .directory(TestServices.repoRoot().toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+                .directory(TestServices.repoRoot().toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
+        // the user's own workspace and database in the environment: a tour without --cloud must not touch them
+        Pg.Target theirs = TestServices.newDatabase();
+        TinybirdEmulator workspace = new TinybirdEmulator().port(0).project(null).start();
+        for (String k : List.of("TINYBIRD_HOST", "TB_HOST")) pb.environment().put(k, workspace.url());
+        for (String k : DemoSteps.TOKEN_NAMES) pb.environment().put(k, workspace.adminToken());
+        pb.environment().put("DATABASE_URL", theirs.libpqUri());
+        Process p = pb.start();
         String out;
-        try {
+        try (workspace) {
             long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
             while (!Files.readString(log).contains("$ ./jbang stress-case ")) {
                 assertTrue(p.isAlive() && System.nanoTime() < deadline, "the tour reached stress-case\n" + Files.readString(log));
@@ -177,6 +184,7 @@ class DemoTourTest {
             assertEquals(0, new ProcessBuilder("kill", "-INT", "--", "-" + p.pid()).start().waitFor());
             assertTrue(p.waitFor(3, java.util.concurrent.TimeUnit.MINUTES), "the tour ended on Ctrl-C\n" + Files.readString(log));
             out = Files.readString(log);
+            assertEquals(0, workspace.stats().requests(), "the user's workspace untouched\n" + out);
         } finally {
             p.destroyForcibly();
             Files.deleteIfExists(log);
@@ -197,6 +205,9 @@ class DemoTourTest {
         for (int port : ports) assertFalse(LocalServices.listening(port), "port " + port + " still listens");
         assertTrue(Pattern.compile("\n== (interrupted|the tour stopped)[^\n]*what the steps[^\n]*\nseed      postgres: 381,060 rows in [^\n]*\nseed      tinybird: 381,060 rows in ")
                 .matcher(out).find(), "the summary of the steps done\n" + out);
+        try (Connection c = TestServices.connect(theirs); Statement st = c.createStatement()) {
+            assertEquals(0, count(st, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"), "the user's database untouched");
+        }
     }
 
     @Test
