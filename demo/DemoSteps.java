@@ -81,7 +81,7 @@ final class DemoSteps {
         String host = cfg.get("TINYBIRD_HOST", "TB_HOST").orElseThrow(() -> new Cli.Failure("--cloud: set TINYBIRD_HOST (your workspace's API host)"));
         String token = cfg.get("TINYBIRD_TOKEN", "TB_TOKEN").orElseThrow(() -> new Cli.Failure("--cloud: set TINYBIRD_TOKEN (a token that can read and append)"));
         String db = cfg.get("DATABASE_URL").orElseThrow(() -> new Cli.Failure("--cloud: set DATABASE_URL (the PostgreSQL the demo may write its tables to)"));
-        if (!host.startsWith("https://") && !Tinyhost.loopback(host)) throw new Cli.Failure("--cloud: TINYBIRD_HOST must be https://");
+        if (!host.startsWith("https://") && !loopback(host)) throw new Cli.Failure("--cloud: TINYBIRD_HOST must be https://");
         DemoSteps d = new DemoSteps(repo, true, host, token, db, cfg, out);
         d.checkWorkspace();
         out.println("== --cloud: the tour writes only to Tinybird data source " + EVENTS + " (events appended), " + WEATHER
@@ -91,11 +91,9 @@ final class DemoSteps {
     }
 
     /** A local host name: the only plain-http host --cloud accepts (a workspace tunnelled to this machine). */
-    static final class Tinyhost {
-        static boolean loopback(String url) {
-            String h = URI.create(url).getHost();
-            return h != null && (h.equals("localhost") || h.startsWith("127.") || h.equals("[::1]"));
-        }
+    static boolean loopback(String url) {
+        String h = URI.create(url).getHost();
+        return h != null && (h.equals("localhost") || h.startsWith("127.") || h.equals("[::1]"));
     }
 
     // ------------------------------------------------------------------ the steps

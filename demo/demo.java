@@ -92,7 +92,7 @@ class DemoTour implements Callable<Integer> {
         System.exit(Cli.commandLine(new DemoTour()).execute(args));
     }
 
-    static boolean stack0(String name, LocalServices s) {
+    static boolean runs(String name, LocalServices s) {
         return s.recorded(name).map(LocalServices.Service::running).orElse(false);
     }
 
@@ -143,7 +143,7 @@ class DemoTour implements Callable<Integer> {
             stack = new LocalServices(dir != null ? dir : LocalServices.defaultDir(), repo, out);
             out.println("== the local stack (" + stack.dir + ")");
             LocalServices st = stack;
-            List<String> before = LocalServices.NAMES.stream().filter(n -> stack0(n, st)).toList();
+            List<String> before = LocalServices.NAMES.stream().filter(n -> runs(n, st)).toList();
             // Ctrl-C (or a failed start) must not leave behind what the tour started: the services run in their own sessions
             stopper = new Thread(() -> stopStarted(st, LocalServices.NAMES.stream().filter(n -> !before.contains(n)).toList(), out), "demo-stop-stack");
             if (!keep) Runtime.getRuntime().addShutdownHook(stopper);
