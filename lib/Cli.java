@@ -2,6 +2,7 @@
 //DEPS me.tongfei:progressbar:0.10.1
 //DEPS org.slf4j:slf4j-api:2.0.17 org.slf4j:slf4j-nop:2.0.17
 //SOURCES Config.java
+//SOURCES CliTypes.java
 // the progress bar's terminal library loads a native library: JDK 24+ warns above the bar unless allowed
 //JAVA_OPTIONS --enable-native-access=ALL-UNNAMED
 // class files for Java 21, as //JAVA 21+ promises, whichever newer JDK compiles them (an exported jar runs on 21)
@@ -95,10 +96,11 @@ public final class Cli {
     /**
      * The command line every script runs: {@code System.exit(Cli.commandLine(new MyCommand()).execute(args))}. A bad
      * option or value is one line naming it, with picocli's suggestions and a pointer to --help, exit code 2: the
-     * whole usage after a typo hides the one line that matters.
+     * whole usage after a typo hides the one line that matters. Choices (enums) are taken in any case: --format CSV.
      */
     public static CommandLine commandLine(Object command) {
         CommandLine cl = new CommandLine(command);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setParameterExceptionHandler(Cli::shortUsageError);
         return cl;
     }
