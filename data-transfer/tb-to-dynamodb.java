@@ -90,7 +90,7 @@ class TbToDynamodb implements Callable<Integer> {
     @Option(names = "--state-table", paramLabel = "NAME", description = "Table for the watermark item (default: <table>_transfer_state).")
     String stateTable;
 
-    @Option(names = "--writers", paramLabel = "N", defaultValue = "8", description = "BatchWriteItem requests in flight at once (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--writers", paramLabel = "N", defaultValue = "8", converter = CliTypes.PositiveInt.class, description = "BatchWriteItem requests in flight at once (default: ${DEFAULT-VALUE}).")
     int writers;
 
     public static void main(String[] args) {
@@ -102,7 +102,6 @@ class TbToDynamodb implements Callable<Integer> {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
             Config cfg = common.config();
-            if (writers < 1) throw Cli.usage("--writers must be at least 1");
             if (table != null) Transfer.name("--table", table);
             Transfer.name("--partition-key", partitionKey);
             Transfer.name("--sort-key", sortKey);

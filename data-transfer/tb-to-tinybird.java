@@ -63,9 +63,12 @@ class TbToTinybird implements Callable<Integer> {
             description = "Target token (default: TINYBIRD_TARGET_TOKEN, else TINYBIRD_TOKEN). Never printed.")
     String targetToken;
 
+    /** How rows reach the target data source. */
+    enum Via { events, datasources }
+
     @Option(names = "--via", paramLabel = "events|datasources", defaultValue = "events",
             description = "events: the Events API (default); datasources: NDJSON appends through the Data Sources API (big batches).")
-    String via;
+    Via via;
 
     @Option(names = "--key", paramLabel = "COLUMNS", split = ",", defaultValue = "timestamp,site_name",
             description = "Columns that identify a row, to skip rows already sent before a crash (default: ${DEFAULT-VALUE}).")
@@ -80,7 +83,6 @@ class TbToTinybird implements Callable<Integer> {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
             Config cfg = common.config();
-            if (!via.equals("events") && !via.equals("datasources")) throw Cli.usage("--via must be events or datasources, not '" + via + "'");
             Transfer.name("--datasource", datasource);
             Transfer.names("--key", key);
             Tinybird.Client source = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
@@ -101,7 +103,8 @@ class TbToTinybird implements Callable<Integer> {
      */
     static final class TbTarget implements Transfer.Target {
         private final Tinybird.Client client;
-        private final String ds, via, cursor;
+        private final String ds, cursor;
+        private final Via via;
         private final List<String> key;
         private final PrintWriter err;
         /** --retry-for: how long the writer keeps retrying, as the source does. */
@@ -110,7 +113,7 @@ class TbToTinybird implements Callable<Integer> {
         private Object recoverUpTo; // the max cursor found at start: rows up to it may already be there
         private List<Transfer.Column> meta;
 
-        TbTarget(Tinybird.Client client, String ds, String via, List<String> key, String cursor, PrintWriter err) {
+        TbTarget(Tinybird.Client client, String ds, Via via, List<String> key, String cursor, PrintWriter err) {
             this.client = client;
             this.ds = ds;
             this.via = via;
@@ -131,7 +134,7 @@ class TbToTinybird implements Callable<Integer> {
 
         @Override
         public int maxBatchRows() {
-            return via.equals("events") ? 50_000 : 200_000;
+            return via == Via.events ? 50_000 : 200_000;
         }
 
         static String quote(String s) {
@@ -191,7 +194,7 @@ class TbToTinybird implements Callable<Integer> {
                     }
                 }
             }
-            if (!dryRun && via.equals("events")) {
+            if (!dryRun && via == Via.events) {
                 writer = client.writer(ds, new Tinybird.Writer.Settings().maxRows(10_000).inFlight(1).queuedBatches(2).waitForAck(true)
                         .retryFor(retryFor));
             }
