@@ -121,6 +121,14 @@ public final class CliTypes {
         }
     }
 
+    /** NAME=VALUE with a name before the '=' (the value may be empty or hold more '='); kept as given. */
+    public static final class NameValue implements ITypeConverter<String> {
+        public String convert(String value) {
+            if (value.indexOf('=') <= 0) throw new TypeConversionException("expected NAME=VALUE, got '" + value + "'");
+            return value;
+        }
+    }
+
     /** A percentage from 0 to 100 (2, 0.5). */
     public static final class Percent implements ITypeConverter<Double> {
         public Double convert(String value) {

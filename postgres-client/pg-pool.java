@@ -91,7 +91,7 @@ class PgPool implements Callable<Integer> {
     @Option(names = "--limit", paramLabel = "N", defaultValue = "1000", description = "Row limit of the default query (default: ${DEFAULT-VALUE}).")
     int limit;
 
-    @Option(names = {"-p", "--param"}, paramLabel = "NAME=VALUE", description = "Bind :NAME to VALUE (repeatable).")
+    @Option(names = {"-p", "--param"}, paramLabel = "NAME=VALUE", converter = CliTypes.NameValue.class, description = "Bind :NAME to VALUE (repeatable).")
     List<String> params = new ArrayList<>();
 
     @Option(names = "--random", paramLabel = "NAME=LO..HI", converter = Rand.Parser.class,

@@ -73,7 +73,7 @@ class PgQuery implements Callable<Integer> {
             description = "Row limit of the default query (default: ${DEFAULT-VALUE}); with --sql or --file, the most rows fetched and printed.")
     int limit;
 
-    @Option(names = {"-p", "--param"}, paramLabel = "NAME=VALUE", description = "Bind :NAME to VALUE (repeatable); the server infers the type.")
+    @Option(names = {"-p", "--param"}, paramLabel = "NAME=VALUE", converter = CliTypes.NameValue.class, description = "Bind :NAME to VALUE (repeatable); the server infers the type.")
     List<String> params = new ArrayList<>();
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "table",

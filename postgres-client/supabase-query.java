@@ -83,29 +83,21 @@ class SupabaseQuery implements Callable<Integer> {
     @Option(names = "--city", paramLabel = "CITY", description = "site_name matched case-insensitively (the default query uses Denver when no filter is given).")
     String city;
 
-    @Option(names = "--eq", paramLabel = "COL=VALUE", converter = ColumnIs.class) List<String> eq = new ArrayList<>();
-    @Option(names = "--neq", paramLabel = "COL=VALUE", converter = ColumnIs.class) List<String> neq = new ArrayList<>();
-    @Option(names = "--gt", paramLabel = "COL=VALUE", converter = ColumnIs.class) List<String> gt = new ArrayList<>();
-    @Option(names = "--gte", paramLabel = "COL=VALUE", converter = ColumnIs.class) List<String> gte = new ArrayList<>();
-    @Option(names = "--lt", paramLabel = "COL=VALUE", converter = ColumnIs.class) List<String> lt = new ArrayList<>();
-    @Option(names = "--lte", paramLabel = "COL=VALUE", converter = ColumnIs.class) List<String> lte = new ArrayList<>();
-    @Option(names = "--like", paramLabel = "COL=PATTERN", converter = ColumnIs.class, description = "Case-sensitive pattern, * is the wildcard.")
+    @Option(names = "--eq", paramLabel = "COL=VALUE", converter = CliTypes.NameValue.class) List<String> eq = new ArrayList<>();
+    @Option(names = "--neq", paramLabel = "COL=VALUE", converter = CliTypes.NameValue.class) List<String> neq = new ArrayList<>();
+    @Option(names = "--gt", paramLabel = "COL=VALUE", converter = CliTypes.NameValue.class) List<String> gt = new ArrayList<>();
+    @Option(names = "--gte", paramLabel = "COL=VALUE", converter = CliTypes.NameValue.class) List<String> gte = new ArrayList<>();
+    @Option(names = "--lt", paramLabel = "COL=VALUE", converter = CliTypes.NameValue.class) List<String> lt = new ArrayList<>();
+    @Option(names = "--lte", paramLabel = "COL=VALUE", converter = CliTypes.NameValue.class) List<String> lte = new ArrayList<>();
+    @Option(names = "--like", paramLabel = "COL=PATTERN", converter = CliTypes.NameValue.class, description = "Case-sensitive pattern, * is the wildcard.")
     List<String> like = new ArrayList<>();
-    @Option(names = "--ilike", paramLabel = "COL=PATTERN", converter = ColumnIs.class, description = "Case-insensitive pattern, * is the wildcard.")
+    @Option(names = "--ilike", paramLabel = "COL=PATTERN", converter = CliTypes.NameValue.class, description = "Case-insensitive pattern, * is the wildcard.")
     List<String> ilike = new ArrayList<>();
-    @Option(names = "--in", paramLabel = "COL=A,B,C", converter = ColumnIs.class, description = "One of the values.") List<String> in = new ArrayList<>();
+    @Option(names = "--in", paramLabel = "COL=A,B,C", converter = CliTypes.NameValue.class, description = "One of the values.") List<String> in = new ArrayList<>();
 
-    @Option(names = "--filter", paramLabel = "COL=OP.VALUE", converter = ColumnIs.class,
+    @Option(names = "--filter", paramLabel = "COL=OP.VALUE", converter = CliTypes.NameValue.class,
             description = "A raw PostgREST filter (REST only), e.g. 'precip=not.is.null'.")
     List<String> rawFilters = new ArrayList<>();
-
-    /** A filter's value: a column name, '=', then the rest. */
-    static final class ColumnIs implements CommandLine.ITypeConverter<String> {
-        public String convert(String s) {
-            if (s.indexOf('=') <= 0) throw new CommandLine.TypeConversionException("expected COLUMN=VALUE, got '" + s + "'");
-            return s;
-        }
-    }
 
     @Option(names = "--order", paramLabel = "SPEC", description = "PostgREST order: col[.asc|.desc][.nullsfirst|.nullslast][,col2...].")
     String order;
