@@ -169,9 +169,9 @@ class EStore implements Callable<Integer> {
     @Option(names = "--pg-events", description = "Also COPY every event sent into the PostgreSQL table 'events'.")
     boolean pgEvents;
 
-    @Option(names = "--shard", paramLabel = "I/N", converter = Shard.class,
+    @Option(names = "--shard", paramLabel = "I/N", converter = Shard.Parser.class,
             description = "Generate only the customers c with c mod N = I (0-based): N processes, disjoint consistent streams.")
-    int[] shard = {0, 1};
+    Shard shard = new Shard(0, 1);
 
     @Option(names = "--batch-rows", paramLabel = "N", converter = CliTypes.PositiveInt.class, description = "Tinybird: rows per request (default 10000).")
     int batchRows = 10_000;
@@ -306,13 +306,15 @@ class EStore implements Callable<Integer> {
         return s;
     }
 
-    /** --shard I/N: {I, N} with 0 <= I < N. */
-    static final class Shard implements CommandLine.ITypeConverter<int[]> {
-        public int[] convert(String text) {
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]{1,9})/([0-9]{1,9})").matcher(text.strip());
-            int i = m.matches() ? Integer.parseInt(m.group(1)) : -1, n = m.matches() ? Integer.parseInt(m.group(2)) : 0;
-            if (n < 1 || i < 0 || i >= n) throw new CommandLine.TypeConversionException("expected I/N with 0 <= I < N, such as 0/4, got '" + text + "'");
-            return new int[] {i, n};
+    /** --shard I/N: shard I of N, 0 <= I < N. */
+    record Shard(int index, int count) {
+        static final class Parser implements CommandLine.ITypeConverter<Shard> {
+            public Shard convert(String text) {
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]{1,9})/([0-9]{1,9})").matcher(text.strip());
+                int i = m.matches() ? Integer.parseInt(m.group(1)) : -1, n = m.matches() ? Integer.parseInt(m.group(2)) : 0;
+                if (n < 1 || i < 0 || i >= n) throw new CommandLine.TypeConversionException("expected I/N with 0 <= I < N, such as 0/4, got '" + text + "'");
+                return new Shard(i, n);
+            }
         }
     }
 
@@ -348,7 +350,7 @@ class EStore implements Callable<Integer> {
             this.s = s;
             this.cmd = cmd;
             this.seed = cmd.seed != null ? cmd.seed : new java.security.SecureRandom().nextLong();
-            this.shard = cmd.shard;
+            this.shard = new int[] {cmd.shard.index(), cmd.shard.count()};
             this.model = new Shop(s, Shop.Catalog.of(seed, s.products), seed, shard[0], shard[1]);
             this.stream = new EStoreStream(model, seed, shard, cmd.format == Format.original,
                     cmd.startTime != null ? cmd.startTime : Long.MIN_VALUE, cmd.eps != null ? 1e6 / cmd.eps : 1000,

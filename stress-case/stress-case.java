@@ -140,17 +140,21 @@ class StressCase implements Callable<Integer> {
     @Option(names = "--param", paramLabel = "NAME=SPEC", description = "A request parameter and its generator (see below). Any --param replaces the default city, start_time and end_time.")
     List<String> params = new ArrayList<>();
 
-    @Option(names = "--window", paramLabel = "MIN..MAX", defaultValue = "2..90", converter = DayRange.class,
+    @Option(names = "--window", paramLabel = "MIN..MAX", defaultValue = "2..90", converter = Days.Parser.class,
             description = "Window length in days for window.start/end. Default: ${DEFAULT-VALUE}.")
-    int[] window;
+    Days window;
 
     /** --window: MIN..MAX days, 0 <= MIN <= MAX. */
-    static final class DayRange implements CommandLine.ITypeConverter<int[]> {
-        public int[] convert(String s) {
-            Matcher m = Pattern.compile("\\s*(-?\\d+)\\s*\\.\\.\\s*(-?\\d+)\\s*").matcher(s);
-            int[] r = m.matches() ? new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))} : null;
-            if (r == null || r[0] < 0 || r[1] < r[0]) throw new CommandLine.TypeConversionException("expected MIN..MAX days with 0 <= MIN <= MAX, got '" + s + "'");
-            return r;
+    record Days(int min, int max) {
+        static final class Parser implements CommandLine.ITypeConverter<Days> {
+            public Days convert(String s) {
+                Matcher m = Pattern.compile("\\s*(-?\\d{1,9})\\s*\\.\\.\\s*(-?\\d{1,9})\\s*").matcher(s);
+                Days d = m.matches() ? new Days(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))) : null;
+                if (d == null || d.min < 0 || d.max < d.min) {
+                    throw new CommandLine.TypeConversionException("expected MIN..MAX days with 0 <= MIN <= MAX, got '" + s + "'");
+                }
+                return d;
+            }
         }
     }
 
@@ -221,12 +225,11 @@ class StressCase implements Callable<Integer> {
         boolean eventLoop = rate == null && (threads == Threads.auto || threads == Threads.loop);
         String threadKind = threads == Threads.platform || threads == Threads.virtual ? threads.name()
                 : concurrency * kinds.size() <= 256 ? "platform" : "virtual";
-        int[] win = window;
 
         cfg = common.config();
         List<String> ps = params.isEmpty() && kinds.equals(List.of("http")) ? List.of() : params.isEmpty()
                 ? List.of("city=city", "start_time=window.start", "end_time=window.end") : params;
-        Workload wl = Workload.parse(ps, seed, win[0], win[1], windowFrom,
+        Workload wl = Workload.parse(ps, seed, window.min(), window.max(), windowFrom,
                 windowTo == null ? LocalDate.now(ZoneOffset.UTC) : windowTo);
         List<LoadTarget> targets = new ArrayList<>();
         try {
