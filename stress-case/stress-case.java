@@ -137,7 +137,7 @@ class StressCase implements Callable<Integer> {
     @Option(names = "--http-url", paramLabel = "URL", description = "The 'http' target: GET this URL (plus --param values as query parameters).")
     String httpUrl;
 
-    @Option(names = "--param", paramLabel = "NAME=SPEC", description = "A request parameter and its generator (see below). Any --param replaces the default city, start_time and end_time.")
+    @Option(names = "--param", paramLabel = "NAME=SPEC", converter = Workload.Param.Check.class, description = "A request parameter and its generator (see below). Any --param replaces the default city, start_time and end_time.")
     List<String> params = new ArrayList<>();
 
     @Option(names = "--window", paramLabel = "MIN..MAX", defaultValue = "2..90", converter = Days.Parser.class,
