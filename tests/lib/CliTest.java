@@ -115,7 +115,7 @@ class CliTest {
         @CommandLine.Option(names = "--every", converter = CliTypes.PositiveDuration.class) Duration every = Duration.ofSeconds(1);
         @CommandLine.Option(names = "--max-size", converter = CliTypes.PositiveSize.class) long maxSize = 1;
         @CommandLine.Option(names = "--rate", converter = CliTypes.Rate.class) double rate = 1;
-        @CommandLine.Option(names = "--param", converter = CliTypes.NameValue.class) java.util.List<String> params = new java.util.ArrayList<>();
+        @CommandLine.Option(names = "--param", paramLabel = "NAME=VALUE", converter = CliTypes.NameValue.class) java.util.List<String> params = new java.util.ArrayList<>();
         @CommandLine.Option(names = "--via") Via via = Via.events;
 
         public Integer call() {
@@ -142,7 +142,7 @@ class CliTest {
                 typed("--max-size", "lots").err);
         assertEquals("typed: Invalid value for option '--rate': not a rate: 'fast' (examples: 100, 10000/s); see --help\n",
                 typed("--rate", "fast").err);
-        assertEquals("typed: Invalid value for option '--param': expected NAME=VALUE, got '=x'; see --help\n", typed("--param", "=x").err);
+        assertEquals("typed: Invalid value for option '--param' (NAME=VALUE): expected NAME=VALUE, got '=x'; see --help\n", typed("--param", "=x").err);
         for (String[] bad : new String[][] {{"--rows", "x"}, {"--rows", "99999999999"}, {"--rate", "0"}, {"--rate", "20000000/s"}, {"--max-size", "0"}}) {
             Result b = typed(bad);
             assertEquals(2, b.rc, String.join(" ", bad));
