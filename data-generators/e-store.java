@@ -83,18 +83,18 @@ class EStore implements Callable<Integer> {
             description = "tinybird_api_endpoint: Events API URL; {CLOUD_REGION} and {DATASOURCE_NAME} are filled in.")
     String endpoint;
 
-    @Option(names = "--customers", paramLabel = "N", description = "num_customers (default 500).")
+    @Option(names = "--customers", paramLabel = "N", converter = SettingRule.Count.class, description = "num_customers (default 500).")
     Integer customers;
 
-    @Option(names = "--products", paramLabel = "N", description = "num_products (default 500).")
+    @Option(names = "--products", paramLabel = "N", converter = SettingRule.Count.class, description = "num_products (default 500).")
     Integer products;
 
     @Option(names = "--duplicate-percentage", paramLabel = "PCT", converter = CliTypes.Percent.class, description = "duplicate_data_percentage (default 2).")
     Double duplicatePct;
 
-    @Option(names = "--db-update-interval", paramLabel = "TIME",
+    @Option(names = "--db-update-interval", paramLabel = "TIME", converter = SettingRule.Interval.class,
             description = "db_update_interval_minutes: 10 (minutes), or 30s, 2m, 1h (default 10).")
-    String dbUpdateInterval;
+    Duration dbUpdateInterval;
 
     @Option(names = "--postgres", negatable = true, description = "write_to_postgres (default false).")
     Boolean writeToPostgres;
@@ -103,7 +103,7 @@ class EStore implements Callable<Integer> {
             description = "event_type_weights, e.g. view=65,cart=15,uncart=5,purchase=10,return=5 (the ones given replace the defaults).")
     Map<String, String> weights;
 
-    @Option(names = "--restock-threshold", paramLabel = "N",
+    @Option(names = "--restock-threshold", paramLabel = "N", converter = SettingRule.Restock.class,
             description = "restock_threshold: a product whose stock falls to N is restocked to its initial level; "
                     + "-1: never (a purchase of an out-of-stock product becomes a view). Default 5.")
     Integer restockThreshold;
@@ -283,12 +283,12 @@ class EStore implements Callable<Integer> {
         if (file == null) file = Config.besideScript("settings.yaml").orElse(null);
         EStoreSettings s = file == null ? new EStoreSettings() : EStoreSettings.load(file);
         if (endpoint != null) s.endpoint = endpoint;
-        if (customers != null) s.customers = EStoreSettings.positiveInt("--customers", customers.toString());
-        if (products != null) s.products = EStoreSettings.positiveInt("--products", products.toString());
+        if (customers != null) s.customers = customers;
+        if (products != null) s.products = products;
         if (duplicatePct != null) s.duplicatePct = duplicatePct;
-        if (dbUpdateInterval != null) s.dbUpdateInterval = EStoreSettings.interval("--db-update-interval", dbUpdateInterval);
+        if (dbUpdateInterval != null) s.dbUpdateInterval = dbUpdateInterval;
         if (writeToPostgres != null) s.writeToPostgres = writeToPostgres;
-        if (restockThreshold != null) s.restockThreshold = EStoreSettings.restock("--restock-threshold", restockThreshold.toString());
+        if (restockThreshold != null) s.restockThreshold = restockThreshold;
         if (weights != null) {
             double[] w = s.weights.clone();
             for (Map.Entry<String, String> e : weights.entrySet()) {
@@ -304,6 +304,31 @@ class EStore implements Callable<Integer> {
             s.weights = w;
         }
         return s;
+    }
+
+    /** An option that sets a settings key takes the file's rule for it (EStoreSettings); picocli names the option. */
+    abstract static class SettingRule<T> implements CommandLine.ITypeConverter<T> {
+        abstract T rule(String value);
+
+        public T convert(String value) {
+            try {
+                return rule(value);
+            } catch (Cli.Failure f) {
+                throw new CommandLine.TypeConversionException(f.getMessage());
+            }
+        }
+
+        static final class Count extends SettingRule<Integer> {
+            Integer rule(String v) { return EStoreSettings.positiveInt("", v); }
+        }
+
+        static final class Interval extends SettingRule<Duration> {
+            Duration rule(String v) { return EStoreSettings.interval("", v); }
+        }
+
+        static final class Restock extends SettingRule<Integer> {
+            Integer rule(String v) { return EStoreSettings.restock("", v); }
+        }
     }
 
     /** --shard I/N: shard I of N, 0 <= I < N. */
