@@ -237,14 +237,14 @@ final class EStoreSinks {
      * wait=true, retries with backoff, accounting): one writer per data source, every event to each.
      */
     static final class TinybirdSink implements Sink {
-        final List<Tinybird.Client> clients = new ArrayList<>();
-        final List<Tinybird.Writer> writers = new ArrayList<>();
-        final List<Tinybird.Writer.Stats> finalStats = new ArrayList<>();
+        final List<TinybirdClient> clients = new ArrayList<>();
+        final List<TinybirdWriter> writers = new ArrayList<>();
+        final List<TinybirdWriter.Stats> finalStats = new ArrayList<>();
 
-        TinybirdSink(List<Tinybird.Endpoint> endpoints, String token, Tinybird.Writer.Settings settings, Tinybird.Net net) {
-            Map<String, Tinybird.Client> byHost = new LinkedHashMap<>();
+        TinybirdSink(List<Tinybird.Endpoint> endpoints, String token, TinybirdWriterSettings settings, TinybirdNet net) {
+            Map<String, TinybirdClient> byHost = new LinkedHashMap<>();
             for (Tinybird.Endpoint ep : endpoints) {
-                Tinybird.Client c = byHost.computeIfAbsent(ep.host(), h -> new Tinybird.Client(h, token, net));
+                TinybirdClient c = byHost.computeIfAbsent(ep.host(), h -> new TinybirdClient(h, token, net));
                 writers.add(c.writer(ep.datasource(), settings));
             }
             clients.addAll(byHost.values());
@@ -262,32 +262,32 @@ final class EStoreSinks {
          * Any other answer (2xx, 400 for the empty body, 429, 5xx) shows a host that answers and a token it accepts;
          * the writer's retries deal with the rest. A token that may not read the schema skips that part.
          */
-        static void preflight(List<Tinybird.Endpoint> endpoints, String token, Tinybird.Net net, EStoreEvent.Field[] fields,
+        static void preflight(List<Tinybird.Endpoint> endpoints, String token, TinybirdNet net, EStoreEvent.Field[] fields,
                 java.util.function.Consumer<String> note) {
             java.time.Duration connect = min(net.connectTimeout(), PREFLIGHT), read = min(net.readTimeout(), PREFLIGHT);
-            Tinybird.Net quick = new Tinybird.Net(connect, read, net.caFile(), net.ssl());
+            TinybirdNet quick = new TinybirdNet(connect, read, net.caFile(), net.ssl());
             for (Tinybird.Endpoint ep : endpoints) {
-                try (Tinybird.Client c = new Tinybird.Client(ep.host(), token, quick)) {
+                try (TinybirdClient c = new TinybirdClient(ep.host(), token, quick)) {
                     String ds = ep.datasource();
                     String scope = "DATASOURCES:APPEND on " + ds + " (and DATASOURCES:CREATE while it does not exist)";
-                    java.net.http.HttpResponse<String> r = send(c, c.request("/v0/datasources/" + Tinybird.enc(ds)).GET().build(),
+                    java.net.http.HttpResponse<String> r = send(c, c.request("/v0/datasources/" + TinybirdClient.enc(ds)).GET().build(),
                             "GET /v0/datasources/" + ds, connect, read);
                     if (r.statusCode() == 200) {
                         checkColumns(ds, r.body(), fields);
                     } else if (r.statusCode() == 404 && !r.body().toLowerCase(Locale.ROOT).contains("region")) {
                         String what = "POST /v0/datasources?name=" + ds + " (created from the event's definition)";
                         java.net.http.HttpResponse<String> created = send(c, c.request("/v0/datasources?mode=create&format=ndjson&name="
-                                + Tinybird.enc(ds) + "&schema=" + Tinybird.enc(schema(fields)))
+                                + TinybirdClient.enc(ds) + "&schema=" + TinybirdClient.enc(schema(fields)))
                                 .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(), what, connect, read);
                         if (created.statusCode() / 100 == 2) note.accept("created Tinybird data source " + ds + " from the event's definition");
                         // else (no DATASOURCES:CREATE for this API, a race): the Events API request below says what the token may do
                     }
                     String what = "POST /v0/events?name=" + ds + " (an empty request, before generating)";
-                    r = send(c, c.request("/v0/events?name=" + Tinybird.enc(ds) + "&wait=true&format=ndjson")
+                    r = send(c, c.request("/v0/events?name=" + TinybirdClient.enc(ds) + "&wait=true&format=ndjson")
                             .header("Content-Type", "application/x-ndjson")
                             .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(), what, connect, read);
                     int code = r.statusCode();
-                    if (code == 401 || code == 403 || code == 404) throw Tinybird.error(c.shownHost(), code, r.body(), what, scope);
+                    if (code == 401 || code == 403 || code == 404) throw TinybirdApiException.of(c.shownHost(), code, r.body(), what, scope);
                 }
             }
         }
@@ -322,7 +322,7 @@ final class EStoreSinks {
         }
 
         /** One request of the check: a dropped connection is tried again while PREFLIGHT lasts; no answer is one line. */
-        private static java.net.http.HttpResponse<String> send(Tinybird.Client c, java.net.http.HttpRequest req, String what,
+        private static java.net.http.HttpResponse<String> send(TinybirdClient c, java.net.http.HttpRequest req, String what,
                 java.time.Duration connect, java.time.Duration read) {
             long deadline = System.nanoTime() + PREFLIGHT.toNanos();
             for (int attempt = 1; ; attempt++) {
@@ -353,14 +353,14 @@ final class EStoreSinks {
             return a.compareTo(b) <= 0 ? a : b;
         }
 
-        /** Stops waiting for Tinybird (see Tinybird.Writer#abandon): what has no answer yet counts as not acknowledged. */
+        /** Stops waiting for Tinybird (see TinybirdWriter#abandon): what has no answer yet counts as not acknowledged. */
         void abandon() {
-            for (Tinybird.Writer w : writers) w.abandon();
+            for (TinybirdWriter w : writers) w.abandon();
         }
 
         /** What the writers wait for (the first that waits), or null. */
         String status() {
-            for (Tinybird.Writer w : writers) {
+            for (TinybirdWriter w : writers) {
                 String st = w.status();
                 if (st != null) return w.datasource() + ": " + st;
             }
@@ -400,7 +400,7 @@ final class EStoreSinks {
 
         /** The reason of the first writer that stopped (an error no retry fixes, a refused token, giving up), as one line. */
         void throwIfFailed() {
-            for (Tinybird.Writer w : writers) {
+            for (TinybirdWriter w : writers) {
                 if (w.fatal() != null) w.throwIfFailed();
             }
         }
@@ -411,7 +411,7 @@ final class EStoreSinks {
 
         public void accept(EStoreEvent.Batch b) {
             byte[] a = b.bytes.a;
-            for (Tinybird.Writer w : writers) {
+            for (TinybirdWriter w : writers) {
                 int start = 0;
                 for (int i = 0; i < b.n; i++) {
                     int end = b.end[i];
@@ -423,37 +423,37 @@ final class EStoreSinks {
 
         public void close() {
             try {
-                for (Tinybird.Writer w : writers) w.close();
+                for (TinybirdWriter w : writers) w.close();
             } finally {
-                for (Tinybird.Writer w : writers) finalStats.add(w.stats());
-                for (Tinybird.Client c : clients) c.close();
+                for (TinybirdWriter w : writers) finalStats.add(w.stats());
+                for (TinybirdClient c : clients) c.close();
             }
         }
 
-        List<Tinybird.Writer.Stats> stats() {
+        List<TinybirdWriter.Stats> stats() {
             if (!finalStats.isEmpty()) return finalStats;
-            List<Tinybird.Writer.Stats> l = new ArrayList<>();
-            for (Tinybird.Writer w : writers) l.add(w.stats());
+            List<TinybirdWriter.Stats> l = new ArrayList<>();
+            for (TinybirdWriter w : writers) l.add(w.stats());
             return l;
         }
 
         public long delivered() {
             long min = Long.MAX_VALUE;
-            for (Tinybird.Writer.Stats st : stats()) min = Math.min(min, st.acknowledged() + st.quarantined());
+            for (TinybirdWriter.Stats st : stats()) min = Math.min(min, st.acknowledged() + st.quarantined());
             return min == Long.MAX_VALUE ? 0 : min;
         }
 
         public long failed() {
             long f = 0;
-            for (Tinybird.Writer.Stats st : stats()) f += st.failed();
+            for (TinybirdWriter.Stats st : stats()) f += st.failed();
             return f;
         }
 
         List<String> lines() {
             List<String> out = new ArrayList<>();
-            List<Tinybird.Writer.Stats> sts = stats();
+            List<TinybirdWriter.Stats> sts = stats();
             for (int i = 0; i < sts.size(); i++) {
-                Tinybird.Writer.Stats st = sts.get(i);
+                TinybirdWriter.Stats st = sts.get(i);
                 String line = String.format(Locale.ROOT, "tinybird %s: %,d stored, %,d quarantined, %,d failed (not acknowledged)",
                         writers.get(i).datasource(), st.acknowledged(), st.quarantined(), st.failed());
                 if (st.pending() > 0) line += String.format(Locale.ROOT, ", %,d without an answer yet", st.pending());

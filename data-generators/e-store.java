@@ -5,6 +5,14 @@
 //SOURCES ../lib/Config.java
 //SOURCES ../lib/Pg.java
 //SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/TinybirdApiException.java
+//SOURCES ../lib/TinybirdClient.java
+//SOURCES ../lib/TinybirdNet.java
+//SOURCES ../lib/TinybirdOptions.java
+//SOURCES ../lib/TinybirdRowScanner.java
+//SOURCES ../lib/TinybirdRows.java
+//SOURCES ../lib/TinybirdWriter.java
+//SOURCES ../lib/TinybirdWriterSettings.java
 //SOURCES ../lib/Timeouts.java
 //SOURCES ../lib/NetErrors.java
 //SOURCES EStoreSettings.java
@@ -183,7 +191,7 @@ class EStore implements Callable<Integer> {
     @Option(names = "--no-wait", description = "Tinybird: do not ask for wait=true (faster acknowledgements that can still be lost).")
     boolean noWait;
 
-    @Mixin Tinybird.NetOptions net = new Tinybird.NetOptions();
+    @Mixin TinybirdNet.Options net = new TinybirdNet.Options();
 
     @Option(names = "--retry-for", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
             description = "Keep retrying (Tinybird: timeouts, 429, 5xx, network; PostgreSQL: a lost connection) while nothing "
@@ -197,10 +205,10 @@ class EStore implements Callable<Integer> {
     Duration drainTimeout = Timeouts.DRAIN;
 
     /** For tests: extra settings of the Tinybird writer (backoff, attempts). */
-    java.util.function.UnaryOperator<Tinybird.Writer.Settings> writerTuning = x -> x;
+    java.util.function.UnaryOperator<TinybirdWriterSettings> writerTuning = x -> x;
 
-    Tinybird.Writer.Settings writerSettings() {
-        return writerTuning.apply(new Tinybird.Writer.Settings().maxRows(batchRows).linger(linger).gzip(true).waitForAck(!noWait)
+    TinybirdWriterSettings writerSettings() {
+        return writerTuning.apply(new TinybirdWriterSettings().maxRows(batchRows).linger(linger).gzip(true).waitForAck(!noWait)
                 .retryFor(Timeouts.positive("--retry-for", retryFor)));
     }
 
@@ -466,8 +474,8 @@ class EStore implements Callable<Integer> {
             List<Tinybird.Endpoint> endpoints = target.endpoints();
             boolean tinybird = !endpoints.isEmpty();
             if (tinybird) {
-                Tinybird.Writer.Settings ws = cmd.writerSettings();
-                Tinybird.Net net = cmd.net.net(cmd.common.config());
+                TinybirdWriterSettings ws = cmd.writerSettings();
+                TinybirdNet net = cmd.net.net(cmd.common.config());
                 // nothing is generated for a host that cannot take it
                 EStoreSinks.TinybirdSink.preflight(endpoints, target.token(), net, stream.enc.fields, cmd.common.quiet ? l -> {} : cmd::note);
                 // --verbose: a line a retry; the waits themselves are announced by the status ticker either way

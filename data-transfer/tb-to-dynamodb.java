@@ -6,7 +6,22 @@
 //SOURCES ../lib/NetErrors.java
 //SOURCES ../lib/Dynamo.java
 //SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/TinybirdApiException.java
+//SOURCES ../lib/TinybirdClient.java
+//SOURCES ../lib/TinybirdNet.java
+//SOURCES ../lib/TinybirdOptions.java
+//SOURCES ../lib/TinybirdRowScanner.java
+//SOURCES ../lib/TinybirdRows.java
+//SOURCES ../lib/TinybirdWriter.java
+//SOURCES ../lib/TinybirdWriterSettings.java
 //SOURCES ../lib/Transfer.java
+//SOURCES ../lib/ClickHouseTypes.java
+//SOURCES ../lib/CursorValues.java
+//SOURCES ../lib/TinybirdSource.java
+//SOURCES ../lib/TransferEngine.java
+//SOURCES ../lib/TransferOptions.java
+//SOURCES ../lib/TransferPager.java
+//SOURCES ../lib/TransferWriter.java
 //DESCRIPTION Copies the rows of a Tinybird API Endpoint into a DynamoDB table, incrementally and resumably:
 //DESCRIPTION parallel BatchWriteItem of 25, UnprocessedItems and throttling retried, exact numbers, watermark in a small state item.
 //DESCRIPTION Usage: tb-to-dynamodb.java [--once | --every 60s] [--pipe reports] [--table NAME] [--partition-key site_name --sort-key timestamp] [--endpoint-url URL]
@@ -61,10 +76,10 @@ import software.amazon.awssdk.services.dynamodb.model.*;
 class TbToDynamodb implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;
-    @Mixin Transfer.Options transfer;
+    @Mixin TransferOptions transfer;
     @Mixin Dynamo.Options dynamo;
 
-    // the source's connection (Tinybird.Options' --region would clash with DynamoDB's --region)
+    // the source's connection (TinybirdOptions' --region would clash with DynamoDB's --region)
     @Option(names = "--host", paramLabel = "URL", description = "Tinybird API host of the source (default: TINYBIRD_HOST, else https://api.tinybird.co).")
     String tbHost;
 
@@ -102,17 +117,17 @@ class TbToDynamodb implements Callable<Integer> {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
             Config cfg = common.config();
-            if (table != null) Transfer.name("--table", table);
-            Transfer.name("--partition-key", partitionKey);
-            Transfer.name("--sort-key", sortKey);
-            if (stateTable != null) Transfer.name("--state-table", stateTable);
+            if (table != null) TransferOptions.name("--table", table);
+            TransferOptions.name("--partition-key", partitionKey);
+            TransferOptions.name("--sort-key", sortKey);
+            if (stateTable != null) TransferOptions.name("--state-table", stateTable);
             String t = table != null ? table : cfg.getOr("DYNAMODB_TABLE_NAME", "weather_reports");
-            Tinybird.Client client = Tinybird.connect(tbHost, tbRegion, tbToken, insecure, cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
-            Transfer.Source source = Transfer.tinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
+            TinybirdClient client = Tinybird.connect(tbHost, tbRegion, tbToken, insecure, cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
+            Transfer.Source source = new TinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
             DynamoDbClient db = Dynamo.client(dynamo.region, dynamo.endpointUrl, cfg, Math.max(64, writers * 2));
             DynamoTarget target = new DynamoTarget(db, t, partitionKey, sortKey.equals("none") ? null : sortKey,
                     stateTable != null ? stateTable : t + "_transfer_state", writers, transfer.retryFor, err);
-            return Transfer.runCommand(transfer, source, target, err, common.quiet);
+            return TransferEngine.runCommand(transfer, source, target, err, common.quiet);
         });
     }
 
@@ -170,7 +185,7 @@ class TbToDynamodb implements Callable<Integer> {
         }
 
         private static ScalarAttributeType keyType(List<Transfer.Column> meta, String col) {
-            String t = Transfer.unwrapType(meta.get(Transfer.indexOf(meta, col, "key")).type());
+            String t = ClickHouseTypes.unwrapType(meta.get(Transfer.indexOf(meta, col, "key")).type());
             boolean numeric = t.matches("U?Int\\d+|Float\\d+|Decimal.*");
             return numeric ? ScalarAttributeType.N : ScalarAttributeType.S;
         }
@@ -358,7 +373,7 @@ class TbToDynamodb implements Callable<Integer> {
             if (failure != null) throw failure;
             if (batch.watermark() != null) {
                 Object w = batch.watermark();
-                AttributeValue wv = w instanceof Number n ? AttributeValue.fromN(new BigDecimal(n.toString()).toPlainString()) : AttributeValue.fromS(Transfer.text(w));
+                AttributeValue wv = w instanceof Number n ? AttributeValue.fromN(new BigDecimal(n.toString()).toPlainString()) : AttributeValue.fromS(CursorValues.text(w));
                 retrying(deadline, () -> db.putItem(b -> b.tableName(stateTable).item(Map.of(
                         "job", AttributeValue.fromS(job + "@" + table), "watermark", wv, "cursor", AttributeValue.fromS(cursor),
                         "updated_at", AttributeValue.fromS(Instant.now().toString())))));

@@ -5,7 +5,22 @@
 //SOURCES ../lib/Json.java
 //SOURCES ../lib/NetErrors.java
 //SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/TinybirdApiException.java
+//SOURCES ../lib/TinybirdClient.java
+//SOURCES ../lib/TinybirdNet.java
+//SOURCES ../lib/TinybirdOptions.java
+//SOURCES ../lib/TinybirdRowScanner.java
+//SOURCES ../lib/TinybirdRows.java
+//SOURCES ../lib/TinybirdWriter.java
+//SOURCES ../lib/TinybirdWriterSettings.java
 //SOURCES ../lib/Transfer.java
+//SOURCES ../lib/ClickHouseTypes.java
+//SOURCES ../lib/CursorValues.java
+//SOURCES ../lib/TinybirdSource.java
+//SOURCES ../lib/TransferEngine.java
+//SOURCES ../lib/TransferOptions.java
+//SOURCES ../lib/TransferPager.java
+//SOURCES ../lib/TransferWriter.java
 //DEPS org.mongodb:mongodb-driver-sync:5.14.0
 //DESCRIPTION Copies the rows of a Tinybird API Endpoint into a MongoDB collection, incrementally and resumably:
 //DESCRIPTION ordered bulk upserts by key (never plain inserts), resume from the collection's max cursor.
@@ -74,8 +89,8 @@ import picocli.CommandLine.Spec;
 class TbToMongodb implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;
-    @Mixin Tinybird.Options tinybird;
-    @Mixin Transfer.Options transfer;
+    @Mixin TinybirdOptions tinybird;
+    @Mixin TransferOptions transfer;
 
     @Option(names = "--connection-string", paramLabel = "URI",
             description = "MongoDB connection string (default: MONGODB_CONNECTION_STRING, else mongodb://localhost:27017).")
@@ -99,18 +114,18 @@ class TbToMongodb implements Callable<Integer> {
     public Integer call() {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
-            if (database != null) Transfer.name("--database", database);
-            if (collection != null) Transfer.name("--collection", collection);
-            Transfer.names("--key", key);
+            if (database != null) TransferOptions.name("--database", database);
+            if (collection != null) TransferOptions.name("--collection", collection);
+            TransferOptions.names("--key", key);
             Config cfg = common.config();
             String uri = connectionString != null ? connectionString : cfg.getOr("MONGODB_CONNECTION_STRING", "mongodb://localhost:27017");
             Config.registerSecret(uri);
             String db = database != null ? database : cfg.getOr("MONGODB_DATABASE_NAME", "weather");
             String coll = collection != null ? collection : cfg.getOr("MONGODB_COLLECTION_NAME", "weather_reports");
-            Tinybird.Client client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
-            Transfer.Source source = Transfer.tinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
+            TinybirdClient client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
+            Transfer.Source source = new TinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
             MongoTarget target = new MongoTarget(uri, db, coll, key, transfer.retryFor, err);
-            return Transfer.runCommand(transfer, source, target, err, common.quiet);
+            return TransferEngine.runCommand(transfer, source, target, err, common.quiet);
         });
     }
 
@@ -222,9 +237,9 @@ class TbToMongodb implements Callable<Integer> {
         private void checkAfterReconnect(String cursor) throws Transfer.Rewind {
             reconnected = false;
             Object now = maxCursor(cursor);
-            if (known != null && (now == null || Transfer.compare(now, known) < 0)) {
-                throw new Transfer.Rewind("after reconnecting, the max " + cursor + " of " + where + " is " + (now == null ? "none" : Transfer.text(now))
-                        + ", behind " + Transfer.text(known) + " written before: MongoDB lost writes it had acknowledged");
+            if (known != null && (now == null || CursorValues.compare(now, known) < 0)) {
+                throw new Transfer.Rewind("after reconnecting, the max " + cursor + " of " + where + " is " + (now == null ? "none" : CursorValues.text(now))
+                        + ", behind " + CursorValues.text(known) + " written before: MongoDB lost writes it had acknowledged");
             }
         }
 
@@ -233,7 +248,7 @@ class TbToMongodb implements Callable<Integer> {
             names = meta.stream().map(Transfer.Column::name).toArray(String[]::new);
             kinds = new String[names.length];
             for (int i = 0; i < names.length; i++) {
-                String t = Transfer.unwrapType(meta.get(i).type());
+                String t = ClickHouseTypes.unwrapType(meta.get(i).type());
                 kinds[i] = t.startsWith("DateTime") ? "datetime" : t.startsWith("Date") ? "date" : t.startsWith("Decimal") || t.matches("U?Int(128|256)|UInt64") ? "decimal"
                         : t.startsWith("Float") ? "float" : "other";
             }
@@ -343,7 +358,7 @@ class TbToMongodb implements Callable<Integer> {
             int ci = java.util.Arrays.asList(names).indexOf(cursor);
             if (ci >= 0) { // rows come in cursor order: the last one is the largest
                 Object last = cursorValue(bson(ci, batch.rows().get(batch.rows().size() - 1)[ci]));
-                if (last != null && (known == null || Transfer.compare(last, known) > 0)) known = last;
+                if (last != null && (known == null || CursorValues.compare(last, known) > 0)) known = last;
             }
             c.inserted = res.getUpserts().size();
             c.updated = res.getModifiedCount();

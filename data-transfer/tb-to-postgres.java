@@ -7,7 +7,22 @@
 //SOURCES ../lib/NetErrors.java
 //SOURCES ../lib/Pg.java
 //SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/TinybirdApiException.java
+//SOURCES ../lib/TinybirdClient.java
+//SOURCES ../lib/TinybirdNet.java
+//SOURCES ../lib/TinybirdOptions.java
+//SOURCES ../lib/TinybirdRowScanner.java
+//SOURCES ../lib/TinybirdRows.java
+//SOURCES ../lib/TinybirdWriter.java
+//SOURCES ../lib/TinybirdWriterSettings.java
 //SOURCES ../lib/Transfer.java
+//SOURCES ../lib/ClickHouseTypes.java
+//SOURCES ../lib/CursorValues.java
+//SOURCES ../lib/TinybirdSource.java
+//SOURCES ../lib/TransferEngine.java
+//SOURCES ../lib/TransferOptions.java
+//SOURCES ../lib/TransferPager.java
+//SOURCES ../lib/TransferWriter.java
 //DESCRIPTION Copies the rows of a Tinybird API Endpoint into a PostgreSQL table, incrementally and resumably:
 //DESCRIPTION COPY (into the table; when a key exists, into a temporary table then INSERT ... ON CONFLICT (key) DO UPDATE), batch and watermark in one transaction.
 //DESCRIPTION Usage: tb-to-postgres.java [--once | --every 60s] [--pipe reports] [--table weather_reports] [--key timestamp,site_name] [--url URL]
@@ -58,8 +73,8 @@ import picocli.CommandLine.Spec;
 class TbToPostgres implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;
-    @Mixin Tinybird.Options tinybird;
-    @Mixin Transfer.Options transfer;
+    @Mixin TinybirdOptions tinybird;
+    @Mixin TransferOptions transfer;
     @Mixin Pg.Options pg;
 
     @Option(names = "--table", paramLabel = "NAME", defaultValue = "weather_reports",
@@ -82,14 +97,14 @@ class TbToPostgres implements Callable<Integer> {
     public Integer call() {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
-            Transfer.name("--table", table);
-            Transfer.name("--state-table", stateTable);
-            Transfer.names("--key", key);
+            TransferOptions.name("--table", table);
+            TransferOptions.name("--state-table", stateTable);
+            TransferOptions.names("--key", key);
             Config cfg = common.config();
-            Tinybird.Client client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
-            Transfer.Source source = Transfer.tinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
+            TinybirdClient client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
+            Transfer.Source source = new TinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);
             PgTarget target = new PgTarget(pg.resolve(cfg), table, key, stateTable, transfer.retryFor, err);
-            return Transfer.runCommand(transfer, source, target, err, common.quiet);
+            return TransferEngine.runCommand(transfer, source, target, err, common.quiet);
         });
     }
 
@@ -259,7 +274,7 @@ class TbToPostgres implements Callable<Integer> {
         String createTableSql(List<Transfer.Column> meta) {
             StringBuilder sb = new StringBuilder("CREATE TABLE IF NOT EXISTS " + Pg.qualified(table) + " (\n");
             for (Transfer.Column col : meta) {
-                sb.append("  ").append(Pg.ident(col.name())).append(' ').append(Transfer.postgresType(col.type()));
+                sb.append("  ").append(Pg.ident(col.name())).append(' ').append(ClickHouseTypes.postgresType(col.type()));
                 if (key.contains(col.name())) sb.append(" NOT NULL");
                 sb.append(",\n");
             }
@@ -300,7 +315,7 @@ class TbToPostgres implements Callable<Integer> {
                         }
                     }
                 } else {
-                    for (Transfer.Column col : meta) tableCols.put(col.name(), Transfer.postgresType(col.type()));
+                    for (Transfer.Column col : meta) tableCols.put(col.name(), ClickHouseTypes.postgresType(col.type()));
                 }
                 List<String> cols = new ArrayList<>();
                 List<Integer> idx = new ArrayList<>();
@@ -418,7 +433,7 @@ class TbToPostgres implements Callable<Integer> {
                         ps.setString(1, job);
                         ps.setString(2, table);
                         ps.setString(3, cursor);
-                        ps.setString(4, Transfer.text(batch.watermark()));
+                        ps.setString(4, CursorValues.text(batch.watermark()));
                         ps.executeUpdate();
                     }
                 }
@@ -449,9 +464,9 @@ class TbToPostgres implements Callable<Integer> {
                 }
             }
             verify = false;
-            if (known != null && (now == null || Transfer.compare(now, known) < 0)) {
+            if (known != null && (now == null || CursorValues.compare(now, known) < 0)) {
                 throw new Transfer.Rewind("after reconnecting, " + stateTable + " holds " + (now == null ? "no watermark" : "watermark " + now)
-                        + " for job '" + job + "', behind " + Transfer.text(known) + " committed before: PostgreSQL lost commits it had confirmed");
+                        + " for job '" + job + "', behind " + CursorValues.text(known) + " committed before: PostgreSQL lost commits it had confirmed");
             }
         }
 

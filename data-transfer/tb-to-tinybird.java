@@ -5,7 +5,22 @@
 //SOURCES ../lib/Json.java
 //SOURCES ../lib/NetErrors.java
 //SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/TinybirdApiException.java
+//SOURCES ../lib/TinybirdClient.java
+//SOURCES ../lib/TinybirdNet.java
+//SOURCES ../lib/TinybirdOptions.java
+//SOURCES ../lib/TinybirdRowScanner.java
+//SOURCES ../lib/TinybirdRows.java
+//SOURCES ../lib/TinybirdWriter.java
+//SOURCES ../lib/TinybirdWriterSettings.java
 //SOURCES ../lib/Transfer.java
+//SOURCES ../lib/ClickHouseTypes.java
+//SOURCES ../lib/CursorValues.java
+//SOURCES ../lib/TinybirdSource.java
+//SOURCES ../lib/TransferEngine.java
+//SOURCES ../lib/TransferOptions.java
+//SOURCES ../lib/TransferPager.java
+//SOURCES ../lib/TransferWriter.java
 //DESCRIPTION Copies the rows of a Tinybird API Endpoint into a Tinybird data source (same or another workspace),
 //DESCRIPTION incrementally and resumably: Events API (batched, gzip, wait=true) or the Data Sources API (--via datasources).
 //DESCRIPTION Usage: tb-to-tinybird.java [--once | --every 60s] [--pipe reports] [--datasource weather_data_json] [--target-host URL] [--via events|datasources]
@@ -49,8 +64,8 @@ import picocli.CommandLine.Spec;
 class TbToTinybird implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;
-    @Mixin Tinybird.Options tinybird;
-    @Mixin Transfer.Options transfer;
+    @Mixin TinybirdOptions tinybird;
+    @Mixin TransferOptions transfer;
 
     @Option(names = "--datasource", paramLabel = "NAME", defaultValue = "weather_data_json",
             description = "Target data source (default: ${DEFAULT-VALUE}, the original's).")
@@ -83,14 +98,14 @@ class TbToTinybird implements Callable<Integer> {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
             Config cfg = common.config();
-            Transfer.name("--datasource", datasource);
-            Transfer.names("--key", key);
-            Tinybird.Client source = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
+            TransferOptions.name("--datasource", datasource);
+            TransferOptions.names("--key", key);
+            TinybirdClient source = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
             String th = targetHost != null ? targetHost : cfg.get("TINYBIRD_TARGET_HOST").orElse(source.host());
-            Tinybird.Client target = Tinybird.connect(th, null, targetToken, tinybird.insecure, cfg, "TINYBIRD_TARGET_TOKEN", "TINYBIRD_TOKEN");
+            TinybirdClient target = Tinybird.connect(th, null, targetToken, tinybird.insecure, cfg, "TINYBIRD_TARGET_TOKEN", "TINYBIRD_TOKEN");
             TbTarget t = new TbTarget(target, datasource, via, key, transfer.cursor, err);
             t.retryFor = transfer.retryFor;
-            return Transfer.runCommand(transfer, Transfer.tinybirdSource(source, transfer.pipe, transfer.retryFor, err, common.quiet),
+            return TransferEngine.runCommand(transfer, new TinybirdSource(source, transfer.pipe, transfer.retryFor, err, common.quiet),
                     t, err, common.quiet);
         });
     }
@@ -102,18 +117,18 @@ class TbToTinybird implements Callable<Integer> {
      * already in the data source at cursor values from the batch's first up to M are skipped.
      */
     static final class TbTarget implements Transfer.Target {
-        private final Tinybird.Client client;
+        private final TinybirdClient client;
         private final String ds, cursor;
         private final Via via;
         private final List<String> key;
         private final PrintWriter err;
         /** --retry-for: how long the writer keeps retrying, as the source does. */
         java.time.Duration retryFor = Timeouts.RETRY_FOR;
-        private Tinybird.Writer writer;
+        private TinybirdWriter writer;
         private Object recoverUpTo; // the max cursor found at start: rows up to it may already be there
         private List<Transfer.Column> meta;
 
-        TbTarget(Tinybird.Client client, String ds, Via via, List<String> key, String cursor, PrintWriter err) {
+        TbTarget(TinybirdClient client, String ds, Via via, List<String> key, String cursor, PrintWriter err) {
             this.client = client;
             this.ds = ds;
             this.via = via;
@@ -149,7 +164,7 @@ class TbToTinybird implements Callable<Integer> {
             try {
                 client.sql("SELECT count() FROM " + ident(ds));
                 return true;
-            } catch (Tinybird.ApiException e) {
+            } catch (TinybirdApiException e) {
                 if (e.status == 404) return false;
                 throw e;
             }
@@ -157,10 +172,10 @@ class TbToTinybird implements Callable<Integer> {
 
         @Override
         public Optional<Transfer.Resume> resume(String job, String cursorCol) {
-            Tinybird.PipeResult r;
+            TinybirdRows.PipeResult r;
             try {
                 r = client.sql("SELECT " + ident(cursorCol) + " FROM " + ident(ds) + " ORDER BY " + ident(cursorCol) + " DESC LIMIT 1");
-            } catch (Tinybird.ApiException e) {
+            } catch (TinybirdApiException e) {
                 if (e.status == 404) return Optional.empty();
                 throw e;
             }
@@ -187,7 +202,7 @@ class TbToTinybird implements Callable<Integer> {
                 } else {
                     Path empty = Files.createTempFile("tb-to-tinybird", ".ndjson");
                     try {
-                        Tinybird.ImportResult r = client.importFile("create", ds, empty, schema(meta));
+                        TinybirdClient.ImportResult r = client.importFile("create", ds, empty, schema(meta));
                         if (r.error() != null) throw new Cli.Failure("creating data source " + ds + ": " + r.error());
                     } finally {
                         Files.deleteIfExists(empty);
@@ -195,7 +210,7 @@ class TbToTinybird implements Callable<Integer> {
                 }
             }
             if (!dryRun && via == Via.events) {
-                writer = client.writer(ds, new Tinybird.Writer.Settings().maxRows(10_000).inFlight(1).queuedBatches(2).waitForAck(true)
+                writer = client.writer(ds, new TinybirdWriterSettings().maxRows(10_000).inFlight(1).queuedBatches(2).waitForAck(true)
                         .retryFor(retryFor));
             }
         }
@@ -203,11 +218,11 @@ class TbToTinybird implements Callable<Integer> {
         /** Keys already in the data source with cursor in [from, to]. */
         private Set<List<String>> keysIn(Object from, Object to) {
             String c = ident(cursor);
-            String lit = from instanceof Number ? Transfer.text(from) : quote(Transfer.text(from));
-            String litTo = to instanceof Number ? Transfer.text(to) : quote(Transfer.text(to));
+            String lit = from instanceof Number ? CursorValues.text(from) : quote(CursorValues.text(from));
+            String litTo = to instanceof Number ? CursorValues.text(to) : quote(CursorValues.text(to));
             String cols = String.join(", ", key.stream().map(TbTarget::ident).toList());
             Set<List<String>> keys = new HashSet<>();
-            try (Tinybird.Rows rows = client.sqlRows("SELECT " + cols + " FROM " + ident(ds) + " WHERE " + c + " >= " + lit + " AND " + c + " <= " + litTo)) {
+            try (TinybirdRows rows = client.sqlRows("SELECT " + cols + " FROM " + ident(ds) + " WHERE " + c + " >= " + lit + " AND " + c + " <= " + litTo)) {
                 while (rows.hasNext()) {
                     ObjectNode n = rows.next();
                     List<String> k = new ArrayList<>(key.size());
@@ -226,27 +241,27 @@ class TbToTinybird implements Callable<Integer> {
             int ci = Transfer.indexOf(meta, cursor, "cursor");
             if (recoverUpTo != null) {
                 Object first = rows.get(0)[ci];
-                if (Transfer.compare(first, recoverUpTo) <= 0) {
+                if (CursorValues.compare(first, recoverUpTo) <= 0) {
                     Set<List<String>> there = keysIn(first, recoverUpTo);
                     int[] kidx = key.stream().mapToInt(k -> Transfer.indexOf(meta, k, "key")).toArray();
                     List<Object[]> left = new ArrayList<>(rows.size());
                     for (Object[] r : rows) {
                         List<String> k = new ArrayList<>(kidx.length);
-                        for (int i : kidx) k.add(Transfer.text(r[i]));
-                        if (Transfer.compare(r[ci], recoverUpTo) <= 0 && there.contains(k)) c.skipped++;
+                        for (int i : kidx) k.add(CursorValues.text(r[i]));
+                        if (CursorValues.compare(r[ci], recoverUpTo) <= 0 && there.contains(k)) c.skipped++;
                         else left.add(r);
                     }
                     rows = left;
                 }
-                if (Transfer.compare(rows.isEmpty() ? recoverUpTo : rows.get(rows.size() - 1)[ci], recoverUpTo) >= 0) recoverUpTo = null;
+                if (CursorValues.compare(rows.isEmpty() ? recoverUpTo : rows.get(rows.size() - 1)[ci], recoverUpTo) >= 0) recoverUpTo = null;
             }
             if (rows.isEmpty()) return c;
             if (writer != null) {
-                Tinybird.Writer.Stats before = writer.stats();
+                TinybirdWriter.Stats before = writer.stats();
                 for (Object[] r : rows) writer.append(Transfer.toJson(meta, r));
                 writer.flush();
                 writer.throwIfFailed();
-                Tinybird.Writer.Stats after = writer.stats();
+                TinybirdWriter.Stats after = writer.stats();
                 c.inserted = after.acknowledged() - before.acknowledged();
                 c.rejected = after.quarantined() - before.quarantined();
                 if (c.rejected > 0) err.println("tb-to-tinybird: " + c.rejected + " rows went to " + ds + "_quarantine (they don't fit the schema)");
@@ -259,7 +274,7 @@ class TbToTinybird implements Callable<Integer> {
                             w.write('\n');
                         }
                     }
-                    Tinybird.ImportResult r = client.importFile("append", ds, f, null);
+                    TinybirdClient.ImportResult r = client.importFile("append", ds, f, null);
                     c.rejected = r.quarantineRows() + r.invalidLines();
                     c.inserted = rows.size() - c.rejected;
                     if (c.rejected > 0) err.println("tb-to-tinybird: " + String.format(Locale.ROOT, "%,d", c.rejected) + " rows quarantined or invalid: " + r.error());

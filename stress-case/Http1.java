@@ -58,9 +58,9 @@ final class Http1 implements AutoCloseable {
         Socket s = r;
         try {
             r.setTcpNoDelay(true);
-            // --connect-timeout and --ca-file (Tinybird.Options) hold for every HTTP target; the request's own
+            // --connect-timeout and --ca-file (TinybirdOptions) hold for every HTTP target; the request's own
             // deadline (--timeout) still bounds the whole exchange
-            Tinybird.Net net = Tinybird.Net.current();
+            TinybirdNet net = TinybirdNet.current();
             r.connect(new InetSocketAddress(host, port), (int) Math.max(1, Math.min(timeoutMs, net.connectTimeout().toMillis())));
             if (tls) {
                 SSLSocketFactory f = net.ssl() != null ? net.ssl().getSocketFactory() : (SSLSocketFactory) SSLSocketFactory.getDefault();

@@ -5,6 +5,14 @@
 //SOURCES ../lib/Pg.java
 //SOURCES ../lib/Json.java
 //SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/TinybirdApiException.java
+//SOURCES ../lib/TinybirdClient.java
+//SOURCES ../lib/TinybirdNet.java
+//SOURCES ../lib/TinybirdOptions.java
+//SOURCES ../lib/TinybirdRowScanner.java
+//SOURCES ../lib/TinybirdRows.java
+//SOURCES ../lib/TinybirdWriter.java
+//SOURCES ../lib/TinybirdWriterSettings.java
 //SOURCES ../lib/WeatherReports.java
 //DESCRIPTION Loads the same deterministic weather rows into PostgreSQL (weather_reports) and a Tinybird data source,
 //DESCRIPTION so that stress-case.java asks both the same questions over identical data.
@@ -61,7 +69,7 @@ class SeedData implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;
     @Mixin Pg.Options pg;
-    @Mixin Tinybird.Options tb;
+    @Mixin TinybirdOptions tb;
 
     /** Where to load; pg and tb are short for postgres and tinybird. */
     enum Load {
@@ -183,10 +191,10 @@ class SeedData implements Callable<Integer> {
     }
 
     long loadTinybird(WeatherGen gen, Config cfg) {
-        try (Tinybird.Client client = tb.client(cfg, "TINYBIRD_TOKEN", "TB_TOKEN", "TINYBIRD_ADMIN_TOKEN")) {
+        try (TinybirdClient client = tb.client(cfg, "TINYBIRD_TOKEN", "TB_TOKEN", "TINYBIRD_ADMIN_TOKEN")) {
             long[] count = {0};
             try (Cli.Progress p = Cli.Progress.items("tinybird", gen.total(), "rows", common.quiet);
-                 Tinybird.Writer w = client.writer(datasource, new Tinybird.Writer.Settings().maxRows(20_000))) {
+                 TinybirdWriter w = client.writer(datasource, new TinybirdWriterSettings().maxRows(20_000))) {
                 StringBuilder sb = new StringBuilder(256);
                 gen.generate(r -> {
                     sb.setLength(0);
@@ -196,7 +204,7 @@ class SeedData implements Callable<Integer> {
                 });
                 w.flush();
                 w.throwIfFailed();
-                Tinybird.Writer.Stats s = w.stats();
+                TinybirdWriter.Stats s = w.stats();
                 if (s.quarantined() > 0) {
                     throw new Cli.Failure("tinybird: " + s.quarantined() + " rows went to " + datasource
                             + "_quarantine: the data source's schema does not fit the weather rows");

@@ -9,6 +9,14 @@
 //SOURCES ../lib/Latency.java
 //SOURCES ../lib/Json.java
 //SOURCES ../lib/Tinybird.java
+//SOURCES ../lib/TinybirdApiException.java
+//SOURCES ../lib/TinybirdClient.java
+//SOURCES ../lib/TinybirdNet.java
+//SOURCES ../lib/TinybirdOptions.java
+//SOURCES ../lib/TinybirdRowScanner.java
+//SOURCES ../lib/TinybirdRows.java
+//SOURCES ../lib/TinybirdWriter.java
+//SOURCES ../lib/TinybirdWriterSettings.java
 //SOURCES Workload.java
 //SOURCES *Target.java
 //SOURCES Http1.java
@@ -88,7 +96,7 @@ class StressCase implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Cli.Common common;
     @Mixin Pg.Options pg;
-    @Mixin Tinybird.Options tb;
+    @Mixin TinybirdOptions tb;
 
     /** The targets --target knows: a new target is one file, NameTarget.java, with a KIND (see PostgresTarget) and one line here. */
     static final List<LoadTarget.Kind> TARGETS = List.of(PostgresTarget.KIND, TinybirdTarget.KIND, HttpTarget.KIND);

@@ -66,7 +66,7 @@ import picocli.CommandLine.Spec;
  *     String admin = emu.adminToken();                              // scope ADMIN
  *     String t = emu.addToken("append", "DATASOURCES:APPEND:events"); // returns the token's value
  *     emu.createDataSource("events", "`id` Int64 `json:$.id`, `ts` DateTime `json:$.ts`");
- *     ... // point Tinybird.Client at url with a token
+ *     ... // point TinybirdClient at url with a token
  *     List<ObjectNode> stored = emu.rows("events");                // rows as stored, in arrival order
  *     emu.rows("events_quarantine");                               // c__error_column, c__error, c__import_id, insertion_date, ...
  *     emu.rowCount("events"); emu.stats();                         // requests, bytes, rows received/stored/quarantined

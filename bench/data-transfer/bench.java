@@ -6,7 +6,22 @@
 //SOURCES ../../lib/Pg.java
 //SOURCES ../../lib/Dynamo.java
 //SOURCES ../../lib/Tinybird.java
+//SOURCES ../../lib/TinybirdApiException.java
+//SOURCES ../../lib/TinybirdClient.java
+//SOURCES ../../lib/TinybirdNet.java
+//SOURCES ../../lib/TinybirdOptions.java
+//SOURCES ../../lib/TinybirdRowScanner.java
+//SOURCES ../../lib/TinybirdRows.java
+//SOURCES ../../lib/TinybirdWriter.java
+//SOURCES ../../lib/TinybirdWriterSettings.java
 //SOURCES ../../lib/Transfer.java
+//SOURCES ../../lib/ClickHouseTypes.java
+//SOURCES ../../lib/CursorValues.java
+//SOURCES ../../lib/TinybirdSource.java
+//SOURCES ../../lib/TransferEngine.java
+//SOURCES ../../lib/TransferOptions.java
+//SOURCES ../../lib/TransferPager.java
+//SOURCES ../../lib/TransferWriter.java
 //SOURCES ../../lib/WeatherReports.java
 //SOURCES ../../data-transfer/tb-to-postgres.java
 //SOURCES ../../data-transfer/tb-to-dynamodb.java
@@ -323,14 +338,14 @@ class DataTransferBench {
             return new Transfer.Page(meta, page, total);
         };
         fresh(db, ddl);
-        Transfer.Options mo = new Transfer.Options();
+        TransferOptions mo = new TransferOptions();
         new CommandLine(new Object() {
-            @CommandLine.Mixin Transfer.Options opts = mo;
+            @CommandLine.Mixin TransferOptions opts = mo;
         }).parseArgs("--once", "--since", since, "--until", until, "--limit-param", "max_results", "--page-size", "10000", "--window", "30d");
         t0 = mark();
         TbToPostgres.PgTarget target = new TbToPostgres.PgTarget(db, "weather_reports", List.of("timestamp", "site_name"), "transfer_state",
                 Duration.ofMinutes(1), new java.io.PrintWriter(System.err));
-        new Transfer.Engine(mo, memSource, target, new java.io.PrintWriter(System.err), true).run();
+        new TransferEngine(mo, memSource, target, new java.io.PrintWriter(System.err), true).run();
         target.close();
         double engSecs = (System.nanoTime() - t0) / 1e9;
         checkCount(db, rows);

@@ -1,6 +1,14 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 22+
 //SOURCES ../../lib/Tinybird.java
+//SOURCES ../../lib/TinybirdApiException.java
+//SOURCES ../../lib/TinybirdClient.java
+//SOURCES ../../lib/TinybirdNet.java
+//SOURCES ../../lib/TinybirdOptions.java
+//SOURCES ../../lib/TinybirdRowScanner.java
+//SOURCES ../../lib/TinybirdRows.java
+//SOURCES ../../lib/TinybirdWriter.java
+//SOURCES ../../lib/TinybirdWriterSettings.java
 //SOURCES ../../tinybird/tinybird-emulator.java
 //JAVA_OPTIONS -Xmx2g
 //DESCRIPTION Benchmark: the Tinybird emulator's ingest rate and the Events API writer end to end, with peers.
@@ -145,12 +153,12 @@ class TinybirdBench implements Callable<Integer> {
         // 2. the writer end to end: Map rows -> Jackson -> batches -> gzip -> emulator (wait=true)
         for (String kind : new String[] {"Map", "pre-serialised bytes"}) {
             try (TinybirdEmulator emu = new TinybirdEmulator().port(0).rateLimit(0).storeRows(false).start();
-                 Tinybird.Client client = new Tinybird.Client(emu.url(), emu.adminToken())) {
+                 TinybirdClient client = new TinybirdClient(emu.url(), emu.adminToken())) {
                 SplittableRandom rr = new SplittableRandom(11);
                 double c0 = cpu();
                 long t0 = System.nanoTime();
-                Tinybird.Writer.Stats st;
-                try (Tinybird.Writer w = client.writer("events", new Tinybird.Writer.Settings().maxRows(batch))) {
+                TinybirdWriter.Stats st;
+                try (TinybirdWriter w = client.writer("events", new TinybirdWriterSettings().maxRows(batch))) {
                     String[] actions = {"view", "view", "view", "cart", "purchase", "uncart", "return"};
                     for (long i = 0; i < rows; i++) {
                         if (kind.equals("Map")) {
@@ -170,7 +178,7 @@ class TinybirdBench implements Callable<Integer> {
                 }
                 double s = (System.nanoTime() - t0) / 1e9;
                 if (st.acknowledged() != rows || emu.rowCount("events") != rows) throw new IllegalStateException("writer: " + st);
-                out.add(new Line("Tinybird.Writer end to end (" + kind + " rows, gzip, wait=true)", rows, s, cpu() - c0,
+                out.add(new Line("TinybirdWriter end to end (" + kind + " rows, gzip, wait=true)", rows, s, cpu() - c0,
                         String.format(Locale.ROOT, "%d requests, %.1f MB sent", st.requests(), st.bytesSent() / 1e6)));
             }
         }
@@ -204,7 +212,7 @@ class TinybirdBench implements Callable<Integer> {
             System.err.println("python3 with requests not found: the Python peers are left out");
         }
 
-        double writer = out.stream().filter(l -> l.name.startsWith("Tinybird.Writer") && l.name.contains("Map")).findFirst().map(l -> l.rows / l.seconds).orElse(1.0);
+        double writer = out.stream().filter(l -> l.name.startsWith("TinybirdWriter") && l.name.contains("Map")).findFirst().map(l -> l.rows / l.seconds).orElse(1.0);
         System.out.printf(Locale.ROOT, "%-76s %11s %8s %12s %9s %8s %13s  %s%n", "run", "rows", "seconds", "rows/s", "vs writer",
                 "CPU s", "rows/CPU-s", "note");
         for (Line l : out) {

@@ -150,7 +150,7 @@ class EStoreSinksTest {
             assertEquals(sentIds, copies.keySet(), "every event arrived, and nothing else");
             long extra = rows.size() - sent.size();
             EStoreSinks.TinybirdSink sink = (EStoreSinks.TinybirdSink) r.cmd.lastSinks.stream().filter(s -> s instanceof EStoreSinks.TinybirdSink).findFirst().orElseThrow();
-            Tinybird.Writer.Stats ws = sink.stats().get(0);
+            TinybirdWriter.Stats ws = sink.stats().get(0);
             assertEquals(150000, ws.acknowledged());
             assertEquals(0, ws.failed());
             assertTrue(ws.retries() > 0, "faults were met and retried");

@@ -157,7 +157,7 @@ class TbToDynamodbTest {
             t.close();
             assertEquals(2100, tot.counts.upserted);
             // DynamoDB can't tell inserts from updates: the summary says upserts, not "0 inserted, 0 updated"
-            String line = Transfer.summary(tot, java.time.Duration.ofSeconds(1), false);
+            String line = TransferEngine.summary(tot, java.time.Duration.ofSeconds(1), false);
             assertTrue(line.startsWith("done: 2,100 rows read, 2,100 written (upserts), 0 skipped, 0 rejected in 1.00 s"), line);
             assertTrue(proxy.throttled.get() > 0 && proxy.partial.get() > 0, "faults were injected: " + proxy.throttled + " / " + proxy.partial);
         }

@@ -210,13 +210,13 @@ class TbToMongodbTest {
                 }
                 public void close() { mongo.close(); }
             };
-            Transfer.Options o = new Transfer.Options();
+            TransferOptions o = new TransferOptions();
             new CommandLine(new Object() {
-                @CommandLine.Mixin Transfer.Options opts = o;
+                @CommandLine.Mixin TransferOptions opts = o;
             }).parseArgs("--once", "--until", "none", "--limit-param", "max_results", "--page-size", "250", "--batch-rows", "250");
             Transfer.Totals t;
             try {
-                t = new Transfer.Engine(o, src, target, new PrintWriter(log, true), true).run();
+                t = new TransferEngine(o, src, target, new PrintWriter(log, true), true).run();
             } finally {
                 target.close();
             }

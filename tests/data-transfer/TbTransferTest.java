@@ -58,8 +58,8 @@ class TbTransferTest {
 
     /** The source's rows of [since, until] read in one call (key "timestamp|site_name" -> row). */
     static Map<String, ObjectNode> sourceRows(TinybirdEmulator emu, String since, String until) {
-        try (Tinybird.Client c = new Tinybird.Client(emu.url(), emu.adminToken())) {
-            Tinybird.PipeResult r = c.readAll("reports", Map.of("start_time", Transfer.below(since), "end_time", until, "max_results", 1_000_000));
+        try (TinybirdClient c = new TinybirdClient(emu.url(), emu.adminToken())) {
+            TinybirdRows.PipeResult r = c.readAll("reports", Map.of("start_time", CursorValues.below(since), "end_time", until, "max_results", 1_000_000));
             Map<String, ObjectNode> m = new HashMap<>();
             for (ObjectNode n : r.data()) m.put(n.get("timestamp").asText() + "|" + n.get("site_name").asText(), n);
             return m;

@@ -90,23 +90,23 @@ class TransferEngineTest {
                 else c.updated++;
             }
             if (b.watermark() != null) {
-                if (!watermarks.isEmpty()) assertTrue(Transfer.compare(b.watermark(), watermarks.get(watermarks.size() - 1)) >= 0, "watermark never goes back");
+                if (!watermarks.isEmpty()) assertTrue(CursorValues.compare(b.watermark(), watermarks.get(watermarks.size() - 1)) >= 0, "watermark never goes back");
                 watermarks.add(b.watermark());
             }
             return c;
         }
     }
 
-    static Transfer.Options options(String... args) {
-        Transfer.Options o = new Transfer.Options();
+    static TransferOptions options(String... args) {
+        TransferOptions o = new TransferOptions();
         new CommandLine(new Object() {
-            @CommandLine.Mixin Transfer.Options opts = o;
+            @CommandLine.Mixin TransferOptions opts = o;
         }).parseArgs(args);
         return o;
     }
 
-    static Transfer.Totals run(Transfer.Options o, Transfer.Source src, Transfer.Target t) throws Exception {
-        return new Transfer.Engine(o, src, t, new PrintWriter(new StringWriter()), true).run();
+    static Transfer.Totals run(TransferOptions o, Transfer.Source src, Transfer.Target t) throws Exception {
+        return new TransferEngine(o, src, t, new PrintWriter(new StringWriter()), true).run();
     }
 
     @Test
@@ -135,8 +135,8 @@ class TransferEngineTest {
         PipeLike src = new PipeLike(1000);
         fill(src, 700, 7, 0); // 4900 rows
         MemTarget t = new MemTarget();
-        Transfer.Options o = options("--once", "--until", "none", "--limit-param", "max_results", "--page-size", "500");
-        Transfer.Engine e = new Transfer.Engine(o, src, t, new PrintWriter(new StringWriter()), true);
+        TransferOptions o = options("--once", "--until", "none", "--limit-param", "max_results", "--page-size", "500");
+        TransferEngine e = new TransferEngine(o, src, t, new PrintWriter(new StringWriter()), true);
         e.maxHeldRows = 600; // most kept-aside segments are dropped and read again
         Transfer.Totals tot = e.run();
         assertEquals(4900, t.rows.size());
@@ -187,22 +187,22 @@ class TransferEngineTest {
 
     @Test
     void clickHouseTypesMapToPostgres() {
-        assertEquals("text", Transfer.postgresType("LowCardinality(Nullable(String))"));
-        assertEquals("smallint", Transfer.postgresType("Int8"));
-        assertEquals("bigint", Transfer.postgresType("UInt32"));
-        assertEquals("numeric", Transfer.postgresType("UInt64"));
-        assertEquals("real", Transfer.postgresType("Float32"));
-        assertEquals("double precision", Transfer.postgresType("Nullable(Float64)"));
-        assertEquals("numeric(10,2)", Transfer.postgresType("Decimal(10, 2)"));
-        assertEquals("numeric(18,4)", Transfer.postgresType("Decimal64(4)"));
-        assertEquals("timestamp", Transfer.postgresType("DateTime64(3, 'UTC')"));
-        assertEquals("date", Transfer.postgresType("Date32"));
-        assertEquals("boolean", Transfer.postgresType("Bool"));
-        assertEquals("uuid", Transfer.postgresType("UUID"));
-        assertEquals("jsonb", Transfer.postgresType("Array(String)"));
-        assertEquals("jsonb", Transfer.postgresType("Map(String, UInt64)"));
-        assertTrue(Transfer.nullable("Nullable(Float32)"));
-        assertFalse(Transfer.nullable("Float32"));
+        assertEquals("text", ClickHouseTypes.postgresType("LowCardinality(Nullable(String))"));
+        assertEquals("smallint", ClickHouseTypes.postgresType("Int8"));
+        assertEquals("bigint", ClickHouseTypes.postgresType("UInt32"));
+        assertEquals("numeric", ClickHouseTypes.postgresType("UInt64"));
+        assertEquals("real", ClickHouseTypes.postgresType("Float32"));
+        assertEquals("double precision", ClickHouseTypes.postgresType("Nullable(Float64)"));
+        assertEquals("numeric(10,2)", ClickHouseTypes.postgresType("Decimal(10, 2)"));
+        assertEquals("numeric(18,4)", ClickHouseTypes.postgresType("Decimal64(4)"));
+        assertEquals("timestamp", ClickHouseTypes.postgresType("DateTime64(3, 'UTC')"));
+        assertEquals("date", ClickHouseTypes.postgresType("Date32"));
+        assertEquals("boolean", ClickHouseTypes.postgresType("Bool"));
+        assertEquals("uuid", ClickHouseTypes.postgresType("UUID"));
+        assertEquals("jsonb", ClickHouseTypes.postgresType("Array(String)"));
+        assertEquals("jsonb", ClickHouseTypes.postgresType("Map(String, UInt64)"));
+        assertTrue(ClickHouseTypes.nullable("Nullable(Float32)"));
+        assertFalse(ClickHouseTypes.nullable("Float32"));
     }
 
     // ------------------------------------------------------------------ PostgreSQL target

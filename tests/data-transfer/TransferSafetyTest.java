@@ -50,23 +50,23 @@ class TransferSafetyTest {
 
     @Test
     void cursorValuesCompareAsValuesInEveryIsoForm() {
-        assertTrue(Transfer.compare("2024-04-29 16:05:00", "2024-04-29T16:00:00Z") > 0, "' ' sorts before 'T' as text only");
-        assertEquals(0, Transfer.compare("2024-04-29 16:00:00", "2024-04-29T18:00:00+02:00"));
-        assertEquals(0, Transfer.compare("2024-04-29 16:00:00", "2024-04-29T16:00:00.000Z"));
-        assertEquals(0, Transfer.compare("2024-04-29 16:00:00.000", "2024-04-29 16:00:00"), "DateTime64 against a bound");
-        assertTrue(Transfer.compare("2024-04-29 16:00:00", "2024-04-29 16:00:00.001") < 0);
-        assertTrue(Transfer.compare("2024-04-29 15:59:59.999", "2024-04-29 16:00:00") < 0);
-        assertTrue(Transfer.compare("2024-04-29T17:00:00+02:00", "2024-04-29T16:00:00+00:00") < 0, "offsets taken to UTC");
-        assertTrue(Transfer.compare("2024-04-29 16:00:00.5", "2024-04-29 16:00:00") > 0);
-        assertTrue(Transfer.compare("2024-04-29", "2024-04-29 00:00:01") < 0, "a date is its midnight");
-        assertTrue(Transfer.compare("2024-04-29 16:00:00+00", "2024-04-29 16:00:01") < 0, "PostgreSQL's timestamptz text");
-        assertTrue(Transfer.compare("-5", "-3") < 0);
-        assertTrue(Transfer.compare("9e1", "1e2") < 0);
-        assertTrue(Transfer.compare("99", "100") < 0);
-        assertTrue(Transfer.compare(99L, "100") < 0, "a number against a stored text watermark");
-        assertTrue(Transfer.compare("b", "a") > 0, "other text as text");
-        assertEquals("2024-04-29 15:59:59", Transfer.below("2024-04-29T18:00:00+02:00"));
-        assertEquals("2024-04-28", Transfer.below("2024-04-29"));
+        assertTrue(CursorValues.compare("2024-04-29 16:05:00", "2024-04-29T16:00:00Z") > 0, "' ' sorts before 'T' as text only");
+        assertEquals(0, CursorValues.compare("2024-04-29 16:00:00", "2024-04-29T18:00:00+02:00"));
+        assertEquals(0, CursorValues.compare("2024-04-29 16:00:00", "2024-04-29T16:00:00.000Z"));
+        assertEquals(0, CursorValues.compare("2024-04-29 16:00:00.000", "2024-04-29 16:00:00"), "DateTime64 against a bound");
+        assertTrue(CursorValues.compare("2024-04-29 16:00:00", "2024-04-29 16:00:00.001") < 0);
+        assertTrue(CursorValues.compare("2024-04-29 15:59:59.999", "2024-04-29 16:00:00") < 0);
+        assertTrue(CursorValues.compare("2024-04-29T17:00:00+02:00", "2024-04-29T16:00:00+00:00") < 0, "offsets taken to UTC");
+        assertTrue(CursorValues.compare("2024-04-29 16:00:00.5", "2024-04-29 16:00:00") > 0);
+        assertTrue(CursorValues.compare("2024-04-29", "2024-04-29 00:00:01") < 0, "a date is its midnight");
+        assertTrue(CursorValues.compare("2024-04-29 16:00:00+00", "2024-04-29 16:00:01") < 0, "PostgreSQL's timestamptz text");
+        assertTrue(CursorValues.compare("-5", "-3") < 0);
+        assertTrue(CursorValues.compare("9e1", "1e2") < 0);
+        assertTrue(CursorValues.compare("99", "100") < 0);
+        assertTrue(CursorValues.compare(99L, "100") < 0, "a number against a stored text watermark");
+        assertTrue(CursorValues.compare("b", "a") > 0, "other text as text");
+        assertEquals("2024-04-29 15:59:59", CursorValues.below("2024-04-29T18:00:00+02:00"));
+        assertEquals("2024-04-28", CursorValues.below("2024-04-29"));
     }
 
     @Test
@@ -308,7 +308,7 @@ class TransferSafetyTest {
                     }
                     c.commit();
                 }
-                assertTrue(Transfer.compare(later, earlier) > 0 && kept > 0, earlier + " .. " + later);
+                assertTrue(CursorValues.compare(later, earlier) > 0 && kept > 0, earlier + " .. " + later);
                 assertTrue(p.waitFor(3, TimeUnit.MINUTES), "the transfer finishes");
             } finally {
                 if (p.isAlive()) TbTransferTest.sigkill(p);

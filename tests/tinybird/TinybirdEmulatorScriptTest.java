@@ -44,13 +44,13 @@ class TinybirdEmulatorScriptTest {
             assertTrue(text.contains("Tinybird emulator listening on http://127.0.0.1:" + port), text);
             assertTrue(text.contains("admin token: admin-dev"), text);
             assertTrue(text.contains("weather_data (381060 rows, built in and read-only"), text);
-            try (Tinybird.Client c = new Tinybird.Client("http://localhost:" + port, "ingest-dev");
-                 Tinybird.Writer w = c.writer("demo")) {
+            try (TinybirdClient c = new TinybirdClient("http://localhost:" + port, "ingest-dev");
+                 TinybirdWriter w = c.writer("demo")) {
                 w.append(Map.of("id", 1));
                 w.close();
                 assertEquals(1, w.stats().acknowledged());
             }
-            try (Tinybird.Client c = new Tinybird.Client("http://localhost:" + port, "admin-dev")) {
+            try (TinybirdClient c = new TinybirdClient("http://localhost:" + port, "admin-dev")) {
                 assertEquals(1, c.sql("select count() from demo").data().get(0).get("count()").asInt());
                 assertEquals(3, c.readAll("reports", Map.of("city", "denver", "max_results", 3)).data().size());
             }

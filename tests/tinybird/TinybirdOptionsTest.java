@@ -84,12 +84,12 @@ class TinybirdOptionsTest {
     static class Demo implements Callable<Integer> {
         @Spec CommandSpec spec;
         @Mixin Cli.Common common;
-        @Mixin Tinybird.Options tb;
+        @Mixin TinybirdOptions tb;
         Config cfg;
 
         public Integer call() {
             return Cli.run(spec, common, () -> {
-                try (Tinybird.Client c = tb.client(cfg, "TINYBIRD_TARGET_TOKEN", "TINYBIRD_TOKEN")) {
+                try (TinybirdClient c = tb.client(cfg, "TINYBIRD_TARGET_TOKEN", "TINYBIRD_TOKEN")) {
                     spec.commandLine().getOut().println(c.host());
                     c.readAll("reports", Map.of("max_results", 1));
                 }
@@ -141,7 +141,7 @@ class TinybirdOptionsTest {
 
     @Command(name = "wdemo")
     static class WriterDemo implements Runnable {
-        @Mixin Tinybird.WriterOptions wo;
+        @Mixin TinybirdWriterSettings.Options wo;
 
         public void run() {
         }
@@ -152,7 +152,7 @@ class TinybirdOptionsTest {
         WriterDemo d = new WriterDemo();
         new CommandLine(d).parseArgs("--batch-rows", "500", "--batch-bytes", "1MB", "--linger", "250ms", "--in-flight", "2", "--no-wait",
                 "--no-gzip", "--max-attempts", "3");
-        Tinybird.Writer.Settings s = d.wo.settings();
+        TinybirdWriterSettings s = d.wo.settings();
         assertEquals(500, s.maxRows);
         assertEquals(1_000_000, s.maxBytes);
         assertEquals(java.time.Duration.ofMillis(250), s.linger);

@@ -20,12 +20,12 @@ import org.junit.jupiter.api.Test;
 /** The API Endpoint reader, the Data Sources API (file import) and the Query API against the emulator. */
 class TinybirdReaderTest {
     TinybirdEmulator emu;
-    Tinybird.Client client;
+    TinybirdClient client;
 
     @BeforeEach
     void start() {
         emu = TinybirdEmulator.start(0);
-        client = new Tinybird.Client(emu.url(), emu.adminToken());
+        client = new TinybirdClient(emu.url(), emu.adminToken());
         // a pipe that answers its parameters k, n and city back, one row per value, in that order
         emu.addPipe("echo", "SELECT kv.1 AS key, kv.2 AS value FROM (SELECT arrayJoin(arrayConcat("
                 + "arrayMap(x -> ('k', x), {k:Array(String)}), arrayMap(x -> ('n', x), {n:Array(String)}),"
@@ -45,10 +45,10 @@ class TinybirdReaderTest {
         params.put("start_time", LocalDateTime.of(2023, 6, 1, 0, 0));
         params.put("end_time", "2023-06-03 00:00:00");
         params.put("max_results", 5);
-        try (Tinybird.Rows rows = client.read("reports", params)) {
+        try (TinybirdRows rows = client.read("reports", params)) {
             assertEquals(10, rows.meta().size());
-            assertEquals(new Tinybird.Column("timestamp", "DateTime"), rows.meta().get(7));
-            assertEquals(new Tinybird.Column("temp_f", "Float32"), rows.meta().get(6));
+            assertEquals(new TinybirdRows.Column("timestamp", "DateTime"), rows.meta().get(7));
+            assertEquals(new TinybirdRows.Column("temp_f", "Float32"), rows.meta().get(6));
             List<ObjectNode> got = new ArrayList<>();
             while (rows.hasNext()) got.add(rows.next());
             assertEquals(5, got.size());
@@ -58,7 +58,7 @@ class TinybirdReaderTest {
             assertEquals(5L, rows.rowsField());
             assertTrue(rows.statistics().has("elapsed"));
         }
-        Tinybird.PipeResult cities = client.readAll("api_cities", Map.of());
+        TinybirdRows.PipeResult cities = client.readAll("api_cities", Map.of());
         assertEquals(174, cities.data().size());
         assertNull(cities.rowsBeforeLimitAtLeast());
         assertEquals(174, client.readAll("current_conditions", Map.of()).data().size());
@@ -67,7 +67,7 @@ class TinybirdReaderTest {
 
     @Test
     void ndjsonFormat() {
-        try (Tinybird.Rows rows = client.read("reports", Map.of("city", "Boston", "max_results", 3), "ndjson")) {
+        try (TinybirdRows rows = client.read("reports", Map.of("city", "Boston", "max_results", 3), "ndjson")) {
             int n = 0;
             while (rows.hasNext()) {
                 assertEquals("Boston", rows.next().get("site_name").asText());
@@ -96,7 +96,7 @@ class TinybirdReaderTest {
     @Test
     void aSlowAnswerTimesOutAndAnAnswerLeftUnreadIsDropped() {
         emu.addPipe("big", bigPipe(50_000_000));
-        try (Tinybird.Client slow = new Tinybird.Client(emu.url(), emu.adminToken()).timeout(Duration.ofMillis(500))) {
+        try (TinybirdClient slow = new TinybirdClient(emu.url(), emu.adminToken()).timeout(Duration.ofMillis(500))) {
             emu.faults().on("/v0/pipes/").failNext(1, TinybirdEmulator.Fault.delay(Duration.ofSeconds(30)));
             long t0 = System.nanoTime();
             Cli.Failure f = assertThrows(Cli.Failure.class, () -> slow.readAll("api_cities", Map.of()));
@@ -107,7 +107,7 @@ class TinybirdReaderTest {
             // dropped at once rather than drained
             t0 = System.nanoTime();
             Map<String, Integer> index = Map.of("id", 0);
-            try (Tinybird.Rows r = slow.read("big", Map.of(), "ndjson")) {
+            try (TinybirdRows r = slow.read("big", Map.of(), "ndjson")) {
                 for (int i = 0; i < 10; i++) assertNotNull(r.nextValues(index, 1));
             }
             assertTrue((System.nanoTime() - t0) / 1_000_000 < 10_000, "closing an unread answer took " + (System.nanoTime() - t0) / 1_000_000 + " ms");
@@ -125,8 +125,8 @@ class TinybirdReaderTest {
         String host = emu.url().replace("http://", "http://admin:pa55-word@");
         emu.faults().on("/v0/pipes/").failNext(2, TinybirdEmulator.Fault.drop());
         java.io.StringWriter err = new java.io.StringWriter();
-        try (Tinybird.Client c = new Tinybird.Client(host, emu.adminToken())) {
-            Transfer.Source src = Transfer.tinybirdSource(c, "api_cities", Duration.ofMinutes(1), new java.io.PrintWriter(err, true), false);
+        try (TinybirdClient c = new TinybirdClient(host, emu.adminToken())) {
+            Transfer.Source src = new TinybirdSource(c, "api_cities", Duration.ofMinutes(1), new java.io.PrintWriter(err, true), false);
             assertEquals(174, src.fetch(new LinkedHashMap<>()).rows().size());
         }
         assertTrue(err.toString().contains("cannot reach Tinybird at " + emu.url()), "the retries were printed: " + err);
@@ -138,8 +138,8 @@ class TinybirdReaderTest {
     @Test
     void anUnknownHostIsNotRetried() {
         java.io.StringWriter err = new java.io.StringWriter();
-        try (Tinybird.Client c = new Tinybird.Client("http://no-such-host.invalid", emu.adminToken())) {
-            Transfer.Source src = Transfer.tinybirdSource(c, "api_cities", Duration.ofMinutes(5), new java.io.PrintWriter(err, true), false);
+        try (TinybirdClient c = new TinybirdClient("http://no-such-host.invalid", emu.adminToken())) {
+            Transfer.Source src = new TinybirdSource(c, "api_cities", Duration.ofMinutes(5), new java.io.PrintWriter(err, true), false);
             Cli.Failure f = assertThrows(Cli.Failure.class, () -> src.fetch(new LinkedHashMap<>()));
             assertEquals("cannot reach Tinybird at http://no-such-host.invalid: unknown host no-such-host.invalid (check the host name)", f.getMessage());
         }
@@ -148,17 +148,17 @@ class TinybirdReaderTest {
 
     @Test
     void errorsCarryTheServersText() {
-        Tinybird.ApiException e = assertThrows(Tinybird.ApiException.class, () -> client.readAll("nope", Map.of()));
+        TinybirdApiException e = assertThrows(TinybirdApiException.class, () -> client.readAll("nope", Map.of()));
         assertEquals(404, e.status);
         assertEquals("The pipe 'nope' does not exist", e.serverText);
         assertTrue(e.getMessage().contains("GET /v0/pipes/nope.json") && e.getMessage().contains(emu.url()), e.getMessage());
-        e = assertThrows(Tinybird.ApiException.class, () -> client.readAll("reports", Map.of("max_results", "lots")));
+        e = assertThrows(TinybirdApiException.class, () -> client.readAll("reports", Map.of("max_results", "lots")));
         assertEquals(400, e.status);
         assertTrue(e.serverText.contains("max_results"), e.serverText);
         String reader = emu.addToken("reader", "PIPES:READ:api_cities");
-        try (Tinybird.Client c = new Tinybird.Client(emu.url(), reader)) {
+        try (TinybirdClient c = new TinybirdClient(emu.url(), reader)) {
             assertEquals(174, c.readAll("api_cities", Map.of()).data().size());
-            e = assertThrows(Tinybird.ApiException.class, () -> c.readAll("reports", Map.of()));
+            e = assertThrows(TinybirdApiException.class, () -> c.readAll("reports", Map.of()));
             assertEquals(403, e.status);
             assertTrue(e.getMessage().contains("PIPES:READ:reports"), e.getMessage());
             assertFalse(e.getMessage().contains(reader));
@@ -175,8 +175,8 @@ class TinybirdReaderTest {
     public static final class SmallHeapReader {
         public static void main(String[] args) {
             long n = 0, sum = 0;
-            try (Tinybird.Client c = new Tinybird.Client(args[0], args[1]);
-                 Tinybird.Rows rows = c.read(args[2], Map.of())) {
+            try (TinybirdClient c = new TinybirdClient(args[0], args[1]);
+                 TinybirdRows rows = c.read(args[2], Map.of())) {
                 while (rows.hasNext()) {
                     sum += rows.next().get("id").asLong();
                     n++;
@@ -207,7 +207,7 @@ class TinybirdReaderTest {
     }
 
     /** Reads every row with nextValues into s, n, d, b, z, a, o (the field "extra" is not asked for). */
-    static List<Object[]> values(Tinybird.Rows r) {
+    static List<Object[]> values(TinybirdRows r) {
         Map<String, Integer> index = new LinkedHashMap<>();
         for (String c : List.of("s", "n", "d", "b", "z", "a", "o")) index.put(c, index.size());
         List<Object[]> out = new ArrayList<>();
@@ -229,10 +229,10 @@ class TinybirdReaderTest {
     void theRowScannerGivesTheValuesJacksonGives() throws Exception {
         String[] answer = scannerAnswer();
         byte[] json = answer[0].getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        List<Object[]> jackson = values(new Tinybird.Rows(new java.io.ByteArrayInputStream(answer[1].getBytes(java.nio.charset.StandardCharsets.UTF_8)), true, "ndjson"));
+        List<Object[]> jackson = values(new TinybirdRows(new java.io.ByteArrayInputStream(answer[1].getBytes(java.nio.charset.StandardCharsets.UTF_8)), true, "ndjson"));
         assertEquals(12, jackson.size());
         for (java.io.InputStream in : List.of(new java.io.ByteArrayInputStream(json), trickle(json))) {
-            try (Tinybird.Rows r = new Tinybird.Rows(in, false, "json")) {
+            try (TinybirdRows r = new TinybirdRows(in, false, "json")) {
                 List<Object[]> scanned = values(r);
                 assertEquals(jackson.size(), scanned.size());
                 for (int i = 0; i < scanned.size(); i++) {
@@ -270,14 +270,14 @@ class TinybirdReaderTest {
             manyNd.append(row).append('\n');
         }
         many.append("]}");
-        List<Object[]> manyScanned = values(new Tinybird.Rows(new java.io.ByteArrayInputStream(many.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)), false, "json"));
-        List<Object[]> manyJackson = values(new Tinybird.Rows(new java.io.ByteArrayInputStream(manyNd.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)), true, "ndjson"));
+        List<Object[]> manyScanned = values(new TinybirdRows(new java.io.ByteArrayInputStream(many.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)), false, "json"));
+        List<Object[]> manyJackson = values(new TinybirdRows(new java.io.ByteArrayInputStream(manyNd.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)), true, "ndjson"));
         assertEquals(30_000, manyScanned.size());
         for (int i = 0; i < manyScanned.size(); i++) assertArrayEquals(manyJackson.get(i), manyScanned.get(i), "row " + i);
         // a cut anywhere: an error, never fewer rows as if the answer were complete
         for (int cut = 1; cut < json.length; cut += cut < 2000 ? 7 : 9973) {
             byte[] part = java.util.Arrays.copyOf(json, cut);
-            try (Tinybird.Rows r = new Tinybird.Rows(new java.io.ByteArrayInputStream(part), false, "json")) {
+            try (TinybirdRows r = new TinybirdRows(new java.io.ByteArrayInputStream(part), false, "json")) {
                 values(r);
                 fail("an answer cut at byte " + cut + " of " + json.length + " was read as complete");
             } catch (java.io.IOException | Cli.Failure expected) {
@@ -289,10 +289,10 @@ class TinybirdReaderTest {
         String oddNd = "{\"s\\\":1,\\\"n\":\"x\"}\n{\"s\":1,\"n\":2}\n";
         Map<String, Integer> oddIndex = Map.of("s", 0, "n", 1, "s\":1,\"n", 2);
         List<Object[]> oddScanned = new ArrayList<>(), oddJackson = new ArrayList<>();
-        try (Tinybird.Rows r = new Tinybird.Rows(new java.io.ByteArrayInputStream(odd.getBytes(java.nio.charset.StandardCharsets.UTF_8)), false, "json")) {
+        try (TinybirdRows r = new TinybirdRows(new java.io.ByteArrayInputStream(odd.getBytes(java.nio.charset.StandardCharsets.UTF_8)), false, "json")) {
             for (Object[] v; (v = r.nextValues(oddIndex, 3)) != null; ) oddScanned.add(v);
         }
-        try (Tinybird.Rows r = new Tinybird.Rows(new java.io.ByteArrayInputStream(oddNd.getBytes(java.nio.charset.StandardCharsets.UTF_8)), true, "ndjson")) {
+        try (TinybirdRows r = new TinybirdRows(new java.io.ByteArrayInputStream(oddNd.getBytes(java.nio.charset.StandardCharsets.UTF_8)), true, "ndjson")) {
             for (Object[] v; (v = r.nextValues(oddIndex, 3)) != null; ) oddJackson.add(v);
         }
         assertArrayEquals(new Object[] {null, null, "x"}, oddJackson.get(0));
@@ -301,7 +301,7 @@ class TinybirdReaderTest {
         // malformed rows: one clear error
         for (String bad : List.of("[{\"s\":\"a\"}{}]", "[{\"s\" \"a\"}]", "[{\"n\":1-2}]", "[{\"n\":tru}]", "[{\"s\":\"\\x\"}]", "[{\"n\":.}]")) {
             byte[] b = ("{\"meta\":[],\"data\":" + bad + "}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            try (Tinybird.Rows r = new Tinybird.Rows(new java.io.ByteArrayInputStream(b), false, "GET /v0/pipes/x.json")) {
+            try (TinybirdRows r = new TinybirdRows(new java.io.ByteArrayInputStream(b), false, "GET /v0/pipes/x.json")) {
                 Cli.Failure f = assertThrows(Cli.Failure.class, () -> values(r), bad);
                 assertTrue(f.getMessage().startsWith("broken answer from Tinybird to GET /v0/pipes/x.json after "), f.getMessage());
             }
@@ -330,7 +330,7 @@ class TinybirdReaderTest {
     void importFilesCreateAppendReplace(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         Path nd = dir.resolve("w.ndjson");
         Files.writeString(nd, "{\"id\":1,\"city\":\"Denver\",\"ts\":\"2024-01-01 00:00:00\"}\n{\"id\":2,\"city\":\"Boston\",\"ts\":\"2024-01-01 01:00:00\"}\n");
-        Tinybird.ImportResult r = client.importFile("create", "w", nd,
+        TinybirdClient.ImportResult r = client.importFile("create", "w", nd,
                 "`id` Int32 `json:$.id`, `city` String `json:$.city`, `ts` DateTime `json:$.ts`");
         assertNull(r.error());
         assertEquals("w", r.datasource());
@@ -338,7 +338,7 @@ class TinybirdReaderTest {
         assertNotNull(r.importId());
         assertEquals(2, emu.rowCount("w"));
         // the NDJSON data source takes Events API rows too
-        try (Tinybird.Writer w = client.writer("w")) {
+        try (TinybirdWriter w = client.writer("w")) {
             w.append(Map.of("id", 3, "city", "Austin", "ts", "2024-01-01 02:00:00"));
             w.close();
             assertEquals(1, w.stats().acknowledged());
@@ -350,7 +350,7 @@ class TinybirdReaderTest {
         assertEquals(1, r.invalidLines());
         assertNotNull(r.error(), "partial failure: error is a message");
         assertEquals(4, emu.rowCount("w"));
-        Tinybird.PipeResult q = client.sql("select id, city from w where city = 'Miami'");
+        TinybirdRows.PipeResult q = client.sql("select id, city from w where city = 'Miami'");
         assertEquals(4, q.data().get(0).get("id").asInt());
         assertEquals(4, client.sql("select count() from w").data().get(0).get("count()").asInt());
 
@@ -368,16 +368,16 @@ class TinybirdReaderTest {
         r = client.importFile("replace", "c", csv, null);
         assertEquals(1, emu.rowCount("c"));
         // a CSV data source has no jsonpaths: the Events API refuses it
-        try (Tinybird.Writer w = client.writer("c")) {
+        try (TinybirdWriter w = client.writer("c")) {
             w.append(Map.of("site_name", "x", "temp_f", 1, "timestamp", "2024-01-01 00:00:00"));
             w.close();
             assertTrue(w.stats().firstError().contains("Data Source must be of type JSON"));
         }
-        Tinybird.ApiException e = assertThrows(Tinybird.ApiException.class, () -> client.importFile("append", "missing", csv, null));
+        TinybirdApiException e = assertThrows(TinybirdApiException.class, () -> client.importFile("append", "missing", csv, null));
         assertEquals(404, e.status);
         String appendOnly = emu.addToken("a", "DATASOURCES:APPEND:c");
-        try (Tinybird.Client c = new Tinybird.Client(emu.url(), appendOnly)) {
-            e = assertThrows(Tinybird.ApiException.class, () -> c.importFile("create", "new_ds", csv, null));
+        try (TinybirdClient c = new TinybirdClient(emu.url(), appendOnly)) {
+            e = assertThrows(TinybirdApiException.class, () -> c.importFile("create", "new_ds", csv, null));
             assertEquals(403, e.status);
             assertTrue(e.getMessage().contains("DATASOURCES:CREATE"), e.getMessage());
         }

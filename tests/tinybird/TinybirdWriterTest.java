@@ -20,12 +20,12 @@ import org.junit.jupiter.api.Test;
 /** The Events API writer against the emulator: every row of the reference's error table, retries, splitting, accounting. */
 class TinybirdWriterTest {
     TinybirdEmulator emu;
-    Tinybird.Client client;
+    TinybirdClient client;
 
     @BeforeEach
     void start() {
         emu = TinybirdEmulator.start(0);
-        client = new Tinybird.Client(emu.url(), emu.adminToken());
+        client = new TinybirdClient(emu.url(), emu.adminToken());
     }
 
     @AfterEach
@@ -34,9 +34,9 @@ class TinybirdWriterTest {
         emu.close();
     }
 
-    static Tinybird.Writer.Settings fast() {
+    static TinybirdWriterSettings fast() {
         // batches close by rows, bytes or flush() only (a linger under a loaded CI machine would make counts vary)
-        return new Tinybird.Writer.Settings().backoff(Duration.ofMillis(1), Duration.ofMillis(5)).linger(Duration.ofMinutes(5));
+        return new TinybirdWriterSettings().backoff(Duration.ofMillis(1), Duration.ofMillis(5)).linger(Duration.ofMinutes(5));
     }
 
     static Map<String, Object> row(long id) {
@@ -46,7 +46,7 @@ class TinybirdWriterTest {
         return m;
     }
 
-    static void assertAddsUp(Tinybird.Writer.Stats s) {
+    static void assertAddsUp(TinybirdWriter.Stats s) {
         assertEquals(s.appended(), s.acknowledged() + s.quarantined() + s.failed(), s.toString());
         assertEquals(0, s.pending());
     }
@@ -55,8 +55,8 @@ class TinybirdWriterTest {
         return rows.stream().map(n -> n.get("id").asLong()).toList();
     }
 
-    Tinybird.Writer.Stats write(Tinybird.Client c, String ds, Tinybird.Writer.Settings settings, int n) {
-        try (Tinybird.Writer w = c.writer(ds, settings)) {
+    TinybirdWriter.Stats write(TinybirdClient c, String ds, TinybirdWriterSettings settings, int n) {
+        try (TinybirdWriter w = c.writer(ds, settings)) {
             for (int i = 0; i < n; i++) w.append(row(i));
             w.flush();
             return w.stats();
@@ -66,7 +66,7 @@ class TinybirdWriterTest {
     @Test
     void acceptsMapsNodesRecordsStringsAndBytes() {
         record Ev(long id, String action) {}
-        try (Tinybird.Writer w = client.writer("kinds", fast())) {
+        try (TinybirdWriter w = client.writer("kinds", fast())) {
             w.append(row(1));
             w.append(Json.MAPPER.createObjectNode().put("id", 2).put("action", "cart"));
             w.append(new Ev(3, "purchase"));
@@ -84,7 +84,7 @@ class TinybirdWriterTest {
 
     @Test
     void batchesByRows() {
-        try (Tinybird.Writer w = client.writer("b", fast().maxRows(100).linger(Duration.ofMinutes(5)))) {
+        try (TinybirdWriter w = client.writer("b", fast().maxRows(100).linger(Duration.ofMinutes(5)))) {
             for (int i = 0; i < 250; i++) w.append(row(i));
             w.flush();
             assertEquals(3, w.stats().requests(), "100 + 100 + the last 50 at flush()");
@@ -94,7 +94,7 @@ class TinybirdWriterTest {
 
     @Test
     void lingerSendsAHalfEmptyBatchWithoutFlush() throws Exception {
-        try (Tinybird.Writer w = client.writer("l", fast().maxRows(1000).linger(Duration.ofMillis(100)))) {
+        try (TinybirdWriter w = client.writer("l", fast().maxRows(1000).linger(Duration.ofMillis(100)))) {
             w.append(row(1));
             long deadline = System.nanoTime() + 30_000_000_000L;
             while ((emu.rowCount("l") < 1 || w.stats().acknowledged() < 1) && System.nanoTime() < deadline) Thread.sleep(10);
@@ -105,7 +105,7 @@ class TinybirdWriterTest {
 
     @Test
     void batchesByBytes() {
-        Tinybird.Writer.Stats s = write(client, "bytes", fast().maxRows(1_000_000).maxBytes(2_000).gzip(false), 1000);
+        TinybirdWriter.Stats s = write(client, "bytes", fast().maxRows(1_000_000).maxBytes(2_000).gzip(false), 1000);
         assertAddsUp(s);
         assertTrue(s.requests() >= s.bytesRaw() / 2_000, s.toString());
         assertEquals(0, s.splits());
@@ -114,9 +114,9 @@ class TinybirdWriterTest {
 
     @Test
     void gzipOnTheWireOrNot() {
-        Tinybird.Writer.Stats gz = write(client, "gz", fast().maxRows(5_000), 5_000);
+        TinybirdWriter.Stats gz = write(client, "gz", fast().maxRows(5_000), 5_000);
         long wireGz = emu.stats().bytesReceived();
-        Tinybird.Writer.Stats plain = write(client, "plain", fast().maxRows(5_000).gzip(false), 5_000);
+        TinybirdWriter.Stats plain = write(client, "plain", fast().maxRows(5_000).gzip(false), 5_000);
         long wirePlain = emu.stats().bytesReceived() - wireGz;
         assertEquals(plain.bytesRaw(), wirePlain, "uncompressed: the NDJSON bytes themselves");
         assertEquals(gz.bytesSent(), wireGz);
@@ -131,7 +131,7 @@ class TinybirdWriterTest {
     @Test
     void status400DataSourceNotJsonFailsWithoutRetry() {
         emu.createDataSource("csvds", "id Int64, action String");
-        Tinybird.Writer.Stats s = write(client, "csvds", fast(), 10);
+        TinybirdWriter.Stats s = write(client, "csvds", fast(), 10);
         assertAddsUp(s);
         assertEquals(10, s.failed());
         assertEquals(1, s.requests());
@@ -141,15 +141,15 @@ class TinybirdWriterTest {
     @Test
     void status403IsExplainedWithoutTheTokenAndStopsTheWriter() {
         String secret = "p.eyJ1c2VyX3NlY3JldF9wYXJ0XzEyMzQ1";
-        try (Tinybird.Client bad = new Tinybird.Client(emu.url(), secret);
-             Tinybird.Writer w = bad.writer("events", fast())) {
+        try (TinybirdClient bad = new TinybirdClient(emu.url(), secret);
+             TinybirdWriter w = bad.writer("events", fast())) {
             for (int i = 0; i < 10; i++) w.append(row(i));
             w.flush();
-            Tinybird.Writer.Stats s = w.stats();
+            TinybirdWriter.Stats s = w.stats();
             assertAddsUp(s);
             assertEquals(10, s.failed());
             assertEquals(1, s.requests(), "403 is not retried");
-            Tinybird.ApiException e = assertThrows(Tinybird.ApiException.class, () -> w.append(row(11)));
+            TinybirdApiException e = assertThrows(TinybirdApiException.class, () -> w.append(row(11)));
             assertEquals(403, e.status);
             assertEquals("Invalid token", e.serverText);
             assertTrue(e.getMessage().contains("DATASOURCES:APPEND:events") && e.getMessage().contains("region")
@@ -161,8 +161,8 @@ class TinybirdWriterTest {
         }
         // a token that may append but not create: the autocreation message
         String append = emu.addToken("append", "DATASOURCES:APPEND:other");
-        try (Tinybird.Client c = new Tinybird.Client(emu.url(), append)) {
-            Tinybird.Writer.Stats s = write(c, "missing_ds", fast(), 3);
+        try (TinybirdClient c = new TinybirdClient(emu.url(), append)) {
+            TinybirdWriter.Stats s = write(c, "missing_ds", fast(), 3);
             assertTrue(s.firstError().contains("Invalid token for DS autocreation"), s.firstError());
             assertEquals(3, s.failed());
         }
@@ -171,8 +171,8 @@ class TinybirdWriterTest {
     @Test
     void status404RegionMismatchNamesTheHost() {
         String foreign = emu.addForeignRegionToken("eu", "https://api.europe-west2.gcp.tinybird.co", "ADMIN");
-        try (Tinybird.Client c = new Tinybird.Client(emu.url(), foreign)) {
-            Tinybird.Writer.Stats s = write(c, "events", fast(), 5);
+        try (TinybirdClient c = new TinybirdClient(emu.url(), foreign)) {
+            TinybirdWriter.Stats s = write(c, "events", fast(), 5);
             assertEquals(5, s.failed());
             assertEquals(1, s.requests());
             assertTrue(s.firstError().contains("https://api.europe-west2.gcp.tinybird.co"), s.firstError());
@@ -185,8 +185,8 @@ class TinybirdWriterTest {
     void status413SplitsTheBatchAndResendsTheHalves() {
         emu.close();
         emu = new TinybirdEmulator().port(0).maxRequestBytes(5_000).start();
-        try (Tinybird.Client c = new Tinybird.Client(emu.url(), emu.adminToken())) {
-            Tinybird.Writer.Stats s = write(c, "split", fast().gzip(false).maxRows(1000).maxBytes(1_000_000).linger(Duration.ofMinutes(5)), 1000);
+        try (TinybirdClient c = new TinybirdClient(emu.url(), emu.adminToken())) {
+            TinybirdWriter.Stats s = write(c, "split", fast().gzip(false).maxRows(1000).maxBytes(1_000_000).linger(Duration.ofMinutes(5)), 1000);
             assertAddsUp(s);
             assertEquals(1000, s.acknowledged());
             assertTrue(s.splits() >= 5, s.toString()); // ~27 KB into <= 5 KB pieces: at least 6 pieces
@@ -194,7 +194,7 @@ class TinybirdWriterTest {
             assertEquals(1000, stored.size());
             assertEquals(1000, new HashSet<>(stored).size(), "each row exactly once");
             // a single row over the limit can't be split: it fails, the others go through
-            try (Tinybird.Writer w = c.writer("split2", fast().gzip(false).maxRows(10))) {
+            try (TinybirdWriter w = c.writer("split2", fast().gzip(false).maxRows(10))) {
                 w.append(row(1));
                 w.append(Map.of("id", 2, "pad", "x".repeat(6_000)));
                 w.append(row(3));
@@ -211,7 +211,7 @@ class TinybirdWriterTest {
     @Test
     void status422IsNotRetried() {
         emu.faults().failNext(1, TinybirdEmulator.Fault.status(422).afterStore());
-        Tinybird.Writer.Stats s = write(client, "mv", fast().maxRows(10), 10);
+        TinybirdWriter.Stats s = write(client, "mv", fast().maxRows(10), 10);
         assertAddsUp(s);
         assertEquals(10, s.failed());
         assertEquals(1, s.requests());
@@ -224,7 +224,7 @@ class TinybirdWriterTest {
     void status429WaitsRetryAfter() {
         emu.faults().failNext(1, TinybirdEmulator.Fault.tooManyRequests(1));
         long t0 = System.nanoTime();
-        Tinybird.Writer.Stats s = write(client, "rl", fast().maxRows(10), 10);
+        TinybirdWriter.Stats s = write(client, "rl", fast().maxRows(10), 10);
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertAddsUp(s);
         assertEquals(10, s.acknowledged());
@@ -237,7 +237,7 @@ class TinybirdWriterTest {
     void status429WithoutRetryAfterWaitsXRateLimitReset() {
         emu.faults().failNext(1, TinybirdEmulator.Fault.tooManyRequests(-1));
         long t0 = System.nanoTime();
-        Tinybird.Writer.Stats s = write(client, "rl", fast().maxRows(10), 10);
+        TinybirdWriter.Stats s = write(client, "rl", fast().maxRows(10), 10);
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertEquals(10, s.acknowledged());
         assertTrue(ms >= 995, "waited only " + ms + " ms for X-RateLimit-Reset: 1");
@@ -246,7 +246,7 @@ class TinybirdWriterTest {
     @Test
     void status500And503AreRetriedWithBackoff() {
         emu.faults().failNext(2, TinybirdEmulator.Fault.status(503)).failNext(2, TinybirdEmulator.Fault.status(500));
-        Tinybird.Writer.Stats s = write(client, "r", fast().maxRows(10), 10);
+        TinybirdWriter.Stats s = write(client, "r", fast().maxRows(10), 10);
         assertAddsUp(s);
         assertEquals(10, s.acknowledged());
         assertEquals(4, s.retries());
@@ -258,7 +258,7 @@ class TinybirdWriterTest {
     @Test
     void status501AndOther4xxFailWithTheServersText() {
         emu.faults().failNext(1, TinybirdEmulator.Fault.status(501));
-        Tinybird.Writer.Stats s = write(client, "x", fast().maxRows(5).failFast(false), 5);
+        TinybirdWriter.Stats s = write(client, "x", fast().maxRows(5).failFast(false), 5);
         assertEquals(5, s.failed());
         assertEquals(1, s.requests());
         assertTrue(s.firstError().contains("501"), s.firstError());
@@ -267,7 +267,7 @@ class TinybirdWriterTest {
     @Test
     void retriesAreBoundedAndTheRowsFail() {
         emu.faults().failNext(100, TinybirdEmulator.Fault.status(503));
-        Tinybird.Writer.Stats s = write(client, "bounded", fast().maxRows(10).maxAttempts(3), 10);
+        TinybirdWriter.Stats s = write(client, "bounded", fast().maxRows(10).maxAttempts(3), 10);
         assertAddsUp(s);
         assertEquals(10, s.failed());
         assertEquals(3, s.requests());
@@ -277,7 +277,7 @@ class TinybirdWriterTest {
     @Test
     void droppedConnectionIsAnUnknownOutcomeAndIsRetried() {
         emu.faults().failNext(1, TinybirdEmulator.Fault.drop().afterStore());
-        Tinybird.Writer.Stats s = write(client, "drop", fast().maxRows(10), 10);
+        TinybirdWriter.Stats s = write(client, "drop", fast().maxRows(10), 10);
         assertAddsUp(s);
         assertEquals(10, s.acknowledged());
         assertEquals(1, s.unknownOutcomes());
@@ -291,8 +291,8 @@ class TinybirdWriterTest {
         try (java.net.ServerSocket ss = new java.net.ServerSocket(0)) {
             port = ss.getLocalPort();
         }
-        try (Tinybird.Client c = new Tinybird.Client("http://127.0.0.1:" + port, "p.whatever-token")) {
-            Tinybird.Writer.Stats s = write(c, "x", fast().maxAttempts(2), 3);
+        try (TinybirdClient c = new TinybirdClient("http://127.0.0.1:" + port, "p.whatever-token")) {
+            TinybirdWriter.Stats s = write(c, "x", fast().maxAttempts(2), 3);
             assertAddsUp(s);
             assertEquals(3, s.failed());
             assertEquals(0, s.unknownOutcomes(), "connection refused: nothing was sent");
@@ -319,13 +319,13 @@ class TinybirdWriterTest {
     void aSilentHostIsGivenUpOnAfterRetryForWithOneLineAndTheNextAppendThrowsIt() throws Exception {
         List<java.net.Socket> held = new java.util.concurrent.CopyOnWriteArrayList<>();
         try (java.net.ServerSocket ss = silentServer(held);
-             Tinybird.Client c = new Tinybird.Client("http://127.0.0.1:" + ss.getLocalPort(), "p.whatever-token")) {
+             TinybirdClient c = new TinybirdClient("http://127.0.0.1:" + ss.getLocalPort(), "p.whatever-token")) {
             List<String> notices = new java.util.concurrent.CopyOnWriteArrayList<>();
-            Tinybird.Writer w = c.writer("x", fast().maxRows(2).requestTimeout(Duration.ofMillis(300)).retryFor(Duration.ofSeconds(2))
+            TinybirdWriter w = c.writer("x", fast().maxRows(2).requestTimeout(Duration.ofMillis(300)).retryFor(Duration.ofSeconds(2))
                     .onNotice(notices::add));
             for (int i = 0; i < 6; i++) w.append(row(i));
             w.flush();
-            Tinybird.Writer.Stats s = w.stats();
+            TinybirdWriter.Stats s = w.stats();
             assertAddsUp(s);
             assertEquals(6, s.failed());
             String why = "gave up writing to Tinybird at http://127.0.0.1:" + ss.getLocalPort()
@@ -346,8 +346,8 @@ class TinybirdWriterTest {
     void abandonEndsTheWaitAtOnceAndTheRowsCountAsNotAcknowledged() throws Exception {
         List<java.net.Socket> held = new java.util.concurrent.CopyOnWriteArrayList<>();
         try (java.net.ServerSocket ss = silentServer(held);
-             Tinybird.Client c = new Tinybird.Client("http://127.0.0.1:" + ss.getLocalPort(), "p.whatever-token")) {
-            Tinybird.Writer w = c.writer("x", fast().maxRows(10).inFlight(2).queuedBatches(1).requestTimeout(Duration.ofHours(1)));
+             TinybirdClient c = new TinybirdClient("http://127.0.0.1:" + ss.getLocalPort(), "p.whatever-token")) {
+            TinybirdWriter w = c.writer("x", fast().maxRows(10).inFlight(2).queuedBatches(1).requestTimeout(Duration.ofHours(1)));
             // 2 batches in flight, 1 queued, then append blocks on the full queue until abandon()
             Thread appender = new Thread(() -> {
                 for (int i = 0; i < 100; i++) w.append(row(i));
@@ -357,7 +357,7 @@ class TinybirdWriterTest {
             w.abandon();
             appender.join();
             w.close();
-            Tinybird.Writer.Stats s = w.stats();
+            TinybirdWriter.Stats s = w.stats();
             assertAddsUp(s);
             assertEquals(100, s.appended());
             assertEquals(100, s.failed());
@@ -381,8 +381,8 @@ class TinybirdWriterTest {
             ex.close();
         });
         h.start();
-        try (Tinybird.Client c = new Tinybird.Client("http://127.0.0.1:" + h.getAddress().getPort(), "p.whatever-token")) {
-            Tinybird.Writer.Stats s = write(c, "x", fast(), 5);
+        try (TinybirdClient c = new TinybirdClient("http://127.0.0.1:" + h.getAddress().getPort(), "p.whatever-token")) {
+            TinybirdWriter.Stats s = write(c, "x", fast(), 5);
             assertEquals(5, s.failed());
             assertEquals(1, calls.get(), "not retried");
             assertTrue(s.firstError().startsWith("Tinybird answered 401 (invalid authentication token)") && s.firstError().contains("the token is not valid here"),
@@ -395,7 +395,7 @@ class TinybirdWriterTest {
     @Test
     void quarantinedRowsAreCounted() {
         emu.createDataSource("q", "`id` Int64 `json:$.id`, `action` String `json:$.action`");
-        try (Tinybird.Writer w = client.writer("q", fast().maxRows(7))) {
+        try (TinybirdWriter w = client.writer("q", fast().maxRows(7))) {
             for (int i = 0; i < 100; i++) {
                 if (i % 10 == 0) w.append(Map.of("id", "not a number", "action", "view"));
                 else w.append(row(i));
@@ -413,7 +413,7 @@ class TinybirdWriterTest {
     void concurrentAppendersEachRowStoredOnce() throws Exception {
         int threads = 4, per = 5_000;
         ExecutorService pool = Executors.newFixedThreadPool(threads);
-        try (Tinybird.Writer w = client.writer("conc", fast().maxRows(500).inFlight(3).queuedBatches(1))) {
+        try (TinybirdWriter w = client.writer("conc", fast().maxRows(500).inFlight(3).queuedBatches(1))) {
             List<Future<?>> fs = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 int base = t * per;
@@ -438,7 +438,7 @@ class TinybirdWriterTest {
         // one request in flight, none queued, each request held 300 ms: 4 single-row batches need >= 3 x 300 ms
         emu.faults().failNext(4, TinybirdEmulator.Fault.delay(Duration.ofMillis(300)));
         long t0 = System.nanoTime();
-        try (Tinybird.Writer w = client.writer("bp", fast().maxRows(1).inFlight(1).queuedBatches(0))) {
+        try (TinybirdWriter w = client.writer("bp", fast().maxRows(1).inFlight(1).queuedBatches(0))) {
             for (int i = 0; i < 4; i++) w.append(row(i));
             long appendMs = (System.nanoTime() - t0) / 1_000_000;
             assertTrue(appendMs >= 890, "append returned after " + appendMs + " ms: no back-pressure");
@@ -457,8 +457,8 @@ class TinybirdWriterTest {
                 TinybirdEmulator.Fault.delay(Duration.ofMillis(50)), TinybirdEmulator.Fault.delay(Duration.ofMillis(3_000)).afterStore(),
                 TinybirdEmulator.Fault.status(422).afterStore());
         int n = 20_000;
-        Tinybird.Writer.Stats s;
-        try (Tinybird.Writer w = client.writer("f", fast().maxRows(100).inFlight(4).maxAttempts(12).failFast(false)
+        TinybirdWriter.Stats s;
+        try (TinybirdWriter w = client.writer("f", fast().maxRows(100).inFlight(4).maxAttempts(12).failFast(false)
                 .requestTimeout(Duration.ofMillis(1_500)))) {
             for (int i = 0; i < n; i++) {
                 if (i % 97 == 0) w.append(Map.of("id", "bad", "action", "view"));
@@ -488,7 +488,7 @@ class TinybirdWriterTest {
         emu.faults().fraction(0.2, 7, TinybirdEmulator.Fault.tooManyRequests(0), TinybirdEmulator.Fault.status(503),
                 TinybirdEmulator.Fault.status(500), TinybirdEmulator.Fault.drop(), TinybirdEmulator.Fault.delay(Duration.ofMillis(20)));
         int n = 20_000;
-        Tinybird.Writer.Stats s = write(client, "once", fast().maxRows(100).inFlight(4).maxAttempts(12), n);
+        TinybirdWriter.Stats s = write(client, "once", fast().maxRows(100).inFlight(4).maxAttempts(12), n);
         assertAddsUp(s);
         assertEquals(n, s.acknowledged(), s.toString());
         assertTrue(s.retries() > 10, s.toString());
