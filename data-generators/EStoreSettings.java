@@ -9,7 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.format.DateTimeParseException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -164,8 +163,8 @@ final class EStoreSettings {
     static Duration interval(String what, String v) {
         Duration d;
         try {
-            d = v.matches("[0-9]+(\\.[0-9]+)?") ? Duration.ofMillis((long) (Double.parseDouble(v) * 60_000)) : Cli.parseDuration(v);
-        } catch (Cli.Failure | DateTimeParseException e) {
+            d = v.matches("[0-9]+(\\.[0-9]+)?") ? Duration.ofMillis((long) (Double.parseDouble(v) * 60_000)) : CliTypes.parseDuration(v);
+        } catch (picocli.CommandLine.TypeConversionException e) {
             throw new Cli.Failure(prefix(what) + "expected minutes (10) or a duration (30s, 2m), got '" + v + "'");
         }
         if (d.toMillis() < 100) throw new Cli.Failure(prefix(what) + "expected at least 100ms, got '" + v + "'");

@@ -140,7 +140,7 @@ class EStore implements Callable<Integer> {
             description = "Simulated clock from TIME (2026-01-01T00:00:00Z): one event every 1/eps s (1 ms without --eps).")
     Long startTime;
 
-    @Option(names = "--duplicate-delay", paramLabel = "TIME", converter = Cli.DurationConverter.class,
+    @Option(names = "--duplicate-delay", paramLabel = "TIME", converter = CliTypes.DurationConverter.class,
             description = "Send each duplicate TIME later (out of order) instead of right after its original.")
     Duration duplicateDelay;
 
@@ -184,7 +184,7 @@ class EStore implements Callable<Integer> {
     @Option(names = "--batch-rows", paramLabel = "N", converter = CliTypes.PositiveInt.class, description = "Tinybird: rows per request (default 10000).")
     int batchRows = 10_000;
 
-    @Option(names = "--linger", paramLabel = "TIME", converter = Cli.DurationConverter.class,
+    @Option(names = "--linger", paramLabel = "TIME", converter = CliTypes.DurationConverter.class,
             description = "Tinybird: longest an event waits for its batch to fill (default 1s).")
     Duration linger = Duration.ofSeconds(1);
 
@@ -193,7 +193,7 @@ class EStore implements Callable<Integer> {
 
     @Mixin TinybirdNet.Options net = new TinybirdNet.Options();
 
-    @Option(names = "--retry-for", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--retry-for", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
             description = "Keep retrying (Tinybird: timeouts, 429, 5xx, network; PostgreSQL: a lost connection) while nothing "
                     + "succeeds for up to this long, then stop with the reason (default: 2m). A wait (a retry, or no answer for 10s) "
                     + "is a line on stderr and shows in the progress line; with --verbose every retry is a line.")

@@ -69,11 +69,11 @@ public final class TinybirdWriterSettings {
         @Option(names = "--batch-rows", paramLabel = "N", description = "TinybirdRows per Events API request (default: ${DEFAULT-VALUE}).")
         public int batchRows = 10_000;
 
-        @Option(names = "--batch-bytes", paramLabel = "SIZE", converter = Cli.SizeConverter.class,
+        @Option(names = "--batch-bytes", paramLabel = "SIZE", converter = CliTypes.SizeConverter.class,
                 description = "Uncompressed NDJSON bytes per request (default: 4MB, well under Tinybird's 10 MB request limit).")
         public long batchBytes = 4_000_000;
 
-        @Option(names = "--linger", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+        @Option(names = "--linger", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
                 description = "Longest a row waits for its batch to fill (default: 1s).")
         public Duration linger = Duration.ofSeconds(1);
 

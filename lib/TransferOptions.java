@@ -54,11 +54,11 @@ public final class TransferOptions {
                     + "or a timestamp, date or number as --since takes.")
     public String until;
 
-    @Option(names = "--lag", paramLabel = "DURATION", defaultValue = "0s", converter = Cli.DurationConverter.class,
+    @Option(names = "--lag", paramLabel = "DURATION", defaultValue = "0s", converter = CliTypes.DurationConverter.class,
             description = "With --until now: leave rows newer than now minus this for the next round (late ingestion).")
     public Duration lag;
 
-    @Option(names = "--window", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--window", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
             description = "Timestamp cursors: read at most this span per window (e.g. 7d for a first sync of a long history), "
                     + "oldest first; bounds memory and re-reads.")
     public Duration window;
@@ -66,7 +66,7 @@ public final class TransferOptions {
     @Option(names = "--once", description = "One sync up to the window end, then exit (default: follow, every --every).")
     public boolean once;
 
-    @Option(names = "--every", paramLabel = "DURATION", defaultValue = "60s", converter = Cli.DurationConverter.class,
+    @Option(names = "--every", paramLabel = "DURATION", defaultValue = "60s", converter = CliTypes.DurationConverter.class,
             description = "Follow mode: time between syncs (default: ${DEFAULT-VALUE}). Ctrl-C stops cleanly after the batch in flight.")
     public Duration every;
 
@@ -88,7 +88,7 @@ public final class TransferOptions {
             description = "With --on-error skip: rejected rows, one JSON object a line with the reason (default: ${DEFAULT-VALUE}).")
     public Path rejectFile;
 
-    @Option(names = "--retry-for", paramLabel = "DURATION", defaultValue = "2m", converter = Cli.DurationConverter.class,
+    @Option(names = "--retry-for", paramLabel = "DURATION", defaultValue = "2m", converter = CliTypes.DurationConverter.class,
             description = "Keep retrying a failed read (429, 5xx, network) or write (target unreachable) for this long (default: ${DEFAULT-VALUE}).")
     public Duration retryFor;
 

@@ -101,14 +101,14 @@ class PgPool implements Callable<Integer> {
     @Option(names = {"-n", "--count"}, paramLabel = "N", defaultValue = "10000", description = "Queries to run in all (default: ${DEFAULT-VALUE}).")
     long count;
 
-    @Option(names = "--duration", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--duration", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
             description = "Run for this long instead of a count (e.g. 30s).")
     Duration duration;
 
     @Option(names = {"-c", "--concurrency"}, paramLabel = "C", defaultValue = "10", converter = CliTypes.PositiveInt.class, description = "Concurrent workers (default: ${DEFAULT-VALUE}).")
     int concurrency;
 
-    @Option(names = "--warmup", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--warmup", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
             description = "Run the workload this long first without counting it (JIT warm-up), e.g. 3s.")
     Duration warmup;
 

@@ -105,11 +105,11 @@ class PgQuery implements Callable<Integer> {
             description = "Rows per round trip (0 = all at once, the default; >0 uses a cursor inside a transaction).")
     int fetchSize;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--timeout", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
             description = "Cancel the query after this long (e.g. 30s).")
     Duration timeout;
 
-    @Option(names = "--connect-timeout", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--connect-timeout", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
             description = "Give up connecting after this long (default 10s, or connect_timeout in the URL).")
     Duration connectTimeout;
 

@@ -118,7 +118,7 @@ class SupabaseQuery implements Callable<Integer> {
     @Option(names = "--no-rows", description = "Do not print the rows (timings only).")
     boolean noRows;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", converter = Cli.DurationConverter.class, defaultValue = "30s",
+    @Option(names = "--timeout", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class, defaultValue = "30s",
             description = "Per request / query (default: ${DEFAULT-VALUE}).")
     Duration timeout;
 

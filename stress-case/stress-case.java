@@ -117,14 +117,14 @@ class StressCase implements Callable<Integer> {
             description = "How long to measure (after the warm-up). Default: ${DEFAULT-VALUE}.")
     Duration duration;
 
-    @Option(names = "--warmup", paramLabel = "TIME", defaultValue = "0s", converter = Cli.DurationConverter.class,
+    @Option(names = "--warmup", paramLabel = "TIME", defaultValue = "0s", converter = CliTypes.DurationConverter.class,
             description = "Load before measuring, excluded from every result. Default: ${DEFAULT-VALUE}.")
     Duration warmup;
 
     @Option(names = "--max-requests", paramLabel = "N", description = "Stop a target after N measured requests.")
     Long maxRequests;
 
-    @Option(names = "--timeout", paramLabel = "TIME", defaultValue = "10s", converter = Cli.DurationConverter.class,
+    @Option(names = "--timeout", paramLabel = "TIME", defaultValue = "10s", converter = CliTypes.DurationConverter.class,
             description = "Per-request timeout (HTTP read, PostgreSQL statement_timeout). Default: ${DEFAULT-VALUE}.")
     Duration timeout;
 
@@ -198,11 +198,11 @@ class StressCase implements Callable<Integer> {
     @Option(names = "--live", description = "Print the per-second live line even when stderr is not a terminal.")
     boolean live;
 
-    @Option(names = "--give-up", paramLabel = "TIME", defaultValue = "5s", converter = Cli.DurationConverter.class,
+    @Option(names = "--give-up", paramLabel = "TIME", defaultValue = "5s", converter = CliTypes.DurationConverter.class,
             description = "Stop loading a target that has answered nothing but errors for this long (0 = never). Default: ${DEFAULT-VALUE}.")
     Duration giveUp;
 
-    @Option(names = "--late-after", paramLabel = "TIME", defaultValue = "10ms", converter = Cli.DurationConverter.class, hidden = true,
+    @Option(names = "--late-after", paramLabel = "TIME", defaultValue = "10ms", converter = CliTypes.DurationConverter.class, hidden = true,
             description = "Open model: a request that starts later than this after its intended time counts as a late start.")
     Duration lateAfter;
 

@@ -94,17 +94,17 @@ class CliTest {
 
     @Test
     void sizesAndDurations() {
-        assertEquals(100_000_000L, Cli.parseSize("100MB"));
-        assertEquals(10L * 1024 * 1024, Cli.parseSize("10 MiB"));
-        assertEquals(1536, Cli.parseSize("1.5KiB"));
-        assertEquals(512, Cli.parseSize("512"));
-        assertEquals(2_000_000_000L, Cli.parseSize("2gb"));
-        assertThrows(Cli.Failure.class, () -> Cli.parseSize("ten"));
-        assertEquals(Duration.ofSeconds(10), Cli.parseDuration("10s"));
-        assertEquals(Duration.ofMinutes(90), Cli.parseDuration("1h30m"));
-        assertEquals(Duration.ofMillis(250), Cli.parseDuration("250ms"));
-        assertEquals(Duration.ofSeconds(60), Cli.parseDuration("60"));
-        assertThrows(Cli.Failure.class, () -> Cli.parseDuration("10 parsecs"));
+        assertEquals(100_000_000L, CliTypes.parseSize("100MB"));
+        assertEquals(10L * 1024 * 1024, CliTypes.parseSize("10 MiB"));
+        assertEquals(1536, CliTypes.parseSize("1.5KiB"));
+        assertEquals(512, CliTypes.parseSize("512"));
+        assertEquals(2_000_000_000L, CliTypes.parseSize("2gb"));
+        assertThrows(CommandLine.TypeConversionException.class, () -> CliTypes.parseSize("ten"));
+        assertEquals(Duration.ofSeconds(10), CliTypes.parseDuration("10s"));
+        assertEquals(Duration.ofMinutes(90), CliTypes.parseDuration("1h30m"));
+        assertEquals(Duration.ofMillis(250), CliTypes.parseDuration("250ms"));
+        assertEquals(Duration.ofSeconds(60), CliTypes.parseDuration("60"));
+        assertThrows(CommandLine.TypeConversionException.class, () -> CliTypes.parseDuration("10 parsecs"));
     }
 
     @Command(name = "typed")
