@@ -67,7 +67,7 @@ class TbToTinybird implements Callable<Integer> {
     @Mixin TinybirdOptions tinybird;
     @Mixin TransferOptions transfer;
 
-    @Option(names = "--datasource", paramLabel = "NAME", defaultValue = "weather_data_json",
+    @Option(names = "--datasource", paramLabel = "NAME", converter = CliTypes.Name.class, defaultValue = "weather_data_json",
             description = "Target data source (default: ${DEFAULT-VALUE}, the original's).")
     String datasource;
 
@@ -85,7 +85,7 @@ class TbToTinybird implements Callable<Integer> {
             description = "events: the Events API (default); datasources: NDJSON appends through the Data Sources API (big batches).")
     Via via;
 
-    @Option(names = "--key", paramLabel = "COLUMNS", split = ",", defaultValue = "timestamp,site_name",
+    @Option(names = "--key", paramLabel = "COLUMNS", converter = CliTypes.Name.class, split = ",", defaultValue = "timestamp,site_name",
             description = "Columns that identify a row, to skip rows already sent before a crash (default: ${DEFAULT-VALUE}).")
     List<String> key;
 
@@ -98,7 +98,6 @@ class TbToTinybird implements Callable<Integer> {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
             Config cfg = common.config();
-            TransferOptions.name("--datasource", datasource);
             TransferOptions.names("--key", key);
             TinybirdClient source = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
             String th = targetHost != null ? targetHost : cfg.get("TINYBIRD_TARGET_HOST").orElse(source.host());

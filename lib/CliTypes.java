@@ -164,6 +164,14 @@ public final class CliTypes {
         }
     }
 
+    /** A name (a table, a column, a pipe...): not empty, not only blanks. */
+    public static final class Name implements ITypeConverter<String> {
+        public String convert(String value) {
+            if (value.isBlank()) throw new TypeConversionException("expected a name, got '" + value + "'");
+            return value;
+        }
+    }
+
     /** NAME=VALUE with a name before the '=' (the value may be empty or hold more '='); kept as given. */
     public static final class NameValue implements ITypeConverter<String> {
         public String convert(String value) {
