@@ -95,7 +95,7 @@ class SeedData implements Callable<Integer> {
             description = "The first N cities (alphabetical) of the demo's 174. Default: ${DEFAULT-VALUE}.")
     int cities;
 
-    @Option(names = "--city", paramLabel = "NAME", description = "An extra city (repeatable), e.g. \"Coeur d'Alene\".")
+    @Option(names = "--city", paramLabel = "NAME", converter = CliTypes.Name.class, description = "An extra city (repeatable), e.g. \"Coeur d'Alene\".")
     List<String> extraCities = new ArrayList<>();
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "1",
@@ -238,7 +238,6 @@ class SeedData implements Callable<Integer> {
             for (int i = 0; i < Math.min(cities, CITIES.length); i++) add(CITIES[i], i);
             for (String e : extra) {
                 String name = e.strip();
-                if (name.isEmpty()) throw Cli.usage("--city: empty name");
                 if (names.stream().anyMatch(n -> n.equalsIgnoreCase(name))) continue;
                 int known = java.util.Arrays.asList(CITIES).indexOf(name);
                 add(name, known >= 0 ? known : CITIES.length + names.size());
