@@ -12,7 +12,9 @@ import picocli.CommandLine.TypeConversionException;
  * line naming the option, such as {@code Invalid value for option '--rows': expected a whole number of at least 1,
  * got '0'}, exit code 2. Use: {@code @Option(names = "--rows", converter = CliTypes.PositiveInt.class) int rows;}
  *
- * <p>Whole numbers are Java's ({@code 12}, {@code +12}), as picocli's own int and long converters read them.
+ * <p>Why converters: each rule is written once, and picocli refuses a bad value while it parses, before a script runs
+ * anything. Invariant: a refusal is a {@link TypeConversionException} whose message quotes the value as given.
+ * Whole numbers are Java's ({@code 12}, {@code +12}), as picocli's own int and long converters read them.
  */
 public final class CliTypes {
     private CliTypes() {}
