@@ -108,7 +108,9 @@ public final class Cli {
     static int shortUsageError(CommandLine.ParameterException ex, String[] args) {
         CommandLine cl = ex.getCommandLine();
         PrintWriter err = cl.getErr();
-        StringBuilder line = new StringBuilder(cl.getCommandSpec().qualifiedName()).append(": ").append(firstLine(ex.getMessage()));
+        String message = firstLine(ex.getMessage());
+        if (message.startsWith("Error: ")) message = message.substring("Error: ".length()); // an arg group's; the name says whose
+        StringBuilder line = new StringBuilder(cl.getCommandSpec().qualifiedName()).append(": ").append(message);
         if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
             line.append(" (did you mean ").append(String.join(" or ", u.getSuggestions().stream().limit(3).toList())).append("?)");
         }

@@ -117,6 +117,12 @@ class CliTest {
         @CommandLine.Option(names = "--rate", converter = CliTypes.Rate.class) double rate = 1;
         @CommandLine.Option(names = "--param", paramLabel = "NAME=VALUE", converter = CliTypes.NameValue.class) java.util.List<String> params = new java.util.ArrayList<>();
         @CommandLine.Option(names = "--via") Via via = Via.events;
+        @CommandLine.ArgGroup(exclusive = true) Query query;
+
+        static class Query {
+            @CommandLine.Option(names = "--sql", paramLabel = "SQL") String sql;
+            @CommandLine.Option(names = "--file", paramLabel = "FILE") String file;
+        }
 
         public Integer call() {
             return 0;
@@ -157,6 +163,14 @@ class CliTest {
         assertEquals(2, r.rc);
         assertEquals("typed: Invalid value for option '--via': expected one of [events, datasources] (case-insensitive) but was 'email'; see --help\n", r.err);
         assertEquals(0, typed("--via", "DataSources").rc, "a choice is taken in any case");
+    }
+
+    @Test
+    void exclusiveOptionsAreOneLineNamingBoth() {
+        Result r = typed("--sql", "SELECT 1", "--file", "q.sql");
+        assertEquals(2, r.rc);
+        assertEquals("typed: --sql=SQL, --file=FILE are mutually exclusive (specify only one); see --help\n", r.err);
+        assertEquals(0, typed("--file", "q.sql").rc);
     }
 
     @Test
