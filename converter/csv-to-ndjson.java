@@ -33,6 +33,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -84,9 +85,9 @@ class CsvToNdjson implements Callable<Integer> {
     @Option(names = {"-f", "--force"}, description = "Overwrite existing output files.")
     boolean force;
 
-    @Option(names = {"-d", "--delimiter"}, paramLabel = "CHAR",
+    @Option(names = {"-d", "--delimiter"}, paramLabel = "CHAR", converter = Delimiter.class,
             description = "Field delimiter: , ; | tab (or \\t) or any one ASCII character. Default: detected among , ; TAB |.")
-    String delimiter;
+    Byte delimiter;
 
     @Option(names = "--no-header", description = "The first row is data; columns are named column_1, column_2, ...")
     boolean noHeader;
@@ -101,25 +102,37 @@ class CsvToNdjson implements Callable<Integer> {
     @Option(names = "--dedupe-headers", description = "Rename repeated header names to name_2, name_3, ... (default: an error).")
     boolean dedupeHeaders;
 
-    @Option(names = "--encoding", paramLabel = "CHARSET", description = "Input encoding (ISO-8859-1, windows-1252, UTF-16, ...); output is always UTF-8. Default: UTF-8.")
-    String encoding = "UTF-8";
+    @Option(names = "--encoding", paramLabel = "CHARSET", converter = CharsetName.class,
+            description = "Input encoding (ISO-8859-1, windows-1252, UTF-16, ...); output is always UTF-8. Default: UTF-8.")
+    Charset encoding = StandardCharsets.UTF_8;
 
     @Option(names = "--allow-ragged", description = "Pad short rows with empty cells and drop the extra cells of long rows (default: an error).")
     boolean allowRagged;
 
-    @Option(names = "--empty", paramLabel = "MODE", description = "Empty cells become: null (default), string (\"\", which makes the column a string column) or omit (no key).")
-    String empty = "null";
+    /** What an empty cell becomes. */
+    enum Empty {
+        NULL, STRING, OMIT;
+
+        @Override
+        public String toString() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    @Option(names = "--empty", paramLabel = "MODE",
+            description = "Empty cells become: null (default), string (\"\", which makes the column a string column) or omit (no key).")
+    Empty empty = Empty.NULL;
 
     @Option(names = "--all-strings", description = "No type inference: every value is a string.")
     boolean allStrings;
 
-    @Option(names = "--types", split = ",", paramLabel = "COL:TYPE",
+    @Option(names = "--types", split = ",", paramLabel = "COL:TYPE", converter = ForcedType.Parser.class,
             description = "Force column types: string, integer, float, boolean (a value that does not fit is an error).")
-    List<String> types;
+    List<ForcedType> types;
 
-    @Option(names = "--booleans", split = ",", paramLabel = "TRUE/FALSE",
+    @Option(names = "--booleans", split = ",", paramLabel = "TRUE/FALSE", converter = BooleanPair.Parser.class,
             description = "More boolean spellings besides true/false, e.g. yes/no,1/0,y/n (any case).")
-    List<String> booleans;
+    List<BooleanPair> booleans;
 
     @Option(names = "--schema", paramLabel = "FILE",
             description = "Write the Tinybird schema (`col` Type `json:$.col`, one per line) to FILE; FILE.datasource gets a SCHEMA > block. One input only.")
@@ -128,17 +141,87 @@ class CsvToNdjson implements Callable<Integer> {
     @Option(names = "--stream", description = "Write as the input is read: types from the sample only; a later value that does not fit its column is an error (never a wrong value).")
     boolean stream;
 
-    @Option(names = "--sample", paramLabel = "SIZE", converter = Cli.SizeConverter.class,
+    @Option(names = "--sample", paramLabel = "SIZE", converter = CliTypes.PositiveSize.class,
             description = "Bytes read to guess the types before writing (default: 1MB). Without --stream the guess is checked, so it only affects speed.")
     long sample = 1_000_000;
 
-    @Option(names = "--max-record", paramLabel = "SIZE", converter = Cli.SizeConverter.class,
+    @Option(names = "--max-record", paramLabel = "SIZE", converter = RecordLimit.class,
             description = "Longest record (row) accepted, in bytes (default: 32MB; at least 1MB, at most 1GB). A record is held whole in memory,"
                     + " so the limit bounds memory: a longer one is an error naming its line and column. A larger limit needs about 3 bytes of"
                     + " heap per byte of it: e.g. jbang -R-Xmx1g csv-to-ndjson.java --max-record 256MB ...")
     long maxRecord = DEFAULT_MAX_RECORD;
 
     static final long DEFAULT_MAX_RECORD = 32_000_000;
+
+    // ================================================================== option values
+
+    /** -d: one ASCII character other than a quote or a line break; tab, comma, semicolon and pipe by name too. */
+    static final class Delimiter implements CommandLine.ITypeConverter<Byte> {
+        public Byte convert(String d) {
+            String v = switch (d.toLowerCase(Locale.ROOT)) {
+                case "tab", "\\t", "\t" -> "\t";
+                case "comma" -> ",";
+                case "semicolon" -> ";";
+                case "pipe" -> "|";
+                default -> d;
+            };
+            if (v.length() != 1 || v.charAt(0) > 127 || "\"\r\n".indexOf(v.charAt(0)) >= 0) {
+                throw new CommandLine.TypeConversionException("expected one ASCII character other than a quote or a line break, got '" + d + "'");
+            }
+            return (byte) v.charAt(0);
+        }
+    }
+
+    static final class CharsetName implements CommandLine.ITypeConverter<Charset> {
+        public Charset convert(String name) {
+            try {
+                return Charset.forName(name);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("unknown encoding '" + name + "' (examples: UTF-8, ISO-8859-1, windows-1252, UTF-16)");
+            }
+        }
+    }
+
+    /** --max-record: from 1MB to 1GiB. */
+    static final class RecordLimit implements CommandLine.ITypeConverter<Long> {
+        public Long convert(String value) {
+            long n = new CliTypes.PositiveSize().convert(value);
+            if (n < 1_000_000 || n > 1L << 30) throw new CommandLine.TypeConversionException("expected 1MB to 1GiB, got '" + value + "'");
+            return n;
+        }
+    }
+
+    /** A --types entry: COLUMN:TYPE, the type by any of its names. */
+    record ForcedType(String column, int type) {
+        static final class Parser implements CommandLine.ITypeConverter<ForcedType> {
+            public ForcedType convert(String t) {
+                int c = t.lastIndexOf(':');
+                if (c <= 0) throw new CommandLine.TypeConversionException("expected COLUMN:TYPE, got '" + t + "'");
+                int ty = switch (t.substring(c + 1).strip().toLowerCase(Locale.ROOT)) {
+                    case "string", "str", "text" -> T_STRING;
+                    case "integer", "int", "int64", "long" -> T_INT;
+                    case "float", "double", "float64", "number" -> T_FLOAT;
+                    case "boolean", "bool" -> T_BOOL;
+                    default -> throw new CommandLine.TypeConversionException("unknown type '" + t.substring(c + 1) + "' in '" + t
+                            + "' (string, integer, float, boolean)");
+                };
+                return new ForcedType(t.substring(0, c), ty);
+            }
+        }
+    }
+
+    /** A --booleans entry: TRUE/FALSE spellings, kept lower-case. */
+    record BooleanPair(String trueWord, String falseWord) {
+        static final class Parser implements CommandLine.ITypeConverter<BooleanPair> {
+            public BooleanPair convert(String b) {
+                String[] tf = b.split("/", -1);
+                if (tf.length != 2 || tf[0].isEmpty() || tf[1].isEmpty() || tf[0].equalsIgnoreCase(tf[1])) {
+                    throw new CommandLine.TypeConversionException("expected TRUE/FALSE pairs such as yes/no, got '" + b + "'");
+                }
+                return new BooleanPair(tf[0].toLowerCase(Locale.ROOT), tf[1].toLowerCase(Locale.ROOT));
+            }
+        }
+    }
 
     public static void main(String[] args) {
         System.exit(Cli.commandLine(new CsvToNdjson()).execute(args));
@@ -181,55 +264,31 @@ class CsvToNdjson implements Callable<Integer> {
 
     Settings settings() {
         Settings s = new Settings();
-        if (delimiter != null) s.delim = parseDelimiter(delimiter);
+        if (delimiter != null) s.delim = delimiter;
         s.header = !noHeader && (columns == null || replaceHeader);
         if (replaceHeader && columns == null) throw Cli.usage("--replace-header needs --columns");
         if (noHeader && columns != null) throw Cli.usage("use either --no-header or --columns");
         s.columns = columns;
         s.dedupe = dedupeHeaders;
-        try {
-            s.charset = Charset.forName(encoding);
-        } catch (IllegalArgumentException e) {
-            throw Cli.usage("unknown --encoding '" + encoding + "' (examples: UTF-8, ISO-8859-1, windows-1252, UTF-16)");
-        }
+        s.charset = encoding;
         s.ragged = allowRagged;
-        s.empty = switch (empty.toLowerCase(Locale.ROOT)) {
-            case "null" -> Settings.EMPTY_NULL;
-            case "string" -> Settings.EMPTY_STRING;
-            case "omit" -> Settings.EMPTY_OMIT;
-            default -> throw Cli.usage("--empty must be null, string or omit, not '" + empty + "'");
+        s.empty = switch (empty) {
+            case NULL -> Settings.EMPTY_NULL;
+            case STRING -> Settings.EMPTY_STRING;
+            case OMIT -> Settings.EMPTY_OMIT;
         };
         s.allStrings = allStrings;
-        if (types != null) {
-            for (String t : types) {
-                int c = t.lastIndexOf(':');
-                if (c <= 0) throw Cli.usage("--types wants COLUMN:TYPE, not '" + t + "'");
-                int ty = switch (t.substring(c + 1).strip().toLowerCase(Locale.ROOT)) {
-                    case "string", "str", "text" -> T_STRING;
-                    case "integer", "int", "int64", "long" -> T_INT;
-                    case "float", "double", "float64", "number" -> T_FLOAT;
-                    case "boolean", "bool" -> T_BOOL;
-                    default -> throw Cli.usage("--types: unknown type '" + t.substring(c + 1) + "' (string, integer, float, boolean)");
-                };
-                s.forced.put(t.substring(0, c), ty);
-            }
-        }
+        if (types != null) for (ForcedType t : types) s.forced.put(t.column(), t.type());
         if (booleans != null) {
-            for (String b : booleans) {
-                String[] tf = b.split("/", -1);
-                if (tf.length != 2 || tf[0].isEmpty() || tf[1].isEmpty() || tf[0].equalsIgnoreCase(tf[1])) {
-                    throw Cli.usage("--booleans wants TRUE/FALSE pairs such as yes/no, not '" + b + "'");
-                }
-                s.trueWords.add(tf[0].toLowerCase(Locale.ROOT).getBytes(StandardCharsets.UTF_8));
-                s.falseWords.add(tf[1].toLowerCase(Locale.ROOT).getBytes(StandardCharsets.UTF_8));
+            for (BooleanPair b : booleans) {
+                s.trueWords.add(b.trueWord().getBytes(StandardCharsets.UTF_8));
+                s.falseWords.add(b.falseWord().getBytes(StandardCharsets.UTF_8));
             }
         }
         s.stream = stream;
-        if (sample < 1) throw Cli.usage("--sample must be positive");
         s.sampleBytes = (int) Math.min(sample, 256L << 20);
         s.schema = schema != null;
         s.quiet = common.quiet;
-        if (maxRecord < 1_000_000 || maxRecord > 1L << 30) throw Cli.usage("--max-record must be between 1MB and 1GiB, not " + maxRecord + " bytes");
         long heap = Runtime.getRuntime().maxMemory();
         if (maxRecord > DEFAULT_MAX_RECORD && 3 * maxRecord + (64L << 20) > heap) {
             throw Cli.usage("--max-record " + Cli.humanBytes(maxRecord) + " needs about " + Cli.humanBytes(3 * maxRecord + (64L << 20))
@@ -238,20 +297,6 @@ class CsvToNdjson implements Callable<Integer> {
         }
         s.maxRecord = maxRecord;
         return s;
-    }
-
-    static byte parseDelimiter(String d) {
-        String v = switch (d.toLowerCase(Locale.ROOT)) {
-            case "tab", "\\t", "\t" -> "\t";
-            case "comma" -> ",";
-            case "semicolon" -> ";";
-            case "pipe" -> "|";
-            default -> d;
-        };
-        if (v.length() != 1 || v.charAt(0) > 127 || "\"\r\n".indexOf(v.charAt(0)) >= 0) {
-            throw Cli.usage("--delimiter must be one ASCII character other than a quote or a line break, not '" + d + "'");
-        }
-        return (byte) v.charAt(0);
     }
 
     // ================================================================== driving the conversion

@@ -9,7 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.format.DateTimeParseException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -109,13 +108,18 @@ final class EStoreSettings {
     }
 
     static String endpoint(String what, String v) {
-        if (v.isEmpty()) throw new Cli.Failure(what + ": expected the Events API URL, got nothing");
+        if (v.isEmpty()) throw new Cli.Failure(prefix(what) + "expected the Events API URL, got nothing");
         return v;
     }
 
     private static String scalar(String where, String key, Node v) {
         if (!(v instanceof ScalarNode sn)) throw new Cli.Failure(where + key + ": expected a single value");
         return sn.getValue().strip();
+    }
+
+    /** "what: " before a rule's message; nothing for an option's value, which picocli names itself. */
+    private static String prefix(String what) {
+        return what.isEmpty() ? "" : what + ": ";
     }
 
     static int positiveInt(String what, String v) {
@@ -125,7 +129,7 @@ final class EStoreSettings {
         } catch (NumberFormatException ignored) {
             // below
         }
-        throw new Cli.Failure(what + ": expected a whole number from 1 to 1000000000, got '" + v + "'");
+        throw new Cli.Failure(prefix(what) + "expected a whole number from 1 to 1000000000, got '" + v + "'");
     }
 
     static double percentage(String what, String v) {
@@ -135,7 +139,7 @@ final class EStoreSettings {
         } catch (NumberFormatException ignored) {
             // below
         }
-        throw new Cli.Failure(what + ": expected a percentage from 0 to 100, got '" + v + "'");
+        throw new Cli.Failure(prefix(what) + "expected a percentage from 0 to 100, got '" + v + "'");
     }
 
     static double weight(String what, String v) {
@@ -145,7 +149,7 @@ final class EStoreSettings {
         } catch (NumberFormatException ignored) {
             // below
         }
-        throw new Cli.Failure(what + ": expected a weight >= 0, got '" + v + "'");
+        throw new Cli.Failure(prefix(what) + "expected a weight >= 0, got '" + v + "'");
     }
 
     static void checkWeights(String what, double[] w) {
@@ -159,13 +163,13 @@ final class EStoreSettings {
     static Duration interval(String what, String v) {
         Duration d;
         try {
-            d = v.matches("[0-9]+(\\.[0-9]+)?") ? Duration.ofMillis((long) (Double.parseDouble(v) * 60_000)) : Cli.parseDuration(v);
-        } catch (Cli.Failure | DateTimeParseException e) {
-            throw new Cli.Failure(what + ": expected minutes (10) or a duration (30s, 2m), got '" + v + "'");
+            d = v.matches("[0-9]+(\\.[0-9]+)?") ? Duration.ofMillis((long) (Double.parseDouble(v) * 60_000)) : CliTypes.parseDuration(v);
+        } catch (picocli.CommandLine.TypeConversionException e) {
+            throw new Cli.Failure(prefix(what) + "expected minutes (10) or a duration (30s, 2m), got '" + v + "'");
         }
-        if (d.toMillis() < 100) throw new Cli.Failure(what + ": expected at least 100ms, got '" + v + "'");
+        if (d.toMillis() < 100) throw new Cli.Failure(prefix(what) + "expected at least 100ms, got '" + v + "'");
         // a longer one is never reached, and its nanoseconds would overflow the clock arithmetic
-        if (d.compareTo(Duration.ofMinutes(525_600)) > 0) throw new Cli.Failure(what + ": expected at most a year (525600 minutes), got '" + v + "'");
+        if (d.compareTo(Duration.ofMinutes(525_600)) > 0) throw new Cli.Failure(prefix(what) + "expected at most a year (525600 minutes), got '" + v + "'");
         return d;
     }
 
@@ -173,7 +177,7 @@ final class EStoreSettings {
         return switch (v.toLowerCase(Locale.ROOT)) {
             case "true", "yes", "on" -> true;
             case "false", "no", "off" -> false;
-            default -> throw new Cli.Failure(what + ": expected true or false, got '" + v + "'");
+            default -> throw new Cli.Failure(prefix(what) + "expected true or false, got '" + v + "'");
         };
     }
 
@@ -184,6 +188,6 @@ final class EStoreSettings {
         } catch (NumberFormatException ignored) {
             // below
         }
-        throw new Cli.Failure(what + ": expected -1 (never) or a stock level >= 0, got '" + v + "'");
+        throw new Cli.Failure(prefix(what) + "expected -1 (never) or a stock level >= 0, got '" + v + "'");
     }
 }

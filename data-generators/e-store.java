@@ -47,6 +47,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -90,18 +91,18 @@ class EStore implements Callable<Integer> {
             description = "tinybird_api_endpoint: Events API URL; {CLOUD_REGION} and {DATASOURCE_NAME} are filled in.")
     String endpoint;
 
-    @Option(names = "--customers", paramLabel = "N", description = "num_customers (default 500).")
+    @Option(names = "--customers", paramLabel = "N", converter = SettingRule.Count.class, description = "num_customers (default 500).")
     Integer customers;
 
-    @Option(names = "--products", paramLabel = "N", description = "num_products (default 500).")
+    @Option(names = "--products", paramLabel = "N", converter = SettingRule.Count.class, description = "num_products (default 500).")
     Integer products;
 
-    @Option(names = "--duplicate-percentage", paramLabel = "PCT", description = "duplicate_data_percentage (default 2).")
+    @Option(names = "--duplicate-percentage", paramLabel = "PCT", converter = CliTypes.Percent.class, description = "duplicate_data_percentage (default 2).")
     Double duplicatePct;
 
-    @Option(names = "--db-update-interval", paramLabel = "TIME",
+    @Option(names = "--db-update-interval", paramLabel = "TIME", converter = SettingRule.Interval.class,
             description = "db_update_interval_minutes: 10 (minutes), or 30s, 2m, 1h (default 10).")
-    String dbUpdateInterval;
+    Duration dbUpdateInterval;
 
     @Option(names = "--postgres", negatable = true, description = "write_to_postgres (default false).")
     Boolean writeToPostgres;
@@ -110,32 +111,36 @@ class EStore implements Callable<Integer> {
             description = "event_type_weights, e.g. view=65,cart=15,uncart=5,purchase=10,return=5 (the ones given replace the defaults).")
     Map<String, String> weights;
 
-    @Option(names = "--restock-threshold", paramLabel = "N",
+    @Option(names = "--restock-threshold", paramLabel = "N", converter = SettingRule.Restock.class,
             description = "restock_threshold: a product whose stock falls to N is restocked to its initial level; "
                     + "-1: never (a purchase of an out-of-stock product becomes a view). Default 5.")
     Integer restockThreshold;
 
+    enum Format { ndjson, original }
+
     @Option(names = "--format", paramLabel = "FORMAT",
             description = "ndjson (default: customer_id, product_id, action, timestamp, event_id, price) or original (the four original keys).")
-    String format = "ndjson";
+    Format format = Format.ndjson;
 
-    @Option(names = {"-n", "--count"}, paramLabel = "N", description = "Stop after N events sent (duplicates included).")
+    @Option(names = {"-n", "--count"}, paramLabel = "N", converter = CliTypes.NonNegativeLong.class,
+            description = "Stop after N events sent (duplicates included).")
     Long count;
 
-    @Option(names = "--duration", paramLabel = "TIME", converter = Cli.DurationConverter.class, description = "Stop after TIME (10s, 10m, 1h).")
+    @Option(names = "--duration", paramLabel = "TIME", converter = CliTypes.NonNegativeDuration.class, description = "Stop after TIME (10s, 10m, 1h).")
     Duration duration;
 
-    @Option(names = "--eps", paramLabel = "N", description = "Events per second, paced exactly (default: as fast as the sinks take them).")
+    @Option(names = "--eps", paramLabel = "N", converter = CliTypes.Rate.class,
+            description = "Events per second, paced exactly (default: as fast as the sinks take them).")
     Double eps;
 
     @Option(names = "--seed", paramLabel = "S", description = "Seed for a reproducible stream (with --start-time: identical bytes).")
     Long seed;
 
-    @Option(names = "--start-time", paramLabel = "TIME",
+    @Option(names = "--start-time", paramLabel = "TIME", converter = StartTime.class,
             description = "Simulated clock from TIME (2026-01-01T00:00:00Z): one event every 1/eps s (1 ms without --eps).")
-    String startTime;
+    Long startTime;
 
-    @Option(names = "--duplicate-delay", paramLabel = "TIME", converter = Cli.DurationConverter.class,
+    @Option(names = "--duplicate-delay", paramLabel = "TIME", converter = CliTypes.DurationConverter.class,
             description = "Send each duplicate TIME later (out of order) instead of right after its original.")
     Duration duplicateDelay;
 
@@ -172,14 +177,14 @@ class EStore implements Callable<Integer> {
     @Option(names = "--pg-events", description = "Also COPY every event sent into the PostgreSQL table 'events'.")
     boolean pgEvents;
 
-    @Option(names = "--shard", paramLabel = "I/N",
+    @Option(names = "--shard", paramLabel = "I/N", converter = Shard.Parser.class,
             description = "Generate only the customers c with c mod N = I (0-based): N processes, disjoint consistent streams.")
-    String shard;
+    Shard shard = new Shard(0, 1);
 
-    @Option(names = "--batch-rows", paramLabel = "N", description = "Tinybird: rows per request (default 10000).")
+    @Option(names = "--batch-rows", paramLabel = "N", converter = CliTypes.PositiveInt.class, description = "Tinybird: rows per request (default 10000).")
     int batchRows = 10_000;
 
-    @Option(names = "--linger", paramLabel = "TIME", converter = Cli.DurationConverter.class,
+    @Option(names = "--linger", paramLabel = "TIME", converter = CliTypes.DurationConverter.class,
             description = "Tinybird: longest an event waits for its batch to fill (default 1s).")
     Duration linger = Duration.ofSeconds(1);
 
@@ -188,13 +193,13 @@ class EStore implements Callable<Integer> {
 
     @Mixin TinybirdNet.Options net = new TinybirdNet.Options();
 
-    @Option(names = "--retry-for", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--retry-for", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
             description = "Keep retrying (Tinybird: timeouts, 429, 5xx, network; PostgreSQL: a lost connection) while nothing "
                     + "succeeds for up to this long, then stop with the reason (default: 2m). A wait (a retry, or no answer for 10s) "
                     + "is a line on stderr and shows in the progress line; with --verbose every retry is a line.")
     Duration retryFor = Timeouts.RETRY_FOR;
 
-    @Option(names = "--drain-timeout", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--drain-timeout", paramLabel = "DURATION", converter = CliTypes.NonNegativeDuration.class,
             description = "On Ctrl-C or SIGTERM: stop generating at once and wait this long for the events in flight, then print "
                     + "the summary (what was acknowledged and what was not); a second Ctrl-C stops at once (default: 5s).")
     Duration drainTimeout = Timeouts.DRAIN;
@@ -203,7 +208,6 @@ class EStore implements Callable<Integer> {
     java.util.function.UnaryOperator<TinybirdWriterSettings> writerTuning = x -> x;
 
     TinybirdWriterSettings writerSettings() {
-        if (batchRows < 1) throw Cli.usage("--batch-rows must be >= 1");
         return writerTuning.apply(new TinybirdWriterSettings().maxRows(batchRows).linger(linger).gzip(true).waitForAck(!noWait)
                 .retryFor(Timeouts.positive("--retry-for", retryFor)));
     }
@@ -245,7 +249,6 @@ class EStore implements Callable<Integer> {
     public Integer call() {
         return Cli.run(spec, common, () -> {
             EStoreSettings s = settings();
-            if (drainTimeout == null || drainTimeout.isNegative()) throw Cli.usage("--drain-timeout must be 0 or more");
             Run run = new Run(s, this);
             EStoreStopper stopper = new EStoreStopper(this, run, drainTimeout);
             stopper.install();
@@ -288,12 +291,12 @@ class EStore implements Callable<Integer> {
         if (file == null) file = Config.besideScript("settings.yaml").orElse(null);
         EStoreSettings s = file == null ? new EStoreSettings() : EStoreSettings.load(file);
         if (endpoint != null) s.endpoint = endpoint;
-        if (customers != null) s.customers = EStoreSettings.positiveInt("--customers", customers.toString());
-        if (products != null) s.products = EStoreSettings.positiveInt("--products", products.toString());
-        if (duplicatePct != null) s.duplicatePct = percentageOption(duplicatePct);
-        if (dbUpdateInterval != null) s.dbUpdateInterval = EStoreSettings.interval("--db-update-interval", dbUpdateInterval);
+        if (customers != null) s.customers = customers;
+        if (products != null) s.products = products;
+        if (duplicatePct != null) s.duplicatePct = duplicatePct;
+        if (dbUpdateInterval != null) s.dbUpdateInterval = dbUpdateInterval;
         if (writeToPostgres != null) s.writeToPostgres = writeToPostgres;
-        if (restockThreshold != null) s.restockThreshold = EStoreSettings.restock("--restock-threshold", restockThreshold.toString());
+        if (restockThreshold != null) s.restockThreshold = restockThreshold;
         if (weights != null) {
             double[] w = s.weights.clone();
             for (Map.Entry<String, String> e : weights.entrySet()) {
@@ -308,35 +311,57 @@ class EStore implements Callable<Integer> {
             EStoreSettings.checkWeights("--weights", w);
             s.weights = w;
         }
-        if (!format.equals("ndjson") && !format.equals("original")) throw Cli.usage("--format: expected ndjson or original, got '" + format + "'");
-        if (count != null && count < 0) throw Cli.usage("--count must be >= 0");
-        if (eps != null && !(eps > 0)) throw Cli.usage("--eps must be > 0");
-        if (duration != null && duration.isNegative()) throw Cli.usage("--duration must be >= 0");
         return s;
     }
 
-    private static double percentageOption(double d) {
-        if (d < 0 || d > 100) throw Cli.usage("--duplicate-percentage: expected 0 to 100, got " + d);
-        return d;
+    /** An option that sets a settings key takes the file's rule for it (EStoreSettings); picocli names the option. */
+    abstract static class SettingRule<T> implements CommandLine.ITypeConverter<T> {
+        abstract T rule(String value);
+
+        public T convert(String value) {
+            try {
+                return rule(value);
+            } catch (Cli.Failure f) {
+                throw new CommandLine.TypeConversionException(f.getMessage());
+            }
+        }
+
+        static final class Count extends SettingRule<Integer> {
+            Integer rule(String v) { return EStoreSettings.positiveInt("", v); }
+        }
+
+        static final class Interval extends SettingRule<Duration> {
+            Duration rule(String v) { return EStoreSettings.interval("", v); }
+        }
+
+        static final class Restock extends SettingRule<Integer> {
+            Integer rule(String v) { return EStoreSettings.restock("", v); }
+        }
     }
 
-    static int[] parseShard(String text) {
-        if (text == null) return new int[] {0, 1};
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]+)/([0-9]+)").matcher(text.strip());
-        if (!m.matches()) throw Cli.usage("--shard: expected I/N such as 0/4, got '" + text + "'");
-        int i = Integer.parseInt(m.group(1)), n = Integer.parseInt(m.group(2));
-        if (n < 1 || i >= n) throw Cli.usage("--shard: expected 0 <= I < N, got '" + text + "'");
-        return new int[] {i, n};
+    /** --shard I/N: shard I of N, 0 <= I < N. */
+    record Shard(int index, int count) {
+        static final class Parser implements CommandLine.ITypeConverter<Shard> {
+            public Shard convert(String text) {
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]{1,9})/([0-9]{1,9})").matcher(text.strip());
+                int i = m.matches() ? Integer.parseInt(m.group(1)) : -1, n = m.matches() ? Integer.parseInt(m.group(2)) : 0;
+                if (n < 1 || i < 0 || i >= n) throw new CommandLine.TypeConversionException("expected I/N with 0 <= I < N, such as 0/4, got '" + text + "'");
+                return new Shard(i, n);
+            }
+        }
     }
 
-    static long parseStartTime(String text) {
-        try {
-            Instant t = text.endsWith("Z") || text.matches(".*[+-][0-9]{2}:[0-9]{2}$")
-                    ? OffsetDateTime.parse(text).toInstant()
-                    : LocalDateTime.parse(text).toInstant(ZoneOffset.UTC);
-            return t.getEpochSecond() * 1_000_000L + t.getNano() / 1000;
-        } catch (DateTimeParseException e) {
-            throw Cli.usage("--start-time: expected an ISO-8601 time such as 2026-01-01T00:00:00Z, got '" + text + "'");
+    /** --start-time: an ISO-8601 time, UTC unless it has an offset; in microseconds since the epoch. */
+    static final class StartTime implements CommandLine.ITypeConverter<Long> {
+        public Long convert(String text) {
+            try {
+                Instant t = text.endsWith("Z") || text.matches(".*[+-][0-9]{2}:[0-9]{2}$")
+                        ? OffsetDateTime.parse(text).toInstant()
+                        : LocalDateTime.parse(text).toInstant(ZoneOffset.UTC);
+                return t.getEpochSecond() * 1_000_000L + t.getNano() / 1000;
+            } catch (DateTimeParseException e) {
+                throw new CommandLine.TypeConversionException("expected an ISO-8601 time such as 2026-01-01T00:00:00Z, got '" + text + "'");
+            }
         }
     }
 
@@ -358,10 +383,10 @@ class EStore implements Callable<Integer> {
             this.s = s;
             this.cmd = cmd;
             this.seed = cmd.seed != null ? cmd.seed : new java.security.SecureRandom().nextLong();
-            this.shard = parseShard(cmd.shard);
+            this.shard = new int[] {cmd.shard.index(), cmd.shard.count()};
             this.model = new Shop(s, Shop.Catalog.of(seed, s.products), seed, shard[0], shard[1]);
-            this.stream = new EStoreStream(model, seed, shard, cmd.format.equals("original"),
-                    cmd.startTime != null ? parseStartTime(cmd.startTime) : Long.MIN_VALUE, cmd.eps != null ? 1e6 / cmd.eps : 1000,
+            this.stream = new EStoreStream(model, seed, shard, cmd.format == Format.original,
+                    cmd.startTime != null ? cmd.startTime : Long.MIN_VALUE, cmd.eps != null ? 1e6 / cmd.eps : 1000,
                     cmd.duplicateDelay == null ? -1 : cmd.duplicateDelay.toNanos() / 1000, s.duplicatePct, cmd.pgEvents, st);
             st.seed = seed;
         }

@@ -92,20 +92,20 @@ class TbToDynamodb implements Callable<Integer> {
     @Option(names = "--insecure", description = "Allow plain http to a Tinybird host that is not localhost.")
     boolean insecure;
 
-    @Option(names = "--table", paramLabel = "NAME", description = "Target table (default: DYNAMODB_TABLE_NAME, else weather_reports).")
+    @Option(names = "--table", paramLabel = "NAME", converter = CliTypes.Name.class, description = "Target table (default: DYNAMODB_TABLE_NAME, else weather_reports).")
     String table;
 
-    @Option(names = "--partition-key", paramLabel = "COLUMN", defaultValue = "site_name", description = "Partition (hash) key (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--partition-key", paramLabel = "COLUMN", converter = CliTypes.Name.class, defaultValue = "site_name", description = "Partition (hash) key (default: ${DEFAULT-VALUE}).")
     String partitionKey;
 
-    @Option(names = "--sort-key", paramLabel = "COLUMN", defaultValue = "timestamp",
+    @Option(names = "--sort-key", paramLabel = "COLUMN", converter = CliTypes.Name.class, defaultValue = "timestamp",
             description = "Sort (range) key (default: ${DEFAULT-VALUE}; 'none' for a table with a partition key only).")
     String sortKey;
 
-    @Option(names = "--state-table", paramLabel = "NAME", description = "Table for the watermark item (default: <table>_transfer_state).")
+    @Option(names = "--state-table", paramLabel = "NAME", converter = CliTypes.Name.class, description = "Table for the watermark item (default: <table>_transfer_state).")
     String stateTable;
 
-    @Option(names = "--writers", paramLabel = "N", defaultValue = "8", description = "BatchWriteItem requests in flight at once (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--writers", paramLabel = "N", defaultValue = "8", converter = CliTypes.PositiveInt.class, description = "BatchWriteItem requests in flight at once (default: ${DEFAULT-VALUE}).")
     int writers;
 
     public static void main(String[] args) {
@@ -117,11 +117,6 @@ class TbToDynamodb implements Callable<Integer> {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
             Config cfg = common.config();
-            if (writers < 1) throw Cli.usage("--writers must be at least 1");
-            if (table != null) TransferOptions.name("--table", table);
-            TransferOptions.name("--partition-key", partitionKey);
-            TransferOptions.name("--sort-key", sortKey);
-            if (stateTable != null) TransferOptions.name("--state-table", stateTable);
             String t = table != null ? table : cfg.getOr("DYNAMODB_TABLE_NAME", "weather_reports");
             TinybirdClient client = Tinybird.connect(tbHost, tbRegion, tbToken, insecure, cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
             Transfer.Source source = new TinybirdSource(client, transfer.pipe, transfer.retryFor, err, common.quiet);

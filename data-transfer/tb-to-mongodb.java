@@ -96,13 +96,13 @@ class TbToMongodb implements Callable<Integer> {
             description = "MongoDB connection string (default: MONGODB_CONNECTION_STRING, else mongodb://localhost:27017).")
     String connectionString;
 
-    @Option(names = "--database", paramLabel = "NAME", description = "Database (default: MONGODB_DATABASE_NAME, else weather).")
+    @Option(names = "--database", paramLabel = "NAME", converter = CliTypes.Name.class, description = "Database (default: MONGODB_DATABASE_NAME, else weather).")
     String database;
 
-    @Option(names = "--collection", paramLabel = "NAME", description = "Collection (default: MONGODB_COLLECTION_NAME, else weather_reports).")
+    @Option(names = "--collection", paramLabel = "NAME", converter = CliTypes.Name.class, description = "Collection (default: MONGODB_COLLECTION_NAME, else weather_reports).")
     String collection;
 
-    @Option(names = "--key", paramLabel = "COLUMNS", split = ",", defaultValue = "timestamp,site_name",
+    @Option(names = "--key", paramLabel = "COLUMNS", converter = CliTypes.Name.class, split = ",", defaultValue = "timestamp,site_name",
             description = "Fields that identify a document (unique index; default: ${DEFAULT-VALUE}).")
     List<String> key;
 
@@ -114,8 +114,6 @@ class TbToMongodb implements Callable<Integer> {
     public Integer call() {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
-            if (database != null) TransferOptions.name("--database", database);
-            if (collection != null) TransferOptions.name("--collection", collection);
             TransferOptions.names("--key", key);
             Config cfg = common.config();
             String uri = connectionString != null ? connectionString : cfg.getOr("MONGODB_CONNECTION_STRING", "mongodb://localhost:27017");

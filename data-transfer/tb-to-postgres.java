@@ -77,15 +77,15 @@ class TbToPostgres implements Callable<Integer> {
     @Mixin TransferOptions transfer;
     @Mixin Pg.Options pg;
 
-    @Option(names = "--table", paramLabel = "NAME", defaultValue = "weather_reports",
+    @Option(names = "--table", paramLabel = "NAME", converter = CliTypes.Name.class, defaultValue = "weather_reports",
             description = "Target table, optionally schema.table (default: ${DEFAULT-VALUE}).")
     String table;
 
-    @Option(names = "--key", paramLabel = "COLUMNS", split = ",", defaultValue = "timestamp,site_name",
+    @Option(names = "--key", paramLabel = "COLUMNS", converter = CliTypes.Name.class, split = ",", defaultValue = "timestamp,site_name",
             description = "Primary-key columns, comma-separated (default: ${DEFAULT-VALUE}).")
     List<String> key;
 
-    @Option(names = "--state-table", paramLabel = "NAME", defaultValue = "transfer_state",
+    @Option(names = "--state-table", paramLabel = "NAME", converter = CliTypes.Name.class, defaultValue = "transfer_state",
             description = "Table that holds the watermark of each job (default: ${DEFAULT-VALUE}).")
     String stateTable;
 
@@ -97,8 +97,6 @@ class TbToPostgres implements Callable<Integer> {
     public Integer call() {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
-            TransferOptions.name("--table", table);
-            TransferOptions.name("--state-table", stateTable);
             TransferOptions.names("--key", key);
             Config cfg = common.config();
             TinybirdClient client = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");

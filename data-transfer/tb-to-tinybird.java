@@ -67,7 +67,7 @@ class TbToTinybird implements Callable<Integer> {
     @Mixin TinybirdOptions tinybird;
     @Mixin TransferOptions transfer;
 
-    @Option(names = "--datasource", paramLabel = "NAME", defaultValue = "weather_data_json",
+    @Option(names = "--datasource", paramLabel = "NAME", converter = CliTypes.Name.class, defaultValue = "weather_data_json",
             description = "Target data source (default: ${DEFAULT-VALUE}, the original's).")
     String datasource;
 
@@ -78,11 +78,14 @@ class TbToTinybird implements Callable<Integer> {
             description = "Target token (default: TINYBIRD_TARGET_TOKEN, else TINYBIRD_TOKEN). Never printed.")
     String targetToken;
 
+    /** How rows reach the target data source. */
+    enum Via { events, datasources }
+
     @Option(names = "--via", paramLabel = "events|datasources", defaultValue = "events",
             description = "events: the Events API (default); datasources: NDJSON appends through the Data Sources API (big batches).")
-    String via;
+    Via via;
 
-    @Option(names = "--key", paramLabel = "COLUMNS", split = ",", defaultValue = "timestamp,site_name",
+    @Option(names = "--key", paramLabel = "COLUMNS", converter = CliTypes.Name.class, split = ",", defaultValue = "timestamp,site_name",
             description = "Columns that identify a row, to skip rows already sent before a crash (default: ${DEFAULT-VALUE}).")
     List<String> key;
 
@@ -95,8 +98,6 @@ class TbToTinybird implements Callable<Integer> {
         return Cli.run(spec, common, () -> {
             PrintWriter err = spec.commandLine().getErr();
             Config cfg = common.config();
-            if (!via.equals("events") && !via.equals("datasources")) throw Cli.usage("--via must be events or datasources, not '" + via + "'");
-            TransferOptions.name("--datasource", datasource);
             TransferOptions.names("--key", key);
             TinybirdClient source = tinybird.client(cfg, "TINYBIRD_SOURCE_TOKEN", "TINYBIRD_TOKEN");
             String th = targetHost != null ? targetHost : cfg.get("TINYBIRD_TARGET_HOST").orElse(source.host());
@@ -116,7 +117,8 @@ class TbToTinybird implements Callable<Integer> {
      */
     static final class TbTarget implements Transfer.Target {
         private final TinybirdClient client;
-        private final String ds, via, cursor;
+        private final String ds, cursor;
+        private final Via via;
         private final List<String> key;
         private final PrintWriter err;
         /** --retry-for: how long the writer keeps retrying, as the source does. */
@@ -125,7 +127,7 @@ class TbToTinybird implements Callable<Integer> {
         private Object recoverUpTo; // the max cursor found at start: rows up to it may already be there
         private List<Transfer.Column> meta;
 
-        TbTarget(TinybirdClient client, String ds, String via, List<String> key, String cursor, PrintWriter err) {
+        TbTarget(TinybirdClient client, String ds, Via via, List<String> key, String cursor, PrintWriter err) {
             this.client = client;
             this.ds = ds;
             this.via = via;
@@ -146,7 +148,7 @@ class TbToTinybird implements Callable<Integer> {
 
         @Override
         public int maxBatchRows() {
-            return via.equals("events") ? 50_000 : 200_000;
+            return via == Via.events ? 50_000 : 200_000;
         }
 
         static String quote(String s) {
@@ -206,7 +208,7 @@ class TbToTinybird implements Callable<Integer> {
                     }
                 }
             }
-            if (!dryRun && via.equals("events")) {
+            if (!dryRun && via == Via.events) {
                 writer = client.writer(ds, new TinybirdWriterSettings().maxRows(10_000).inFlight(1).queuedBatches(2).waitForAck(true)
                         .retryFor(retryFor));
             }

@@ -28,7 +28,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
@@ -92,27 +91,42 @@ class CsvSplitter implements Callable<Integer> {
     Limit limit;
 
     static final class Limit {
-        @Option(names = "--max-size", paramLabel = "SIZE", converter = Cli.SizeConverter.class,
+        @Option(names = "--max-size", paramLabel = "SIZE", converter = CliTypes.PositiveSize.class,
                 description = "Hard cap per part in bytes, header included (default 100MB). Units: KB, MB, GB, KiB, MiB, GiB.")
         Long maxSize;
 
-        @Option(names = "--rows", paramLabel = "N", description = "N records per part (the header not counted) instead of a size cap.")
+        @Option(names = "--rows", paramLabel = "N", converter = CliTypes.PositiveLong.class,
+                description = "N records per part (the header not counted) instead of a size cap.")
         Long rows;
 
-        @Option(names = "--parts", paramLabel = "N", description = "N parts of about equal size (by bytes) instead of a size cap.")
+        @Option(names = "--parts", paramLabel = "N", converter = CliTypes.PositiveInt.class,
+                description = "N parts of about equal size (by bytes) instead of a size cap.")
         Integer parts;
     }
 
     @Option(names = {"-o", "--output-dir"}, paramLabel = "DIR", description = "Folder for the parts (created if missing). Default: the input file's folder (stdin: the current folder).")
     Path outputDir;
 
-    @Option(names = "--name", paramLabel = "TEMPLATE", defaultValue = "{base}_{n}.{ext}",
+    @Option(names = "--name", paramLabel = "TEMPLATE", defaultValue = "{base}_{n}.{ext}", converter = PartName.class,
             description = "Part file names: {base} input name without extension, {n} part number, {ext} input extension (default: ${DEFAULT-VALUE}; '.gz' is added with --gzip).")
     String name;
 
+    /** A --name template: a file name (the folder is -o's) with the part number in it. */
+    static final class PartName implements CommandLine.ITypeConverter<String> {
+        public String convert(String name) {
+            if (!name.contains("{n}")) throw new CommandLine.TypeConversionException("must contain {n} (the part number): '" + name + "'");
+            if (name.contains("/") || name.contains("\\")) {
+                throw new CommandLine.TypeConversionException("a file name, not a path (use -o DIR): '" + name + "'");
+            }
+            return name;
+        }
+    }
+
+    enum Format { csv, ndjson, jsonl, auto }
+
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "auto",
-            description = "csv, ndjson, or auto (default): .ndjson/.jsonl files, and stdin whose first non-blank byte is '{', are NDJSON (split on lines, no header); anything else CSV.")
-    String format;
+            description = "${COMPLETION-CANDIDATES} (default: auto): .ndjson/.jsonl files, and stdin whose first non-blank byte is '{', are NDJSON (split on lines, no header); anything else CSV.")
+    Format format;
 
     @Option(names = "--no-header", description = "The CSV has no header row (nothing is repeated).")
     boolean noHeader;
@@ -151,23 +165,15 @@ class CsvSplitter implements Callable<Integer> {
         long maxSize = DEFAULT_MAX_SIZE, rows = 0;
         int parts = 0;
         if (limit != null && limit.rows != null) {
-            if (limit.rows <= 0) throw Cli.usage("--rows must be at least 1");
             mode = Mode.ROWS;
             rows = limit.rows;
         } else if (limit != null && limit.parts != null) {
-            if (limit.parts <= 0) throw Cli.usage("--parts must be at least 1");
             mode = Mode.PARTS;
             parts = limit.parts;
         } else if (limit != null && limit.maxSize != null) {
-            if (limit.maxSize <= 0) throw Cli.usage("--max-size must be at least 1 byte");
             maxSize = limit.maxSize;
         }
-        String fmt = format.toLowerCase(Locale.ROOT);
-        if (!Set.of("auto", "csv", "ndjson", "jsonl").contains(fmt))
-            throw Cli.usage("--format must be csv, ndjson or auto, not '" + format + "'");
-        if (!name.contains("{n}")) throw Cli.usage("--name must contain {n} (the part number): '" + name + "'");
-        if (name.contains("/") || name.contains("\\")) throw Cli.usage("--name is a file name, not a path (use -o DIR): '" + name + "'");
-        return new Settings(mode, maxSize, rows, parts, fmt, !noHeader, bomEach, gzip, manifest != null, name, force);
+        return new Settings(mode, maxSize, rows, parts, format.name(), !noHeader, bomEach, gzip, manifest != null, name, force);
     }
 
     /** The options as given (shell-quoted), without -o and --name, for the command the gzip hint prints. */

@@ -2,6 +2,7 @@
 //DEPS me.tongfei:progressbar:0.10.1
 //DEPS org.slf4j:slf4j-api:2.0.17 org.slf4j:slf4j-nop:2.0.17
 //SOURCES Config.java
+//SOURCES CliTypes.java
 // the progress bar's terminal library loads a native library: JDK 24+ warns above the bar unless allowed
 //JAVA_OPTIONS --enable-native-access=ALL-UNNAMED
 // class files for Java 21, as //JAVA 21+ promises, whichever newer JDK compiles them (an exported jar runs on 21)
@@ -95,10 +96,11 @@ public final class Cli {
     /**
      * The command line every script runs: {@code System.exit(Cli.commandLine(new MyCommand()).execute(args))}. A bad
      * option or value is one line naming it, with picocli's suggestions and a pointer to --help, exit code 2: the
-     * whole usage after a typo hides the one line that matters.
+     * whole usage after a typo hides the one line that matters. Choices (enums) are taken in any case: --format CSV.
      */
     public static CommandLine commandLine(Object command) {
         CommandLine cl = new CommandLine(command);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setParameterExceptionHandler(Cli::shortUsageError);
         return cl;
     }
@@ -106,7 +108,9 @@ public final class Cli {
     static int shortUsageError(CommandLine.ParameterException ex, String[] args) {
         CommandLine cl = ex.getCommandLine();
         PrintWriter err = cl.getErr();
-        StringBuilder line = new StringBuilder(cl.getCommandSpec().qualifiedName()).append(": ").append(firstLine(ex.getMessage()));
+        String message = firstLine(ex.getMessage());
+        if (message.startsWith("Error: ")) message = message.substring("Error: ".length()); // an arg group's; the name says whose
+        StringBuilder line = new StringBuilder(cl.getCommandSpec().qualifiedName()).append(": ").append(message);
         if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
             line.append(" (did you mean ").append(String.join(" or ", u.getSuggestions().stream().limit(3).toList())).append("?)");
         }
@@ -335,60 +339,5 @@ public final class Cli {
         if (b < 1_000_000) return String.format(Locale.ROOT, "%.1f kB", b / 1e3);
         if (b < 1_000_000_000) return String.format(Locale.ROOT, "%.1f MB", b / 1e6);
         return String.format(Locale.ROOT, "%.2f GB", b / 1e9);
-    }
-
-    /** Parses 100MB, 10 MiB, 1.5GB, 512k, 1000 (bytes). Decimal units are powers of 1000, binary of 1024. */
-    public static long parseSize(String text) {
-        String s = text.strip().replace("_", "").replace(",", "");
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)([0-9]+(?:\\.[0-9]+)?)\\s*([kmgt]?)(i?)(b?)").matcher(s);
-        if (!m.matches()) throw usage("not a size: '" + text + "' (examples: 100MB, 10MiB, 512KB, 1GB)");
-        double n = Double.parseDouble(m.group(1));
-        String p = m.group(2).toLowerCase(Locale.ROOT);
-        boolean bin = !m.group(3).isEmpty();
-        if (bin && p.isEmpty()) throw usage("not a size: '" + text + "'");
-        int exp = switch (p) { case "k" -> 1; case "m" -> 2; case "g" -> 3; case "t" -> 4; default -> 0; };
-        double mult = Math.pow(bin ? 1024 : 1000, exp);
-        return (long) Math.floor(n * mult);
-    }
-
-    /** Parses 10s, 500ms, 10m, 1h, 1h30m, 90 (seconds), or ISO-8601 PT10S. */
-    public static Duration parseDuration(String text) {
-        String s = text.strip().toLowerCase(Locale.ROOT);
-        if (s.startsWith("pt")) return Duration.parse(s.toUpperCase(Locale.ROOT));
-        if (s.matches("[0-9]+(\\.[0-9]+)?")) return Duration.ofMillis((long) (Double.parseDouble(s) * 1000));
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h|d)").matcher(s);
-        long ms = 0;
-        int pos = 0;
-        while (m.find()) {
-            if (m.start() != pos) break;
-            double v = Double.parseDouble(m.group(1));
-            ms += (long) (v * switch (m.group(2)) {
-                case "ms" -> 1; case "s" -> 1000; case "m" -> 60_000; case "h" -> 3_600_000; default -> 86_400_000;
-            });
-            pos = m.end();
-        }
-        if (pos == 0 || pos != s.length()) throw usage("not a duration: '" + text + "' (examples: 500ms, 10s, 10m, 1h30m)");
-        return Duration.ofMillis(ms);
-    }
-
-    /** picocli converters, for {@code @Option(converter = Cli.SizeConverter.class)}. */
-    public static final class SizeConverter implements CommandLine.ITypeConverter<Long> {
-        public Long convert(String value) {
-            try {
-                return parseSize(value);
-            } catch (Failure f) {
-                throw new CommandLine.TypeConversionException(f.getMessage());
-            }
-        }
-    }
-
-    public static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
-        public Duration convert(String value) {
-            try {
-                return parseDuration(value);
-            } catch (Failure | java.time.format.DateTimeParseException f) {
-                throw new CommandLine.TypeConversionException(f.getMessage());
-            }
-        }
     }
 }

@@ -102,13 +102,13 @@ public final class PgClient {
         return new Named(out.toString(), names, bare);
     }
 
-    /** Parses repeated {@code name=value} options. */
+    /** Repeated {@code name=value} options (each checked by {@link CliTypes.NameValue}) as a map, in order. */
     public static Map<String, String> params(List<String> pairs) {
         Map<String, String> m = new LinkedHashMap<>();
         if (pairs == null) return m;
         for (String p : pairs) {
             int eq = p.indexOf('=');
-            if (eq <= 0) throw Cli.usage("--param needs name=value, got '" + p + "'");
+            if (eq <= 0) throw new IllegalArgumentException("not NAME=VALUE: " + p);
             m.put(p.substring(0, eq).strip(), p.substring(eq + 1));
         }
         return m;

@@ -35,11 +35,11 @@ public final class Timeouts {
 
     /** The per-attempt timeouts as options: {@code @Mixin Timeouts.Options timeouts;}. */
     public static final class Options {
-        @Option(names = "--connect-timeout", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+        @Option(names = "--connect-timeout", paramLabel = "DURATION", converter = CliTypes.PositiveDuration.class,
                 description = "Longest wait for a connection to the server, TLS included (default: 10s).")
         public Duration connect = CONNECT;
 
-        @Option(names = "--read-timeout", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+        @Option(names = "--read-timeout", paramLabel = "DURATION", converter = CliTypes.PositiveDuration.class,
                 description = "Longest wait for an answer to a request, or for the next bytes of one (default: 30s).")
         public Duration read = READ;
 

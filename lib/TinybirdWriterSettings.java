@@ -66,18 +66,18 @@ public final class TinybirdWriterSettings {
      * {@code client.writer(ds, wo.settings())}.
      */
     public static final class Options {
-        @Option(names = "--batch-rows", paramLabel = "N", description = "TinybirdRows per Events API request (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--batch-rows", paramLabel = "N", converter = CliTypes.PositiveInt.class, description = "TinybirdRows per Events API request (default: ${DEFAULT-VALUE}).")
         public int batchRows = 10_000;
 
-        @Option(names = "--batch-bytes", paramLabel = "SIZE", converter = Cli.SizeConverter.class,
+        @Option(names = "--batch-bytes", paramLabel = "SIZE", converter = CliTypes.PositiveSize.class,
                 description = "Uncompressed NDJSON bytes per request (default: 4MB, well under Tinybird's 10 MB request limit).")
         public long batchBytes = 4_000_000;
 
-        @Option(names = "--linger", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+        @Option(names = "--linger", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
                 description = "Longest a row waits for its batch to fill (default: 1s).")
         public Duration linger = Duration.ofSeconds(1);
 
-        @Option(names = "--in-flight", paramLabel = "N", description = "Concurrent Events API requests (default: ${DEFAULT-VALUE}).")
+        @Option(names = "--in-flight", paramLabel = "N", converter = CliTypes.PositiveInt.class, description = "Concurrent Events API requests (default: ${DEFAULT-VALUE}).")
         public int inFlight = 4;
 
         @Option(names = "--no-wait", description = "Send without wait=true: Tinybird answers 202 before the rows are written, "

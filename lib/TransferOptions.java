@@ -13,34 +13,35 @@ import picocli.CommandLine.Option;
  * parameters, the cursor and window, --once / --every, --state, --dry-run, --on-error, --batch-rows).
  *
  * <p>Why one mixin: the four scripts read the same endpoints the same way, so they take the same options and a user
- * learns them once. Invariant: {@link #check()} turns every bad value into a one-line usage error naming the option,
- * before anything is read or written; --since and --until come out in the form endpoints take.
+ * learns them once. Invariant: a bad value is a one-line usage error naming the option before anything is read or
+ * written (picocli's converters for one option's value, {@link #check()} for the rest); --since and --until come out
+ * in the form endpoints take.
  */
 public final class TransferOptions {
-    @Option(names = "--pipe", paramLabel = "NAME", defaultValue = "reports",
+    @Option(names = "--pipe", paramLabel = "NAME", converter = CliTypes.Name.class, defaultValue = "reports",
             description = "Source API Endpoint (pipe) name (default: ${DEFAULT-VALUE}).")
     public String pipe;
 
-    @Option(names = "--param", paramLabel = "K=V", description = "Extra endpoint parameter; repeat for more (k=a --param k=b is an array).")
+    @Option(names = "--param", paramLabel = "K=V", converter = CliTypes.NameValue.class, description = "Extra endpoint parameter; repeat for more (k=a --param k=b is an array).")
     public List<String> params = new ArrayList<>();
 
-    @Option(names = "--cursor", paramLabel = "COLUMN", defaultValue = "timestamp",
+    @Option(names = "--cursor", paramLabel = "COLUMN", converter = CliTypes.Name.class, defaultValue = "timestamp",
             description = "Column that orders the rows and bounds the windows (default: ${DEFAULT-VALUE}).")
     public String cursor;
 
-    @Option(names = "--start-param", paramLabel = "NAME", defaultValue = "start_time",
+    @Option(names = "--start-param", paramLabel = "NAME", converter = CliTypes.Name.class, defaultValue = "start_time",
             description = "Endpoint parameter for the window's start, inclusive (default: ${DEFAULT-VALUE}).")
     public String startParam;
 
-    @Option(names = "--end-param", paramLabel = "NAME", defaultValue = "end_time",
+    @Option(names = "--end-param", paramLabel = "NAME", converter = CliTypes.Name.class, defaultValue = "end_time",
             description = "Endpoint parameter for the window's end, inclusive (default: ${DEFAULT-VALUE}).")
     public String endParam;
 
-    @Option(names = "--limit-param", paramLabel = "NAME",
+    @Option(names = "--limit-param", paramLabel = "NAME", converter = CliTypes.Name.class,
             description = "Endpoint parameter for the page size (e.g. max_results); set to --page-size on every call.")
     public String limitParam;
 
-    @Option(names = "--page-size", paramLabel = "N", defaultValue = "1000",
+    @Option(names = "--page-size", paramLabel = "N", defaultValue = "1000", converter = CliTypes.PositiveInt.class,
             description = "Most rows the endpoint returns per call (its cap; default: ${DEFAULT-VALUE}). A page this full is narrowed.")
     public int pageSize;
 
@@ -54,11 +55,11 @@ public final class TransferOptions {
                     + "or a timestamp, date or number as --since takes.")
     public String until;
 
-    @Option(names = "--lag", paramLabel = "DURATION", defaultValue = "0s", converter = Cli.DurationConverter.class,
+    @Option(names = "--lag", paramLabel = "DURATION", defaultValue = "0s", converter = CliTypes.DurationConverter.class,
             description = "With --until now: leave rows newer than now minus this for the next round (late ingestion).")
     public Duration lag;
 
-    @Option(names = "--window", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--window", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
             description = "Timestamp cursors: read at most this span per window (e.g. 7d for a first sync of a long history), "
                     + "oldest first; bounds memory and re-reads.")
     public Duration window;
@@ -66,7 +67,7 @@ public final class TransferOptions {
     @Option(names = "--once", description = "One sync up to the window end, then exit (default: follow, every --every).")
     public boolean once;
 
-    @Option(names = "--every", paramLabel = "DURATION", defaultValue = "60s", converter = Cli.DurationConverter.class,
+    @Option(names = "--every", paramLabel = "DURATION", defaultValue = "60s", converter = CliTypes.DurationConverter.class,
             description = "Follow mode: time between syncs (default: ${DEFAULT-VALUE}). Ctrl-C stops cleanly after the batch in flight.")
     public Duration every;
 
@@ -74,25 +75,28 @@ public final class TransferOptions {
             description = "Keep the watermark in FILE too (resume from it first); written atomically after each batch.")
     public Path state;
 
-    @Option(names = "--job", paramLabel = "NAME", description = "Name of this transfer in the target's state (default: the pipe name).")
+    @Option(names = "--job", paramLabel = "NAME", converter = CliTypes.Name.class, description = "Name of this transfer in the target's state (default: the pipe name).")
     public String job;
 
     @Option(names = "--dry-run", description = "Read the source and show what would be written; change nothing.")
     public boolean dryRun;
 
+    /** What a row the target can't take does to the run. */
+    public enum OnError { fail, skip }
+
     @Option(names = "--on-error", paramLabel = "skip|fail", defaultValue = "fail",
             description = "A row the target can't take: 'fail' stops (default), 'skip' writes it to --reject-file and goes on.")
-    public String onError;
+    public OnError onError;
 
     @Option(names = "--reject-file", paramLabel = "FILE", defaultValue = "rejected.ndjson",
             description = "With --on-error skip: rejected rows, one JSON object a line with the reason (default: ${DEFAULT-VALUE}).")
     public Path rejectFile;
 
-    @Option(names = "--retry-for", paramLabel = "DURATION", defaultValue = "2m", converter = Cli.DurationConverter.class,
+    @Option(names = "--retry-for", paramLabel = "DURATION", defaultValue = "2m", converter = CliTypes.DurationConverter.class,
             description = "Keep retrying a failed read (429, 5xx, network) or write (target unreachable) for this long (default: ${DEFAULT-VALUE}).")
     public Duration retryFor;
 
-    @Option(names = "--batch-rows", paramLabel = "N",
+    @Option(names = "--batch-rows", paramLabel = "N", converter = CliTypes.PositiveInt.class,
             description = "Most rows per write to the target, at most the target's own (PostgreSQL 50000, Tinybird 50000 "
                     + "through the Events API, MongoDB 5000), which is the default; each write commits a watermark.")
     public Integer batchRows;
@@ -102,33 +106,17 @@ public final class TransferOptions {
     }
 
     void check() {
-        if (!onError.equals("skip") && !onError.equals("fail")) throw Cli.usage("--on-error must be skip or fail, not '" + onError + "'");
-        if (pageSize < 1) throw Cli.usage("--page-size must be at least 1");
-        if (batchRows != null && batchRows < 1) throw Cli.usage("--batch-rows must be at least 1");
         if (!once && every.isZero()) throw Cli.usage("--every must be more than 0");
-        for (String p : params) {
-            if (p.indexOf('=') <= 0) throw Cli.usage("--param expects NAME=VALUE, not '" + p + "'");
-        }
-        name("--pipe", pipe);
-        name("--cursor", cursor);
-        name("--start-param", startParam);
-        name("--end-param", endParam);
-        if (limitParam != null) name("--limit-param", limitParam);
-        if (job != null) name("--job", job);
         if (since != null) since = CursorValues.normalizeOption("--since", since);
         if (until != null && !until.equals("now") && !until.equals("none")) until = CursorValues.normalizeOption("--until", until);
     }
 
-    /** Refuses an empty or blank name (a table, column, key...) with a usage error naming the option; returns it. */
-    public static String name(String option, String value) {
-        if (value == null || value.isBlank()) throw Cli.usage(option + " must not be empty");
-        return value;
-    }
-
-    /** As {@link #name(String, String)} for each of a list (--key a,b); the list must not be empty either. */
+    /**
+     * Refuses an empty list of names (--key with converter = CliTypes.Name.class, which checks each) with a usage error
+     * naming the option; returns it.
+     */
     public static List<String> names(String option, List<String> values) {
         if (values == null || values.isEmpty()) throw Cli.usage(option + " needs at least one name");
-        for (String v : values) name(option, v);
         return values;
     }
 }

@@ -179,7 +179,7 @@ final class TransferWriter {
 
     private void reject(Object[] row, String why) throws IOException {
         String where = o.cursor + " = " + CursorValues.text(row[pager.cursorIdx]);
-        if (o.onError.equals("fail")) {
+        if (o.onError == TransferOptions.OnError.fail) {
             throw new Cli.Failure("row with " + where + ": " + why + " (--on-error skip writes such rows to a reject file and goes on)");
         }
         if (o.dryRun) {

@@ -49,6 +49,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyManager;
 import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -72,11 +73,17 @@ class PgPool implements Callable<Integer> {
     @Mixin Cli.Common common;
     @Mixin Pg.Options pg;
 
-    @Option(names = "--sql", paramLabel = "SQL", description = "The query; :name placeholders are bound from --param / --random.")
-    String sql;
+    /** The query: --sql or --file (neither: the default query). */
+    @ArgGroup(exclusive = true)
+    Query query;
 
-    @Option(names = {"-f", "--file"}, paramLabel = "FILE", description = "Read the query from FILE.")
-    Path file;
+    static final class Query {
+        @Option(names = "--sql", paramLabel = "SQL", description = "The query; :name placeholders are bound from --param / --random.")
+        String sql;
+
+        @Option(names = {"-f", "--file"}, paramLabel = "FILE", description = "Read the query from FILE.")
+        Path file;
+    }
 
     @Option(names = "--city", paramLabel = "CITY", defaultValue = "Denver", description = "City for the default query (default: ${DEFAULT-VALUE}).")
     String city;
@@ -84,23 +91,24 @@ class PgPool implements Callable<Integer> {
     @Option(names = "--limit", paramLabel = "N", defaultValue = "1000", description = "Row limit of the default query (default: ${DEFAULT-VALUE}).")
     int limit;
 
-    @Option(names = {"-p", "--param"}, paramLabel = "NAME=VALUE", description = "Bind :NAME to VALUE (repeatable).")
+    @Option(names = {"-p", "--param"}, paramLabel = "NAME=VALUE", converter = CliTypes.NameValue.class, description = "Bind :NAME to VALUE (repeatable).")
     List<String> params = new ArrayList<>();
 
-    @Option(names = "--random", paramLabel = "NAME=LO..HI", description = "Bind :NAME to a uniform random integer in [LO, HI] per query (repeatable).")
-    List<String> randoms = new ArrayList<>();
+    @Option(names = "--random", paramLabel = "NAME=LO..HI", converter = Rand.Parser.class,
+            description = "Bind :NAME to a uniform random integer in [LO, HI] per query (repeatable).")
+    List<Rand> randoms = new ArrayList<>();
 
     @Option(names = {"-n", "--count"}, paramLabel = "N", defaultValue = "10000", description = "Queries to run in all (default: ${DEFAULT-VALUE}).")
     long count;
 
-    @Option(names = "--duration", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--duration", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
             description = "Run for this long instead of a count (e.g. 30s).")
     Duration duration;
 
-    @Option(names = {"-c", "--concurrency"}, paramLabel = "C", defaultValue = "10", description = "Concurrent workers (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"-c", "--concurrency"}, paramLabel = "C", defaultValue = "10", converter = CliTypes.PositiveInt.class, description = "Concurrent workers (default: ${DEFAULT-VALUE}).")
     int concurrency;
 
-    @Option(names = "--warmup", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--warmup", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
             description = "Run the workload this long first without counting it (JIT warm-up), e.g. 3s.")
     Duration warmup;
 
@@ -114,11 +122,17 @@ class PgPool implements Callable<Integer> {
             + "(automatic on port 6543).")
     boolean pooler;
 
-    @Option(names = "--copy-in", paramLabel = "FILE", description = "Load the CSV FILE into --table with COPY (one transaction).")
-    Path copyIn;
+    /** COPY instead of a query load: --copy-in or --copy-out. */
+    @ArgGroup(exclusive = true)
+    Copy copy;
 
-    @Option(names = "--copy-out", paramLabel = "FILE", description = "Write --table or the query's rows to FILE as CSV with COPY.")
-    Path copyOut;
+    static final class Copy {
+        @Option(names = "--copy-in", paramLabel = "FILE", description = "Load the CSV FILE into --table with COPY (one transaction).")
+        Path in;
+
+        @Option(names = "--copy-out", paramLabel = "FILE", description = "Write --table or the query's rows to FILE as CSV with COPY.")
+        Path out;
+    }
 
     @Option(names = "--table", paramLabel = "TABLE", description = "Table for --copy-in / --copy-out (schema.table allowed).")
     String table;
@@ -139,19 +153,28 @@ class PgPool implements Callable<Integer> {
     }
 
     int run() throws Exception {
-        if (copyIn != null && copyOut != null) throw Cli.usage("give --copy-in or --copy-out, not both");
-        if (sql != null && file != null) throw Cli.usage("give either --sql or --file, not both");
         Pg.Target t = pg.resolve(common.config());
         if (pooler || PgClient.looksLikeTransactionPooler(t)) PgClient.transactionPooler(t);
         PgClient.textResults(t);
-        if (copyIn != null) return copyIn(t);
-        if (copyOut != null) return copyOut(t);
+        if (copy != null && copy.in != null) return copyIn(t, copy.in);
+        if (copy != null) return copyOut(t, copy.out);
         return load(t);
     }
 
     // ------------------------------------------------------------------ query load
 
-    record Rand(String name, long lo, long hi) {}
+    /** A --random value: NAME=LO..HI. */
+    record Rand(String name, long lo, long hi) {
+        static final class Parser implements CommandLine.ITypeConverter<Rand> {
+            public Rand convert(String r) {
+                var m = java.util.regex.Pattern.compile("([A-Za-z_][A-Za-z0-9_]*)=(-?[0-9]+)\\.\\.(-?[0-9]+)").matcher(r.strip());
+                if (!m.matches()) throw new CommandLine.TypeConversionException("expected NAME=LO..HI (e.g. aid=1..100000), got '" + r + "'");
+                long lo = Long.parseLong(m.group(2)), hi = Long.parseLong(m.group(3));
+                if (hi < lo) throw new CommandLine.TypeConversionException("HI is below LO in '" + r + "'");
+                return new Rand(m.group(1), lo, hi);
+            }
+        }
+    }
 
     /** Outcome of a load run (for the report and for tests). */
     record Outcome(long ok, long failed, long rows, Duration elapsed, Latency.Stats latency, String firstError, long cpuNanos) {
@@ -163,19 +186,10 @@ class PgPool implements Callable<Integer> {
     Outcome outcome;
 
     int load(Pg.Target t) throws Exception {
-        if (concurrency < 1) throw Cli.usage("--concurrency must be at least 1");
         if (duration == null && count < 1) throw Cli.usage("--count must be at least 1");
         if (table != null || noHeader || force) throw Cli.usage("--table, --no-header and --force go with --copy-in / --copy-out");
         Map<String, String> values = PgClient.params(params);
-        List<Rand> rands = new ArrayList<>();
-        for (String r : randoms) {
-            var m = java.util.regex.Pattern.compile("([A-Za-z_][A-Za-z0-9_]*)=(-?[0-9]+)\\.\\.(-?[0-9]+)").matcher(r.strip());
-            if (!m.matches()) throw Cli.usage("--random needs NAME=LO..HI (e.g. aid=1..100000), got '" + r + "'");
-            long lo = Long.parseLong(m.group(2)), hi = Long.parseLong(m.group(3));
-            if (hi < lo) throw Cli.usage("--random " + r + ": HI is below LO");
-            rands.add(new Rand(m.group(1), lo, hi));
-            values.put(m.group(1), Long.toString(lo)); // placeholder, replaced per query
-        }
+        for (Rand r : randoms) values.put(r.name(), Long.toString(r.lo())); // placeholder, replaced per query
         PgClient.Named q = PgClient.named(query(values));
         int size = poolSize != null ? poolSize : concurrency;
         PrintWriter out = spec.commandLine().getOut();
@@ -189,13 +203,13 @@ class PgPool implements Callable<Integer> {
              Cli.Progress progress = Cli.Progress.items("queries", duration == null ? count : -1, "queries", common.quiet)) {
             fill(ds, size, t);
             if (warmup != null && !warmup.isZero()) {
-                run(ds, q, values, rands, Long.MAX_VALUE, System.nanoTime() + warmup.toNanos(), new AtomicLong(), new AtomicLong(),
+                run(ds, q, values, randoms, Long.MAX_VALUE, System.nanoTime() + warmup.toNanos(), new AtomicLong(), new AtomicLong(),
                         new AtomicLong(), new AtomicLong(), new AtomicReference<>(), new Latency(), null);
             }
             long cpu0 = Cli.processCpuNanos();
             long t0 = System.nanoTime();
             long end = duration == null ? Long.MAX_VALUE : t0 + duration.toNanos();
-            run(ds, q, values, rands, duration == null ? count : Long.MAX_VALUE, end, next, ok, failed, rows, firstError, latency, progress);
+            run(ds, q, values, randoms, duration == null ? count : Long.MAX_VALUE, end, next, ok, failed, rows, firstError, latency, progress);
             elapsedNs = System.nanoTime() - t0;
             cpuNs = cpu0 < 0 ? -1 : Cli.processCpuNanos() - cpu0;
         }
@@ -285,8 +299,8 @@ class PgPool implements Callable<Integer> {
 
     private String query(Map<String, String> values) throws IOException {
         String text;
-        if (sql != null) text = sql;
-        else if (file != null) text = Files.readString(file, StandardCharsets.UTF_8);
+        if (query != null && query.sql != null) text = query.sql;
+        else if (query != null) text = Files.readString(query.file, StandardCharsets.UTF_8);
         else {
             values.putIfAbsent("city", city);
             values.putIfAbsent("limit", Integer.toString(limit));
@@ -308,7 +322,7 @@ class PgPool implements Callable<Integer> {
 
     // ------------------------------------------------------------------ COPY
 
-    int copyIn(Pg.Target t) throws Exception {
+    int copyIn(Pg.Target t, Path copyIn) throws Exception {
         if (table == null) throw Cli.usage("--copy-in needs --table TABLE");
         if (!Files.isRegularFile(copyIn)) throw new Cli.Failure("no such file: " + copyIn);
         long size = Files.size(copyIn);
@@ -354,8 +368,8 @@ class PgPool implements Callable<Integer> {
         }
     }
 
-    int copyOut(Pg.Target t) throws Exception {
-        if ((table == null) == (sql == null && file == null)) throw Cli.usage("--copy-out needs --table TABLE or a query (--sql / --file)");
+    int copyOut(Pg.Target t, Path copyOut) throws Exception {
+        if ((table == null) == (query == null)) throw Cli.usage("--copy-out needs --table TABLE or a query (--sql / --file)");
         String source;
         if (table != null) {
             source = Pg.qualified(table);

@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -52,21 +53,27 @@ class PgQuery implements Callable<Integer> {
     @Mixin Cli.Common common;
     @Mixin Pg.Options pg;
 
-    @Option(names = "--sql", paramLabel = "SQL", description = "The query; :name placeholders are bound from --param.")
-    String sql;
+    /** The query: --sql or --file (neither: the default query). */
+    @ArgGroup(exclusive = true)
+    Query query;
 
-    @Option(names = {"-f", "--file"}, paramLabel = "FILE", description = "Read the query from FILE.")
-    Path file;
+    static final class Query {
+        @Option(names = "--sql", paramLabel = "SQL", description = "The query; :name placeholders are bound from --param.")
+        String sql;
+
+        @Option(names = {"-f", "--file"}, paramLabel = "FILE", description = "Read the query from FILE.")
+        Path file;
+    }
 
     @Option(names = "--city", paramLabel = "CITY", defaultValue = "Denver",
             description = "City for the default query (case-insensitive; default: ${DEFAULT-VALUE}).")
     String city;
 
-    @Option(names = "--limit", paramLabel = "N", defaultValue = "1000",
+    @Option(names = "--limit", paramLabel = "N", defaultValue = "1000", converter = CliTypes.PositiveInt.class,
             description = "Row limit of the default query (default: ${DEFAULT-VALUE}); with --sql or --file, the most rows fetched and printed.")
     int limit;
 
-    @Option(names = {"-p", "--param"}, paramLabel = "NAME=VALUE", description = "Bind :NAME to VALUE (repeatable); the server infers the type.")
+    @Option(names = {"-p", "--param"}, paramLabel = "NAME=VALUE", converter = CliTypes.NameValue.class, description = "Bind :NAME to VALUE (repeatable); the server infers the type.")
     List<String> params = new ArrayList<>();
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "table",
@@ -76,11 +83,11 @@ class PgQuery implements Callable<Integer> {
     @Option(names = "--crlf", description = "With --format csv: end lines with CRLF (RFC 4180) instead of LF (as psql writes CSV).")
     boolean crlf;
 
-    @Option(names = "--repeat", paramLabel = "N", defaultValue = "1",
+    @Option(names = "--repeat", paramLabel = "N", defaultValue = "1", converter = CliTypes.PositiveInt.class,
             description = "Run the query N times on one connection and report min, median, p99 (default: ${DEFAULT-VALUE}).")
     int repeat;
 
-    @Option(names = "--warmup", paramLabel = "N",
+    @Option(names = "--warmup", paramLabel = "N", converter = CliTypes.NonNegativeInt.class,
             description = "With --repeat: run N times first without counting them (JIT warm-up; default with --repeat > 1: "
                     + "for 1 s or 20,000 runs, whichever ends first).")
     Integer warmup;
@@ -94,15 +101,15 @@ class PgQuery implements Callable<Integer> {
     @Option(names = "--analyze", description = "With --explain: run the query and show actual times (EXPLAIN ANALYZE, BUFFERS).")
     boolean analyze;
 
-    @Option(names = "--fetch-size", paramLabel = "N", defaultValue = "0",
+    @Option(names = "--fetch-size", paramLabel = "N", defaultValue = "0", converter = CliTypes.NonNegativeInt.class,
             description = "Rows per round trip (0 = all at once, the default; >0 uses a cursor inside a transaction).")
     int fetchSize;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--timeout", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
             description = "Cancel the query after this long (e.g. 30s).")
     Duration timeout;
 
-    @Option(names = "--connect-timeout", paramLabel = "DURATION", converter = Cli.DurationConverter.class,
+    @Option(names = "--connect-timeout", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class,
             description = "Give up connecting after this long (default 10s, or connect_timeout in the URL).")
     Duration connectTimeout;
 
@@ -123,14 +130,11 @@ class PgQuery implements Callable<Integer> {
     record Run(long execute, long fetch, int rows) {}
 
     int run() throws Exception {
-        if (repeat < 1) throw Cli.usage("--repeat must be at least 1");
-        if (warmup != null && warmup < 0) throw Cli.usage("--warmup must be 0 or more");
         int warmMax = warmup != null ? warmup : repeat > 1 ? 20_000 : 0;
         long warmEnd = warmup != null ? Long.MAX_VALUE : System.nanoTime(); // set again once connected
-        if (fetchSize < 0) throw Cli.usage("--fetch-size must be 0 or more");
-        if (sql != null && file != null) throw Cli.usage("give either --sql or --file, not both");
         if (analyze && !explain) throw Cli.usage("--analyze goes with --explain");
-        if (limit < 1) throw Cli.usage("--limit must be at least 1");
+        String sql = query == null ? null : query.sql;
+        Path file = query == null ? null : query.file;
         Map<String, String> values = PgClient.params(params);
         String text;
         if (sql != null) text = sql;

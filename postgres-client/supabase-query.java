@@ -63,8 +63,10 @@ class SupabaseQuery implements Callable<Integer> {
     @Mixin Cli.Common common;
     @Mixin Pg.Options pg;
 
-    @Option(names = "--via", paramLabel = "rest|postgres", description = "Transport (default: postgres when --url is given, else rest).")
-    String via;
+    enum Via { rest, postgres }
+
+    @Option(names = "--via", paramLabel = "rest|postgres", description = "Transport: ${COMPLETION-CANDIDATES} (default: postgres when --url is given, else rest).")
+    Via via;
 
     @Option(names = "--supabase-url", paramLabel = "URL", description = "Project URL (default: SUPABASE_URL).")
     String supabaseUrl;
@@ -81,26 +83,29 @@ class SupabaseQuery implements Callable<Integer> {
     @Option(names = "--city", paramLabel = "CITY", description = "site_name matched case-insensitively (the default query uses Denver when no filter is given).")
     String city;
 
-    @Option(names = "--eq", paramLabel = "COL=VALUE") List<String> eq = new ArrayList<>();
-    @Option(names = "--neq", paramLabel = "COL=VALUE") List<String> neq = new ArrayList<>();
-    @Option(names = "--gt", paramLabel = "COL=VALUE") List<String> gt = new ArrayList<>();
-    @Option(names = "--gte", paramLabel = "COL=VALUE") List<String> gte = new ArrayList<>();
-    @Option(names = "--lt", paramLabel = "COL=VALUE") List<String> lt = new ArrayList<>();
-    @Option(names = "--lte", paramLabel = "COL=VALUE") List<String> lte = new ArrayList<>();
-    @Option(names = "--like", paramLabel = "COL=PATTERN", description = "Case-sensitive pattern, * is the wildcard.") List<String> like = new ArrayList<>();
-    @Option(names = "--ilike", paramLabel = "COL=PATTERN", description = "Case-insensitive pattern, * is the wildcard.") List<String> ilike = new ArrayList<>();
-    @Option(names = "--in", paramLabel = "COL=A,B,C", description = "One of the values.") List<String> in = new ArrayList<>();
+    @Option(names = "--eq", paramLabel = "COL=VALUE", converter = CliTypes.NameValue.class) List<String> eq = new ArrayList<>();
+    @Option(names = "--neq", paramLabel = "COL=VALUE", converter = CliTypes.NameValue.class) List<String> neq = new ArrayList<>();
+    @Option(names = "--gt", paramLabel = "COL=VALUE", converter = CliTypes.NameValue.class) List<String> gt = new ArrayList<>();
+    @Option(names = "--gte", paramLabel = "COL=VALUE", converter = CliTypes.NameValue.class) List<String> gte = new ArrayList<>();
+    @Option(names = "--lt", paramLabel = "COL=VALUE", converter = CliTypes.NameValue.class) List<String> lt = new ArrayList<>();
+    @Option(names = "--lte", paramLabel = "COL=VALUE", converter = CliTypes.NameValue.class) List<String> lte = new ArrayList<>();
+    @Option(names = "--like", paramLabel = "COL=PATTERN", converter = CliTypes.NameValue.class, description = "Case-sensitive pattern, * is the wildcard.")
+    List<String> like = new ArrayList<>();
+    @Option(names = "--ilike", paramLabel = "COL=PATTERN", converter = CliTypes.NameValue.class, description = "Case-insensitive pattern, * is the wildcard.")
+    List<String> ilike = new ArrayList<>();
+    @Option(names = "--in", paramLabel = "COL=A,B,C", converter = CliTypes.NameValue.class, description = "One of the values.") List<String> in = new ArrayList<>();
 
-    @Option(names = "--filter", paramLabel = "COL=OP.VALUE", description = "A raw PostgREST filter (REST only), e.g. 'precip=not.is.null'.")
+    @Option(names = "--filter", paramLabel = "COL=OP.VALUE", converter = CliTypes.NameValue.class,
+            description = "A raw PostgREST filter (REST only), e.g. 'precip=not.is.null'.")
     List<String> rawFilters = new ArrayList<>();
 
     @Option(names = "--order", paramLabel = "SPEC", description = "PostgREST order: col[.asc|.desc][.nullsfirst|.nullslast][,col2...].")
     String order;
 
-    @Option(names = "--limit", paramLabel = "N", defaultValue = "1000", description = "Rows at most (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--limit", paramLabel = "N", defaultValue = "1000", converter = CliTypes.NonNegativeLong.class, description = "Rows at most (default: ${DEFAULT-VALUE}).")
     long limit;
 
-    @Option(names = "--page-size", paramLabel = "N", defaultValue = "1000",
+    @Option(names = "--page-size", paramLabel = "N", defaultValue = "1000", converter = CliTypes.PositiveInt.class,
             description = "Rows per REST request; more are fetched in pages with Range headers (default: ${DEFAULT-VALUE}, Supabase's max-rows).")
     int pageSize;
 
@@ -113,7 +118,7 @@ class SupabaseQuery implements Callable<Integer> {
     @Option(names = "--no-rows", description = "Do not print the rows (timings only).")
     boolean noRows;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", converter = Cli.DurationConverter.class, defaultValue = "30s",
+    @Option(names = "--timeout", paramLabel = "DURATION", converter = CliTypes.DurationConverter.class, defaultValue = "30s",
             description = "Per request / query (default: ${DEFAULT-VALUE}).")
     Duration timeout;
 
@@ -135,29 +140,23 @@ class SupabaseQuery implements Callable<Integer> {
     int requests; // REST requests made (tests read it)
 
     int run() throws Exception {
-        if (limit < 0) throw Cli.usage("--limit must be 0 or more");
-        if (pageSize < 1) throw Cli.usage("--page-size must be at least 1");
         List<Filter> filters = filters();
-        String mode = via != null ? via.toLowerCase(Locale.ROOT) : pg.url != null ? "postgres" : "rest";
+        Via mode = via != null ? via : pg.url != null ? Via.postgres : Via.rest;
         PgClient.Result result;
         long t0 = System.nanoTime();
         String timing;
-        switch (mode) {
-            case "rest" -> {
-                Rest r = rest(filters);
-                result = r.result();
-                timing = String.format(Locale.ROOT, "REST: %d %s, %s until the last body arrived, parse %s (%,d rows)",
-                        r.requests(), r.requests() == 1 ? "request" : "requests", Latency.ms(r.httpNs()), Latency.ms(r.parseNs()), result.rows().size());
-            }
-            case "postgres" -> {
-                if (!rawFilters.isEmpty()) throw Cli.usage("--filter is REST only; use the typed filters (--eq, --ilike, ...) with --via postgres");
-                Direct d = direct(filters);
-                result = d.result();
-                timing = String.format(Locale.ROOT, "postgres%s: connect %s, execute %s (to first row), fetch %s (%,d rows)",
-                        d.pooled() ? " via transaction pooler (prepared statements off)" : "",
-                        Latency.ms(d.connectNs()), Latency.ms(d.executeNs()), Latency.ms(d.fetchNs()), result.rows().size());
-            }
-            default -> throw Cli.usage("--via must be rest or postgres, got '" + via + "'");
+        if (mode == Via.rest) {
+            Rest r = rest(filters);
+            result = r.result();
+            timing = String.format(Locale.ROOT, "REST: %d %s, %s until the last body arrived, parse %s (%,d rows)",
+                    r.requests(), r.requests() == 1 ? "request" : "requests", Latency.ms(r.httpNs()), Latency.ms(r.parseNs()), result.rows().size());
+        } else {
+            if (!rawFilters.isEmpty()) throw Cli.usage("--filter is REST only; use the typed filters (--eq, --ilike, ...) with --via postgres");
+            Direct d = direct(filters);
+            result = d.result();
+            timing = String.format(Locale.ROOT, "postgres%s: connect %s, execute %s (to first row), fetch %s (%,d rows)",
+                    d.pooled() ? " via transaction pooler (prepared statements off)" : "",
+                    Latency.ms(d.connectNs()), Latency.ms(d.executeNs()), Latency.ms(d.fetchNs()), result.rows().size());
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -177,7 +176,6 @@ class SupabaseQuery implements Callable<Integer> {
                 Map.entry("lt", lt), Map.entry("lte", lte), Map.entry("like", like), Map.entry("ilike", ilike), Map.entry("in", in))) {
             for (String s : e.getValue()) {
                 int i = s.indexOf('=');
-                if (i <= 0) throw Cli.usage("--" + e.getKey() + " needs COLUMN=VALUE, got '" + s + "'");
                 String col = s.substring(0, i).strip(), v = s.substring(i + 1);
                 fs.add(new Filter(col, e.getKey(), e.getKey().equals("in") ? List.of(v.split(",", -1)) : List.of(v)));
             }
@@ -216,7 +214,6 @@ class SupabaseQuery implements Callable<Integer> {
         }
         for (String raw : rawFilters) {
             int i = raw.indexOf('=');
-            if (i <= 0) throw Cli.usage("--filter needs COLUMN=OP.VALUE, got '" + raw + "'");
             qs.append('&').append(enc(raw.substring(0, i))).append('=').append(enc(raw.substring(i + 1)));
         }
         if (order != null) qs.append("&order=").append(enc(order.replace(" ", "")));

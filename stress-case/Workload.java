@@ -33,45 +33,59 @@ final class Workload {
         this.today = today;
     }
 
+    /** The workload of these --param values (each as {@link Param} reads it); a name given twice is a usage error. */
     static Workload parse(List<String> params, long seed, int minDays, int maxDays, LocalDate from, LocalDate today) {
         Workload w = new Workload(seed, minDays, maxDays, from, today);
-        for (String p : params) {
+        for (String text : params) {
+            Param p = Param.of(text);
+            if (w.names.contains(p.name())) throw Cli.usage("--param " + p.name() + " given twice");
+            w.names.add(p.name());
+            w.specs.add(p.spec());
+            w.gens.add(p.gen());
+        }
+        return w;
+    }
+
+    /** One --param value: NAME=SPEC, SPEC one of the generators; picocli checks each as it reads it ({@link Check}). */
+    record Param(String name, String spec, Gen gen) {
+        static Param of(String p) {
             int eq = p.indexOf('=');
-            if (eq <= 0) throw Cli.usage("--param: expected NAME=SPEC, got '" + p + "'");
+            if (eq <= 0) throw bad("expected NAME=SPEC, got '" + p + "'");
             String name = p.substring(0, eq).strip(), spec = p.substring(eq + 1).strip();
-            if (!name.matches("[A-Za-z_][A-Za-z0-9_]*")) throw Cli.usage("--param: invalid name '" + name + "'");
-            if (!(spec.equals("city") || spec.equals("window.start") || spec.equals("window.end") || spec.startsWith("int:")
-                    || spec.startsWith("list:") || spec.startsWith("value:"))) {
-                throw Cli.usage("--param " + name + ": unknown generator '" + spec
-                        + "' (city, window.start, window.end, int:LO..HI, list:a,b,c, value:X)");
-            }
+            if (!name.matches("[A-Za-z_][A-Za-z0-9_]*")) throw bad("invalid name '" + name + "' in '" + p + "'");
             Gen g;
             if (spec.startsWith("int:")) {
-                long[] r = longRange(spec.substring(4), name);
-                if (r[1] < r[0]) throw Cli.usage("--param " + name + ": int:LO..HI needs LO <= HI");
-                g = new Gen.Int(r[0], r[1]);
+                Matcher m = Pattern.compile("\\s*(-?\\d{1,18})\\s*\\.\\.\\s*(-?\\d{1,18})\\s*").matcher(spec.substring(4));
+                if (!m.matches()) throw bad(name + ": expected int:LO..HI, got '" + spec + "'");
+                long lo = Long.parseLong(m.group(1)), hi = Long.parseLong(m.group(2));
+                if (hi < lo) throw bad(name + ": int:LO..HI needs LO <= HI, got '" + spec + "'");
+                g = new Gen.Int(lo, hi);
             } else if (spec.startsWith("list:")) {
-                if (spec.length() == 5) throw Cli.usage("--param " + name + ": list: needs values");
+                if (spec.length() == 5) throw bad(name + ": list: needs values");
                 g = new Gen.Items(spec.substring(5).split(",", -1));
             } else if (spec.startsWith("value:")) {
                 g = new Gen.Value(spec.substring(6));
             } else if (spec.equals("city")) {
                 g = new Gen.City();
-            } else {
+            } else if (spec.equals("window.start") || spec.equals("window.end")) {
                 g = new Gen.Window(spec.endsWith("start") ? 0 : 1);
+            } else {
+                throw bad(name + ": unknown generator '" + spec + "' (city, window.start, window.end, int:LO..HI, list:a,b,c, value:X)");
             }
-            if (w.names.contains(name)) throw Cli.usage("--param " + name + " given twice");
-            w.names.add(name);
-            w.specs.add(spec);
-            w.gens.add(g);
+            return new Param(name, spec, g);
         }
-        return w;
-    }
 
-    static long[] longRange(String s, String name) {
-        Matcher m = Pattern.compile("\\s*(-?\\d+)\\s*\\.\\.\\s*(-?\\d+)\\s*").matcher(s);
-        if (!m.matches()) throw Cli.usage("--param " + name + ": expected int:LO..HI, got 'int:" + s + "'");
-        return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2))};
+        private static picocli.CommandLine.TypeConversionException bad(String message) {
+            return new picocli.CommandLine.TypeConversionException(message);
+        }
+
+        /** {@code @Option(converter = Workload.Param.Check.class)}: the value as given, once it reads as a Param. */
+        static final class Check implements picocli.CommandLine.ITypeConverter<String> {
+            public String convert(String value) {
+                of(value);
+                return value;
+            }
+        }
     }
 
     boolean hasWindow() {

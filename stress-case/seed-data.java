@@ -71,18 +71,31 @@ class SeedData implements Callable<Integer> {
     @Mixin Pg.Options pg;
     @Mixin TinybirdOptions tb;
 
-    @Option(names = "--target", paramLabel = "WHICH", defaultValue = "both", description = "postgres, tinybird or both. Default: ${DEFAULT-VALUE}.")
-    String target;
+    /** Where to load; pg and tb are short for postgres and tinybird. */
+    enum Load {
+        postgres, tinybird, both, pg, tb;
 
-    @Option(names = "--days", paramLabel = "N", defaultValue = "365",
+        List<String> kinds() {
+            return switch (this) {
+                case both -> List.of("postgres", "tinybird");
+                case postgres, pg -> List.of("postgres");
+                case tinybird, tb -> List.of("tinybird");
+            };
+        }
+    }
+
+    @Option(names = "--target", paramLabel = "WHICH", defaultValue = "both", description = "postgres, tinybird or both. Default: ${DEFAULT-VALUE}.")
+    Load target;
+
+    @Option(names = "--days", paramLabel = "N", defaultValue = "365", converter = CliTypes.PositiveInt.class,
             description = "Days of reports from 2023-05-01 (the emulator's data covers 365). Default: ${DEFAULT-VALUE}.")
     int days;
 
-    @Option(names = "--cities", paramLabel = "N", defaultValue = "174",
+    @Option(names = "--cities", paramLabel = "N", defaultValue = "174", converter = CliTypes.NonNegativeInt.class,
             description = "The first N cities (alphabetical) of the demo's 174. Default: ${DEFAULT-VALUE}.")
     int cities;
 
-    @Option(names = "--city", paramLabel = "NAME", description = "An extra city (repeatable), e.g. \"Coeur d'Alene\".")
+    @Option(names = "--city", paramLabel = "NAME", converter = CliTypes.Name.class, description = "An extra city (repeatable), e.g. \"Coeur d'Alene\".")
     List<String> extraCities = new ArrayList<>();
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "1",
@@ -109,14 +122,7 @@ class SeedData implements Callable<Integer> {
     }
 
     int execute() throws Exception {
-        if (days < 1) throw Cli.usage("--days must be at least 1");
-        List<String> kinds = switch (target.toLowerCase(Locale.ROOT)) {
-            case "both" -> List.of("postgres", "tinybird");
-            case "postgres", "pg" -> List.of("postgres");
-            case "tinybird", "tb" -> List.of("tinybird");
-            default -> throw Cli.usage("--target: postgres, tinybird or both");
-        };
-        if (cities < 0) throw Cli.usage("--cities must be 0 or more");
+        List<String> kinds = target.kinds();
         WeatherGen gen = new WeatherGen(seed, cities, extraCities, days);
         if (gen.total() == 0) throw Cli.usage("nothing to load: --cities 0 and no --city");
         Config cfg = common.config();
@@ -232,7 +238,6 @@ class SeedData implements Callable<Integer> {
             for (int i = 0; i < Math.min(cities, CITIES.length); i++) add(CITIES[i], i);
             for (String e : extra) {
                 String name = e.strip();
-                if (name.isEmpty()) throw Cli.usage("--city: empty name");
                 if (names.stream().anyMatch(n -> n.equalsIgnoreCase(name))) continue;
                 int known = java.util.Arrays.asList(CITIES).indexOf(name);
                 add(name, known >= 0 ? known : CITIES.length + names.size());

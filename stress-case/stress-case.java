@@ -54,6 +54,7 @@ import java.util.regex.Pattern;
 
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -104,26 +105,26 @@ class StressCase implements Callable<Integer> {
             description = "One of ${COMPLETION-CANDIDATES} (both = postgres,tinybird), or a comma list. Default: ${DEFAULT-VALUE}.")
     String target;
 
-    @Option(names = {"-c", "--concurrency"}, paramLabel = "N", defaultValue = "10",
+    @Option(names = {"-c", "--concurrency"}, paramLabel = "N", defaultValue = "10", converter = CliTypes.PositiveInt.class,
             description = "Workers (connections) per target. Closed model: requests in flight. Open model: the most in flight. Default: ${DEFAULT-VALUE}.")
     int concurrency;
 
-    @Option(names = "--rate", paramLabel = "N[/s]",
+    @Option(names = "--rate", paramLabel = "N[/s]", converter = CliTypes.Rate.class,
             description = "Open model: N requests per second per target on a fixed schedule (coordinated omission corrected).")
-    String rate;
+    Double rate;
 
-    @Option(names = {"-d", "--duration"}, paramLabel = "TIME", defaultValue = "30s", converter = Cli.DurationConverter.class,
+    @Option(names = {"-d", "--duration"}, paramLabel = "TIME", defaultValue = "30s", converter = CliTypes.PositiveDuration.class,
             description = "How long to measure (after the warm-up). Default: ${DEFAULT-VALUE}.")
     Duration duration;
 
-    @Option(names = "--warmup", paramLabel = "TIME", defaultValue = "0s", converter = Cli.DurationConverter.class,
+    @Option(names = "--warmup", paramLabel = "TIME", defaultValue = "0s", converter = CliTypes.DurationConverter.class,
             description = "Load before measuring, excluded from every result. Default: ${DEFAULT-VALUE}.")
     Duration warmup;
 
     @Option(names = "--max-requests", paramLabel = "N", description = "Stop a target after N measured requests.")
     Long maxRequests;
 
-    @Option(names = "--timeout", paramLabel = "TIME", defaultValue = "10s", converter = Cli.DurationConverter.class,
+    @Option(names = "--timeout", paramLabel = "TIME", defaultValue = "10s", converter = CliTypes.DurationConverter.class,
             description = "Per-request timeout (HTTP read, PostgreSQL statement_timeout). Default: ${DEFAULT-VALUE}.")
     Duration timeout;
 
@@ -144,11 +145,26 @@ class StressCase implements Callable<Integer> {
     @Option(names = "--http-url", paramLabel = "URL", description = "The 'http' target: GET this URL (plus --param values as query parameters).")
     String httpUrl;
 
-    @Option(names = "--param", paramLabel = "NAME=SPEC", description = "A request parameter and its generator (see below). Any --param replaces the default city, start_time and end_time.")
+    @Option(names = "--param", paramLabel = "NAME=SPEC", converter = Workload.Param.Check.class, description = "A request parameter and its generator (see below). Any --param replaces the default city, start_time and end_time.")
     List<String> params = new ArrayList<>();
 
-    @Option(names = "--window", paramLabel = "MIN..MAX", defaultValue = "2..90", description = "Window length in days for window.start/end. Default: ${DEFAULT-VALUE}.")
-    String window;
+    @Option(names = "--window", paramLabel = "MIN..MAX", defaultValue = "2..90", converter = Days.Parser.class,
+            description = "Window length in days for window.start/end. Default: ${DEFAULT-VALUE}.")
+    Days window;
+
+    /** --window: MIN..MAX days, 0 <= MIN <= MAX. */
+    record Days(int min, int max) {
+        static final class Parser implements CommandLine.ITypeConverter<Days> {
+            public Days convert(String s) {
+                Matcher m = Pattern.compile("\\s*(-?\\d{1,9})\\s*\\.\\.\\s*(-?\\d{1,9})\\s*").matcher(s);
+                Days d = m.matches() ? new Days(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))) : null;
+                if (d == null || d.min < 0 || d.max < d.min) {
+                    throw new CommandLine.TypeConversionException("expected MIN..MAX days with 0 <= MIN <= MAX, got '" + s + "'");
+                }
+                return d;
+            }
+        }
+    }
 
     @Option(names = "--window-from", paramLabel = "DATE", defaultValue = "2023-05-01", description = "Earliest window start. Default: ${DEFAULT-VALUE}.")
     LocalDate windowFrom;
@@ -159,11 +175,13 @@ class StressCase implements Callable<Integer> {
     @Option(names = "--pool", paramLabel = "N", description = "PostgreSQL pool size (default: --concurrency).")
     Integer poolSize;
 
+    enum Threads { auto, loop, platform, virtual }
+
     @Option(names = "--threads", paramLabel = "KIND", defaultValue = "auto",
             description = "How requests are driven: loop (plain-http targets in the closed model: a few selector threads, one a core, "
                     + "each serving many connections, as wrk), platform or virtual (a thread a worker), or auto (loop where it "
                     + "applies; else platform threads up to 256 workers per target, virtual beyond). Default: ${DEFAULT-VALUE}.")
-    String threads;
+    Threads threads;
 
     @Option(names = "--threshold", paramLabel = "EXPR", description = "A pass/fail criterion, k6 style; exit code 99 when missed.")
     List<String> thresholds = new ArrayList<>();
@@ -180,11 +198,11 @@ class StressCase implements Callable<Integer> {
     @Option(names = "--live", description = "Print the per-second live line even when stderr is not a terminal.")
     boolean live;
 
-    @Option(names = "--give-up", paramLabel = "TIME", defaultValue = "5s", converter = Cli.DurationConverter.class,
+    @Option(names = "--give-up", paramLabel = "TIME", defaultValue = "5s", converter = CliTypes.DurationConverter.class,
             description = "Stop loading a target that has answered nothing but errors for this long (0 = never). Default: ${DEFAULT-VALUE}.")
     Duration giveUp;
 
-    @Option(names = "--late-after", paramLabel = "TIME", defaultValue = "10ms", converter = Cli.DurationConverter.class, hidden = true,
+    @Option(names = "--late-after", paramLabel = "TIME", defaultValue = "10ms", converter = CliTypes.DurationConverter.class, hidden = true,
             description = "Open model: a request that starts later than this after its intended time counts as a late start.")
     Duration lateAfter;
 
@@ -207,25 +225,19 @@ class StressCase implements Callable<Integer> {
     int execute() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         List<String> kinds = parseTargets(target);
-        if (concurrency < 1) throw Cli.usage("--concurrency must be at least 1");
-        if (duration.isZero() || duration.isNegative()) throw Cli.usage("--duration must be positive");
-        Double ratePerSec = rate == null ? null : parseRate(rate);
         List<Threshold> ths = new ArrayList<>();
         for (String t : thresholds) ths.add(Threshold.parse(t, kinds));
-        if (!List.of("auto", "loop", "platform", "virtual").contains(threads)) throw Cli.usage("--threads must be auto, loop, platform or virtual");
-        if (threads.equals("loop") && ratePerSec != null) {
+        if (threads == Threads.loop && rate != null) {
             throw Cli.usage("--threads loop drives the closed model only (--concurrency); with --rate use auto, platform or virtual");
         }
-        boolean eventLoop = ratePerSec == null && (threads.equals("auto") || threads.equals("loop"));
-        String threadKind = threads.equals("platform") || threads.equals("virtual") ? threads
+        boolean eventLoop = rate == null && (threads == Threads.auto || threads == Threads.loop);
+        String threadKind = threads == Threads.platform || threads == Threads.virtual ? threads.name()
                 : concurrency * kinds.size() <= 256 ? "platform" : "virtual";
-        int[] win = parseRange(window, "--window");
-        if (win[0] < 0 || win[1] < win[0]) throw Cli.usage("--window: MIN..MAX days with 0 <= MIN <= MAX");
 
         cfg = common.config();
         List<String> ps = params.isEmpty() && kinds.equals(List.of("http")) ? List.of() : params.isEmpty()
                 ? List.of("city=city", "start_time=window.start", "end_time=window.end") : params;
-        Workload wl = Workload.parse(ps, seed, win[0], win[1], windowFrom,
+        Workload wl = Workload.parse(ps, seed, window.min(), window.max(), windowFrom,
                 windowTo == null ? LocalDate.now(ZoneOffset.UTC) : windowTo);
         List<LoadTarget> targets = new ArrayList<>();
         try {
@@ -233,7 +245,7 @@ class StressCase implements Callable<Integer> {
             List<String> drive = new ArrayList<>();
             for (LoadTarget t : targets) {
                 if (eventLoop && t instanceof HttpTarget h && h.plain()) drive.add(t.name() + ": event loop, " + LoadEngine.loopThreads(concurrency) + " threads");
-                else if (threads.equals("loop")) throw Cli.usage("--threads loop speaks plain http; " + t.name() + " needs auto, platform or virtual");
+                else if (threads == Threads.loop) throw Cli.usage("--threads loop speaks plain http; " + t.name() + " needs auto, platform or virtual");
                 else drive.add(t.name() + ": " + threadKind + " threads");
             }
             // cities: the ones every target that can list them knows, so that all answer the same questions
@@ -252,7 +264,7 @@ class StressCase implements Callable<Integer> {
             meetTheData(targets, wl, err);
             for (LoadTarget t : targets) t.check(); // one real request each: a target down at start is one clear error
 
-            RunSettings settings = new RunSettings(kinds, ratePerSec, concurrency, duration, warmup, maxRequests, timeout, seed,
+            RunSettings settings = new RunSettings(kinds, rate, concurrency, duration, warmup, maxRequests, timeout, seed,
                     describeWorkload(targets, wl), threadKind, eventLoop, String.join(", ", drive), about(targets));
             LoadEngine engine = new LoadEngine(targets, settings, wl, err, live || (!common.quiet && Cli.isTerminal()), giveUp, lateAfter, hlog);
             StressReport report = engine.run();
@@ -369,24 +381,6 @@ class StressCase implements Callable<Integer> {
             names.add("both");
             return names.iterator();
         }
-    }
-
-    static double parseRate(String s) {
-        String t = s.strip().toLowerCase(Locale.ROOT).replace("_", "").replace(",", "");
-        if (t.endsWith("/s")) t = t.substring(0, t.length() - 2);
-        try {
-            double r = Double.parseDouble(t);
-            if (!(r > 0) || r > 10_000_000) throw Cli.usage("--rate must be between 0 and 10,000,000 per second");
-            return r;
-        } catch (NumberFormatException e) {
-            throw Cli.usage("--rate: not a rate: '" + s + "' (examples: 100, 10000/s)");
-        }
-    }
-
-    static int[] parseRange(String s, String what) {
-        Matcher m = Pattern.compile("\\s*(-?\\d+)\\s*\\.\\.\\s*(-?\\d+)\\s*").matcher(s);
-        if (!m.matches()) throw Cli.usage(what + ": expected LO..HI, got '" + s + "'");
-        return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2))};
     }
 
     String tinybirdToken() {

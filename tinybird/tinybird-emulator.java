@@ -121,7 +121,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             description = "Adds a token VALUE with comma-separated SCOPES, e.g. ingest=DATASOURCES:APPEND:events,DATASOURCES:CREATE. Repeatable.")
     List<String> tokenOptions = new ArrayList<>();
 
-    @Option(names = "--max-request-size", paramLabel = "SIZE", converter = Cli.SizeConverter.class,
+    @Option(names = "--max-request-size", paramLabel = "SIZE", converter = CliTypes.SizeConverter.class,
             description = "Events API per-request body limit, answered with 413 (default: 10MB).")
     long maxRequestBytes = 10_000_000;
 

@@ -300,6 +300,18 @@ class EStoreTest {
         assertEquals(2, run("--format", "xml", "--count", "1").rc);
     }
 
+    /** An option that sets a settings key is refused as any bad option is: exit 2, the option and the value named. */
+    @Test
+    void aBadSettingsOptionIsAUsageErrorNamingTheOption() {
+        for (String[] bad : new String[][] {{"--customers", "0"}, {"--products", "lots"}, {"--db-update-interval", "10ms"},
+                {"--restock-threshold", "-2"}, {"--duplicate-percentage", "101"}, {"--shard", "2/2"}, {"--eps", "0"}}) {
+            Result r = run(bad[0], bad[1], "--count", "1");
+            assertEquals(2, r.rc, String.join(" ", bad) + ": " + r.err);
+            assertTrue(r.err.startsWith("Invalid value for option '" + bad[0] + "': ") && r.err.contains("'" + bad[1] + "'"), r.err);
+            assertEquals("", r.out, "nothing generated");
+        }
+    }
+
     @Test
     void delayedDuplicatesComeLaterOutOfOrderAndNoneIsLost() throws IOException {
         Path f = tmp.resolve("d.ndjson");

@@ -21,7 +21,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * End to end against the Tinybird emulator's weather 'reports' pipe (start exclusive, end inclusive, newest first,
@@ -34,9 +33,10 @@ class TbTransferTest {
 
     record Result(int exitCode, String out, String err) {}
 
+    /** Runs a transfer command as its main does (Cli.commandLine: a bad option is one line). */
     static Result runIn(Object command, String... args) {
         StringWriter out = new StringWriter(), err = new StringWriter();
-        int rc = new CommandLine(command).setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(args);
+        int rc = Cli.commandLine(command).setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(args);
         return new Result(rc, out.toString(), err.toString());
     }
 

@@ -117,7 +117,8 @@ class TransferSafetyTest {
                     bad[0], bad[1]);
             assertEquals(2, r.exitCode(), String.join(" ", bad) + ": " + r.err());
             assertEquals(1, r.err().strip().lines().count(), r.err());
-            assertTrue(r.err().contains(bad[0] + " must not be empty") || r.err().contains(bad[0] + " needs at least one"), r.err());
+            assertTrue(r.err().contains("'" + bad[0] + "'") && r.err().contains("expected a name, got '" + bad[1] + "'")
+                    || r.err().contains(bad[0] + " needs at least one"), r.err());
         }
         assertNull(query(db, "SELECT to_regclass('transfer_state')::text"), "nothing reached the database");
     }

@@ -721,10 +721,13 @@ class CsvSplitterTest {
         assertTrue(r.err.contains("not a size: 'lots'"), r.err);
         r = exec(in.toString(), "--name", "part.csv");
         assertEquals(2, r.rc);
-        assertTrue(r.err.contains("--name must contain {n}"), r.err);
+        assertTrue(r.err.contains("'--name': must contain {n}"), r.err);
         r = exec(in.toString(), "--rows", "0");
         assertEquals(2, r.rc);
-        assertTrue(r.err.contains("--rows must be at least 1"), r.err);
+        assertTrue(r.err.contains("'--rows': expected a whole number of at least 1, got '0'"), r.err);
+        r = exec(in.toString(), "--format", "xml");
+        assertEquals(2, r.rc);
+        assertTrue(r.err.contains("'--format': expected one of [csv, ndjson, jsonl, auto]") && r.err.contains("'xml'"), r.err);
         Path gz = write("g.csv", new byte[] {0x1f, (byte) 0x8b, 8, 0, 0, 0});
         r = exec("-q", gz.toString(), "-o", dir.resolve("g").toString());
         assertEquals(1, r.rc);

@@ -94,17 +94,99 @@ class CliTest {
 
     @Test
     void sizesAndDurations() {
-        assertEquals(100_000_000L, Cli.parseSize("100MB"));
-        assertEquals(10L * 1024 * 1024, Cli.parseSize("10 MiB"));
-        assertEquals(1536, Cli.parseSize("1.5KiB"));
-        assertEquals(512, Cli.parseSize("512"));
-        assertEquals(2_000_000_000L, Cli.parseSize("2gb"));
-        assertThrows(Cli.Failure.class, () -> Cli.parseSize("ten"));
-        assertEquals(Duration.ofSeconds(10), Cli.parseDuration("10s"));
-        assertEquals(Duration.ofMinutes(90), Cli.parseDuration("1h30m"));
-        assertEquals(Duration.ofMillis(250), Cli.parseDuration("250ms"));
-        assertEquals(Duration.ofSeconds(60), Cli.parseDuration("60"));
-        assertThrows(Cli.Failure.class, () -> Cli.parseDuration("10 parsecs"));
+        assertEquals(100_000_000L, CliTypes.parseSize("100MB"));
+        assertEquals(10L * 1024 * 1024, CliTypes.parseSize("10 MiB"));
+        assertEquals(1536, CliTypes.parseSize("1.5KiB"));
+        assertEquals(512, CliTypes.parseSize("512"));
+        assertEquals(2_000_000_000L, CliTypes.parseSize("2gb"));
+        assertThrows(CommandLine.TypeConversionException.class, () -> CliTypes.parseSize("ten"));
+        assertEquals(Duration.ofSeconds(10), CliTypes.parseDuration("10s"));
+        assertEquals(Duration.ofMinutes(90), CliTypes.parseDuration("1h30m"));
+        assertEquals(Duration.ofMillis(250), CliTypes.parseDuration("250ms"));
+        assertEquals(Duration.ofSeconds(60), CliTypes.parseDuration("60"));
+        assertThrows(CommandLine.TypeConversionException.class, () -> CliTypes.parseDuration("10 parsecs"));
+    }
+
+    @Command(name = "typed")
+    static class Typed implements Callable<Integer> {
+        enum Via { events, datasources }
+
+        @CommandLine.Option(names = "--rows", converter = CliTypes.PositiveInt.class) int rows = 1;
+        @CommandLine.Option(names = "--every", converter = CliTypes.PositiveDuration.class) Duration every = Duration.ofSeconds(1);
+        @CommandLine.Option(names = "--max-size", converter = CliTypes.PositiveSize.class) long maxSize = 1;
+        @CommandLine.Option(names = "--rate", converter = CliTypes.Rate.class) double rate = 1;
+        @CommandLine.Option(names = "--param", paramLabel = "NAME=VALUE", converter = CliTypes.NameValue.class) java.util.List<String> params = new java.util.ArrayList<>();
+        @CommandLine.Option(names = "--via") Via via = Via.events;
+        @CommandLine.ArgGroup(exclusive = true) Query query;
+
+        static class Query {
+            @CommandLine.Option(names = "--sql", paramLabel = "SQL") String sql;
+            @CommandLine.Option(names = "--file", paramLabel = "FILE") String file;
+        }
+
+        public Integer call() {
+            return 0;
+        }
+    }
+
+    static Result typed(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        int rc = Cli.commandLine(new Typed()).setOut(new PrintWriter(out)).setErr(new PrintWriter(err)).execute(args);
+        return new Result(rc, out.toString(), err.toString());
+    }
+
+    @Test
+    void aConvertersRefusalIsOneLineNamingTheOptionAndTheValue() {
+        Result r = typed("--rows", "0");
+        assertEquals(2, r.rc);
+        assertEquals("typed: Invalid value for option '--rows': expected a whole number of at least 1, got '0'; see --help\n", r.err);
+        assertEquals("typed: Invalid value for option '--every': expected a duration of more than 0, got '0s'; see --help\n",
+                typed("--every", "0s").err);
+        assertEquals("typed: Invalid value for option '--every': not a duration: '10 parsecs' (examples: 500ms, 10s, 10m, 1h30m); see --help\n",
+                typed("--every", "10 parsecs").err);
+        assertEquals("typed: Invalid value for option '--max-size': not a size: 'lots' (examples: 100MB, 10MiB, 512KB, 1GB); see --help\n",
+                typed("--max-size", "lots").err);
+        assertEquals("typed: Invalid value for option '--rate': not a rate: 'fast' (examples: 100, 10000/s); see --help\n",
+                typed("--rate", "fast").err);
+        assertEquals("typed: Invalid value for option '--param' (NAME=VALUE): expected NAME=VALUE, got '=x'; see --help\n", typed("--param", "=x").err);
+        for (String[] bad : new String[][] {{"--rows", "x"}, {"--rows", "99999999999"}, {"--rate", "0"}, {"--rate", "20000000/s"}, {"--max-size", "0"}}) {
+            Result b = typed(bad);
+            assertEquals(2, b.rc, String.join(" ", bad));
+            assertEquals(1, b.err.lines().count(), b.err);
+            assertTrue(b.err.contains("'" + bad[0] + "'") && b.err.contains("'" + bad[1] + "'"), b.err);
+        }
+    }
+
+    @Test
+    void anEnumRefusesOtherValuesAndListsTheChoices() {
+        Result r = typed("--via", "email");
+        assertEquals(2, r.rc);
+        assertEquals("typed: Invalid value for option '--via': expected one of [events, datasources] (case-insensitive) but was 'email'; see --help\n", r.err);
+        assertEquals(0, typed("--via", "DataSources").rc, "a choice is taken in any case");
+    }
+
+    @Test
+    void exclusiveOptionsAreOneLineNamingBoth() {
+        Result r = typed("--sql", "SELECT 1", "--file", "q.sql");
+        assertEquals(2, r.rc);
+        assertEquals("typed: --sql=SQL, --file=FILE are mutually exclusive (specify only one); see --help\n", r.err);
+        assertEquals(0, typed("--file", "q.sql").rc);
+    }
+
+    @Test
+    void convertersKeepTheSpellingsTheScriptsTake() {
+        assertEquals(10_000.0, new CliTypes.Rate().convert("10_000/s"));
+        assertEquals(1000.0, new CliTypes.Rate().convert("1,000"));
+        assertEquals(2.5, new CliTypes.Rate().convert("2.5"));
+        assertEquals(Duration.ofMillis(500), new CliTypes.PositiveDuration().convert("500ms"));
+        assertEquals(Duration.ofMinutes(1), new CliTypes.PositiveDuration().convert("1m"));
+        assertEquals(Duration.ofSeconds(10), new CliTypes.NonNegativeDuration().convert("PT10S"));
+        assertEquals(Duration.ZERO, new CliTypes.NonNegativeDuration().convert("0s"));
+        assertEquals(100_000_000L, new CliTypes.PositiveSize().convert("100MB"));
+        assertEquals(12, new CliTypes.PositiveInt().convert("+12"));
+        assertEquals(0L, new CliTypes.NonNegativeLong().convert("0"));
+        assertEquals(7.5, new CliTypes.Percent().convert("7.5"));
+        assertEquals("a=b=c", new CliTypes.NameValue().convert("a=b=c"));
     }
 
     @Test
