@@ -60,11 +60,11 @@ class DemoTour implements Callable<Integer> {
     @Option(names = "--report", paramLabel = "FILE", defaultValue = "demo-report.html", description = "stress-case's HTML report (default: ${DEFAULT-VALUE}).")
     Path report;
 
-    @Option(names = "--stream-duration", paramLabel = "TIME", defaultValue = "5s", converter = Cli.DurationConverter.class,
+    @Option(names = "--stream-duration", paramLabel = "TIME", defaultValue = "5s", converter = CliTypes.DurationConverter.class,
             description = "How long e-store streams (default: ${DEFAULT-VALUE}).")
     Duration streamDuration;
 
-    @Option(names = "--stress-duration", paramLabel = "TIME", defaultValue = "20s", converter = Cli.DurationConverter.class,
+    @Option(names = "--stress-duration", paramLabel = "TIME", defaultValue = "20s", converter = CliTypes.DurationConverter.class,
             description = "How long stress-case runs (default: ${DEFAULT-VALUE}).")
     Duration stressDuration;
 
