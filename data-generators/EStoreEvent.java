@@ -237,16 +237,29 @@ final class EStoreEvent {
         }
 
         void uuid(long hi, long lo) {
-            b.ensure(36);
-            byte[] a = b.a;
-            int p = b.len;
-            for (int i = 0; i < 16; i++) {
-                if (i == 4 || i == 6 || i == 8 || i == 10) a[p++] = '-';
-                long v = i < 8 ? hi >>> (56 - 8 * i) : lo >>> (56 - 8 * (i - 8));
-                a[p++] = HEX[(int) (v >>> 4) & 15];
-                a[p++] = HEX[(int) v & 15];
+            ByteBuf buf = b;
+            buf.ensure(36);
+            byte[] a = buf.a;
+            int p = buf.len;
+            // 8-4-4-4-12 hex digits, each group filled from its end by a loop of fixed length (the JIT unrolls it)
+            hex(a, p, hi >>> 32, 8);
+            a[p + 8] = '-';
+            hex(a, p + 9, hi >>> 16, 4);
+            a[p + 13] = '-';
+            hex(a, p + 14, hi, 4);
+            a[p + 18] = '-';
+            hex(a, p + 19, lo >>> 48, 4);
+            a[p + 23] = '-';
+            hex(a, p + 24, lo, 12);
+            buf.len = p + 36;
+        }
+
+        /** The low n hex digits of v into a[p, p + n). */
+        private static void hex(byte[] a, int p, long v, int n) {
+            for (int i = p + n - 1; i >= p; i--) {
+                a[i] = HEX[(int) v & 15];
+                v >>>= 4;
             }
-            b.len = p;
         }
     }
 
