@@ -54,9 +54,8 @@ final class DotEnv {
         }
         Path dir = file.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp"); // owner-only on POSIX: it holds the token
         try {
-            LocalServices.restrict(tmp);
             Files.write(tmp, kept);
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {

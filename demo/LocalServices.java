@@ -315,8 +315,7 @@ final class LocalServices {
         // run from its own folder, so whatever the JVM leaves in its working folder (a crash report) stays with the stack
         Process p = new ProcessBuilder(cmd).directory(home.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        restrict(log);
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(createPrivate(log).toFile())).start();
         // The first start builds the emulator and installs chDB (npm ci, once): minutes, not seconds.
         long deadline = System.nanoTime() + Duration.ofMinutes(15).toNanos();
         String token = null;
@@ -505,17 +504,21 @@ final class LocalServices {
 
     static void writeSecret(Path file, String value) throws IOException {
         Files.createDirectories(file.getParent());
-        Path tmp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".tmp");
-        restrict(tmp);
+        Path tmp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".tmp"); // owner-only on POSIX
         Files.writeString(tmp, value + "\n");
         Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
-    static void restrict(Path file) {
+    /**
+     * A new, empty file only its owner may read (the emulator's log holds its admin token), made before anything
+     * writes to it; on a file system without POSIX permissions the folder's own apply.
+     */
+    static Path createPrivate(Path file) throws IOException {
+        Files.deleteIfExists(file);
         try {
-            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-        } catch (UnsupportedOperationException | IOException ignored) {
-            // not a POSIX file system: the folder's own permissions apply
+            return Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        } catch (UnsupportedOperationException notPosix) {
+            return Files.createFile(file);
         }
     }
 

@@ -84,10 +84,10 @@ final class EmulatorEvents {
             return;
         }
         boolean wait = "true".equalsIgnoreCase(EmulatorHttp.first(q, "wait"));
-        TinybirdEmulator.Fault fault = emu.faults.pick("/v0/events");
+        EmulatorFault fault = emu.faults.pick("/v0/events");
         if (fault != null && !fault.after()) {
             emu.faultsInjected.increment();
-            if (emu.applyFault(ex, fault)) return;
+            if (EmulatorFaults.apply(emu, ex, fault)) return;
         }
         // split lines: [start, length] pairs
         int[] lp = new int[64];
@@ -164,7 +164,7 @@ final class EmulatorEvents {
         emu.rowsQuarantined.add(bad.size());
         if (fault != null && fault.after()) {
             emu.faultsInjected.increment();
-            if (emu.applyFault(ex, fault)) return;
+            if (EmulatorFaults.apply(emu, ex, fault)) return;
         }
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("successful_rows", nGood);

@@ -18,7 +18,6 @@ import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -27,11 +26,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -57,7 +54,7 @@ import picocli.CommandLine.Spec;
  * JDK HttpServer on virtual threads. The mechanisms live beside this file: Chdb (the engine, through FFM),
  * EmulatorTables (one database per emulator), EmulatorEvents (the Events API), EmulatorDataSources (the Data Sources
  * API), EmulatorQueries (API Endpoints and the Query API), EmulatorSchema (schemas and row checks), EmulatorWeather
- * (the built-in demo data and its pipes), EmulatorHttp (plumbing).
+ * (the built-in demo data and its pipes), EmulatorFaults (the fault switches), EmulatorHttp (plumbing).
  *
  * <h2>In-process API (for tests and benchmarks)</h2>
  * <pre>{@code
@@ -71,10 +68,10 @@ import picocli.CommandLine.Spec;
  *     emu.rows("events_quarantine");                               // c__error_column, c__error, c__import_id, insertion_date, ...
  *     emu.rowCount("events"); emu.stats();                         // requests, bytes, rows received/stored/quarantined
  *     emu.addPipe("top", "SELECT * FROM events WHERE id > {min_id:Int64} ORDER BY id LIMIT {n:Int32}", Map.of("n", "10"));
- *     emu.faults().failNext(2, Fault.status(503));                 // the next 2 /v0/events requests answer 503
- *     emu.faults().fraction(0.2, 42, Fault.status(500).afterStore(), Fault.drop(), Fault.tooManyRequests(1));
+ *     emu.faults().failNext(2, EmulatorFault.status(503));                 // the next 2 /v0/events requests answer 503
+ *     emu.faults().fraction(0.2, 42, EmulatorFault.status(500).afterStore(), EmulatorFault.drop(), EmulatorFault.tooManyRequests(1));
  *     emu.faults().clear();
- *     emu.faults().on("/v0/pipes/").failNext(1, Fault.tooManyRequests(2)); // API Endpoint reads (any path prefix; "/" for all)
+ *     emu.faults().on("/v0/pipes/").failNext(1, EmulatorFault.tooManyRequests(2)); // API Endpoint reads (any path prefix; "/" for all)
  * }
  * }</pre>
  * Settings before start: {@code new TinybirdEmulator().port(0).maxRequestBytes(1 << 20).rateLimit(1000).autocreate(false)
@@ -191,9 +188,9 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
                 tokenPlan.put(t.substring(0, eq), t.substring(eq + 1));
             }
             if (faultRate > 0) {
-                List<Fault> kinds = new ArrayList<>();
-                for (String k : faultKinds.isEmpty() ? List.of("429", "500", "503", "drop") : faultKinds) kinds.add(Fault.parse(k));
-                faults.on(faultPath).fraction(faultRate, seed, kinds.toArray(Fault[]::new));
+                List<EmulatorFault> kinds = new ArrayList<>();
+                for (String k : faultKinds.isEmpty() ? List.of("429", "500", "503", "drop") : faultKinds) kinds.add(EmulatorFault.parse(k));
+                faults.on(faultPath).fraction(faultRate, seed, kinds.toArray(EmulatorFault[]::new));
             }
             start();
             PrintWriter out = spec.commandLine().getOut();
@@ -242,7 +239,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
     final Map<String, EmulatorQueries.SqlPipe> pipes = new ConcurrentHashMap<>();
     /** The project served (null: none). */
     EmulatorProject project;
-    final Faults faults = new Faults();
+    final EmulatorFaults faults = new EmulatorFaults();
     private boolean storeRows = true;
     EmulatorTables tables;
     final EmulatorEvents events = new EmulatorEvents(this);
@@ -371,7 +368,7 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         return v;
     }
 
-    public Faults faults() {
+    public EmulatorFaults faults() {
         return faults;
     }
 
@@ -482,117 +479,6 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         return out;
     }
 
-    // ------------------------------------------------------------------ faults
-
-    /** Kinds of injected faults. */
-    public enum FaultKind { STATUS, DROP, DELAY }
-
-    /**
-     * One injected fault: an HTTP status (429 with Retry-After, 500, 503, 422...), a dropped connection or a delay;
-     * before storing the rows (default) or after ({@link #afterStore()}), so clients meet the "unknown outcome" case.
-     */
-    public record Fault(FaultKind kind, int status, int retryAfterSeconds, Duration delay, boolean after) {
-        public static Fault status(int code) { return new Fault(FaultKind.STATUS, code, 0, Duration.ZERO, false); }
-        public static Fault tooManyRequests(int retryAfterSeconds) { return new Fault(FaultKind.STATUS, 429, retryAfterSeconds, Duration.ZERO, false); }
-        public static Fault drop() { return new Fault(FaultKind.DROP, 0, 0, Duration.ZERO, false); }
-        public static Fault delay(Duration d) { return new Fault(FaultKind.DELAY, 0, 0, d, false); }
-        public Fault afterStore() { return new Fault(kind, status, retryAfterSeconds, delay, true); }
-
-        static Fault parse(String s) {
-            String k = s.strip().toLowerCase(Locale.ROOT);
-            return switch (k) {
-                case "429" -> tooManyRequests(1);
-                case "drop" -> drop();
-                case "drop-after" -> drop().afterStore();
-                case "delay" -> delay(Duration.ofSeconds(2));
-                default -> {
-                    if (!k.matches("[45][0-9][0-9]")) throw Cli.usage("unknown fault kind '" + s + "' (429, 500, 503, 422, drop, drop-after, delay)");
-                    yield k.equals("422") ? status(422).afterStore() : status(Integer.parseInt(k));
-                }
-            };
-        }
-    }
-
-    /** Fault injection on one path prefix (default /v0/events), deterministic by seed in request order. */
-    public static final class Faults {
-        private final ConcurrentLinkedQueue<Fault> next = new ConcurrentLinkedQueue<>();
-        private volatile double fraction;
-        private volatile long seed;
-        private volatile Fault[] kinds = new Fault[0];
-        private volatile String pathPrefix = "/v0/events";
-        private final AtomicLong counter = new AtomicLong(), held = new AtomicLong();
-        private volatile Duration slow = Duration.ZERO;
-        private volatile java.util.concurrent.CountDownLatch hold;
-        private volatile long holdAfter;
-
-        /** The next n matching requests get fault f (before any fraction-based fault). */
-        public Faults failNext(int n, Fault f) {
-            for (int i = 0; i < n; i++) next.add(f);
-            return this;
-        }
-
-        /** Each matching request fails with probability p, the kind drawn from kinds; deterministic by seed. */
-        public Faults fraction(double p, long seed, Fault... kinds) {
-            this.seed = seed;
-            this.kinds = kinds.clone();
-            this.counter.set(0);
-            this.fraction = kinds.length == 0 ? 0 : p;
-            return this;
-        }
-
-        /** Which requests are subject to faults (default /v0/events; "/" for all). */
-        public Faults on(String prefix) {
-            this.pathPrefix = prefix;
-            return this;
-        }
-
-        /** Every matching request waits d before it is answered (a slow source); Duration.ZERO = none. */
-        public Faults slow(Duration d) {
-            this.slow = d;
-            return this;
-        }
-
-        /** Matching requests after the first n wait until open is counted down (at most 60 s), then go on as usual. */
-        public Faults holdAfter(long n, java.util.concurrent.CountDownLatch open) {
-            this.holdAfter = n;
-            this.held.set(0);
-            this.hold = open;
-            return this;
-        }
-
-        public Faults clear() {
-            next.clear();
-            fraction = 0;
-            slow = Duration.ZERO;
-            hold = null;
-            return this;
-        }
-
-        /** The waits of slow() and holdAfter() for a matching request. */
-        void gate(String path) {
-            if (!path.startsWith(pathPrefix)) return;
-            try {
-                java.util.concurrent.CountDownLatch h = hold;
-                if (h != null && held.incrementAndGet() > holdAfter) h.await(60, java.util.concurrent.TimeUnit.SECONDS);
-                Duration d = slow;
-                if (!d.isZero()) Thread.sleep(d);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-
-        Fault pick(String path) {
-            if (!path.startsWith(pathPrefix)) return null;
-            Fault f = next.poll();
-            if (f != null) return f;
-            if (fraction <= 0) return null;
-            SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + counter.getAndIncrement());
-            if (r.nextDouble() >= fraction) return null;
-            Fault[] k = kinds;
-            return k[r.nextInt(k.length)];
-        }
-    }
-
     // ------------------------------------------------------------------ routes, tokens, rate limits
 
     private void handle(HttpExchange ex) throws IOException {
@@ -608,10 +494,10 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
             Map<String, List<String>> q = EmulatorHttp.parseQuery(rawQuery);
             faults.gate(path);
             if (!path.equals("/v0/events")) { // the Events API applies its own, before or after storing the rows
-                Fault fault = faults.pick(path);
+                EmulatorFault fault = faults.pick(path);
                 if (fault != null) {
                     faultsInjected.increment();
-                    if (applyFault(ex, fault)) return;
+                    if (EmulatorFaults.apply(this, ex, fault)) return;
                 }
             }
             if (path.equals("/v0/events")) {
@@ -721,38 +607,6 @@ class TinybirdEmulator implements Callable<Integer>, AutoCloseable {
         o.put("documentation", "https://www.tinybird.co/docs/api-reference");
         rateHeaders(ex, code == 429);
         EmulatorHttp.sendJson(ex, code, o);
-    }
-
-    boolean applyFault(HttpExchange ex, Fault f) throws IOException {
-        switch (f.kind) {
-            case DELAY -> {
-                try {
-                    Thread.sleep(f.delay.toMillis());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                return false;
-            }
-            case DROP -> {
-                ex.close(); // no response headers sent: the connection is closed
-                return true;
-            }
-            default -> {
-                int code = f.status;
-                rateHeaders(ex, code == 429);
-                if (code == 429 && f.retryAfterSeconds >= 0) ex.getResponseHeaders().set("Retry-After", Integer.toString(f.retryAfterSeconds));
-                if (code == 429 && f.retryAfterSeconds < 0) ex.getResponseHeaders().remove("Retry-After"); // X-RateLimit-Reset only
-                String text = switch (code) {
-                    case 429 -> "Too many requests\n";
-                    case 503 -> "Service temporarily unavailable, no data ingested, please retry again\n";
-                    case 500 -> "Internal server error\n";
-                    case 422 -> "Partially done: the rows were written to the Data Source but a Materialized View failed\n";
-                    default -> "Injected fault " + code + "\n";
-                };
-                EmulatorHttp.sendText(ex, code, text, "text/plain");
-                return true;
-            }
-        }
     }
 
 }

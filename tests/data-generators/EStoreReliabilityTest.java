@@ -310,7 +310,7 @@ class EStoreReliabilityTest {
             String hostWithPassword = emu.url().replace("http://", "http://admin:s3cret-pw@");
             for (boolean verbose : List.of(false, true)) {
                 emu.faults().clear();
-                emu.faults().failNext(2, TinybirdEmulator.Fault.status(500)).failNext(1, TinybirdEmulator.Fault.drop());
+                emu.faults().failNext(2, EmulatorFault.status(500)).failNext(1, EmulatorFault.drop());
                 List<String> args = new ArrayList<>(List.of("--host", hostWithPassword, "--datasource", "sec", "--count", "200"));
                 if (verbose) args.add("--verbose");
                 Result r = run(Map.of("TINYBIRD_TOKEN", token), args.toArray(String[]::new));

@@ -130,9 +130,9 @@ class EStoreSinksTest {
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
             String token = emu.addToken("estore", "DATASOURCES:APPEND:estore_events", "DATASOURCES:CREATE");
             emu.faults().fraction(0.2, 7,
-                    TinybirdEmulator.Fault.tooManyRequests(1), TinybirdEmulator.Fault.status(503),
-                    TinybirdEmulator.Fault.status(500).afterStore(), TinybirdEmulator.Fault.drop(),
-                    TinybirdEmulator.Fault.drop().afterStore());
+                    EmulatorFault.tooManyRequests(1), EmulatorFault.status(503),
+                    EmulatorFault.status(500).afterStore(), EmulatorFault.drop(),
+                    EmulatorFault.drop().afterStore());
             Path f = tmp.resolve("tb.ndjson");
             Result r = run(Map.of("TINYBIRD_TOKEN", token), fastRetries(),
                     "--endpoint", emu.url() + "/v0/events?name={DATASOURCE_NAME}", "--datasource", "estore_events",

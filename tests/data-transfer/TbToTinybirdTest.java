@@ -39,7 +39,7 @@ class TbToTinybirdTest {
             assertTrue(emu.schema("weather_data_json").toString().contains("timestamp DateTime `json:$.timestamp`"), emu.schema("weather_data_json").toString());
             assertDataSourceEqualsSource(emu, "weather_data_json", TbTransferTest.sourceRows(emu, SINCE, UNTIL));
             // a pre-store 503 and 429s on the target are retried by the writer
-            emu.faults().failNext(1, TinybirdEmulator.Fault.status(503)).failNext(1, TinybirdEmulator.Fault.tooManyRequests(1));
+            emu.faults().failNext(1, EmulatorFault.status(503)).failNext(1, EmulatorFault.tooManyRequests(1));
             TbTransferTest.Result again = TbTransferTest.runIn(new TbToTinybird(), "--once", "--quiet", "--host", emu.url(), "--token", tok,
                     "--target-token", tok, "--until", "2023-05-04 08:00:00");
             assertEquals(0, again.exitCode(), again.err());

@@ -46,9 +46,9 @@ class TbTransferTest {
      * kill tests; for Retry-After and dropped connections see sourceFaultsFromTheEmulator...).
      */
     static void flakyReports(TinybirdEmulator emu, int failFirst, double failShare, long delayMs) {
-        TinybirdEmulator.Faults f = emu.faults().clear().on("/v0/pipes/reports");
-        for (int n = 1; n <= failFirst; n++) f.failNext(1, n % 2 == 1 ? TinybirdEmulator.Fault.status(503) : TinybirdEmulator.Fault.tooManyRequests(1));
-        if (failShare > 0) f.fraction(failShare, 7, TinybirdEmulator.Fault.status(503), TinybirdEmulator.Fault.tooManyRequests(1));
+        EmulatorFaults f = emu.faults().clear().on("/v0/pipes/reports");
+        for (int n = 1; n <= failFirst; n++) f.failNext(1, n % 2 == 1 ? EmulatorFault.status(503) : EmulatorFault.tooManyRequests(1));
+        if (failShare > 0) f.fraction(failShare, 7, EmulatorFault.status(503), EmulatorFault.tooManyRequests(1));
         f.slow(Duration.ofMillis(delayMs));
     }
 
@@ -226,10 +226,10 @@ class TbTransferTest {
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
             // the first reads answer 429 with Retry-After: 2, 503, two dropped connections (java.net.http retries a GET
             // once by itself when the connection closes before an answer) and 500; then a fifth of them fail
-            emu.faults().on("/v0/pipes/").failNext(1, TinybirdEmulator.Fault.tooManyRequests(2))
-                    .failNext(1, TinybirdEmulator.Fault.status(503)).failNext(2, TinybirdEmulator.Fault.drop())
-                    .failNext(1, TinybirdEmulator.Fault.status(500))
-                    .fraction(0.2, 11, TinybirdEmulator.Fault.status(503), TinybirdEmulator.Fault.status(500), TinybirdEmulator.Fault.drop());
+            emu.faults().on("/v0/pipes/").failNext(1, EmulatorFault.tooManyRequests(2))
+                    .failNext(1, EmulatorFault.status(503)).failNext(2, EmulatorFault.drop())
+                    .failNext(1, EmulatorFault.status(500))
+                    .fraction(0.2, 11, EmulatorFault.status(503), EmulatorFault.status(500), EmulatorFault.drop());
             long t0 = System.nanoTime();
             Result r = runIn(new TbToPostgres(), "--once", "--host", emu.url(), "--token", emu.adminToken(),
                     "--url", db.libpqUri(), "--since", SINCE, "--until", UNTIL, "--limit-param", "max_results", "--page-size", "500");

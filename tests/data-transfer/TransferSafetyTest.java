@@ -202,7 +202,7 @@ class TransferSafetyTest {
         Pg.Target db = TestServices.newDatabase();
         try (TinybirdEmulator emu = TinybirdEmulator.start(0)) {
             for (int status : new int[] {401, 403}) {
-                emu.faults().on("/v0/pipes/").failNext(1, TinybirdEmulator.Fault.status(status));
+                emu.faults().on("/v0/pipes/").failNext(1, EmulatorFault.status(status));
                 TbTransferTest.Result r = pg("--once", "--host", emu.url(), "--token", emu.adminToken(), "--url", db.libpqUri(),
                         "--since", SINCE, "--until", "2023-05-02 00:00:00", "--retry-for", "30s");
                 assertEquals(1, r.exitCode(), r.err());

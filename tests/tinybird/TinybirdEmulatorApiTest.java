@@ -203,9 +203,9 @@ class TinybirdEmulatorApiTest {
 
     @Test
     void injected500And503And422AndDrop() throws Exception {
-        emu.faults().failNext(1, TinybirdEmulator.Fault.status(503)).failNext(1, TinybirdEmulator.Fault.status(500))
-                .failNext(1, TinybirdEmulator.Fault.status(422).afterStore()).failNext(1, TinybirdEmulator.Fault.tooManyRequests(3))
-                .failNext(1, TinybirdEmulator.Fault.drop().afterStore());
+        emu.faults().failNext(1, EmulatorFault.status(503)).failNext(1, EmulatorFault.status(500))
+                .failNext(1, EmulatorFault.status(422).afterStore()).failNext(1, EmulatorFault.tooManyRequests(3))
+                .failNext(1, EmulatorFault.drop().afterStore());
         assertPlain(post("/v0/events?name=f", emu.adminToken(), bytes("{\"id\":1}")), 503,
                 "Service temporarily unavailable, no data ingested, please retry again\n");
         HttpResponse<String> r = post("/v0/events?name=f", emu.adminToken(), bytes("{\"id\":2}"));
@@ -228,7 +228,7 @@ class TinybirdEmulatorApiTest {
         List<List<Integer>> runs = new ArrayList<>();
         for (int run = 0; run < 2; run++) {
             try (TinybirdEmulator e = TinybirdEmulator.start(0)) {
-                e.faults().fraction(0.3, 42, TinybirdEmulator.Fault.status(503), TinybirdEmulator.Fault.status(500));
+                e.faults().fraction(0.3, 42, EmulatorFault.status(503), EmulatorFault.status(500));
                 List<Integer> codes = new ArrayList<>();
                 for (int i = 0; i < 30; i++) {
                     codes.add(HTTP.send(HttpRequest.newBuilder(URI.create(e.url() + "/v0/events?name=d"))

@@ -97,7 +97,7 @@ class TinybirdReaderTest {
     void aSlowAnswerTimesOutAndAnAnswerLeftUnreadIsDropped() {
         emu.addPipe("big", bigPipe(50_000_000));
         try (TinybirdClient slow = new TinybirdClient(emu.url(), emu.adminToken()).timeout(Duration.ofMillis(500))) {
-            emu.faults().on("/v0/pipes/").failNext(1, TinybirdEmulator.Fault.delay(Duration.ofSeconds(30)));
+            emu.faults().on("/v0/pipes/").failNext(1, EmulatorFault.delay(Duration.ofSeconds(30)));
             long t0 = System.nanoTime();
             Cli.Failure f = assertThrows(Cli.Failure.class, () -> slow.readAll("api_cities", Map.of()));
             assertTrue(f.getMessage().startsWith("cannot reach Tinybird at " + emu.url() + " (GET /v0/pipes/api_cities.json): timed out"), f.getMessage());
@@ -123,7 +123,7 @@ class TinybirdReaderTest {
     @Test
     void aPasswordInTheHostIsInNoMessageAndARetryLoopMeetsNone() throws Exception {
         String host = emu.url().replace("http://", "http://admin:pa55-word@");
-        emu.faults().on("/v0/pipes/").failNext(2, TinybirdEmulator.Fault.drop());
+        emu.faults().on("/v0/pipes/").failNext(2, EmulatorFault.drop());
         java.io.StringWriter err = new java.io.StringWriter();
         try (TinybirdClient c = new TinybirdClient(host, emu.adminToken())) {
             Transfer.Source src = new TinybirdSource(c, "api_cities", Duration.ofMinutes(1), new java.io.PrintWriter(err, true), false);

@@ -210,7 +210,7 @@ class TinybirdWriterTest {
 
     @Test
     void status422IsNotRetried() {
-        emu.faults().failNext(1, TinybirdEmulator.Fault.status(422).afterStore());
+        emu.faults().failNext(1, EmulatorFault.status(422).afterStore());
         TinybirdWriter.Stats s = write(client, "mv", fast().maxRows(10), 10);
         assertAddsUp(s);
         assertEquals(10, s.failed());
@@ -222,7 +222,7 @@ class TinybirdWriterTest {
 
     @Test
     void status429WaitsRetryAfter() {
-        emu.faults().failNext(1, TinybirdEmulator.Fault.tooManyRequests(1));
+        emu.faults().failNext(1, EmulatorFault.tooManyRequests(1));
         long t0 = System.nanoTime();
         TinybirdWriter.Stats s = write(client, "rl", fast().maxRows(10), 10);
         long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -235,7 +235,7 @@ class TinybirdWriterTest {
 
     @Test
     void status429WithoutRetryAfterWaitsXRateLimitReset() {
-        emu.faults().failNext(1, TinybirdEmulator.Fault.tooManyRequests(-1));
+        emu.faults().failNext(1, EmulatorFault.tooManyRequests(-1));
         long t0 = System.nanoTime();
         TinybirdWriter.Stats s = write(client, "rl", fast().maxRows(10), 10);
         long ms = (System.nanoTime() - t0) / 1_000_000;
@@ -245,7 +245,7 @@ class TinybirdWriterTest {
 
     @Test
     void status500And503AreRetriedWithBackoff() {
-        emu.faults().failNext(2, TinybirdEmulator.Fault.status(503)).failNext(2, TinybirdEmulator.Fault.status(500));
+        emu.faults().failNext(2, EmulatorFault.status(503)).failNext(2, EmulatorFault.status(500));
         TinybirdWriter.Stats s = write(client, "r", fast().maxRows(10), 10);
         assertAddsUp(s);
         assertEquals(10, s.acknowledged());
@@ -257,7 +257,7 @@ class TinybirdWriterTest {
 
     @Test
     void status501AndOther4xxFailWithTheServersText() {
-        emu.faults().failNext(1, TinybirdEmulator.Fault.status(501));
+        emu.faults().failNext(1, EmulatorFault.status(501));
         TinybirdWriter.Stats s = write(client, "x", fast().maxRows(5).failFast(false), 5);
         assertEquals(5, s.failed());
         assertEquals(1, s.requests());
@@ -266,7 +266,7 @@ class TinybirdWriterTest {
 
     @Test
     void retriesAreBoundedAndTheRowsFail() {
-        emu.faults().failNext(100, TinybirdEmulator.Fault.status(503));
+        emu.faults().failNext(100, EmulatorFault.status(503));
         TinybirdWriter.Stats s = write(client, "bounded", fast().maxRows(10).maxAttempts(3), 10);
         assertAddsUp(s);
         assertEquals(10, s.failed());
@@ -276,7 +276,7 @@ class TinybirdWriterTest {
 
     @Test
     void droppedConnectionIsAnUnknownOutcomeAndIsRetried() {
-        emu.faults().failNext(1, TinybirdEmulator.Fault.drop().afterStore());
+        emu.faults().failNext(1, EmulatorFault.drop().afterStore());
         TinybirdWriter.Stats s = write(client, "drop", fast().maxRows(10), 10);
         assertAddsUp(s);
         assertEquals(10, s.acknowledged());
@@ -436,7 +436,7 @@ class TinybirdWriterTest {
     @Test
     void appendBlocksWhenTheQueueIsFull() {
         // one request in flight, none queued, each request held 300 ms: 4 single-row batches need >= 3 x 300 ms
-        emu.faults().failNext(4, TinybirdEmulator.Fault.delay(Duration.ofMillis(300)));
+        emu.faults().failNext(4, EmulatorFault.delay(Duration.ofMillis(300)));
         long t0 = System.nanoTime();
         try (TinybirdWriter w = client.writer("bp", fast().maxRows(1).inFlight(1).queuedBatches(0))) {
             for (int i = 0; i < 4; i++) w.append(row(i));
@@ -452,10 +452,10 @@ class TinybirdWriterTest {
     void twentyPercentFaultsOfEveryKind() {
         emu.createDataSource("f", "`id` Int64 `json:$.id`, `action` String `json:$.action`");
         emu.faults().fraction(0.2, 42,
-                TinybirdEmulator.Fault.tooManyRequests(0), TinybirdEmulator.Fault.status(503), TinybirdEmulator.Fault.status(500),
-                TinybirdEmulator.Fault.status(500).afterStore(), TinybirdEmulator.Fault.drop(), TinybirdEmulator.Fault.drop().afterStore(),
-                TinybirdEmulator.Fault.delay(Duration.ofMillis(50)), TinybirdEmulator.Fault.delay(Duration.ofMillis(3_000)).afterStore(),
-                TinybirdEmulator.Fault.status(422).afterStore());
+                EmulatorFault.tooManyRequests(0), EmulatorFault.status(503), EmulatorFault.status(500),
+                EmulatorFault.status(500).afterStore(), EmulatorFault.drop(), EmulatorFault.drop().afterStore(),
+                EmulatorFault.delay(Duration.ofMillis(50)), EmulatorFault.delay(Duration.ofMillis(3_000)).afterStore(),
+                EmulatorFault.status(422).afterStore());
         int n = 20_000;
         TinybirdWriter.Stats s;
         try (TinybirdWriter w = client.writer("f", fast().maxRows(100).inFlight(4).maxAttempts(12).failFast(false)
@@ -485,8 +485,8 @@ class TinybirdWriterTest {
     /** 20 % faults whose outcome is known to be "nothing stored": every acknowledged row is stored exactly once. */
     @Test
     void twentyPercentFaultsBeforeStoringEveryRowExactlyOnce() {
-        emu.faults().fraction(0.2, 7, TinybirdEmulator.Fault.tooManyRequests(0), TinybirdEmulator.Fault.status(503),
-                TinybirdEmulator.Fault.status(500), TinybirdEmulator.Fault.drop(), TinybirdEmulator.Fault.delay(Duration.ofMillis(20)));
+        emu.faults().fraction(0.2, 7, EmulatorFault.tooManyRequests(0), EmulatorFault.status(503),
+                EmulatorFault.status(500), EmulatorFault.drop(), EmulatorFault.delay(Duration.ofMillis(20)));
         int n = 20_000;
         TinybirdWriter.Stats s = write(client, "once", fast().maxRows(100).inFlight(4).maxAttempts(12), n);
         assertAddsUp(s);
